@@ -1,0 +1,328 @@
+"""One settings object, built once at startup.
+
+Sources, strongest first: the process environment, a `.env` file (`AEGRA_ENV_FILE`, else
+`./.env`), the config file's `env` block, then defaults. The config file is `AEGRA_CONFIG`,
+else `./aegra.json`, else `./langgraph.json`; relative paths inside it resolve against its
+folder. Anything invalid raises `ConfigError` with one message that names the key and file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import msgspec
+from dotenv import dotenv_values
+
+from aegra.config_schema import IGNORED_LANGGRAPH_KEYS, AegraConfig, GraphSpec, unknown_keys
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE_NAMES = ("aegra.json", "langgraph.json")
+EMBED_PROVIDERS = ("fastembed", "openai")
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message is meant for the user as it is."""
+
+
+class EnvVar(msgspec.Struct, frozen=True):
+    name: str
+    default: str | None
+    help: str
+
+
+# Every environment variable Aegra reads. README.md's configuration table lists the same
+# set (a unit test keeps them in step).
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar("AEGRA_CONFIG", None, "Config file; else ./aegra.json, else ./langgraph.json"),
+    EnvVar("AEGRA_ENV_FILE", "./.env", "The .env file to read (values already in the environment win)"),
+    EnvVar("DATABASE_URL", "sqlite:///./aegra.db", "`sqlite:///rel.db`, `sqlite:////abs.db` or `postgresql://...`"),
+    EnvVar("POSTGRES_USER", "postgres", "PostgreSQL user, when DATABASE_URL is unset and any POSTGRES_* is set"),
+    EnvVar("POSTGRES_PASSWORD", "", "PostgreSQL password"),
+    EnvVar("POSTGRES_HOST", "localhost", "PostgreSQL host"),
+    EnvVar("POSTGRES_PORT", "5432", "PostgreSQL port"),
+    EnvVar("POSTGRES_DB", "aegra", "PostgreSQL database"),
+    EnvVar("DB_POOL_SIZE", "10", "PostgreSQL connection pool size per worker"),
+    EnvVar("DB_MAX_OVERFLOW", "10", "Extra PostgreSQL connections allowed above the pool size"),
+    EnvVar("SQLITE_BUSY_TIMEOUT_MS", "30000", "How long a SQLite writer waits for the lock"),
+    EnvVar("RUN_MIGRATIONS_ON_STARTUP", "true", "Apply Alembic migrations at startup (PostgreSQL)"),
+    EnvVar("HOST", "127.0.0.1", "Bind address for `aegra dev` (`aegra serve` defaults to 0.0.0.0)"),
+    EnvVar("PORT", "2026", "Port for `aegra dev` and `aegra serve`"),
+    EnvVar("LOG_LEVEL", "INFO", "Python log level"),
+    EnvVar("N_JOBS_PER_WORKER", "10", "Runs executed at once per worker process"),
+    EnvVar("BG_JOB_TIMEOUT_SECS", "3600", "A run still going after this many seconds ends as `timeout`"),
+    EnvVar("KEEPALIVE_INTERVAL_SECS", "5", "SSE heartbeat and wait keep-alive interval"),
+    EnvVar("MAX_SEARCH_LIMIT", "1000", "Largest `limit` a search accepts"),
+    EnvVar("AEGRA_VEC", "rust", "`python` forces the pure-Python vector core"),
+)
+_DEFAULTS = {var.name: var.default for var in ENV_VARS}
+
+
+class DatabaseSettings(msgspec.Struct, frozen=True):
+    backend: Literal["sqlite", "postgres"]
+    sqlite_path: Path | None = None
+    postgres_url: str | None = None  # plain `postgresql://` (psycopg / libpq form)
+    pool_size: int = 10
+    max_overflow: int = 10
+    busy_timeout_ms: int = 30000
+    run_migrations: bool = True
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.backend == "sqlite":
+            return f"sqlite+aiosqlite:///{self.sqlite_path}"
+        assert self.postgres_url is not None
+        return "postgresql+asyncpg://" + self.postgres_url.split("://", 1)[1]
+
+    def describe(self) -> str:
+        """Where the data lives, with any password hidden: safe for logs and error messages."""
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.sqlite_path}"
+        assert self.postgres_url is not None
+        return redact_password(self.postgres_url)
+
+
+class Settings(msgspec.Struct, frozen=True):
+    config: AegraConfig
+    config_path: Path
+    database: DatabaseSettings
+    host: str
+    port: int
+    log_level: str
+    n_jobs_per_worker: int
+    bg_job_timeout_secs: float
+    keepalive_interval_secs: float
+    max_search_limit: int
+
+    @property
+    def base_dir(self) -> Path:
+        """The config file's folder: relative paths in the config resolve against it."""
+        return self.config_path.parent
+
+    def resolve(self, path: str) -> Path:
+        return (self.base_dir / path).resolve()
+
+
+def redact_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def find_config_file(environ: Mapping[str, str], cwd: Path) -> Path:
+    explicit = environ.get("AEGRA_CONFIG")
+    if explicit:
+        path = (cwd / explicit).resolve()
+        if not path.is_file():
+            raise ConfigError(f"AEGRA_CONFIG points to {path}, which does not exist")
+        return path
+    for name in CONFIG_FILE_NAMES:
+        if (cwd / name).is_file():
+            return (cwd / name).resolve()
+    raise ConfigError(
+        f"no config file: found neither aegra.json nor langgraph.json in {cwd} "
+        "(set AEGRA_CONFIG, or run `aegra init`)"
+    )
+
+
+def read_config_file(path: Path) -> AegraConfig:
+    """Parse and validate one config file; warn about keys Aegra ignores."""
+    try:
+        raw = msgspec.json.decode(path.read_bytes())
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{path}: malformed JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a JSON object, got {type(raw).__name__}")
+    try:
+        config = msgspec.convert(raw, AegraConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {_explain(exc)}") from None
+    for key in unknown_keys(raw, AegraConfig):
+        why = "a LangGraph build option" if key in IGNORED_LANGGRAPH_KEYS else "not a key Aegra knows"
+        logger.warning("%s: ignoring `%s` (%s)", path, key, why)
+    _check_graphs(config, path)
+    _check_embed(config, path)
+    return config
+
+
+def _explain(exc: msgspec.ValidationError) -> str:
+    """`Expected int, got str - at $.store.index.dims` -> `store.index.dims: expected int, got str`."""
+    message, _, where = str(exc).partition(" - at `$")
+    key = where.rstrip("`").lstrip(".") or "(top level)"
+    return f"`{key}`: {message[0].lower()}{message[1:]}"
+
+
+def _check_graphs(config: AegraConfig, path: Path) -> None:
+    for graph_id, spec in config.graph_specs().items():
+        _check_graph_spec(graph_id, spec, path)
+
+
+def _check_graph_spec(graph_id: str, spec: GraphSpec, path: Path) -> None:
+    key = f"graphs.{graph_id}"
+    target, sep, attr = spec.path.rpartition(":")
+    if not sep or not target or not attr:
+        raise ConfigError(f"{path}: `{key}` must look like './file.py:attr' or 'pkg.module:attr', got {spec.path!r}")
+    if target.endswith(".py") or "/" in target:
+        file = (path.parent / target).resolve()
+        if not file.is_file():
+            raise ConfigError(f"{path}: `{key}` points to {file}, which does not exist")
+
+
+def _check_embed(config: AegraConfig, path: Path) -> None:
+    index = config.store.index if config.store else None
+    if index is None:
+        return
+    provider, sep, model = index.embed.partition(":")
+    looks_like_function = provider.endswith(".py") or "/" in provider or "." in provider
+    if not sep or not model:
+        raise ConfigError(
+            f"{path}: `store.index.embed` must be 'provider:model' or './file.py:function', got {index.embed!r}"
+        )
+    if looks_like_function:
+        if provider.endswith(".py") and not (path.parent / provider).is_file():
+            raise ConfigError(f"{path}: `store.index.embed` points to {(path.parent / provider).resolve()}, "
+                              "which does not exist")
+        return
+    if provider not in EMBED_PROVIDERS:
+        raise ConfigError(
+            f"{path}: `store.index.embed` uses the unsupported provider {provider!r} "
+            f"(supported: {', '.join(EMBED_PROVIDERS)}, or './file.py:function')"
+        )
+
+
+def database_from_env(env: Mapping[str, str], cwd: Path) -> DatabaseSettings:
+    """SQLite unless DATABASE_URL or a POSTGRES_* variable points at PostgreSQL."""
+    common = {
+        "pool_size": _int(env, "DB_POOL_SIZE"),
+        "max_overflow": _int(env, "DB_MAX_OVERFLOW"),
+        "busy_timeout_ms": _int(env, "SQLITE_BUSY_TIMEOUT_MS"),
+        "run_migrations": _bool(env, "RUN_MIGRATIONS_ON_STARTUP"),
+    }
+    url = env.get("DATABASE_URL", "").strip()
+    if not url and any(env.get(f"POSTGRES_{part}") for part in ("USER", "PASSWORD", "HOST", "PORT", "DB")):
+        user = quote(_get(env, "POSTGRES_USER"), safe="")
+        password = quote(_get(env, "POSTGRES_PASSWORD"), safe="")
+        auth = f"{user}:{password}" if password else user
+        url = f"postgresql://{auth}@{_get(env, 'POSTGRES_HOST')}:{_get(env, 'POSTGRES_PORT')}/{_get(env, 'POSTGRES_DB')}"
+    if not url:
+        url = _get(env, "DATABASE_URL")
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise ConfigError(f"DATABASE_URL must be a URL like sqlite:///./aegra.db or postgresql://..., got {url!r}")
+    if scheme in ("sqlite", "sqlite+aiosqlite"):
+        return DatabaseSettings(backend="sqlite", sqlite_path=_sqlite_path(rest, cwd), **common)
+    if scheme in ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"):
+        return DatabaseSettings(backend="postgres", postgres_url=f"postgresql://{rest}", **common)
+    raise ConfigError(f"DATABASE_URL: unsupported scheme {scheme!r} (use sqlite:/// or postgresql://)")
+
+
+def _sqlite_path(rest: str, cwd: Path) -> Path:
+    # `sqlite:///./x.db` leaves "/./x.db" (relative); `sqlite:////abs/x.db` leaves "//abs/x.db".
+    if not rest.startswith("/") or rest in ("/", "/:memory:") or rest.startswith("/:memory:"):
+        raise ConfigError(
+            "DATABASE_URL: SQLite needs a file, as sqlite:///./aegra.db (relative) or sqlite:////abs/aegra.db; "
+            f"got sqlite://{rest}"
+        )
+    raw = rest[1:].split("?", 1)[0]
+    path = Path(raw)
+    return path if path.is_absolute() else (cwd / path).resolve()
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Build the settings from scratch. Servers call `get_settings()`, which caches this."""
+    cwd = cwd or Path.cwd()
+    env = dict(os.environ if environ is None else environ)
+    env_file = (cwd / env.get("AEGRA_ENV_FILE", ".env")).resolve()
+    if env_file.is_file():
+        _merge_missing(env, dotenv_values(env_file))
+    elif "AEGRA_ENV_FILE" in env:
+        raise ConfigError(f"AEGRA_ENV_FILE points to {env_file}, which does not exist")
+    config_path = find_config_file(env, cwd)
+    config = read_config_file(config_path)
+    _merge_missing(env, _config_env(config, config_path))
+    settings = Settings(
+        config=config,
+        config_path=config_path,
+        database=database_from_env(env, cwd),
+        host=_get(env, "HOST"),
+        port=_int(env, "PORT"),
+        log_level=_get(env, "LOG_LEVEL").upper(),
+        n_jobs_per_worker=_int(env, "N_JOBS_PER_WORKER"),
+        bg_job_timeout_secs=_float(env, "BG_JOB_TIMEOUT_SECS"),
+        keepalive_interval_secs=_float(env, "KEEPALIVE_INTERVAL_SECS"),
+        max_search_limit=_int(env, "MAX_SEARCH_LIMIT"),
+    )
+    if environ is None:
+        # Graphs and libraries read os.environ; give them what .env and `env` provided.
+        _merge_missing(os.environ, env)
+    return settings
+
+
+@cache
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def _config_env(config: AegraConfig, config_path: Path) -> dict[str, str | None]:
+    if config.env is None:
+        return {}
+    if isinstance(config.env, dict):
+        return dict(config.env)
+    env_path = (config_path.parent / config.env).resolve()
+    if not env_path.is_file():
+        raise ConfigError(f"{config_path}: `env` points to {env_path}, which does not exist")
+    return dotenv_values(env_path)
+
+
+def _merge_missing(target: dict[str, str] | os._Environ[str], extra: Mapping[str, str | None]) -> None:
+    for key, value in extra.items():
+        if value is not None and key not in target:
+            target[key] = value
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if value is None or value == "":
+        default = _DEFAULTS[name]
+        return "" if default is None else default
+    return value
+
+
+def _int(env: Mapping[str, str], name: str) -> int:
+    raw = _get(env, name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str) -> float:
+    raw = _get(env, name)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = _get(env, name).strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
