@@ -128,8 +128,7 @@ def find_config_file(environ: Mapping[str, str], cwd: Path) -> Path:
         if (cwd / name).is_file():
             return (cwd / name).resolve()
     raise ConfigError(
-        f"no config file: found neither aegra.json nor langgraph.json in {cwd} "
-        "(set AEGRA_CONFIG, or run `aegra init`)"
+        f"no config file: found neither aegra.json nor langgraph.json in {cwd} (set AEGRA_CONFIG, or run `aegra init`)"
     )
 
 
@@ -188,8 +187,9 @@ def _check_embed(config: AegraConfig, path: Path) -> None:
         )
     if looks_like_function:
         if provider.endswith(".py") and not (path.parent / provider).is_file():
-            raise ConfigError(f"{path}: `store.index.embed` points to {(path.parent / provider).resolve()}, "
-                              "which does not exist")
+            raise ConfigError(
+                f"{path}: `store.index.embed` points to {(path.parent / provider).resolve()}, which does not exist"
+            )
         return
     if provider not in EMBED_PROVIDERS:
         raise ConfigError(
@@ -211,7 +211,8 @@ def database_from_env(env: Mapping[str, str], cwd: Path) -> DatabaseSettings:
         user = quote(_get(env, "POSTGRES_USER"), safe="")
         password = quote(_get(env, "POSTGRES_PASSWORD"), safe="")
         auth = f"{user}:{password}" if password else user
-        url = f"postgresql://{auth}@{_get(env, 'POSTGRES_HOST')}:{_get(env, 'POSTGRES_PORT')}/{_get(env, 'POSTGRES_DB')}"
+        host, port, db = (_get(env, f"POSTGRES_{part}") for part in ("HOST", "PORT", "DB"))
+        url = f"postgresql://{auth}@{host}:{port}/{db}"
     if not url:
         url = _get(env, "DATABASE_URL")
     scheme, sep, rest = url.partition("://")

@@ -1,0 +1,1 @@
+"""The `aegra` command line."""

@@ -1,0 +1,1 @@
+"""Persistence: engines, models, migrations (PostgreSQL) and the LangGraph checkpointer."""

@@ -1,0 +1,121 @@
+"""The SQLAlchemy engine for the API's own tables, on SQLite or PostgreSQL.
+
+SQLite: one file shared with the checkpointer and the store, so every connection runs in
+WAL mode with a busy timeout, and write transactions start with `BEGIN IMMEDIATE`. A
+deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+another connection committed in between (busy_timeout cannot help there); taking the
+write lock up front makes such writers queue instead. Sessions from `read_session()` keep
+plain deferred transactions so that reads never wait for the lock.
+
+PostgreSQL: asyncpg with a pool; the schema comes from the Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from aegra.config import DatabaseSettings
+from aegra.db.models import Base
+
+logger = logging.getLogger(__name__)
+
+_READ_ONLY = "aegra_read_only"
+
+
+def sqlite_pragmas(busy_timeout_ms: int) -> list[str]:
+    """What every connection to the shared SQLite file runs first (store and checkpointer too)."""
+    return [
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
+        # NORMAL in WAL mode loses no committed data when the process crashes (only on power loss).
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA foreign_keys=ON",
+    ]
+
+
+class Database:
+    """Engine and session factories; `open()` also makes sure the schema exists."""
+
+    def __init__(self, settings: DatabaseSettings, engine: AsyncEngine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self._read_engine = engine.execution_options(**{_READ_ONLY: True})
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+
+    @property
+    def backend(self) -> str:
+        return self.settings.backend
+
+    @classmethod
+    async def open(cls, settings: DatabaseSettings) -> Database:
+        if settings.backend == "sqlite":
+            db = cls(settings, _sqlite_engine(settings))
+            async with db.engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+        else:
+            db = cls(settings, _postgres_engine(settings))
+            if settings.run_migrations:
+                from aegra.db.migrate import upgrade_to_head
+
+                await upgrade_to_head(db.engine)
+        logger.info("database: %s", settings.describe())
+        return db
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer a query."""
+        async with self._read_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that may write; commits on success, rolls back on error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only; on SQLite it never takes the write lock."""
+        async with self._read_sessions() as session:
+            yield session
+
+
+def _sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
+    assert settings.sqlite_path is not None
+    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(settings.sqlalchemy_url, connect_args={"timeout": settings.busy_timeout_ms / 1000})
+    pragmas = sqlite_pragmas(settings.busy_timeout_ms)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (see _on_begin) instead of the driver's implicit one.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(settings: DatabaseSettings) -> AsyncEngine:
+    return create_async_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+    )

@@ -1,0 +1,170 @@
+"""Tables of the API's resources: assistants (with versions), threads, runs and crons.
+
+Columns follow the resource shapes of the LangGraph Platform API (api-surface.md §2.14).
+The same models serve SQLite (`create_all()`) and PostgreSQL (Alembic migrations in
+`db/migrations/`; a change here needs a new migration there). JSON columns are JSONB on
+PostgreSQL and JSON text on SQLite. `metadata` is a reserved name on declarative classes,
+so those attributes are called `metadata_` and mapped to a `metadata` column.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from advanced_alchemy.base import CommonTableAttributes, create_registry
+from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Our own registry (not advanced-alchemy's shared one), so user code that also uses
+# advanced-alchemy never mixes its tables into ours. Ids are stored as 32-char hex text on
+# SQLite (readable with the sqlite3 shell) and as native UUID on PostgreSQL.
+registry = create_registry({uuid.UUID: GUID(binary=False), datetime: DateTimeUTC, dict[str, Any]: JsonB})
+
+
+class Base(CommonTableAttributes, AsyncAttrs, DeclarativeBase):
+    __abstract__ = True
+    registry = registry
+    metadata = registry.metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_object(name: str | None = None) -> Mapped[dict[str, Any]]:
+    if name is None:
+        return mapped_column(JsonB, nullable=False, default=dict, server_default=text("'{}'"))
+    return mapped_column(name, JsonB, nullable=False, default=dict, server_default=text("'{}'"))
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(DateTimeUTC, nullable=False, default=utcnow)
+
+
+def _updated_at() -> Mapped[datetime]:
+    return mapped_column(DateTimeUTC, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+def _gin(name: str, column: str) -> Index:
+    """A GIN index for JSONB containment searches; PostgreSQL only (SQLite has no use for it)."""
+    return Index(name, column, postgresql_using="gin").ddl_if(dialect="postgresql")
+
+
+class Assistant(Base):
+    __tablename__ = "assistants"
+
+    assistant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    graph_id: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    config: Mapped[dict[str, Any]] = _json_object()
+    context: Mapped[dict[str, Any]] = _json_object()
+    metadata_: Mapped[dict[str, Any]] = _json_object("metadata")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    __table_args__ = (
+        Index("ix_assistants_created_at", "created_at"),
+        Index("ix_assistants_updated_at", "updated_at"),
+        _gin("ix_assistants_metadata_gin", "metadata"),
+    )
+
+
+class AssistantVersion(Base):
+    """Every create or update of an assistant adds a row; the assistant row mirrors the latest."""
+
+    __tablename__ = "assistant_versions"
+
+    assistant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("assistants.assistant_id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    graph_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    config: Mapped[dict[str, Any]] = _json_object()
+    context: Mapped[dict[str, Any]] = _json_object()
+    metadata_: Mapped[dict[str, Any]] = _json_object("metadata")
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Thread(Base):
+    __tablename__ = "threads"
+
+    thread_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+    state_updated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    metadata_: Mapped[dict[str, Any]] = _json_object("metadata")
+    config: Mapped[dict[str, Any]] = _json_object()
+    # idle | busy | interrupted | error
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="idle", index=True)
+    # The latest state's values and pending interrupts, copied here after each run so that
+    # thread search can filter on them without reading checkpoints.
+    values: Mapped[dict[str, Any] | None] = mapped_column(JsonB)
+    interrupts: Mapped[dict[str, Any]] = _json_object()
+    # Thread TTL: minutes after the last update, and what happens then (delete | keep_latest).
+    ttl_minutes: Mapped[float | None] = mapped_column()
+    ttl_strategy: Mapped[str | None] = mapped_column(String(16))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, index=True)
+
+    __table_args__ = (
+        Index("ix_threads_created_at", "created_at"),
+        Index("ix_threads_updated_at", "updated_at"),
+        _gin("ix_threads_metadata_gin", "metadata"),
+    )
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("threads.thread_id", ondelete="CASCADE"), nullable=False)
+    assistant_id: Mapped[uuid.UUID] = mapped_column(nullable=False, index=True)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+    # pending | running | success | error | timeout | interrupted
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    metadata_: Mapped[dict[str, Any]] = _json_object("metadata")
+    # Everything the run was created with (input, command, config, context, stream modes...).
+    kwargs: Mapped[dict[str, Any]] = _json_object()
+    multitask_strategy: Mapped[str | None] = mapped_column(String(16))
+    # Executor bookkeeping: retries after a crash, timing, and the error of a failed run.
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JsonB)
+
+    __table_args__ = (
+        Index("ix_runs_thread_id_created_at", "thread_id", "created_at"),
+        Index("ix_runs_status_created_at", "status", "created_at"),
+    )
+
+
+class Cron(Base):
+    __tablename__ = "crons"
+
+    cron_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    assistant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("assistants.assistant_id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    thread_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("threads.thread_id", ondelete="CASCADE"), index=True)
+    schedule: Mapped[str] = mapped_column(String(255), nullable=False)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    end_time: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    # The run payload each firing creates (input, config, context, ...).
+    payload: Mapped[dict[str, Any]] = _json_object()
+    metadata_: Mapped[dict[str, Any]] = _json_object("metadata")
+    enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
+    on_run_completed: Mapped[str | None] = mapped_column(String(16))
+    next_run_date: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    __table_args__ = (Index("ix_crons_enabled_next_run_date", "enabled", "next_run_date"),)

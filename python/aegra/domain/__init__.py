@@ -1,0 +1,1 @@
+"""One package per API resource: controllers (thin), schemas (msgspec Structs), services (rules)."""

@@ -1,0 +1,52 @@
+"""Health and server facts: `/ok` and `/info` (api-surface.md §1.8)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import langgraph.version
+from litestar import Controller, Request, Response, get
+
+from aegra import __version__, vec
+from aegra.server.resources import Resources
+
+logger = logging.getLogger(__name__)
+
+
+class SystemController(Controller):
+    tags = ["System"]
+
+    @get("/ok", summary="Health check; `?check_db=1` also queries the database")
+    async def ok(self, resources: Resources, check_db: int = 0) -> Response[dict[str, Any]]:
+        if check_db not in (0, 1):
+            return Response({"detail": "check_db must be 0 or 1"}, status_code=422)
+        if not check_db:
+            return Response({"ok": True, "services": {"database": "skipped"}})
+        try:
+            await resources.db.ping()
+        except Exception as exc:
+            logger.warning("health check: database unreachable: %s", exc)
+            return Response({"ok": False, "services": {"database": "unhealthy"}}, status_code=500)
+        return Response({"ok": True, "services": {"database": "healthy"}})
+
+    @get("/info", summary="Server version and feature flags")
+    async def info(self, resources: Resources) -> dict[str, Any]:
+        settings = resources.settings
+        auth = settings.config.auth
+        return {
+            "version": __version__,
+            "langgraph_py_version": langgraph.version.__version__,
+            "flags": {
+                "assistants": True,
+                "crons": True,
+                "langsmith": False,
+                "auth": bool(auth and auth.path),
+            },
+            "host": {"kind": "self-hosted", "database": settings.database.backend},
+            "vector_core": vec.build_info(),
+        }
+
+    @get("/openapi.json", include_in_schema=False, sync_to_thread=False)
+    def openapi(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return request.app.openapi_schema.to_schema()

@@ -1,0 +1,1 @@
+"""The HTTP layer: the Litestar app factory, lifespan, errors and serialization."""

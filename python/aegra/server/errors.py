@@ -1,0 +1,58 @@
+"""Every error answers `{"detail": "<string>"}` (api-surface.md §2.12)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(status_code: int, detail: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response({"detail": detail}, status_code=status_code, headers=headers)
+
+
+def _detail(exc: HTTPException) -> str:
+    detail = exc.detail
+    return detail if isinstance(detail, str) and detail else "unknown error"
+
+
+def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    return error_response(exc.status_code, _detail(exc), exc.headers)
+
+
+def handle_validation_exception(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Schema errors are 422, with the offending field in the (string) detail."""
+    detail = _detail(exc)
+    problems = [
+        f"{item.get('key') or item.get('source') or 'body'}: {item.get('message')}"
+        for item in (exc.extra or [])
+        if isinstance(item, dict)
+    ]
+    if problems:
+        detail = f"{detail}: {'; '.join(problems)}"
+    return error_response(HTTP_422_UNPROCESSABLE_ENTITY, detail)
+
+
+def handle_value_error(_: Request[Any, Any, Any], exc: ValueError) -> Response[Any]:
+    return error_response(400, str(exc) or "invalid value")
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "Internal server error")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    # Routing errors (unknown path, wrong method) are looked up by status code.
+    404: handle_http_exception,
+    405: handle_http_exception,
+    ValidationException: handle_validation_exception,
+    HTTPException: handle_http_exception,
+    ValueError: handle_value_error,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,72 @@
+"""A real Aegra server under Granian in a subprocess, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.postgres import free_port
+
+
+@dataclass
+class RunningServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def granian_server(
+    cwd: Path, env: Mapping[str, str] | None = None, *, workers: int = 1, startup_timeout: float = 60.0
+) -> Iterator[RunningServer]:
+    """Start `granian --factory aegra.server.app:create_app` in `cwd`; stop it on exit."""
+    port = free_port()
+    log_path = cwd / f"granian-{port}.log"
+    full_env = {**os.environ, **(env or {})}
+    argv = [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "aegra.server.app:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    server = RunningServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    try:
+        wait_until_ready(server, startup_timeout)
+        yield server
+    finally:
+        stop(process)
+
+
+def wait_until_ready(server: RunningServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/ok", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server not ready after {timeout}s:\n{server.log()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
