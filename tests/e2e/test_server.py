@@ -98,3 +98,24 @@ def test_dev_reports_config_errors_in_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 1
     assert "graphs.agent" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_dev_reports_a_broken_graph_with_file_and_error(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    (tmp_path / "graph.py").write_text("import no_such_module_here\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "aegra.cli.main", "dev", "--no-reload"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "graph.py" in result.stderr and "no_such_module_here" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_server_serves_the_shared_test_graphs(tmp_path: Path) -> None:
+    """The reusable graph set of tests/graphs loads in a real server process."""
+    from tests.graphs import TEST_GRAPHS_CONFIG
+
+    with granian_server(tmp_path, {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG)}) as server:
+        assert httpx.get(f"{server.url}/ok", params={"check_db": 1}).status_code == 200
+    assert (tmp_path / "aegra.db").exists(), "relative DATABASE_URL resolves from the working directory"

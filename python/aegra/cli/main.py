@@ -10,6 +10,7 @@ import click
 from aegra import __version__
 from aegra.cli.granian import exec_granian, granian_argv
 from aegra.config import ConfigError, Settings, load_settings
+from aegra.graphs import GraphRegistry
 
 
 @click.group()
@@ -27,6 +28,8 @@ def _prepare(config: Path | None, env_file: Path | None) -> tuple[Settings, dict
         env["AEGRA_ENV_FILE"] = str(env_file.resolve())
     try:
         settings = load_settings(env)
+        # Import the graphs here too, so a broken graph file is one clear line, not a worker crash.
+        GraphRegistry.load(settings.config, settings.base_dir)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     # The server process reads the same files again; pass the resolved choices down.

@@ -15,6 +15,7 @@ from aegra import vec
 from aegra.config import Settings
 from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import Database
+from aegra.graphs import GraphRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -22,18 +23,21 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Resources:
     settings: Settings
+    graphs: GraphRegistry
     db: Database
     checkpointer: BaseCheckpointSaver
 
 
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    # Import user graphs first: a broken graph file should stop startup before anything opens.
+    graphs = GraphRegistry.load(settings.config, settings.base_dir)
     async with AsyncExitStack() as stack:
         db = await Database.open(settings.database)
         stack.push_async_callback(db.close)
         checkpointer = await stack.enter_async_context(open_checkpointer(settings.database))
         vec.announce()
-        yield Resources(settings=settings, db=db, checkpointer=checkpointer)
+        yield Resources(settings=settings, graphs=graphs, db=db, checkpointer=checkpointer)
 
 
 @asynccontextmanager

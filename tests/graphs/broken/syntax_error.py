@@ -1,0 +1,3 @@
+"""Deliberately invalid Python (excluded from ruff by ./ruff.toml)."""
+
+graph = (
