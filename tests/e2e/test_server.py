@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from langgraph_sdk import get_client
+
 from tests.support.postgres import create_database, throwaway_cluster
 from tests.support.projects import write_project
 from tests.support.server import granian_server

@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from tests.support.projects import write_project
 
 from aegra.config import ENV_VARS, ConfigError, database_from_env, load_settings, redact_password
+from tests.support.projects import write_project
 
 
 def settings_for(folder: Path, **env: str):

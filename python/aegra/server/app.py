@@ -17,9 +17,10 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from aegra import __version__
 from aegra.config import Settings, get_settings
 from aegra.config_schema import CorsConfig
+from aegra.domain.assistants.controllers import AssistantController
 from aegra.domain.system.controllers import SystemController
 from aegra.server.errors import EXCEPTION_HANDLERS
-from aegra.server.resources import get_resources, lifespan
+from aegra.server.resources import get_assistants, get_resources, lifespan
 from aegra.server.serialization import TYPE_ENCODERS
 
 # Headers the SDK (and browser UIs) must be able to read across origins.
@@ -29,8 +30,11 @@ EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location"
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     return Litestar(
-        route_handlers=[SystemController],
-        dependencies={"resources": Provide(get_resources, sync_to_thread=False)},
+        route_handlers=[SystemController, AssistantController],
+        dependencies={
+            "resources": Provide(get_resources, sync_to_thread=False),
+            "assistants": Provide(get_assistants, sync_to_thread=False),
+        },
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         type_encoders=TYPE_ENCODERS,

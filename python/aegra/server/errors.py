@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+
+from aegra.errors import AegraError
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +24,9 @@ def _detail(exc: HTTPException) -> str:
 
 
 def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException):
+        # A body that is not JSON at all: langgraph-api answers 422 here, like any bad body.
+        return error_response(HTTP_422_UNPROCESSABLE_ENTITY, f"Invalid JSON in request body: {exc.__cause__}")
     return error_response(exc.status_code, _detail(exc), exc.headers)
 
 
@@ -38,6 +43,10 @@ def handle_validation_exception(_: Request[Any, Any, Any], exc: ValidationExcept
     return error_response(HTTP_422_UNPROCESSABLE_ENTITY, detail)
 
 
+def handle_domain_error(_: Request[Any, Any, Any], exc: AegraError) -> Response[Any]:
+    return error_response(exc.status_code, exc.detail)
+
+
 def handle_value_error(_: Request[Any, Any, Any], exc: ValueError) -> Response[Any]:
     return error_response(400, str(exc) or "invalid value")
 
@@ -51,6 +60,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     # Routing errors (unknown path, wrong method) are looked up by status code.
     404: handle_http_exception,
     405: handle_http_exception,
+    AegraError: handle_domain_error,
     ValidationException: handle_validation_exception,
     HTTPException: handle_http_exception,
     ValueError: handle_value_error,

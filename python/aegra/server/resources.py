@@ -15,6 +15,7 @@ from aegra import vec
 from aegra.config import Settings
 from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import Database
+from aegra.domain.assistants.services import AssistantService
 from aegra.graphs import GraphRegistry
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class Resources:
     graphs: GraphRegistry
     db: Database
     checkpointer: BaseCheckpointSaver
+    assistants: AssistantService
 
 
 @asynccontextmanager
@@ -37,7 +39,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         stack.push_async_callback(db.close)
         checkpointer = await stack.enter_async_context(open_checkpointer(settings.database))
         vec.announce()
-        yield Resources(settings=settings, graphs=graphs, db=db, checkpointer=checkpointer)
+        assistants = AssistantService(db, graphs, max_search_limit=settings.max_search_limit)
+        await assistants.sync_system_assistants()
+        yield Resources(settings=settings, graphs=graphs, db=db, checkpointer=checkpointer, assistants=assistants)
 
 
 @asynccontextmanager
@@ -50,3 +54,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 def get_resources(state: State) -> Resources:
     """Litestar dependency: `resources: Resources` in a handler's signature."""
     return state.resources
+
+
+def get_assistants(state: State) -> AssistantService:
+    return state.resources.assistants

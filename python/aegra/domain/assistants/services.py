@@ -1,0 +1,293 @@
+"""The rules of assistants: versions, system assistants per graph, search, graph introspection.
+
+Behaviour follows langgraph-api (api-surface.md §1.1): every create or update writes a new
+row to `assistant_versions` and mirrors it on the assistant; `config.configurable` and
+`context` are kept equal; assistants whose graph is not configured on this server are
+invisible; an `assistant_id` may also be a graph id, meaning that graph's system assistant.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+
+from aegra.db.engine import Database
+from aegra.db.models import Assistant as AssistantRow
+from aegra.db.models import AssistantVersion as VersionRow
+from aegra.db.repositories import AssistantRepository, AssistantVersionRepository
+from aegra.domain.assistants import schemas
+from aegra.domain.pagination import Page
+from aegra.domain.schemas import JSONObject, check_config_and_context, check_limit, parse_uuid
+from aegra.errors import Conflict, NotFound
+from aegra.graphs import GraphRegistry, system_assistant_id
+
+logger = logging.getLogger(__name__)
+
+# Deletes the threads with these ids (and their checkpoints and runs); the threads service's.
+ThreadDeleter = Callable[[Sequence[uuid.UUID]], Awaitable[None]]
+# Finds the ids of threads whose metadata contains the given object.
+ThreadFinder = Callable[[JSONObject], Awaitable[list[uuid.UUID]]]
+
+_SORT_CASE_INSENSITIVE = {"name", "graph_id"}
+
+
+def to_schema(row: AssistantRow) -> schemas.Assistant:
+    return schemas.Assistant(
+        assistant_id=row.assistant_id,
+        graph_id=row.graph_id,
+        config=row.config,
+        context=row.context,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        metadata=row.metadata_,
+        version=row.version,
+        name=row.name,
+        description=row.description,
+    )
+
+
+def version_to_schema(row: VersionRow) -> schemas.AssistantVersion:
+    return schemas.AssistantVersion(
+        assistant_id=row.assistant_id,
+        version=row.version,
+        graph_id=row.graph_id,
+        config=row.config,
+        context=row.context,
+        metadata=row.metadata_,
+        created_at=row.created_at,
+        name=row.name,
+        description=row.description,
+    )
+
+
+def sync_config_and_context(config: JSONObject | None, context: JSONObject | None) -> tuple[JSONObject, JSONObject]:
+    """Make `config.configurable` and `context` carry the same values, whichever was given."""
+    check_config_and_context(config, context)
+    config = dict(config or {})
+    if config.get("configurable"):
+        return config, dict(config["configurable"])
+    if context:
+        config["configurable"] = dict(context)
+    return config, dict(context or {})
+
+
+class AssistantService:
+    def __init__(self, db: Database, graphs: GraphRegistry, *, max_search_limit: int = 1000) -> None:
+        self.db = db
+        self.graphs = graphs
+        self.max_search_limit = max_search_limit
+        self.find_threads: ThreadFinder | None = None
+        self.delete_threads: ThreadDeleter | None = None
+
+    # -- ids and graphs -------------------------------------------------------------------
+
+    def resolve_id(self, assistant_id: str) -> uuid.UUID:
+        """An assistant id, or a graph id standing for that graph's system assistant."""
+        if assistant_id in self.graphs:
+            return system_assistant_id(assistant_id)
+        return parse_uuid(assistant_id, "assistant ID")
+
+    def require_graph(self, graph_id: str) -> None:
+        if graph_id not in self.graphs:
+            raise NotFound(f"Graph '{graph_id}' not found. Expected one of: {sorted(self.graphs.graph_ids)}")
+
+    async def sync_system_assistants(self) -> None:
+        """One assistant per configured graph, with the graph's description; safe to race."""
+        for graph_id in self.graphs.graph_ids:
+            assistant_id = system_assistant_id(graph_id)
+            description = self.graphs.description(graph_id)
+            try:
+                async with self.db.session() as session:
+                    repo = AssistantRepository(session=session)
+                    existing = await repo.get_one_or_none(assistant_id=assistant_id)
+                    if existing is None:
+                        self._add(
+                            session, assistant_id, graph_id, graph_id, description, {}, {}, {"created_by": "system"}
+                        )
+                    elif existing.description != description and description is not None:
+                        existing.description = description
+            except IntegrityError:
+                # Another worker created it at the same moment: that is the outcome we wanted.
+                logger.debug("system assistant for %s created concurrently", graph_id)
+
+    @staticmethod
+    def _add(
+        session: Any,
+        assistant_id: uuid.UUID,
+        graph_id: str,
+        name: str,
+        description: str | None,
+        config: JSONObject,
+        context: JSONObject,
+        metadata: JSONObject,
+    ) -> AssistantRow:
+        now = datetime.now(UTC)
+        fields = {
+            "graph_id": graph_id,
+            "name": name,
+            "description": description,
+            "config": config,
+            "context": context,
+            "metadata_": metadata,
+        }
+        row = AssistantRow(assistant_id=assistant_id, version=1, created_at=now, updated_at=now, **fields)
+        session.add(row)
+        session.add(VersionRow(assistant_id=assistant_id, version=1, created_at=now, **fields))
+        return row
+
+    # -- CRUD -----------------------------------------------------------------------------
+
+    async def create(self, body: schemas.AssistantCreate) -> schemas.Assistant:
+        assistant_id = parse_uuid(body.assistant_id, "assistant ID") if body.assistant_id else uuid.uuid4()
+        config, context = sync_config_and_context(body.config, body.context)
+        self.require_graph(body.graph_id)
+        async with self.db.session() as session:
+            existing = await AssistantRepository(session=session).get_one_or_none(assistant_id=assistant_id)
+            if existing is not None:
+                if body.if_exists == "do_nothing":
+                    return to_schema(existing)
+                raise Conflict(f"Assistant {assistant_id} already exists")
+            row = self._add(
+                session,
+                assistant_id,
+                body.graph_id,
+                body.name or "Untitled",
+                body.description,
+                config,
+                context,
+                body.metadata or {},
+            )
+        return to_schema(row)
+
+    async def get(self, assistant_id: str) -> schemas.Assistant:
+        async with self.db.read_session() as session:
+            return to_schema(await self._get_row(session, self.resolve_id(assistant_id)))
+
+    async def _get_row(self, session: Any, assistant_id: uuid.UUID) -> AssistantRow:
+        row = await AssistantRepository(session=session).get_one_or_none(assistant_id=assistant_id)
+        if row is None or row.graph_id not in self.graphs:
+            raise NotFound(f"Assistant {assistant_id} not found")
+        return row
+
+    async def patch(self, assistant_id: str, body: schemas.AssistantPatch) -> schemas.Assistant:
+        check_config_and_context(body.config, body.context)
+        if body.graph_id is not None:
+            self.require_graph(body.graph_id)
+        async with self.db.session() as session:
+            row = await self._get_row(session, self.resolve_id(assistant_id))
+            config = body.config if body.config else row.config
+            context = body.context if body.context is not None else row.context
+            if body.config and body.config.get("configurable"):
+                context = dict(body.config["configurable"])
+            elif body.context:
+                config = {**config, "configurable": dict(body.context)}
+            version = await AssistantVersionRepository(session=session).latest_number(row.assistant_id) + 1
+            now = datetime.now(UTC)
+            row.graph_id = body.graph_id if body.graph_id is not None else row.graph_id
+            row.config, row.context = config, context
+            row.metadata_ = {**row.metadata_, **(body.metadata or {})}
+            row.name = body.name if body.name is not None else row.name
+            row.description = body.description if body.description is not None else row.description
+            row.version, row.updated_at = version, now
+            session.add(self._version_of(row, now))
+            await session.flush()
+            return to_schema(row)
+
+    @staticmethod
+    def _version_of(row: AssistantRow, now: datetime) -> VersionRow:
+        return VersionRow(
+            assistant_id=row.assistant_id,
+            version=row.version,
+            graph_id=row.graph_id,
+            name=row.name,
+            description=row.description,
+            config=row.config,
+            context=row.context,
+            metadata_=row.metadata_,
+            created_at=now,
+        )
+
+    async def delete(self, assistant_id: str, *, delete_threads: bool = False) -> None:
+        resolved = self.resolve_id(assistant_id)
+        async with self.db.session() as session:
+            row = await AssistantRepository(session=session).get_one_or_none(assistant_id=resolved)
+            if row is None:
+                raise NotFound(f"Assistant with ID {resolved} not found")
+            await session.delete(row)
+        if delete_threads and self.find_threads and self.delete_threads:
+            await self.delete_threads(await self.find_threads({"assistant_id": str(resolved)}))
+
+    # -- search ---------------------------------------------------------------------------
+
+    async def search(self, body: schemas.AssistantSearch) -> Page[dict[str, Any]]:
+        check_limit(body.limit, self.max_search_limit)
+        if body.graph_id is not None:
+            self.require_graph(body.graph_id)
+        async with self.db.read_session() as session:
+            repo = AssistantRepository(session=session)
+            conditions = repo.filters(
+                graph_ids=self.graphs.graph_ids, graph_id=body.graph_id, name=body.name, metadata=body.metadata
+            )
+            sort_by = body.sort_by or "created_at"
+            column: Any = getattr(AssistantRow, sort_by)
+            if sort_by in _SORT_CASE_INSENSITIVE:
+                column = func.lower(column)
+            # Without sort_by the newest come first; with it, the default order is descending too.
+            descending = body.sort_order != "asc"
+            order = [column.desc() if descending else column.asc(), AssistantRow.assistant_id.asc()]
+            statement = repo.statement.where(*conditions).order_by(*order)
+            rows = await repo.page(statement, limit=body.limit, offset=body.offset)
+        page = Page.from_rows(rows, limit=body.limit, offset=body.offset)
+        return Page([_select(to_schema(r), body.select) for r in page.items], page.offset, page.next_offset)
+
+    async def count(self, body: schemas.AssistantCount) -> int:
+        if body.graph_id is not None:
+            self.require_graph(body.graph_id)
+        async with self.db.read_session() as session:
+            repo = AssistantRepository(session=session)
+            conditions = repo.filters(
+                graph_ids=self.graphs.graph_ids, graph_id=body.graph_id, name=body.name, metadata=body.metadata
+            )
+            return await repo.count_where(conditions)
+
+    # -- versions -------------------------------------------------------------------------
+
+    async def versions(
+        self, assistant_id: str, body: schemas.AssistantVersionsSearch
+    ) -> list[schemas.AssistantVersion]:
+        check_limit(body.limit, self.max_search_limit)
+        resolved = self.resolve_id(assistant_id)
+        async with self.db.read_session() as session:
+            await self._get_row(session, resolved)
+            rows = await AssistantVersionRepository(session=session).search(
+                resolved, metadata=body.metadata, limit=body.limit, offset=body.offset
+            )
+        if not rows:
+            raise NotFound(f"Assistant {resolved} not found")
+        return [version_to_schema(r) for r in rows]
+
+    async def set_latest(self, assistant_id: str, version: int) -> schemas.Assistant:
+        resolved = self.resolve_id(assistant_id)
+        async with self.db.session() as session:
+            row = await self._get_row(session, resolved)
+            chosen = await AssistantVersionRepository(session=session).get_one_or_none(
+                assistant_id=resolved, version=version
+            )
+            if chosen is None:
+                raise NotFound(f"Version {version} not found for assistant {resolved}")
+            row.graph_id, row.name, row.description = chosen.graph_id, chosen.name, chosen.description
+            row.config, row.context, row.metadata_ = chosen.config, chosen.context, chosen.metadata_
+            row.version, row.updated_at = chosen.version, datetime.now(UTC)
+            await session.flush()
+            return to_schema(row)
+
+
+def _select(assistant: schemas.Assistant, select: list[str] | None) -> dict[str, Any]:
+    fields = {name: getattr(assistant, name) for name in assistant.__struct_fields__}
+    return fields if not select else {name: fields[name] for name in select}
