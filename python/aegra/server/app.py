@@ -21,7 +21,7 @@ from aegra.domain.assistants.controllers import AssistantController
 from aegra.domain.system.controllers import SystemController
 from aegra.server.errors import EXCEPTION_HANDLERS
 from aegra.server.resources import get_assistants, get_resources, lifespan
-from aegra.server.serialization import TYPE_ENCODERS
+from aegra.serialization import TYPE_ENCODERS
 
 # Headers the SDK (and browser UIs) must be able to read across origins.
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]

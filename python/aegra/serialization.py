@@ -1,5 +1,5 @@
-"""JSON encoding for what graphs put in responses: LangChain messages and other pydantic
-models, dataclasses, UUIDs, datetimes (msgspec handles the last three natively)."""
+"""JSON encoding shared by every layer: LangChain messages and other pydantic models,
+dataclasses, UUIDs, datetimes (msgspec handles the last three natively)."""
 
 from __future__ import annotations
 
