@@ -1,0 +1,34 @@
+"""LangGraph's long-term memory store for Aegra: `AsyncSqliteStore` (items and sqlite-vec vectors in
+the server's SQLite file) and the embedders named by `store.index.embed`.
+
+Where things are:
+- `sqlite_store.py`   the store: batching, reads, semantic search, TTL (`store_writes.py` writes,
+                      `ttl_sweeper.py` the background sweep, `schema.py` tables and connection);
+- `sqlite_vec_loader.py` how sqlite-vec reaches every connection without a second libsqlite3;
+- `namespaces.py`, `filters.py` the namespace and filter rules of LangGraph's InMemoryStore;
+- `indexing.py`, `vectors.py`, `knn.py` the hot paths the Rust core (`aegra.vec`) will take over:
+                      texts to embed, float32 packing, filtered nearest-neighbour scoring;
+- `embeddings.py`     `fastembed:` / `openai:` / user-function embedders; `factory.py` builds the
+                      server's store from the config file's `store` section.
+"""
+
+from aegra.store.embeddings import (
+    EmbeddingConfigError,
+    EmbeddingUnavailableError,
+    FastEmbedEmbeddings,
+    build_embeddings,
+)
+from aegra.store.factory import sqlite_store
+from aegra.store.sqlite_store import AsyncSqliteStore
+from aegra.store.sqlite_vec_loader import VecStatus, ensure_sqlite_vec
+
+__all__ = [
+    "AsyncSqliteStore",
+    "EmbeddingConfigError",
+    "EmbeddingUnavailableError",
+    "FastEmbedEmbeddings",
+    "VecStatus",
+    "build_embeddings",
+    "ensure_sqlite_vec",
+    "sqlite_store",
+]

@@ -1,0 +1,204 @@
+"""Embedders named by `store.index.embed`, as LangChain `Embeddings` for the store's index config.
+
+- `fastembed:MODEL`: a local ONNX model through fastembed, loaded on first use (the first run
+  downloads it), texts embedded in batches off the event loop;
+- `openai:MODEL`: OpenAI's API through `langchain-openai` or the `openai` client, whichever is
+  installed; needs OPENAI_API_KEY;
+- `./file.py:fn` (relative to the config file) or `package.module:fn`: the user's own function,
+  sync or async, `list[str] -> list[list[float]]`.
+
+Every embedder is wrapped so that its output is checked against `dims` on every call: a model
+that returns vectors of another size is a clear error naming the setting to change. When a model
+cannot be loaded, embedding raises `EmbeddingUnavailableError` naming the model; the store's
+get/put-without-index/keyword and filter search do not embed and keep working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langgraph.store.base.embed import EmbeddingsLambda
+
+from aegra.store import vectors
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS = ("fastembed", "openai")
+
+
+class EmbeddingConfigError(ValueError):
+    """`store.index.embed` cannot be turned into an embedder (bad string, missing package or key)."""
+
+
+class EmbeddingUnavailableError(RuntimeError):
+    """The configured model could not be loaded or reached."""
+
+
+def build_embeddings(
+    embed: str,
+    dims: int,
+    *,
+    base_dir: Path | None = None,
+    fastembed_options: dict[str, Any] | None = None,
+) -> Embeddings:
+    """The `Embeddings` for a `store.index.embed` string, checked against `dims`."""
+    target, sep, name = embed.rpartition(":")
+    if not sep or not target or not name:
+        raise EmbeddingConfigError(f"store.index.embed must be 'provider:model' or './file.py:function', got {embed!r}")
+    inner: Embeddings
+    if target == "fastembed":
+        inner = FastEmbedEmbeddings(name, **(fastembed_options or {}))
+    elif target == "openai":
+        inner = _openai_embeddings(name, dims)
+    else:
+        inner = EmbeddingsLambda(_load_function(target, name, base_dir or Path.cwd(), embed))
+    return CheckedEmbeddings(inner, dims, f"store.index.embed {embed!r}")
+
+
+class CheckedEmbeddings(Embeddings):
+    """Passes calls through and checks every vector's size against the configured `dims`."""
+
+    def __init__(self, inner: Embeddings, dims: int, source: str) -> None:
+        self.inner = inner
+        self.dims = dims
+        self.source = source
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._checked(self.inner.embed_documents(texts))
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._checked([self.inner.embed_query(text)])[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._checked(await self.inner.aembed_documents(texts))
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return self._checked([await self.inner.aembed_query(text)])[0]
+
+    def _checked(self, out: list[list[float]]) -> list[list[float]]:
+        vectors.check_dims(out, self.dims, self.source)
+        return out
+
+
+class FastEmbedEmbeddings(Embeddings):
+    """A fastembed `TextEmbedding`, created on first use; `options` go to its constructor
+    (e.g. `cache_dir`, `threads`, `local_files_only`, `specific_model_path`)."""
+
+    def __init__(self, model_name: str, *, batch_size: int = 64, **options: Any) -> None:
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self.options = options
+        self._model: Any = None
+        self._lock = threading.Lock()  # one load even when several threads ask at once
+
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                logger.info("loading fastembed model %s (the first run downloads it)", self.model_name)
+                try:
+                    from fastembed import TextEmbedding
+
+                    self._model = TextEmbedding(model_name=self.model_name, **self.options)
+                except Exception as exc:
+                    raise EmbeddingUnavailableError(
+                        f"fastembed could not load the embedding model {self.model_name!r}: {exc}. "
+                        "The first run downloads it from Hugging Face; check network access, or point "
+                        "FASTEMBED_CACHE_PATH at a folder that holds it. Until then, semantic search and "
+                        "indexed puts fail; get, list, and keyword/filter search keep working."
+                    ) from exc
+            return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return [vector.tolist() for vector in self.model().embed(texts, batch_size=self.batch_size)]
+
+    def embed_query(self, text: str) -> list[float]:
+        return [float(x) for x in next(iter(self.model().query_embed(text)))]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        # ONNX inference is CPU-bound: keep it off the event loop.
+        return await asyncio.to_thread(self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return await asyncio.to_thread(self.embed_query, text)
+
+
+def _openai_embeddings(model: str, dims: int) -> Embeddings:
+    if not os.environ.get("OPENAI_API_KEY"):
+        raise EmbeddingConfigError(
+            f"store.index.embed 'openai:{model}' needs the OPENAI_API_KEY environment variable "
+            "(set it in .env), or use a local model such as 'fastembed:BAAI/bge-small-en-v1.5'"
+        )
+    # text-embedding-3-* can shorten their vectors to `dims`; older models cannot take the argument.
+    shorten = {"dimensions": dims} if model.startswith("text-embedding-3") else {}
+    if importlib.util.find_spec("langchain_openai") is not None:
+        from langchain_openai import OpenAIEmbeddings
+
+        return OpenAIEmbeddings(model=model, **shorten)  # type: ignore[no-any-return]
+    if importlib.util.find_spec("openai") is not None:
+        return OpenAIClientEmbeddings(model, shorten.get("dimensions"))
+    raise EmbeddingConfigError(
+        f"store.index.embed 'openai:{model}' needs an OpenAI client: pip install langchain-openai "
+        "(or: pip install openai)"
+    )
+
+
+class OpenAIClientEmbeddings(Embeddings):
+    """OpenAI embeddings through the bare `openai` client, for installs without langchain-openai."""
+
+    def __init__(self, model: str, dimensions: int | None) -> None:
+        import openai
+
+        self.model = model
+        self.extra: dict[str, Any] = {"dimensions": dimensions} if dimensions else {}
+        self.client = openai.OpenAI()
+        self.aclient = openai.AsyncOpenAI()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        response = self.client.embeddings.create(model=self.model, input=texts, **self.extra)
+        return [list(data.embedding) for data in response.data]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        response = await self.aclient.embeddings.create(model=self.model, input=texts, **self.extra)
+        return [list(data.embedding) for data in response.data]
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self.aembed_documents([text]))[0]
+
+
+def _load_function(target: str, name: str, base_dir: Path, embed: str) -> Callable[..., Any]:
+    """`./file.py` + `fn` (file relative to `base_dir`) or `package.module` + `fn`."""
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        path = (base_dir / target).resolve()
+        if not path.is_file():
+            raise EmbeddingConfigError(f"store.index.embed {embed!r}: {path} does not exist")
+        spec = importlib.util.spec_from_file_location(f"aegra_user_embed_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise EmbeddingConfigError(f"store.index.embed {embed!r}: cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise EmbeddingConfigError(
+                f"store.index.embed {embed!r}: {target!r} is neither a supported provider "
+                f"({', '.join(PROVIDERS)}) nor an importable module ({exc})"
+            ) from exc
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise EmbeddingConfigError(f"store.index.embed {embed!r}: {target} has no function {name!r}")
+    return function  # type: ignore[no-any-return]

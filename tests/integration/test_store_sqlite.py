@@ -1,0 +1,301 @@
+"""What `AsyncSqliteStore` does beyond the reference store: TTL, ordering, vector bookkeeping, the
+file it shares with the rest of the server, and use from threads and several connections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.store.base import InvalidNamespaceError, PutOp, SearchOp
+
+from aegra.store.sqlite_store import AsyncSqliteStore
+from tests.support.tiny_model import DIMS, embed
+
+INDEX: dict[str, Any] = {"dims": DIMS, "embed": embed, "fields": ["text"]}
+
+
+class Clock:
+    """A clock the test moves by hand, so TTL expiry needs no sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[AsyncSqliteStore]:
+    async with AsyncSqliteStore.from_path(tmp_path / "aegra.db", index=INDEX, clock=clock) as s:  # type: ignore[arg-type]
+        yield s
+
+
+def count(path: Path, sql: str) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+# -- connection and file -----------------------------------------------------------------------------
+
+
+async def test_pragmas_and_tables(store: AsyncSqliteStore) -> None:
+    async with store.conn.execute("PRAGMA journal_mode") as cursor:
+        assert (await cursor.fetchone())[0] == "wal"  # type: ignore[index]
+    async with store.conn.execute("PRAGMA synchronous") as cursor:
+        assert (await cursor.fetchone())[0] == 1  # type: ignore[index]  # NORMAL
+    async with store.conn.execute("PRAGMA busy_timeout") as cursor:
+        assert (await cursor.fetchone())[0] == 5000  # type: ignore[index]
+    async with store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cursor:
+        tables = {row[0] for row in await cursor.fetchall()}
+    assert tables == {"store_items", "store_item_vectors", "store_meta"}
+    await store.setup()  # idempotent
+
+
+async def test_second_setup_on_an_existing_file_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "again.db"
+    async with AsyncSqliteStore.from_path(path) as first:
+        await first.aput(("a",), "k", {"v": 1})
+    async with AsyncSqliteStore.from_path(path) as second:
+        item = await second.aget(("a",), "k")
+    assert item is not None and item.value == {"v": 1}
+
+
+async def test_shares_the_file_with_langgraph_checkpoints(tmp_path: Path) -> None:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
+
+    class State(TypedDict):
+        n: int
+
+    path = tmp_path / "one.db"
+    async with (
+        AsyncSqliteStore.from_path(path, index=INDEX) as store,
+        AsyncSqliteSaver.from_conn_string(str(path)) as saver,
+    ):
+
+        async def remember(state: State) -> State:
+            await store.aput(("mem",), f"n{state['n']}", {"text": f"value {state['n']}"})
+            return {"n": state["n"] + 1}
+
+        builder = StateGraph(State)
+        builder.add_node("remember", remember)
+        builder.add_edge(START, "remember")
+        graph = builder.compile(checkpointer=saver, store=store)
+        for thread in range(3):
+            await graph.ainvoke({"n": thread}, {"configurable": {"thread_id": str(thread)}})
+        assert len(await store.asearch(("mem",), query="value 2")) == 3
+    assert count(path, "SELECT COUNT(*) FROM checkpoints") > 0
+    assert count(path, "SELECT COUNT(*) FROM store_items") == 3
+
+
+async def test_two_connections_write_concurrently_without_lock_errors(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    async with AsyncSqliteStore.from_path(path, index=INDEX) as a, AsyncSqliteStore.from_path(path) as b:
+        writes = [a.aput(("a", str(i % 5)), f"k{i}", {"text": f"item {i}"}) for i in range(150)]
+        writes += [b.aput(("b",), f"k{i}", {"i": i}) for i in range(150)]
+        reads = [a.asearch(("a",), query="item 3") for _ in range(20)]
+        await asyncio.gather(*writes, *reads)
+    assert count(path, "SELECT COUNT(*) FROM store_items") == 300
+    assert count(path, "SELECT COUNT(*) FROM store_item_vectors") == 150
+
+
+async def test_sync_methods_work_from_worker_threads_only(store: AsyncSqliteStore) -> None:
+    await asyncio.to_thread(store.put, ("t",), "k", {"text": "from a thread"})
+    item = await asyncio.to_thread(store.get, ("t",), "k")
+    assert item is not None and item.value == {"text": "from a thread"}
+    results = await asyncio.to_thread(store.search, ("t",), query="thread")
+    assert [r.key for r in results] == ["k"]
+    with pytest.raises(asyncio.InvalidStateError, match="thread other than"):
+        store.get(("t",), "k")
+
+
+async def test_invalid_namespaces_are_refused_even_in_raw_batches(store: AsyncSqliteStore) -> None:
+    with pytest.raises(InvalidNamespaceError):
+        await store.abatch([PutOp(("a.b",), "k", {"v": 1})])
+    with pytest.raises(InvalidNamespaceError):
+        await store.abatch([SearchOp(("a.b",), None, 10, 0, None)])
+    with pytest.raises(InvalidNamespaceError):
+        await store.aput(("langgraph",), "k", {})
+
+
+async def test_labels_with_sql_pattern_characters(store: AsyncSqliteStore) -> None:
+    for label in ["50%", "a_b", "x*", "[y]", "a/b", "a-b"]:
+        await store.aput((label, "in"), "k", {"label": label})
+    for label in ["50%", "a_b", "x*", "[y]", "a/b", "a-b"]:
+        assert [i.value["label"] for i in await store.asearch((label,))] == [label]
+    assert await store.asearch(("a",)) == []
+    assert await store.asearch(("5",)) == []
+
+
+# -- ordering, vectors ------------------------------------------------------------------------------
+
+
+async def test_search_without_query_returns_most_recently_updated_first(store: AsyncSqliteStore, clock: Clock) -> None:
+    for key in ["a", "b", "c"]:
+        await store.aput(("o",), key, {"v": key})
+        clock.advance(seconds=1)
+    await store.aput(("o",), "a", {"v": "again"})
+    assert [i.key for i in await store.asearch(("o",))] == ["a", "c", "b"]
+    item = await store.aget(("o",), "a")
+    assert item is not None and item.created_at == datetime(2026, 1, 1, tzinfo=UTC)
+    assert item.updated_at == datetime(2026, 1, 1, 0, 0, 3, tzinfo=UTC)
+
+
+async def test_overwrite_replaces_vectors(store: AsyncSqliteStore) -> None:
+    await store.aput(("v",), "k", {"text": "ocean waves"})
+    await store.aput(("v",), "other", {"text": "mountain forest"})
+    await store.aput(("v",), "k", {"text": "desert sand"})
+    results = await store.asearch(("v",), query="ocean waves")
+    assert results[0].score is not None and results[0].score < 0.99
+    await store.aput(("v",), "k", {"text": "unindexed now"}, index=False)
+    scores = {i.key: i.score for i in await store.asearch(("v",), query="ocean waves")}
+    assert scores["k"] is None
+    assert count(store.path, "SELECT COUNT(*) FROM store_item_vectors") == 1
+
+
+async def test_unscored_items_follow_scored_ones_across_pages(store: AsyncSqliteStore) -> None:
+    for i in range(3):
+        await store.aput(("p",), f"scored{i}", {"text": f"river stone {i}"})
+    for i in range(4):
+        await store.aput(("p",), f"plain{i}", {"text": "x"}, index=False)
+    pages = [await store.asearch(("p",), query="river", limit=2, offset=offset) for offset in (0, 2, 4, 6)]
+    flat = [item for page in pages for item in page]
+    assert len(flat) == 7 and len({item.key for item in flat}) == 7
+    assert [item.score is None for item in flat] == [False] * 3 + [True] * 4
+
+
+async def test_whole_value_index_with_dollar(store: AsyncSqliteStore) -> None:
+    await store.aput(("d",), "k", {"title": "apple", "body": "river"}, index=["$"])
+    results = await store.asearch(("d",), query="apple river")
+    assert results[0].score is not None and results[0].score > 0.5
+
+
+async def test_changed_dims_ignore_old_vectors_until_reindexed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "dims.db"
+    small = {"dims": 2, "embed": lambda texts: [[1.0, float(len(t))] for t in texts], "fields": ["text"]}
+    async with AsyncSqliteStore.from_path(path, index=small) as old:  # type: ignore[arg-type]
+        await old.aput(("d",), "k", {"text": "apple river"})
+        await old.aput(("d",), "off", {"text": "apple river"}, index=False)
+        await old.aput(("d",), "title", {"text": "x", "title": "apple river"}, index=["title"])
+    with caplog.at_level(logging.WARNING):
+        async with AsyncSqliteStore.from_path(path, index=INDEX) as new:  # type: ignore[arg-type]
+            assert "have 2 dimensions" in caplog.text
+            assert [i.score for i in await new.asearch(("d",), query="apple river")] == [None] * 3
+            assert await new.areindex() == 3
+            scores = {i.key: i.score for i in await new.asearch(("d",), query="apple river")}
+            assert scores["k"] == pytest.approx(1.0, abs=1e-5)
+            assert scores["title"] == pytest.approx(1.0, abs=1e-5)
+            assert scores["off"] is None
+
+
+async def test_sqlite_vec_and_numpy_scoring_agree(tmp_path: Path) -> None:
+    path = tmp_path / "agree.db"
+    async with AsyncSqliteStore.from_path(path, index=INDEX, vector_scoring="sqlite-vec") as vec_store:  # type: ignore[arg-type]
+        assert vec_store.scorer == "sqlite-vec"
+        for i in range(60):
+            text = " ".join(
+                ["apple", "river", "stone", "cloud", "music", "garden"][j] for j in range(6) if (i >> j) & 1
+            )
+            await vec_store.aput(("s", str(i % 3)), f"k{i}", {"text": text or "empty", "i": i})
+        await vec_store.aput(("s", "0"), "zero", {"text": ""})  # embeds to the zero vector: score 0
+        async with AsyncSqliteStore.from_path(path, index=INDEX, vector_scoring="numpy") as np_store:  # type: ignore[arg-type]
+            for query, filter_ in [("apple river", None), ("music", {"i": {"$gt": 30}}), ("cloud garden stone", None)]:
+                a = await vec_store.asearch(("s",), query=query, filter=filter_, limit=100)
+                b = await np_store.asearch(("s",), query=query, filter=filter_, limit=100)
+                assert [i.score for i in b] == pytest.approx([i.score for i in a], abs=1e-5)
+                assert {i.key for i in a} == {i.key for i in b}
+            zero = [i for i in await np_store.asearch(("s", "0"), query="apple", limit=100) if i.key == "zero"]
+            assert zero[0].score == 0.0
+
+
+# -- TTL ---------------------------------------------------------------------------------------------
+
+
+async def test_ttl_expiry_refresh_and_sweep(store: AsyncSqliteStore, clock: Clock) -> None:
+    await store.aput(("t",), "short", {"text": "gone soon"}, ttl=1)
+    await store.aput(("t",), "forever", {"text": "stays"})
+    clock.advance(seconds=40)
+    assert await store.aget(("t",), "short") is not None  # refreshes: expires 1 min from now
+    clock.advance(seconds=40)
+    assert await store.sweep_ttl() == 0
+    assert [i.key for i in await store.asearch(("t",), query="gone", refresh_ttl=False, limit=1)] == ["short"]
+    clock.advance(seconds=30)
+    assert await store.sweep_ttl() == 1
+    assert await store.aget(("t",), "short") is None
+    assert await store.aget(("t",), "forever") is not None
+    assert count(store.path, "SELECT COUNT(*) FROM store_item_vectors") == 1
+
+
+async def test_ttl_refresh_on_search_and_opt_out(store: AsyncSqliteStore, clock: Clock) -> None:
+    await store.aput(("t",), "k", {"text": "x"}, ttl=1)
+    clock.advance(seconds=50)
+    await store.asearch(("t",))  # refresh_ttl defaults to True
+    clock.advance(seconds=50)
+    assert await store.aget(("t",), "k", refresh_ttl=False) is not None
+    assert await store.sweep_ttl() == 0
+    clock.advance(seconds=15)
+    assert await store.sweep_ttl() == 1
+
+
+async def test_ttl_config_default_ttl_refresh_on_read_and_omit_expired(tmp_path: Path, clock: Clock) -> None:
+    ttl = {"default_ttl": 2, "refresh_on_read": False, "omit_expired": True}
+    async with AsyncSqliteStore.from_path(tmp_path / "ttl.db", ttl=ttl, clock=clock) as store:  # type: ignore[arg-type]
+        await store.aput(("t",), "default", {"v": 1})
+        await store.aput(("t",), "never", {"v": 2}, ttl=None)
+        clock.advance(seconds=90)
+        assert await store.aget(("t",), "default") is not None  # no refresh: config says so
+        clock.advance(seconds=60)
+        assert await store.aget(("t",), "default") is None  # expired, hidden before any sweep
+        assert [i.key for i in await store.asearch(("t",))] == ["never"]
+        assert await store.alist_namespaces() == [("t",)]
+        assert await store.sweep_ttl() == 1
+
+
+async def test_ttl_sweeper_task_runs_and_stops(tmp_path: Path, clock: Clock) -> None:
+    async with AsyncSqliteStore.from_path(tmp_path / "sweep.db", clock=clock) as store:
+        await store.aput(("t",), "k", {"v": 1}, ttl=1)
+        clock.advance(minutes=5)
+        task = await store.start_ttl_sweeper(sweep_interval_minutes=0.0005)
+        assert await store.start_ttl_sweeper() is task  # one sweeper per store
+        for _ in range(500):
+            if await store.aget(("t",), "k", refresh_ttl=False) is None:
+                break
+            await asyncio.sleep(0.01)
+        assert await store.aget(("t",), "k", refresh_ttl=False) is None
+        assert await store.stop_ttl_sweeper(timeout=5) is True
+        assert task.done()
+
+
+async def test_reads_of_items_without_ttl_never_take_the_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    async with AsyncSqliteStore.from_path(path, index=INDEX, busy_timeout_ms=50) as store:  # type: ignore[arg-type]
+        await store.aput(("r",), "plain", {"text": "apple"})
+        await store.aput(("r",), "expiring", {"text": "river"}, ttl=10)
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another connection holds the write lock
+        try:
+            assert await store.aget(("r",), "plain") is not None
+            assert len(await store.asearch(("r",), query="apple", filter={"text": "apple"})) == 1
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                await store.aget(("r",), "expiring")  # this one must refresh its TTL: a write
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert await store.aget(("r",), "expiring") is not None
