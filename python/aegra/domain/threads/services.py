@@ -1,0 +1,226 @@
+"""The rules of threads: create (with TTL and supersteps), get, patch, delete, search, copy, prune.
+
+Behaviour follows langgraph-api (api-surface.md §1.2): thread ids are UUIDs, metadata patches
+merge, deleting a thread deletes its runs (foreign key) and its checkpoints, and search
+filters by JSON containment on metadata and on the values mirrored from the latest state.
+State reads and writes are `ThreadStateService`'s (`self.state`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+from sqlalchemy.exc import IntegrityError
+
+from aegra.db.engine import Database
+from aegra.db.models import Thread as ThreadRow
+from aegra.db.repositories import ThreadRepository
+from aegra.domain.pagination import Page
+from aegra.domain.schemas import JSONObject, check_limit
+from aegra.domain.threads import schemas
+from aegra.domain.threads.checkpoints import copy_checkpoints, delete_checkpoints, keep_latest_checkpoints
+from aegra.domain.threads.extract import check_extract, extract
+from aegra.domain.threads.rows import parse_thread_id, require_thread, to_schema, touch
+from aegra.domain.threads.state import ThreadStateService, no_graph_id
+from aegra.errors import Conflict, Invalid, NotFound
+from aegra.graphs import GraphRegistry
+
+INCLUDABLE = frozenset({"ttl"})
+
+
+def parse_include(include: str | None) -> set[str]:
+    fields = {f.strip() for f in (include or "").split(",") if f.strip()}
+    if unknown := fields - INCLUDABLE:
+        raise Invalid(f"Invalid include: {sorted(unknown)}. Expected a comma-separated list of {sorted(INCLUDABLE)}")
+    return fields
+
+
+def _set_ttl(row: ThreadRow, ttl: float | schemas.TTL | None, now: datetime) -> None:
+    if ttl is None:
+        return
+    minutes, strategy = (ttl.ttl, ttl.strategy) if isinstance(ttl, schemas.TTL) else (float(ttl), "delete")
+    row.ttl_minutes, row.ttl_strategy = minutes, strategy
+    row.expires_at = now + timedelta(minutes=minutes)
+
+
+class ThreadService:
+    def __init__(
+        self,
+        db: Database,
+        graphs: GraphRegistry,
+        checkpointer: BaseCheckpointSaver,
+        *,
+        store: BaseStore | None = None,
+        max_search_limit: int = 1000,
+    ) -> None:
+        self.db = db
+        self.checkpointer = checkpointer
+        self.max_search_limit = max_search_limit
+        self.state = ThreadStateService(db, graphs, checkpointer, store)
+
+    # -- CRUD -----------------------------------------------------------------------------
+
+    async def create(self, body: schemas.ThreadCreate) -> schemas.Thread:
+        thread_id = parse_thread_id(body.thread_id) if body.thread_id else uuid.uuid4()
+        metadata = body.metadata or {}
+        if body.supersteps and not metadata.get("graph_id"):
+            # Refused before anything is stored (langgraph-api would create the thread, then fail).
+            raise no_graph_id(thread_id)
+        row = self._new_row(thread_id, metadata, body.ttl)
+        try:
+            async with self.db.session() as session:
+                session.add(row)
+        except IntegrityError:
+            # The primary key decides, so two requests racing for one id cannot both create it.
+            existing = await self._existing(thread_id)
+            if existing is not None and body.if_exists == "do_nothing":
+                # Nothing means nothing: supersteps are not applied to the existing thread either.
+                return to_schema(existing)
+            raise Conflict(f"Thread with ID {thread_id} already exists") from None
+        if body.supersteps:
+            try:
+                await self.state.apply_supersteps(row, body.supersteps)
+            except Exception:
+                # Bad supersteps leave nothing behind: not the thread, not a partial state.
+                await self.delete_many([thread_id])
+                raise
+            return await self.get(str(thread_id))
+        return to_schema(row)
+
+    @staticmethod
+    def _new_row(thread_id: uuid.UUID, metadata: JSONObject, ttl: float | schemas.TTL | None) -> ThreadRow:
+        now = datetime.now(UTC)
+        row = ThreadRow(
+            thread_id=thread_id,
+            created_at=now,
+            updated_at=now,
+            state_updated_at=now,
+            metadata_=metadata,
+            config={},
+            status="idle",
+            values=None,
+            interrupts={},
+        )
+        _set_ttl(row, ttl, now)
+        return row
+
+    async def _existing(self, thread_id: uuid.UUID) -> ThreadRow | None:
+        async with self.db.read_session() as session:
+            return await ThreadRepository(session=session).get_one_or_none(thread_id=thread_id)
+
+    async def get(self, thread_id: str, *, include: str | None = None) -> schemas.Thread:
+        include_ttl = "ttl" in parse_include(include)
+        async with self.db.read_session() as session:
+            return to_schema(await require_thread(session, parse_thread_id(thread_id)), include_ttl=include_ttl)
+
+    async def patch(self, thread_id: str, body: schemas.ThreadPatch) -> schemas.Thread:
+        resolved = parse_thread_id(thread_id)
+        async with self.db.session() as session:
+            row = await require_thread(session, resolved)
+            row.metadata_ = {**row.metadata_, **(body.metadata or {})}
+            now = datetime.now(UTC)
+            _set_ttl(row, body.ttl, now)
+            touch(row, now)
+            await session.flush()
+            return to_schema(row)
+
+    async def delete(self, thread_id: str) -> None:
+        resolved = parse_thread_id(thread_id)
+        if not await self.delete_many([resolved]):
+            raise NotFound(f"Thread with ID {resolved} not found")
+
+    async def delete_many(self, thread_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        """Delete threads with their runs and checkpoints; the ids that existed.
+
+        The rows go first, in their own transaction: on SQLite the checkpointer writes through
+        another connection, which would wait on this one's write lock.
+        """
+        if not thread_ids:
+            return []
+        async with self.db.session() as session:
+            deleted = await ThreadRepository(session=session).delete_ids(thread_ids)
+        await delete_checkpoints(self.checkpointer, [str(t) for t in deleted])
+        return deleted
+
+    async def find_by_metadata(self, metadata: JSONObject) -> list[uuid.UUID]:
+        """Ids of the threads whose metadata contains `metadata` (assistants' `delete_threads`)."""
+        async with self.db.read_session() as session:
+            repo = ThreadRepository(session=session)
+            return await repo.ids_where(repo.filters(metadata=metadata))
+
+    # -- search ---------------------------------------------------------------------------
+
+    async def search(self, body: schemas.ThreadSearch) -> Page[dict[str, Any]]:
+        check_limit(body.limit, self.max_search_limit)
+        if body.extract:
+            check_extract(body.extract)
+        # An empty `ids` filters nothing, as in langgraph-api.
+        ids = [parse_thread_id(i) for i in body.ids] if body.ids else None
+        async with self.db.read_session() as session:
+            repo = ThreadRepository(session=session)
+            conditions = repo.filters(ids=ids, metadata=body.metadata, values=body.values, status=body.status)
+            rows = await repo.search(
+                conditions,
+                sort_by=body.sort_by or "updated_at",
+                descending=body.sort_order != "asc",
+                limit=body.limit,
+                offset=body.offset,
+            )
+        page = Page.from_rows(rows, limit=body.limit, offset=body.offset)
+        return Page([_shape(r, body.select, body.extract) for r in page.items], page.offset, page.next_offset)
+
+    async def count(self, body: schemas.ThreadCount) -> int:
+        async with self.db.read_session() as session:
+            repo = ThreadRepository(session=session)
+            return await repo.count_where(repo.filters(metadata=body.metadata, values=body.values, status=body.status))
+
+    # -- copy and prune -------------------------------------------------------------------
+
+    async def copy(self, thread_id: str) -> schemas.Thread:
+        resolved = parse_thread_id(thread_id)
+        async with self.db.read_session() as session:
+            source = await require_thread(session, resolved)
+        new_id = uuid.uuid4()
+        # Checkpoints first: if copying them fails, no thread appears with half a history.
+        await copy_checkpoints(self.checkpointer, str(resolved), str(new_id))
+        now = datetime.now(UTC)
+        row = ThreadRow(
+            thread_id=new_id,
+            created_at=now,
+            updated_at=now,
+            state_updated_at=source.state_updated_at or now,
+            metadata_=dict(source.metadata_),
+            config=dict(source.config),
+            status=source.status,
+            values=source.values,
+            interrupts=dict(source.interrupts),
+        )
+        async with self.db.session() as session:
+            session.add(row)
+        return to_schema(row)
+
+    async def prune(self, body: schemas.ThreadPrune) -> schemas.PruneResult:
+        ids = [parse_thread_id(i) for i in body.thread_ids]
+        if not ids:
+            return schemas.PruneResult(pruned_count=0)
+        if body.strategy == "delete":
+            return schemas.PruneResult(pruned_count=len(await self.delete_many(ids)))
+        async with self.db.read_session() as session:
+            repo = ThreadRepository(session=session)
+            found = await repo.ids_where(repo.filters(ids=ids))
+        await keep_latest_checkpoints(self.checkpointer, [str(t) for t in found])
+        return schemas.PruneResult(pruned_count=len(found))
+
+
+def _shape(row: ThreadRow, select: list[str] | None, paths: dict[str, str] | None) -> dict[str, Any]:
+    thread = to_schema(row)
+    fields = {name: getattr(thread, name) for name in schemas.Thread.__struct_fields__ if name != "ttl"}
+    shaped = fields if not select else {name: fields[name] for name in select}
+    if paths:
+        shaped["extracted"] = extract(fields, paths)
+    return shaped
