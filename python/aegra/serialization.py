@@ -28,11 +28,25 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"cannot encode objects of type {type(obj).__name__} as JSON")
 
 
+def lenient_default(obj: Any) -> Any:
+    """For run stream events: whatever a graph emits must not end the run, so what JSON
+    cannot carry goes out as its `repr` (as langgraph-api's serializer does)."""
+    try:
+        return json_default(obj)
+    except TypeError:
+        return repr(obj)
+
+
 _encoder = msgspec.json.Encoder(enc_hook=json_default)
+_lenient_encoder = msgspec.json.Encoder(enc_hook=lenient_default)
 
 
 def dumps(obj: Any) -> bytes:
     return _encoder.encode(obj)
+
+
+def dumps_lenient(obj: Any) -> bytes:
+    return _lenient_encoder.encode(obj)
 
 
 # For Litestar's `type_encoders`: it looks encoders up along the value's MRO.

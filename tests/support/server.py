@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -25,6 +27,12 @@ class RunningServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def kill(self) -> None:
+        """SIGKILL the server and its workers, as a crash would: no shutdown code runs."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
 
 @contextmanager
 def granian_server(
@@ -39,7 +47,10 @@ def granian_server(
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        # A session of its own, so the whole group (Granian and its workers) can be signalled at once.
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = RunningServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     try:
         wait_until_ready(server, startup_timeout)
@@ -70,3 +81,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    # Workers left behind by a killed main process would keep the port and the database.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)

@@ -18,10 +18,13 @@ from aegra import __version__
 from aegra.config import Settings, get_settings
 from aegra.config_schema import CorsConfig
 from aegra.domain.assistants.controllers import AssistantController
+from aegra.domain.runs.controllers import StatelessRunController, ThreadRunController, ThreadStreamController
+from aegra.domain.store.controllers import StoreController
 from aegra.domain.system.controllers import SystemController
-from aegra.server.errors import EXCEPTION_HANDLERS
-from aegra.server.resources import get_assistants, get_resources, lifespan
+from aegra.domain.threads.controllers import ThreadController
 from aegra.serialization import TYPE_ENCODERS
+from aegra.server.errors import EXCEPTION_HANDLERS
+from aegra.server.resources import get_assistants, get_resources, get_runs, get_store_api, get_threads, lifespan
 
 # Headers the SDK (and browser UIs) must be able to read across origins.
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
@@ -30,10 +33,21 @@ EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location"
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     return Litestar(
-        route_handlers=[SystemController, AssistantController],
+        route_handlers=[
+            SystemController,
+            AssistantController,
+            ThreadController,
+            ThreadRunController,
+            StatelessRunController,
+            ThreadStreamController,
+            StoreController,
+        ],
         dependencies={
             "resources": Provide(get_resources, sync_to_thread=False),
             "assistants": Provide(get_assistants, sync_to_thread=False),
+            "threads": Provide(get_threads, sync_to_thread=False),
+            "runs": Provide(get_runs, sync_to_thread=False),
+            "store": Provide(get_store_api, sync_to_thread=False),
         },
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,

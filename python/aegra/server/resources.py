@@ -6,8 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
 from litestar import Litestar
 from litestar.datastructures import State
 
@@ -16,7 +18,15 @@ from aegra.config import Settings
 from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import Database
 from aegra.domain.assistants.services import AssistantService
+from aegra.domain.runs.broker import InProcessBroker
+from aegra.domain.runs.execution import ExecutionDeps
+from aegra.domain.runs.executor import Executor
+from aegra.domain.runs.services import RunService
+from aegra.domain.runs.webhooks import WebhookSender
+from aegra.domain.store.services import StoreService
+from aegra.domain.threads.services import ThreadService
 from aegra.graphs import GraphRegistry
+from aegra.store.factory import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -27,26 +37,69 @@ class Resources:
     graphs: GraphRegistry
     db: Database
     checkpointer: BaseCheckpointSaver
+    store: BaseStore
     assistants: AssistantService
+    threads: ThreadService
+    runs: RunService
+    store_api: StoreService
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+async def open_resources(settings: Settings, loopback_app: Any | None = None) -> AsyncIterator[Resources]:
+    """`loopback_app`: this server's ASGI app, for webhooks addressed to its own routes."""
     # Import user graphs first: a broken graph file should stop startup before anything opens.
     graphs = GraphRegistry.load(settings.config, settings.base_dir)
     async with AsyncExitStack() as stack:
         db = await Database.open(settings.database)
         stack.push_async_callback(db.close)
         checkpointer = await stack.enter_async_context(open_checkpointer(settings.database))
+        store = await stack.enter_async_context(open_store(settings.database, settings.config.store, settings.base_dir))
         vec.announce()
         assistants = AssistantService(db, graphs, max_search_limit=settings.max_search_limit)
         await assistants.sync_system_assistants()
-        yield Resources(settings=settings, graphs=graphs, db=db, checkpointer=checkpointer, assistants=assistants)
+        threads = ThreadService(db, graphs, checkpointer, max_search_limit=settings.max_search_limit)
+        assistants.find_threads, assistants.delete_threads = threads.find_by_metadata, threads.delete_many
+        broker = InProcessBroker()
+        webhooks = WebhookSender(loopback_app)
+        stack.push_async_callback(webhooks.drain)
+        deps = ExecutionDeps(
+            db=db,
+            graphs=graphs,
+            checkpointer=checkpointer,
+            store=store,
+            broker=broker,
+            timeout_seconds=settings.bg_job_timeout_secs,
+            delete_threads=threads.delete_many,
+            webhooks=webhooks,
+        )
+        executor = Executor(deps, settings.n_jobs_per_worker)
+        await executor.start()
+        stack.push_async_callback(executor.stop)
+        http = settings.config.http
+        runs = RunService(
+            db,
+            assistants,
+            broker,
+            executor,
+            max_search_limit=settings.max_search_limit,
+            webhooks_enabled=not (http and http.disable_webhooks),
+        )
+        yield Resources(
+            settings=settings,
+            graphs=graphs,
+            db=db,
+            checkpointer=checkpointer,
+            store=store,
+            assistants=assistants,
+            threads=threads,
+            runs=runs,
+            store_api=StoreService(store, max_search_limit=settings.max_search_limit),
+        )
 
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
-    async with open_resources(app.state.settings) as resources:
+    async with open_resources(app.state.settings, loopback_app=app) as resources:
         app.state.resources = resources
         yield
 
@@ -58,3 +111,15 @@ def get_resources(state: State) -> Resources:
 
 def get_assistants(state: State) -> AssistantService:
     return state.resources.assistants
+
+
+def get_threads(state: State) -> ThreadService:
+    return state.resources.threads
+
+
+def get_runs(state: State) -> RunService:
+    return state.resources.runs
+
+
+def get_store_api(state: State) -> StoreService:
+    return state.resources.store_api

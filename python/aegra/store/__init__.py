@@ -8,8 +8,9 @@ Where things are:
 - `namespaces.py`, `filters.py` the namespace and filter rules of LangGraph's InMemoryStore;
 - `indexing.py`, `vectors.py`, `knn.py` the hot paths the Rust core (`aegra.vec`) will take over:
                       texts to embed, float32 packing, filtered nearest-neighbour scoring;
-- `embeddings.py`     `fastembed:` / `openai:` / user-function embedders; `factory.py` builds the
-                      server's store from the config file's `store` section.
+- `embeddings.py`     `fastembed:` / `openai:` / user-function embedders; `factory.py` opens the
+                      server's store (SQLite or PostgreSQL) from the config file's `store` section;
+- `postgres_store.py` LangGraph's PostgreSQL store with the same filter semantics as ours.
 """
 
 from aegra.store.embeddings import (

@@ -86,6 +86,7 @@ class CheckedEmbeddings(Embeddings):
 
     def _checked(self, out: list[list[float]]) -> list[list[float]]:
         vectors.check_dims(out, self.dims, self.source)
+        vectors.check_finite(out, self.source)
         return out
 
 

@@ -1,15 +1,43 @@
-"""The store the server runs, built from the `store` section of aegra.json / langgraph.json."""
+"""The store the server runs, built from the `store` section of aegra.json / langgraph.json.
+
+SQLite: `AsyncSqliteStore` on the server's `.db` file (items and vectors beside the API tables).
+PostgreSQL: LangGraph's `AsyncPostgresStore` (with Aegra's filter semantics, `postgres_store.py`)
+over its own psycopg pool; its `setup()` runs under an advisory lock so that workers starting
+together don't race through the store's migrations. A semantic index there needs pgvector, checked
+before anything is created so that a missing extension is one clear startup error.
+
+No embedding model is loaded here (fastembed with no reachable hub retries for ~40 s): embedders
+are lazy, and the first put or query that needs one loads it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph.store.base import IndexConfig, TTLConfig
+from langgraph.store.base import BaseStore, IndexConfig, TTLConfig
 
 from aegra.config_schema import StoreConfig, StoreIndexConfig, StoreTTLConfig
 from aegra.store.embeddings import build_embeddings
 from aegra.store.sqlite_store import AsyncSqliteStore
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+
+    from aegra.config import DatabaseSettings
+
+# Another arbitrary advisory-lock key, distinct from the schema migration's and the checkpointer's.
+STORE_SETUP_LOCK_KEY = 0x4AE62C
+
+PGVECTOR_MISSING = (
+    "store.index is configured, but this PostgreSQL server does not have the pgvector extension "
+    "(`vector`), which semantic search on PostgreSQL needs. Install pgvector on the database server "
+    "(e.g. `apt install postgresql-<version>-pgvector`, or use the `pgvector/pgvector` Docker image; "
+    "see https://github.com/pgvector/pgvector#installation), or remove `store.index` from the config "
+    "to run the store without semantic search."
+)
 
 
 def index_config(config: StoreIndexConfig, base_dir: Path) -> IndexConfig:
@@ -35,3 +63,70 @@ def sqlite_store(db_path: str | Path, config: StoreConfig | None, base_dir: Path
     index = index_config(config.index, base_dir) if config and config.index else None
     ttl = ttl_config(config.ttl) if config and config.ttl else None
     return AsyncSqliteStore(db_path, index=index, ttl=ttl, **options)
+
+
+@asynccontextmanager
+async def open_store(
+    database: DatabaseSettings, config: StoreConfig | None, base_dir: Path
+) -> AsyncIterator[BaseStore]:
+    """The server's store, set up, with its TTL sweeper running when `store.ttl` is configured."""
+    opener = _sqlite if database.backend == "sqlite" else _postgres
+    async with opener(database, config, base_dir) as store:
+        if config and config.ttl:
+            await store.start_ttl_sweeper()  # type: ignore[attr-defined]
+        try:
+            yield store
+        finally:
+            if config and config.ttl:
+                await store.stop_ttl_sweeper()  # type: ignore[attr-defined]
+
+
+@asynccontextmanager
+async def _sqlite(database: DatabaseSettings, config: StoreConfig | None, base_dir: Path) -> AsyncIterator[BaseStore]:
+    assert database.sqlite_path is not None
+    database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    store = sqlite_store(database.sqlite_path, config, base_dir, busy_timeout_ms=database.busy_timeout_ms)
+    await store.setup()
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@asynccontextmanager
+async def _postgres(database: DatabaseSettings, config: StoreConfig | None, base_dir: Path) -> AsyncIterator[BaseStore]:
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    from aegra.store.postgres_store import AegraPostgresStore
+
+    assert database.postgres_url is not None
+    index = index_config(config.index, base_dir) if config and config.index else None
+    ttl = ttl_config(config.ttl) if config and config.ttl else None
+    pool = AsyncConnectionPool(
+        database.postgres_url,
+        min_size=1,
+        max_size=max(database.pool_size, 2),
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        open=False,
+    )
+    await pool.open(wait=True)
+    try:
+        async with pool.connection() as conn:
+            if index is not None:
+                await _require_pgvector(conn)
+            await conn.execute("SELECT pg_advisory_lock(%s)", (STORE_SETUP_LOCK_KEY,))
+            try:
+                await AegraPostgresStore(conn, index=index, ttl=ttl).setup()  # type: ignore[arg-type]
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (STORE_SETUP_LOCK_KEY,))
+        yield AegraPostgresStore(pool, index=index, ttl=ttl)  # type: ignore[arg-type]
+    finally:
+        await pool.close()
+
+
+async def _require_pgvector(conn: AsyncConnection[Any]) -> None:
+    cursor = await conn.execute("SELECT count(*) AS n FROM pg_available_extensions WHERE name = 'vector'")
+    row = await cursor.fetchone()
+    if not row or not row["n"]:
+        raise RuntimeError(PGVECTOR_MISSING)

@@ -31,3 +31,9 @@ def check_dims(vectors: Sequence[Sequence[float]], dims: int, source: str) -> No
                 f"{source} returned vectors of {len(vector)} dimensions, but the store index is "
                 f"configured with dims={dims}; set `store.index.dims` to {len(vector)}"
             )
+
+
+def check_finite(vectors: Sequence[Sequence[float]], source: str) -> None:
+    """Raise a clear error for NaN or infinite components: they would poison every score they touch."""
+    if vectors and not np.isfinite(np.asarray(vectors, dtype=np.float64)).all():
+        raise ValueError(f"{source} returned a vector with NaN or infinite values; nothing was stored or searched")

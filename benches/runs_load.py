@@ -1,0 +1,123 @@
+"""Load benchmark for runs, against any server that speaks the LangGraph Platform API.
+
+    # start a server on the benchmark graph (any peer works the same way)
+    AEGRA_CONFIG=benches/graphs/aegra.json DATABASE_URL=sqlite:////tmp/bench.db aegra serve --port 2026
+    python benches/runs_load.py --url http://127.0.0.1:2026 --assistant echo
+
+Prints: `wait` throughput and latency with N concurrent clients (each on its own thread),
+the time for a burst of background runs to all reach a terminal status, the latency of the
+first SSE event of streamed runs, and (with --server-pid) the server's CPU seconds per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from pathlib import Path
+
+import httpx
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """utime+stime of a process and its children (Granian workers are children)."""
+    if pid is None:
+        return 0.0
+    total = 0.0
+    pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    tick = 100.0
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+async def wait_load(http: httpx.AsyncClient, assistant: str, clients: int, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def one_client() -> None:
+        thread = (await http.post("/threads", json={})).json()["thread_id"]
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            response = await http.post(
+                f"/threads/{thread}/runs/wait", json={"assistant_id": assistant, "input": {"message": "hi"}}
+            )
+            response.raise_for_status()
+            latencies.append(time.perf_counter() - start)
+
+    await asyncio.gather(*(one_client() for _ in range(clients)))
+    return latencies
+
+
+async def background_burst(http: httpx.AsyncClient, assistant: str, count: int) -> float:
+    start = time.perf_counter()
+    created = []
+    for _ in range(count):
+        thread = (await http.post("/threads", json={})).json()["thread_id"]
+        run = (await http.post(f"/threads/{thread}/runs", json={"assistant_id": assistant, "input": {}})).json()
+        created.append((thread, run["run_id"]))
+    pending = set(created)
+    while pending:
+        for thread, run_id in list(pending):
+            status = (await http.get(f"/threads/{thread}/runs/{run_id}")).json()["status"]
+            if status not in ("pending", "running"):
+                pending.discard((thread, run_id))
+        if pending:
+            await asyncio.sleep(0.02)
+    return time.perf_counter() - start
+
+
+async def first_event_latency(http: httpx.AsyncClient, assistant: str, samples: int) -> list[float]:
+    latencies = []
+    for _ in range(samples):
+        thread = (await http.post("/threads", json={})).json()["thread_id"]
+        start = time.perf_counter()
+        async with http.stream(
+            "POST", f"/threads/{thread}/runs/stream", json={"assistant_id": assistant, "input": {"message": "x"}}
+        ) as response:
+            first = True
+            async for _chunk in response.aiter_raw():
+                if first:
+                    latencies.append(time.perf_counter() - start)
+                    first = False
+    return latencies
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:2026")
+    parser.add_argument("--assistant", default="echo")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--server-pid", type=int, default=None, help="measure the server's CPU per run")
+    args = parser.parse_args()
+    limits = httpx.Limits(max_connections=args.clients * 2, max_keepalive_connections=args.clients * 2)
+    async with httpx.AsyncClient(base_url=args.url, timeout=120, limits=limits) as http:
+        await wait_load(http, args.assistant, 2, 1.0)  # warm-up
+        cpu_before = cpu_seconds(args.server_pid)
+        started = time.perf_counter()
+        latencies = await wait_load(http, args.assistant, args.clients, args.seconds)
+        elapsed = time.perf_counter() - started
+        cpu_per_run = (cpu_seconds(args.server_pid) - cpu_before) / len(latencies)
+        print(f"wait: {len(latencies)} runs in {elapsed:.1f} s = {len(latencies) / elapsed:.1f} runs/s "
+              f"with {args.clients} clients; p50 {statistics.median(latencies) * 1000:.1f} ms, "
+              f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms")  # fmt: skip
+        if args.server_pid:
+            print(f"server CPU per run: {cpu_per_run * 1000:.2f} ms")
+        burst = await background_burst(http, args.assistant, args.burst)
+        print(f"background: {args.burst} runs created and all terminal in {burst:.2f} s")
+        first = await first_event_latency(http, args.assistant, 50)
+        print(f"stream: first SSE event p50 {statistics.median(first) * 1000:.1f} ms, "
+              f"p99 {percentile(first, 0.99) * 1000:.1f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,206 @@
+"""Runs routes: on a thread (`/threads/{thread_id}/runs...`) and stateless (`/runs...`).
+
+Thin: parse, call RunService, and shape the response as langgraph-api does: SSE for streams
+(with `Location`/`Content-Location`), chunked JSON with keep-alives for `wait`/`join`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import State
+from litestar.response import Stream
+
+from aegra.domain.runs import schemas
+from aegra.domain.runs.broker import StreamEvent
+from aegra.domain.runs.services import RunService
+from aegra.errors import Invalid
+from aegra.server.sse import json_when_done, sse_stream
+
+CancelAction = Literal["interrupt", "rollback"]
+
+
+def _keepalive(state: State) -> float:
+    return state.settings.keepalive_interval_secs
+
+
+def _run_path(run: schemas.Run, stateless: bool) -> str:
+    return f"/runs/{run.run_id}" if stateless else f"/threads/{run.thread_id}/runs/{run.run_id}"
+
+
+def _last_event_id(request: Request[Any, Any, Any]) -> int | None:
+    raw = request.headers.get("last-event-id")
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(f"Invalid Last-Event-ID {raw!r}") from None
+
+
+async def _only_modes(events: AsyncIterator[StreamEvent], modes: list[str] | None) -> AsyncIterator[StreamEvent]:
+    """A join may ask for a subset of the run's modes; `metadata`, `error` and `end` always pass."""
+    modes = [mode for mode in modes or [] if mode]  # the SDK sends `stream_mode=` when it has none
+    async for event in events:
+        mode = event.event.split("|", 1)[0].split("/", 1)[0]
+        if not modes or mode in modes or mode in ("metadata", "error", "end"):
+            yield event
+
+
+async def _stream_created(runs: RunService, state: State, thread_id: str | None, data: schemas.RunCreate) -> Stream:
+    run = await runs.create(thread_id, data)
+    path = _run_path(run, thread_id is None)
+    on_disconnect = None
+    if data.on_disconnect == "cancel":
+
+        async def on_disconnect() -> None:
+            await runs.cancel(None, str(run.run_id), "interrupt")
+
+    body = sse_stream(
+        runs.events(None, str(run.run_id), just_created=True),
+        with_ids=data.stream_resumable,
+        keepalive=_keepalive(state),
+        on_disconnect=on_disconnect,
+    )
+    headers = {"Location": f"{path}/stream", "Content-Location": path}
+    return Stream(body, media_type="text/event-stream", headers=headers)
+
+
+async def _wait_created(runs: RunService, state: State, thread_id: str | None, data: schemas.RunCreate) -> Stream:
+    run = await runs.create(thread_id, data)
+    path = _run_path(run, thread_id is None)
+    body = json_when_done(runs.result(None, str(run.run_id), just_created=True), keepalive=_keepalive(state))
+    return Stream(body, media_type="application/json", headers={"Location": f"{path}/join", "Content-Location": path})
+
+
+def _join_stream(runs: RunService, state: State, request: Request[Any, Any, Any], thread_id: str | None,
+                 run_id: str, stream_mode: list[str] | None, cancel_on_disconnect: bool) -> Stream:  # fmt: skip
+    on_disconnect = None
+    if cancel_on_disconnect:
+
+        async def on_disconnect() -> None:
+            await runs.cancel(thread_id, run_id, "interrupt")
+
+    events = _only_modes(runs.events(thread_id, run_id, after=_last_event_id(request)), stream_mode)
+    body = sse_stream(events, with_ids=True, keepalive=_keepalive(state), on_disconnect=on_disconnect)
+    return Stream(body, media_type="text/event-stream")
+
+
+class ThreadRunController(Controller):
+    path = "/threads/{thread_id:str}/runs"
+    tags = ["Thread Runs"]
+
+    @post("/", status_code=200, summary="Create a background run")
+    async def create_run(self, runs: RunService, thread_id: str, data: schemas.RunCreate) -> Response[schemas.Run]:
+        run = await runs.create(thread_id, data)
+        return Response(run, headers={"Content-Location": _run_path(run, False)})
+
+    @post("/stream", status_code=200, summary="Create a run and stream its output")
+    async def stream_run(self, runs: RunService, state: State, thread_id: str, data: schemas.RunCreate) -> Stream:
+        return await _stream_created(runs, state, thread_id, data)
+
+    @post("/wait", status_code=200, summary="Create a run and wait for its result")
+    async def wait_run(self, runs: RunService, state: State, thread_id: str, data: schemas.RunCreate) -> Stream:
+        return await _wait_created(runs, state, thread_id, data)
+
+    @get("/", summary="List a thread's runs")
+    async def list_runs(
+        self, runs: RunService, thread_id: str, limit: int = 10, offset: int = 0, status: str | None = None
+    ) -> Response[list[schemas.Run]]:
+        if limit < 1 or offset < 0:
+            raise Invalid("limit must be at least 1 and offset not negative")
+        page = await runs.list(thread_id, limit=limit, offset=offset, status=status)
+        return Response(page.items, headers=page.headers())
+
+    @get("/{run_id:str}", summary="Get a run")
+    async def get_run(self, runs: RunService, thread_id: str, run_id: str) -> schemas.Run:
+        return await runs.get(thread_id, run_id)
+
+    @delete("/{run_id:str}", status_code=204, summary="Delete a finished run")
+    async def delete_run(self, runs: RunService, thread_id: str, run_id: str) -> None:
+        await runs.delete(thread_id, run_id)
+
+    @get("/{run_id:str}/join", summary="Wait for a run's result")
+    async def join_run(self, runs: RunService, state: State, thread_id: str, run_id: str) -> Stream:
+        await runs.get(thread_id, run_id)  # 404 before the response starts
+        body = json_when_done(runs.result(thread_id, run_id), keepalive=_keepalive(state))
+        return Stream(body, media_type="application/json")
+
+    @get("/{run_id:str}/stream", summary="Join a run's stream (replays from Last-Event-ID)")
+    async def join_run_stream(
+        self, runs: RunService, state: State, request: Request[Any, Any, Any], thread_id: str, run_id: str,
+        stream_mode: list[str] | None = None, cancel_on_disconnect: bool = False,
+    ) -> Stream:  # fmt: skip
+        await runs.get(thread_id, run_id)
+        return _join_stream(runs, state, request, thread_id, run_id, stream_mode, cancel_on_disconnect)
+
+    @post("/{run_id:str}/cancel", status_code=202, summary="Cancel a run")
+    async def cancel_run(
+        self, runs: RunService, state: State, thread_id: str, run_id: str, wait: bool = False,
+        action: CancelAction = "interrupt",
+    ) -> Response[Any]:  # fmt: skip
+        await runs.cancel(thread_id, run_id, action)
+        if not wait:
+            return Response(None, status_code=202)
+        body = json_when_done(runs.result(thread_id, run_id), keepalive=_keepalive(state))
+        return Stream(body, media_type="application/json", status_code=200)  # type: ignore[return-value]
+
+
+class StatelessRunController(Controller):
+    path = "/runs"
+    tags = ["Stateless Runs"]
+
+    @post("/", status_code=200, summary="Create a stateless background run")
+    async def create_run(self, runs: RunService, data: schemas.RunCreate) -> Response[schemas.Run]:
+        run = await runs.create(None, data)
+        return Response(run, headers={"Content-Location": _run_path(run, True)})
+
+    @post("/stream", status_code=200, summary="Create a stateless run and stream its output")
+    async def stream_run(self, runs: RunService, state: State, data: schemas.RunCreate) -> Stream:
+        return await _stream_created(runs, state, None, data)
+
+    @post("/wait", status_code=200, summary="Create a stateless run and wait for its result")
+    async def wait_run(self, runs: RunService, state: State, data: schemas.RunCreate) -> Stream:
+        return await _wait_created(runs, state, None, data)
+
+    @post("/batch", status_code=200, summary="Create several stateless background runs")
+    async def create_batch(self, runs: RunService, data: list[schemas.RunCreate]) -> list[schemas.Run]:
+        return [await runs.create(None, item) for item in data]
+
+    @get("/{run_id:str}/join", summary="Wait for a stateless run's result")
+    async def join_run(self, runs: RunService, state: State, run_id: str) -> Stream:
+        await runs.get_any(run_id)
+        body = json_when_done(runs.result(None, run_id), keepalive=_keepalive(state))
+        return Stream(body, media_type="application/json")
+
+    @get("/{run_id:str}/stream", summary="Join a stateless run's stream")
+    async def join_run_stream(
+        self, runs: RunService, state: State, request: Request[Any, Any, Any], run_id: str,
+        stream_mode: list[str] | None = None, cancel_on_disconnect: bool = False,
+    ) -> Stream:  # fmt: skip
+        await runs.get_any(run_id)
+        return _join_stream(runs, state, request, None, run_id, stream_mode, cancel_on_disconnect)
+
+    @post("/cancel", status_code=204, summary="Cancel runs in bulk")
+    async def cancel_many(self, runs: RunService, data: schemas.BulkCancel, action: CancelAction = "interrupt") -> None:
+        await runs.cancel_many(data, action)
+
+
+class ThreadStreamController(Controller):
+    path = "/threads/{thread_id:str}/stream"
+    tags = ["Thread Runs"]
+
+    @get("/", summary="Join the stream of every run in flight on a thread")
+    async def join_thread_stream(
+        self, runs: RunService, state: State, thread_id: str, stream_mode: list[str] | None = None,
+        stream_modes: list[str] | None = None,
+    ) -> Stream:  # fmt: skip
+        # The SDK sends `stream_mode`; langgraph-api reads `stream_modes`: accept both.
+        modes = [*(stream_mode or []), *(stream_modes or [])]
+        run_modes = [mode for mode in modes if mode not in ("run_modes", "lifecycle", "state_update")]
+        thread_uuid = await runs.existing_thread(thread_id)  # 404 before the response starts
+        events = _only_modes(runs.thread_events(thread_uuid), run_modes)
+        body = sse_stream(events, with_ids=False, keepalive=_keepalive(state))
+        return Stream(body, media_type="text/event-stream")

@@ -1,0 +1,175 @@
+"""Running one run: the graph's `astream`, its events to the broker, the outcome to the database.
+
+The run row holds everything needed (`kwargs` as stored at creation), so a run can be
+executed by any worker, now or after a restart. Cancellation arrives as `asyncio` task
+cancellation (see executor.py), with the requested action recorded beforehand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+from langgraph.types import Command, Send
+from sqlalchemy import case, delete, exists, update
+
+from aegra.db.checkpoint_rollback import checkpoints_of_run, delete_checkpoints
+from aegra.db.engine import Database
+from aegra.db.models import Run as RunRow
+from aegra.db.models import Thread as ThreadRow
+from aegra.db.repositories.runs import INFLIGHT
+from aegra.domain.runs.broker import Broker
+from aegra.domain.runs.stream_modes import StreamTranslator
+from aegra.domain.runs.webhooks import WebhookSender
+from aegra.domain.threads.snapshots import thread_summary
+from aegra.graphs import GraphRegistry
+from aegra.serialization import dumps_lenient
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExecutionDeps:
+    db: Database
+    graphs: GraphRegistry
+    checkpointer: BaseCheckpointSaver
+    store: BaseStore | None
+    broker: Broker
+    timeout_seconds: float
+    # Deletes threads with their checkpoints (the threads service's); for stateless runs.
+    delete_threads: Callable[[Sequence[uuid.UUID]], Awaitable[Any]] | None = None
+    webhooks: WebhookSender | None = None
+
+
+@dataclass
+class Settled:
+    values: Any  # the thread's values after the run
+    thread_busy: bool  # other runs of the thread are pending, so the executor should look
+
+
+@dataclass
+class Outcome:
+    status: str  # success | error | timeout | interrupted
+    error: dict[str, Any] | None = None
+    cancel_action: str | None = None  # interrupt | rollback, when a user cancelled the run
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    return {"error": type(exc).__name__, "message": str(exc)}
+
+
+def _command(body: dict[str, Any]) -> Command:
+    goto = body.get("goto")
+    if isinstance(goto, dict):
+        goto = Send(goto["node"], goto.get("input"))
+    elif isinstance(goto, list):
+        goto = [Send(g["node"], g.get("input")) if isinstance(g, dict) else g for g in goto]
+    return Command(update=body.get("update"), resume=body.get("resume"), goto=goto or ())
+
+
+async def execute_run(run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], attempt: int, deps: ExecutionDeps,
+                      cancel_action: dict[uuid.UUID, str]) -> Outcome:  # fmt: skip
+    """Stream the graph, publish events, return how it ended. Never raises for graph errors."""
+    translator = StreamTranslator(kwargs["stream_mode"], subgraphs=kwargs.get("subgraphs", False))
+    config: dict[str, Any] = kwargs["config"]
+    graph_input = _command(kwargs["command"]) if kwargs.get("command") else kwargs.get("input")
+
+    async def publish(event: str, payload: Any) -> None:
+        await deps.broker.publish(run_id, event, dumps_lenient(payload))
+
+    try:
+        await publish("metadata", {"run_id": str(run_id), "attempt": attempt})
+        async with asyncio.timeout(deps.timeout_seconds):
+            async with deps.graphs.graph(graph_id, config, checkpointer=deps.checkpointer, store=deps.store) as graph:
+                options = {
+                    "context": kwargs.get("context") or None,
+                    "stream_mode": translator.graph_modes(),
+                    "subgraphs": translator.subgraphs,
+                    "interrupt_before": kwargs.get("interrupt_before"),
+                    "interrupt_after": kwargs.get("interrupt_after"),
+                    "durability": kwargs.get("durability") or "async",
+                }
+                if "events" in translator.requested:
+                    # `events` needs LangChain's event stream; the other modes ride inside it as the
+                    # root graph's `on_chain_stream` chunks.
+                    async for item in graph.astream_events(graph_input, config, version="v2", **options):
+                        if item["event"] == "on_chain_stream" and not item.get("parent_ids"):
+                            for event, payload in translator.translate(item["data"]["chunk"]):
+                                await publish(event, payload)
+                        else:
+                            await publish("events", item)
+                else:
+                    async for chunk in graph.astream(graph_input, config, **options):
+                        for event, payload in translator.translate(chunk):
+                            await publish(event, payload)
+        return Outcome("success")
+    except asyncio.CancelledError:
+        action = cancel_action.pop(run_id, None)
+        if action is None:
+            raise  # the server is shutting down: leave the run for recovery
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        return Outcome("interrupted", cancel_action=action)
+    except TimeoutError as exc:
+        error = {"error": "TimeoutError", "message": f"run exceeded {deps.timeout_seconds:g} s"}
+        await publish("error", error)
+        logger.warning("run %s timed out: %s", run_id, exc)
+        return Outcome("timeout", error)
+    except Exception as exc:
+        error = error_payload(exc)
+        logger.info("run %s failed: %s: %s", run_id, type(exc).__name__, exc)
+        await publish("error", error)
+        return Outcome("error", error)
+
+
+async def record_outcome(run_id: uuid.UUID, thread_id: uuid.UUID, graph_id: str, outcome: Outcome,
+                         deps: ExecutionDeps) -> Settled:  # fmt: skip
+    """Write the run's final status and copy the thread's new state onto the thread row."""
+    summary: dict[str, Any] = {"values": None, "interrupts": {}, "status": "idle"}
+    try:
+        async with deps.graphs.graph(graph_id, None, checkpointer=deps.checkpointer, store=deps.store) as graph:
+            summary = thread_summary(await graph.aget_state({"configurable": {"thread_id": str(thread_id)}}))
+    except Exception:
+        logger.exception("reading the state of thread %s after run %s", thread_id, run_id)
+    state_values, interrupts = summary["values"], summary["interrupts"]
+    # Pending tasks left by a cancelled run are not a question for the user (a spurious
+    # "interrupted" makes chat UIs show an empty approval prompt); breakpoints and interrupts are.
+    waiting = bool(interrupts) or (outcome.status == "success" and summary["status"] == "interrupted")
+    settled = "error" if outcome.status in ("error", "timeout") else "interrupted" if waiting else "idle"
+    now = datetime.now(UTC)
+    others = exists().where(RunRow.thread_id == thread_id, RunRow.run_id != run_id, RunRow.status.in_(INFLIGHT))
+    async with deps.db.session() as session:
+        await session.execute(
+            update(RunRow)
+            .where(RunRow.run_id == run_id)
+            .values(status=outcome.status, error=outcome.error, ended_at=now, updated_at=now)
+        )
+        status = await session.scalar(
+            update(ThreadRow)
+            .where(ThreadRow.thread_id == thread_id)
+            .values(
+                values=state_values,
+                interrupts=interrupts,
+                state_updated_at=now,
+                updated_at=now,
+                status=case((others, "busy"), else_=settled),
+            )
+            .returning(ThreadRow.status)
+        )
+        return Settled(values=state_values, thread_busy=status == "busy")
+
+
+async def rollback_run(deps: ExecutionDeps, thread_id: uuid.UUID, run_id: uuid.UUID) -> None:
+    """Undo a run: its checkpoints go, and so does the run itself (as langgraph-api's `rollback`)."""
+    ids = await checkpoints_of_run(deps.checkpointer, str(thread_id), str(run_id))
+    await delete_checkpoints(deps.checkpointer, str(thread_id), ids)
+    async with deps.db.session() as session:
+        await session.execute(delete(RunRow).where(RunRow.run_id == run_id))

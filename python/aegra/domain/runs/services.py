@@ -1,0 +1,253 @@
+"""The rules of runs: creation (validation, threads, multitask strategies), reading, cancelling,
+and following a run's stream or result. Execution itself is executor.py's and execution.py's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from aegra.db.engine import Database
+from aegra.db.models import Run as RunRow
+from aegra.db.models import Thread as ThreadRow
+from aegra.db.repositories import RunRepository
+from aegra.domain.assistants.services import AssistantService
+from aegra.domain.pagination import Page
+from aegra.domain.runs import schemas
+from aegra.domain.runs.broker import Broker, StreamEvent
+from aegra.domain.runs.executor import Executor
+from aegra.domain.runs.options import build_kwargs, validate_options
+from aegra.domain.runs.results import RunResult, thread_fallback
+from aegra.domain.schemas import check_limit, parse_uuid
+from aegra.errors import BadRequest, Conflict, Invalid, NotFound
+
+TERMINAL = ("success", "error", "timeout", "interrupted")
+
+
+class RunService:
+    def __init__(self, db: Database, assistants: AssistantService, broker: Broker, executor: Executor,
+                 *, max_search_limit: int = 1000, webhooks_enabled: bool = True) -> None:  # fmt: skip
+        self.db = db
+        self.webhooks_enabled = webhooks_enabled
+        self.assistants = assistants
+        self.broker = broker
+        self.executor = executor
+        self.max_search_limit = max_search_limit
+
+    # -- creation -------------------------------------------------------------------------
+
+    async def create(self, thread_id: str | None, body: schemas.RunCreate) -> schemas.Run:
+        """Persist a pending run (creating its thread when allowed) and hand it to the executor."""
+        stateless = thread_id is None
+        validate_options(body, stateless=stateless, webhooks_enabled=self.webhooks_enabled)
+        assistant = await self.assistants.get(body.assistant_id)
+        thread_uuid = uuid.uuid4() if stateless else parse_uuid(thread_id, "thread ID")  # type: ignore[arg-type]
+        run_id = uuid.uuid4()
+        strategy = None if stateless else (body.multitask_strategy or "enqueue")
+        to_cancel: list[uuid.UUID] = []
+        now = datetime.now(UTC)
+        start_now = False
+        try:
+            async with self.db.session() as session:
+                # FOR UPDATE (PostgreSQL): two requests for one thread must not both see it idle.
+                thread = await session.get(ThreadRow, thread_uuid, with_for_update=True)
+                if thread is None:
+                    if not stateless and (body.if_not_exists or "reject") == "reject":
+                        raise NotFound(f"Thread {thread_uuid} not found.")
+                    thread = ThreadRow(thread_id=thread_uuid, metadata_={}, config={}, created_at=now, updated_at=now)
+                    session.add(thread)
+                elif body.command is not None and body.command.resume is not None and not thread.interrupts:
+                    raise BadRequest(f"Cannot resume thread {thread_uuid}: it has no pending interrupt")
+                inflight = await RunRepository(session=session).inflight(thread_uuid)
+                if inflight and strategy == "reject":
+                    raise Conflict(
+                        "Thread is already running a task. Wait for it to finish or choose a different "
+                        "multitask strategy."
+                    )
+                if inflight and strategy in ("interrupt", "rollback"):
+                    to_cancel = [run.run_id for run in inflight]
+                kwargs, metadata = build_kwargs(body, assistant, thread, run_id, stateless=stateless)
+                thread.metadata_ = {
+                    **thread.metadata_,
+                    "graph_id": assistant.graph_id,
+                    "assistant_id": str(assistant.assistant_id),
+                }
+                thread.status, thread.updated_at = "busy", now
+                # Start at once when nothing is ahead of it on the thread and a slot is free; else
+                # it waits as `pending` for the executor to claim it.
+                start_now = not inflight and not body.after_seconds and self.executor.reserve()
+                row = RunRow(
+                    run_id=run_id,
+                    thread_id=thread_uuid,
+                    assistant_id=assistant.assistant_id,
+                    status="running" if start_now else "pending",
+                    started_at=now if start_now else None,
+                    attempt=1 if start_now else 0,
+                    metadata_=metadata,
+                    kwargs=kwargs,
+                    multitask_strategy=strategy,
+                    created_at=now + timedelta(seconds=body.after_seconds or 0),
+                    updated_at=now,
+                )
+                session.add(row)
+        except BaseException:
+            if start_now:
+                self.executor.release()
+            raise
+        self.broker.open(run_id)
+        for other in to_cancel:
+            await self._cancel_one(thread_uuid, other, strategy or "interrupt")
+        if start_now:
+            self.executor.launch(run_id, thread_uuid, kwargs, 1)
+        else:
+            self.executor.wake()
+        return schemas.from_row(row)
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def get(self, thread_id: str, run_id: str) -> schemas.Run:
+        async with self.db.read_session() as session:
+            return schemas.from_row(await self._get_row(session, thread_id, run_id))
+
+    async def _get_row(self, session: Any, thread_id: str | None, run_id: str) -> RunRow:
+        run_uuid = parse_uuid(run_id, "run ID")
+        row = await session.get(RunRow, run_uuid)
+        if row is None or (thread_id is not None and row.thread_id != parse_uuid(thread_id, "thread ID")):
+            raise NotFound(f"Run {run_uuid} not found")
+        return row
+
+    async def get_any(self, run_id: str) -> schemas.Run:
+        """A run by id alone (the stateless `/runs/{run_id}/...` routes)."""
+        async with self.db.read_session() as session:
+            return schemas.from_row(await self._get_row(session, None, run_id))
+
+    async def list(self, thread_id: str, *, limit: int, offset: int, status: str | None) -> Page[schemas.Run]:
+        check_limit(limit, self.max_search_limit)
+        thread_uuid = await self.existing_thread(thread_id)
+        async with self.db.read_session() as session:
+            statement = select(RunRow).where(RunRow.thread_id == thread_uuid)
+            if status is not None:
+                statement = statement.where(RunRow.status == status)
+            statement = statement.order_by(RunRow.created_at.desc(), RunRow.run_id)
+            rows = await RunRepository(session=session).page(statement, limit=limit, offset=offset)
+        page = Page.from_rows(rows, limit=limit, offset=offset)
+        return Page([schemas.from_row(r) for r in page.items], page.offset, page.next_offset)
+
+    async def delete(self, thread_id: str, run_id: str) -> None:
+        async with self.db.session() as session:
+            row = await self._get_row(session, thread_id, run_id)
+            if row.status in ("pending", "running"):
+                raise Conflict(f"Run {row.run_id} is {row.status}; cancel it before deleting it")
+            await session.delete(row)
+
+    # -- cancelling -----------------------------------------------------------------------
+
+    async def cancel(self, thread_id: str | None, run_id: str, action: str) -> schemas.Run:
+        async with self.db.read_session() as session:
+            row = await self._get_row(session, thread_id, run_id)
+        if row.status in TERMINAL:
+            raise Conflict(f"Run {row.run_id} has already ended ({row.status})")
+        await self._cancel_one(row.thread_id, row.run_id, action)
+        return schemas.from_row(row)
+
+    async def cancel_many(self, body: schemas.BulkCancel, action: str) -> None:
+        """Either every run with a status, or the given runs of one thread."""
+        by_status = body.status is not None
+        by_ids = body.thread_id is not None or body.run_ids is not None
+        if by_status == by_ids:
+            raise Invalid("Give either `status`, or `thread_id` with `run_ids`, but not both")
+        statement = select(RunRow.thread_id, RunRow.run_id)
+        if by_status:
+            wanted = ("pending", "running") if body.status == "all" else (body.status,)
+            statement = statement.where(RunRow.status.in_(wanted))
+        else:
+            if body.thread_id is None or not body.run_ids:
+                raise Invalid("`thread_id` and `run_ids` go together")
+            thread_uuid = parse_uuid(body.thread_id, "thread ID")
+            run_ids = [parse_uuid(r, "run ID") for r in body.run_ids]
+            statement = statement.where(
+                RunRow.thread_id == thread_uuid, RunRow.run_id.in_(run_ids), RunRow.status.in_(("pending", "running"))
+            )
+        async with self.db.read_session() as session:
+            targets = list(await session.execute(statement))
+        for thread_uuid, run_uuid in targets:
+            await self._cancel_one(thread_uuid, run_uuid, action)
+
+    async def _cancel_one(self, thread_id: uuid.UUID, run_id: uuid.UUID, action: str) -> None:
+        if await self.executor.cancel(run_id, action):
+            return
+        # Not started yet (or not on this process): a pending run just never starts, or, rolled
+        # back, never was.
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            row = await session.get(RunRow, run_id)
+            if row is not None and row.status == "pending":
+                if action == "rollback":
+                    await session.delete(row)
+                else:
+                    row.status, row.ended_at, row.updated_at = "interrupted", now, now
+                await session.flush()
+                thread = await session.get(ThreadRow, thread_id)
+                if thread is not None and not await RunRepository(session=session).inflight(thread_id):
+                    thread.status = "interrupted" if thread.interrupts else "idle"
+        await self.broker.close(run_id)
+        self.executor.wake()
+
+    # -- following a run ------------------------------------------------------------------
+
+    async def events(self, thread_id: str | None, run_id: str, *, after: int | None = None,
+                     just_created: bool = False) -> AsyncIterator[StreamEvent]:  # fmt: skip
+        """The run's events from the start (or after `after`), live until it ends.
+
+        `just_created`: the caller made this run a moment ago, so its stream is open here and
+        the database need not be asked.
+        """
+        if just_created:
+            run_uuid = uuid.UUID(run_id)
+        else:
+            async with self.db.read_session() as session:
+                row = await self._get_row(session, thread_id, run_id)
+            if row.status in TERMINAL and not self.broker.has_stream(row.run_id):
+                return
+            run_uuid = row.run_id
+        async for event in self.broker.subscribe(run_uuid, after):
+            yield event
+
+    async def existing_thread(self, thread_id: str) -> uuid.UUID:
+        thread_uuid = parse_uuid(thread_id, "thread ID")
+        async with self.db.read_session() as session:
+            if await session.get(ThreadRow, thread_uuid) is None:
+                raise NotFound(f"Thread {thread_uuid} not found")
+        return thread_uuid
+
+    async def thread_events(self, thread_uuid: uuid.UUID) -> AsyncIterator[StreamEvent]:
+        """Events of the thread's runs in flight, one run after the other, until none is left."""
+        followed: set[uuid.UUID] = set()
+        while True:
+            async with self.db.read_session() as session:
+                inflight = await RunRepository(session=session).inflight(thread_uuid)
+            upcoming = [run for run in inflight if run.run_id not in followed]
+            if not upcoming:
+                return
+            run = upcoming[0]
+            followed.add(run.run_id)
+            async for event in self.broker.subscribe(run.run_id):
+                yield event
+
+    async def result(self, thread_id: str | None, run_id: str, *, just_created: bool = False) -> Any:
+        """What `wait` and `join` answer once the run has ended."""
+        result = RunResult()
+        async for event in self.events(thread_id, run_id, just_created=just_created):
+            result.absorb(event.event, event.data)
+        if result.seen_any:
+            return result.body()
+        async with self.db.read_session() as session:
+            row = await self._get_row(session, thread_id, run_id)
+            thread = await session.get(ThreadRow, row.thread_id)
+        if thread is None:
+            return {}
+        return thread_fallback(thread.status, thread.values, thread.interrupts, row.error)

@@ -1,0 +1,64 @@
+"""From LangGraph's `astream` chunks to the LangGraph Platform's SSE events (api-surface.md §2.1, §2.3).
+
+- The modes a client asks for are not the modes the graph is asked for: `messages-tuple`
+  and `messages` both come from LangGraph's `messages` mode. (LangGraph >= 1.0 puts
+  `__interrupt__` into `values` chunks itself, so a `values`-only stream sees interrupts.)
+- `messages` (v1) turns LangGraph's `(message chunk, metadata)` pairs into
+  `messages/metadata` once per message id, then `messages/partial` with the message
+  accumulated so far (or `messages/complete` for a whole message).
+- With `stream_subgraphs`, events from inside subgraphs are named `<mode>|<ns1>|<ns2>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
+
+Event = tuple[str, Any]
+
+
+class StreamTranslator:
+    def __init__(self, requested: list[str], *, subgraphs: bool = False) -> None:
+        self.requested = set(requested)
+        self.subgraphs = subgraphs
+        self._messages: dict[str, BaseMessage] = {}
+
+    def graph_modes(self) -> list[str]:
+        modes = set()
+        for mode in self.requested:
+            modes.add("messages" if mode in ("messages", "messages-tuple") else mode)
+        return sorted(modes)
+
+    def translate(self, chunk: Any) -> list[Event]:
+        if self.subgraphs:
+            namespace, mode, data = chunk
+        else:
+            (mode, data), namespace = chunk, ()
+        suffix = "".join(f"|{part}" for part in namespace)
+        events: list[Event] = []
+        if mode == "messages":
+            events.extend(self._messages_events(data, suffix))
+        elif mode in self.requested:
+            events.append((f"{mode}{suffix}", data))
+        return events
+
+    def _messages_events(self, data: Any, suffix: str) -> list[Event]:
+        if "messages-tuple" in self.requested:
+            return [(f"messages{suffix}", list(data))]
+        if "messages" not in self.requested:
+            return []
+        message, metadata = data
+        events: list[Event] = []
+        key = message.id
+        if key in self._messages:
+            self._messages[key] = self._messages[key] + message  # type: ignore[operator]
+        else:
+            self._messages[key] = message
+            events.append(("messages/metadata", {key: {"metadata": metadata}}))
+        accumulated = self._messages[key]
+        if isinstance(message, BaseMessageChunk):
+            events.append((f"messages/partial{suffix}", [accumulated]))
+        else:
+            events.append((f"messages/complete{suffix}", [message_chunk_to_message(accumulated)]))
+        return events

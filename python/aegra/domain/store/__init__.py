@@ -1,0 +1,1 @@
+"""`/store`: LangGraph's long-term memory store over HTTP (api-surface.md §1.7, §2.9)."""

@@ -1,0 +1,41 @@
+"""`/store` routes. Thin: parse, call the service, shape the response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, MediaType, Response, delete, get, post, put
+
+from aegra.domain.store import schemas
+from aegra.domain.store.services import StoreService
+
+
+class StoreController(Controller):
+    path = "/store"
+    tags = ["Store"]
+
+    @put("/items", status_code=204, summary="Store or update an item")
+    async def put_item(self, store: StoreService, data: schemas.StorePut) -> None:
+        await store.put(data)
+
+    @get("/items", summary="Get an item (null when there is none)")
+    async def get_item(
+        self, store: StoreService, namespace: str = "", key: str | None = None, refresh_ttl: bool | None = None
+    ) -> Response[Any]:
+        item = await store.get(namespace, key, refresh_ttl)
+        # A missing item is a 200 with a JSON `null` body, as langgraph-api answers (not a 404).
+        return Response(item if item is not None else b"null", media_type=MediaType.JSON)
+
+    @delete("/items", status_code=204, summary="Delete an item")
+    async def delete_item(self, store: StoreService, data: schemas.StoreDelete) -> None:
+        await store.delete(data)
+
+    @post("/items/search", status_code=200, summary="Search or list items under a namespace prefix")
+    async def search_items(self, store: StoreService, data: schemas.StoreSearch) -> schemas.SearchItemsResponse:
+        return await store.search(data)
+
+    @post("/namespaces", status_code=200, summary="List namespaces")
+    async def list_namespaces(
+        self, store: StoreService, data: schemas.StoreListNamespaces
+    ) -> schemas.ListNamespacesResponse:
+        return await store.list_namespaces(data)

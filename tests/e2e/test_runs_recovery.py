@@ -1,0 +1,36 @@
+"""Crash safety: after a kill -9 and a restart, no run is left `running` and pending runs start."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from langgraph_sdk import get_client
+
+from tests.graphs import TEST_GRAPHS_CONFIG
+from tests.support.server import granian_server
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_runs_survive_a_crash(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    url = f"sqlite:///{tmp_path / 'crash.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    env = {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG), "DATABASE_URL": url}
+    with granian_server(tmp_path, env) as server:
+        client = get_client(url=server.url)
+        thread = await client.threads.create()
+        running = await client.runs.create(thread["thread_id"], "slow", input={"seconds": 60})
+        queued = await client.runs.create(thread["thread_id"], "slow", input={"seconds": 0.05})
+        for _ in range(100):
+            if (await client.runs.get(thread["thread_id"], running["run_id"]))["status"] == "running":
+                break
+            await asyncio.sleep(0.05)
+        server.kill()
+
+    with granian_server(tmp_path, env) as server:
+        client = get_client(url=server.url)
+        crashed = await client.runs.get(thread["thread_id"], running["run_id"])
+        assert crashed["status"] == "error", "a run cut off by the crash ends as error, not running forever"
+        await client.runs.join(thread["thread_id"], queued["run_id"])
+        assert (await client.runs.get(thread["thread_id"], queued["run_id"]))["status"] == "success"
+        assert (await client.threads.get(thread["thread_id"]))["status"] == "idle"
