@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 
 import pytest
-from tests.graphs import TEST_GRAPHS_DIR
 
 from aegra.config import ConfigError
 from aegra.config_schema import AegraConfig
 from aegra.graphs import GraphLoadError, GraphRegistry
+from tests.graphs import TEST_GRAPHS_DIR
 
 BROKEN = TEST_GRAPHS_DIR / "broken"
 

@@ -7,12 +7,12 @@ import logging
 import pytest
 from langgraph.graph import START, StateGraph
 from langgraph.pregel import Pregel
-from tests.graphs import load_test_graphs
-from tests.graphs.subgraph_parent import ParentState, child
-from tests.graphs.subgraph_parent import graph as subgraph_parent
 from typing_extensions import TypedDict
 
 from aegra.graphs import GraphRegistry, graph_json, graph_schemas, subgraph_schemas
+from tests.graphs import load_test_graphs
+from tests.graphs.subgraph_parent import ParentState, child
+from tests.graphs.subgraph_parent import graph as subgraph_parent
 
 SCHEMA_KEYS = {"input_schema", "output_schema", "state_schema", "config_schema", "context_schema"}
 

@@ -1,15 +1,21 @@
-"""`aegra`: run the server (`dev`, `serve`); more commands come with the CLI work."""
+"""`aegra`: create a project (`init`), check it (`validate`), run it (`dev`, `minimal`, `serve`),
+and migrate its PostgreSQL database (`db`)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import click
 
 from aegra import __version__
+from aegra.cli.checks import check_port_free, check_postgres_reachable, load_checked_settings, migrate_postgres
+from aegra.cli.db import db
 from aegra.cli.granian import exec_granian, granian_argv
-from aegra.config import ConfigError, Settings, load_settings
+from aegra.cli.init import create_project, init
+from aegra.cli.options import config_option, env_file_option, host_option, no_reload_option, port_option
+from aegra.config import CONFIG_FILE_NAMES, DatabaseSettings, Settings
 from aegra.graphs import GraphRegistry
 
 
@@ -19,78 +25,120 @@ def main() -> None:
     """Aegra: a self-hosted LangGraph agent server."""
 
 
-def _prepare(config: Path | None, env_file: Path | None) -> tuple[Settings, dict[str, str]]:
-    """Validate the configuration now, so mistakes show as one clear line, not a server crash."""
-    env = dict(os.environ)
-    if config is not None:
-        env["AEGRA_CONFIG"] = str(config.resolve())
-    if env_file is not None:
-        env["AEGRA_ENV_FILE"] = str(env_file.resolve())
-    try:
-        settings = load_settings(env)
-        # Import the graphs here too, so a broken graph file is one clear line, not a worker crash.
-        GraphRegistry.load(settings.config, settings.base_dir)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    # The server process reads the same files again; pass the resolved choices down.
-    env["AEGRA_CONFIG"] = str(settings.config_path)
-    return settings, env
-
-
-def _announce(settings: Settings, host: str, port: int) -> None:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
-    click.echo(f"Aegra {__version__}")
-    click.echo(f"  config:   {settings.config_path}")
-    click.echo(f"  database: {settings.database.describe()}")
-    click.echo(f"  API:      {base}")
-    click.echo(f"  Docs:     {base}/docs")
-    click.echo(f"  Studio:   https://smith.langchain.com/studio/?baseUrl={base}")
-
-
-config_option = click.option(
-    "--config", "-c", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: ./aegra.json)"
-)
-env_file_option = click.option(
-    "--env-file", "-e", type=click.Path(path_type=Path, dir_okay=False), help="The .env file (default: ./.env)"
-)
+main.add_command(init)
+main.add_command(db)
 
 
 @main.command()
-@click.option("--host", default=None, help="Bind address  [default: HOST or 127.0.0.1]")
-@click.option("--port", type=int, default=None, help="Port  [default: PORT or 2026]")
+@host_option
+@port_option
 @config_option
 @env_file_option
-@click.option("--no-reload", is_flag=True, help="Do not restart when files change")
+@no_reload_option
 def dev(host: str | None, port: int | None, config: Path | None, env_file: Path | None, no_reload: bool) -> None:
     """Run the development server (Granian with auto-reload)."""
-    settings, env = _prepare(config, env_file)
-    host = host or settings.host
-    port = port or settings.port
-    _announce(settings, host, port)
-    argv = granian_argv(
-        host=host, port=port, reload=not no_reload, watch=settings.base_dir, log_level=settings.log_level
-    )
-    exec_granian(argv, env)
+    run_dev(host=host, port=port, config=config, env_file=env_file, reload=not no_reload)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=".")
+@host_option
+@port_option
+@no_reload_option
+def minimal(path: Path, host: str | None, port: int | None, no_reload: bool) -> None:
+    """Create a SQLite chatbot (unless PATH has a project) and run it.
+
+    The same as `aegra init --sqlite PATH`, `cp .env.example .env` and `aegra dev`, in one command.
+    """
+    root = path.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    found = next((name for name in CONFIG_FILE_NAMES if (root / name).is_file()), None)
+    if found:
+        click.echo(f"Found {found} in {root}: starting it")
+    else:
+        project = create_project(
+            root,
+            sqlite=True,
+            template="chatbot",
+            name=None,
+            force=False,
+            refusal_hint="run `aegra minimal NEW_FOLDER`, or `aegra init --sqlite --force` here",
+        )
+        click.echo(f"Created the SQLite chatbot project '{project.name}' in {root}")
+    if not (root / ".env").exists() and (root / ".env.example").is_file():
+        shutil.copyfile(root / ".env.example", root / ".env")
+        click.echo("Created .env from .env.example (add OPENAI_API_KEY there for a real model)")
+    # The server resolves the config, .env and a relative SQLite path from its working directory.
+    os.chdir(root)
+    run_dev(host=host, port=port, config=None, env_file=None, reload=not no_reload)
 
 
 @main.command()
 @click.option("--host", default="0.0.0.0", show_default=True, help="Bind address")
-@click.option("--port", type=int, default=None, help="Port  [default: PORT or 2026]")
+@port_option
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes")
 @config_option
 @env_file_option
 def serve(host: str, port: int | None, workers: int, config: Path | None, env_file: Path | None) -> None:
     """Run the production server (Granian, no reload)."""
-    settings, env = _prepare(config, env_file)
+    settings, registry, env = load_checked_settings(config, env_file)
     if workers > 1 and settings.database.backend == "sqlite":
         raise click.ClickException(
             f"--workers {workers} needs PostgreSQL: SQLite allows one writer, so one server process must own "
             f"{settings.database.sqlite_path}. Run with --workers 1, or set DATABASE_URL=postgresql://..."
         )
+    # The server migrates at startup itself (under a lock shared by the workers); only check it is there.
+    prepare_database(settings.database, migrate=False)
     port = port or settings.port
-    _announce(settings, host, port)
+    check_port_free(host, port)
+    _announce(settings, registry, host, port)
     exec_granian(granian_argv(host=host, port=port, workers=workers, log_level=settings.log_level), env)
+
+
+@main.command()
+@config_option
+@env_file_option
+def validate(config: Path | None, env_file: Path | None) -> None:
+    """Check the config and import the graphs (starts nothing)."""
+    settings, registry, _ = load_checked_settings(config, env_file)
+    index = settings.config.store.index if settings.config.store else None
+    click.echo(f"{settings.config_path}: OK")
+    click.echo(f"  graphs:   {', '.join(registry.graph_ids) or '(none: add some under `graphs`)'}")
+    click.echo(f"  database: {settings.database.backend} ({settings.database.describe()})")
+    if index is not None:
+        click.echo(f"  store:    semantic search with {index.embed}, {index.dims} dimensions")
+
+
+def run_dev(*, host: str | None, port: int | None, config: Path | None, env_file: Path | None, reload: bool) -> None:
+    settings, registry, env = load_checked_settings(config, env_file)
+    prepare_database(settings.database, migrate=True)
+    host = host or settings.host
+    port = port or settings.port
+    check_port_free(host, port)
+    _announce(settings, registry, host, port)
+    argv = granian_argv(host=host, port=port, reload=reload, watch=settings.base_dir, log_level=settings.log_level)
+    exec_granian(argv, env)
+
+
+def prepare_database(database: DatabaseSettings, *, migrate: bool) -> None:
+    """PostgreSQL: fail now if it is unreachable, and (for `dev`) migrate it. SQLite: nothing to check."""
+    if database.backend == "sqlite":
+        return
+    check_postgres_reachable(database)
+    if migrate and database.run_migrations:
+        click.echo(f"PostgreSQL schema: {migrate_postgres(database)} (head)")
+
+
+def _announce(settings: Settings, registry: GraphRegistry, host: str, port: int) -> None:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    click.echo(f"Aegra {__version__}")
+    click.echo(f"  config:   {settings.config_path}")
+    click.echo(f"  graphs:   {', '.join(registry.graph_ids) or '(none)'}")
+    click.echo(f"  database: {settings.database.describe()}")
+    click.echo(f"  API:      {base}")
+    click.echo(f"  Docs:     {base}/docs")
+    click.echo(f"  Studio:   https://smith.langchain.com/studio/?baseUrl={base}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,155 @@
+"""What the CLI checks before it starts anything: config, graphs, database, port.
+
+Each check turns a failure into a `click.ClickException` with one line that says what is wrong
+and where, so a newcomer sees `Error: ...` instead of a traceback from a server worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from aegra.config import ConfigError, DatabaseSettings, Settings, database_from_env, find_config_file, load_settings
+from aegra.graphs import GraphRegistry
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+# Long enough for a slow network, short enough that a wrong host fails while the user waits.
+POSTGRES_CONNECT_TIMEOUT_SECS = 5
+
+
+def cli_environment(config: Path | None, env_file: Path | None) -> dict[str, str]:
+    """The process environment plus the `--config` / `--env-file` choices, as absolute paths."""
+    env = dict(os.environ)
+    if config is not None:
+        env["AEGRA_CONFIG"] = str(config.resolve())
+    if env_file is not None:
+        env["AEGRA_ENV_FILE"] = str(env_file.resolve())
+    return env
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """A `ConfigError` (always meant for the user) becomes click's one-line `Error: ...`."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def load_checked_settings(config: Path | None, env_file: Path | None) -> tuple[Settings, GraphRegistry, dict[str, str]]:
+    """Settings, the imported graphs, and the environment for the server process.
+
+    Graphs are imported here too, so a broken graph file is one clear line, not a worker crash.
+    """
+    env = cli_environment(config, env_file)
+    with user_errors():
+        settings = load_settings(env)
+        registry = GraphRegistry.load(settings.config, settings.base_dir)
+    # The server process reads the same files again; pass the resolved choices down.
+    env["AEGRA_CONFIG"] = str(settings.config_path)
+    return settings, registry, env
+
+
+def load_database_settings(env_file: Path | None) -> DatabaseSettings:
+    """The database settings alone: `aegra db` works in a folder without a config file too."""
+    env = cli_environment(None, env_file)
+    with user_errors():
+        if _has_config_file(env):
+            return load_settings(env).database
+        # No config file: the environment and .env alone name the database.
+        return database_from_env(_with_dotenv(env), Path.cwd())
+
+
+def _has_config_file(env: dict[str, str]) -> bool:
+    try:
+        find_config_file(env, Path.cwd())
+    except ConfigError:
+        return False
+    return True
+
+
+def _with_dotenv(env: dict[str, str]) -> dict[str, str]:
+    """`env` plus the .env file's values; the environment wins, as in `load_settings`."""
+    from dotenv import dotenv_values
+
+    path = Path(env.get("AEGRA_ENV_FILE", ".env")).resolve()
+    if not path.is_file():
+        if "AEGRA_ENV_FILE" in env:
+            raise ConfigError(f"AEGRA_ENV_FILE points to {path}, which does not exist")
+        return env
+    return {**{key: value for key, value in dotenv_values(path).items() if value is not None}, **env}
+
+
+def check_postgres_reachable(database: DatabaseSettings) -> None:
+    """Connect once; on failure say which server (password hidden) and what to do."""
+    import psycopg
+
+    assert database.postgres_url is not None
+    try:
+        with psycopg.connect(database.postgres_url, connect_timeout=POSTGRES_CONNECT_TIMEOUT_SECS):
+            pass
+    except psycopg.Error as exc:
+        reason = _one_line(str(exc), secret=_password(database.postgres_url))
+        raise click.ClickException(
+            f"cannot reach PostgreSQL at {database.describe()} ({reason}). Start the server or fix DATABASE_URL / "
+            "POSTGRES_* in .env; or use SQLite, with no server: DATABASE_URL=sqlite:///./aegra.db"
+        ) from None
+
+
+def migrate_postgres(database: DatabaseSettings) -> str | None:
+    """Apply every pending Alembic migration; return the revision the database is at afterwards."""
+    from aegra.db.migrate import current_revision, upgrade_to_head
+
+    async def run() -> str | None:
+        engine = postgres_engine(database)
+        try:
+            await upgrade_to_head(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def postgres_engine(database: DatabaseSettings) -> AsyncEngine:
+    """A small engine for one CLI command (the server makes its own pooled one)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    return create_async_engine(database.sqlalchemy_url, pool_size=1, max_overflow=0)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail before starting Granian, whose own message for a taken port is easy to miss."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # Like the server: a port left in TIME_WAIT by a previous run counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}. Is another server running there? "
+                "Choose another port with --port"
+            ) from None
+
+
+def _password(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).password
+
+
+def _one_line(text: str, *, secret: str | None, limit: int = 300) -> str:
+    line = " ".join(text.split()) or "connection failed"
+    if secret:
+        line = line.replace(secret, "***")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
