@@ -13,10 +13,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.memory import InMemoryStore
-from tests.graphs import TEST_GRAPHS_DIR, load_test_graphs
 
 from aegra.config_schema import AegraConfig, GraphSpec
 from aegra.graphs import GraphLoadError, GraphNotFoundError, GraphRegistry, system_assistant_id
+from tests.graphs import TEST_GRAPHS_DIR, load_test_graphs
 
 GREETING_GRAPH = """
 from typing_extensions import TypedDict

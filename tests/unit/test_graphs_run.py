@@ -12,11 +12,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
+
+from aegra.graphs import GraphRegistry
 from tests.graphs import load_test_graphs
 from tests.graphs.custom_schema import Context
 from tests.graphs.failing import ERROR_MESSAGE
-
-from aegra.graphs import GraphRegistry
 
 
 @pytest.fixture(scope="module")

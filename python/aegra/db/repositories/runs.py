@@ -40,9 +40,7 @@ class RunRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Run]):
         return run
 
     async def inflight(self, thread_id: uuid.UUID) -> list[Run]:
-        statement = (
-            select(Run).where(Run.thread_id == thread_id, Run.status.in_(INFLIGHT)).order_by(Run.created_at)
-        )
+        statement = select(Run).where(Run.thread_id == thread_id, Run.status.in_(INFLIGHT)).order_by(Run.created_at)
         return list(await self.session.scalars(statement))
 
     async def fail_interrupted_by_restart(self, now: datetime) -> list[uuid.UUID]:
