@@ -15,9 +15,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from aegra.config import DatabaseSettings
 from aegra.db.engine import sqlite_pragmas
-
-# Another arbitrary advisory-lock key, distinct from the schema migration's.
-CHECKPOINTER_SETUP_LOCK_KEY = 0x4AE62B
+from aegra.db.postgres_pool import CHECKPOINTER_SETUP_LOCK_KEY, advisory_lock, psycopg_pool
 
 
 @asynccontextmanager
@@ -51,25 +49,8 @@ async def _sqlite_checkpointer(settings: DatabaseSettings) -> AsyncIterator[Base
 @asynccontextmanager
 async def _postgres_checkpointer(settings: DatabaseSettings) -> AsyncIterator[BaseCheckpointSaver]:
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-    from psycopg.rows import dict_row
-    from psycopg_pool import AsyncConnectionPool
 
-    assert settings.postgres_url is not None
-    pool = AsyncConnectionPool(
-        settings.postgres_url,
-        min_size=1,
-        max_size=max(settings.pool_size, 2),
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        open=False,
-    )
-    await pool.open(wait=True)
-    try:
-        async with pool.connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (CHECKPOINTER_SETUP_LOCK_KEY,))
-            try:
-                await AsyncPostgresSaver(conn).setup()
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (CHECKPOINTER_SETUP_LOCK_KEY,))
-        yield AsyncPostgresSaver(pool)
-    finally:
-        await pool.close()
+    async with psycopg_pool(settings) as pool:
+        async with pool.connection() as conn, advisory_lock(conn, CHECKPOINTER_SETUP_LOCK_KEY):
+            await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]
+        yield AsyncPostgresSaver(pool)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from langgraph.store.base import BaseStore, IndexConfig, TTLConfig
 
 from aegra.config_schema import StoreConfig, StoreIndexConfig, StoreTTLConfig
+from aegra.db.postgres_pool import STORE_SETUP_LOCK_KEY, advisory_lock, psycopg_pool
 from aegra.store.embeddings import build_embeddings
 from aegra.store.sqlite_store import AsyncSqliteStore
 
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
     from psycopg import AsyncConnection
 
     from aegra.config import DatabaseSettings
-
-# Another arbitrary advisory-lock key, distinct from the schema migration's and the checkpointer's.
-STORE_SETUP_LOCK_KEY = 0x4AE62C
 
 PGVECTOR_MISSING = (
     "store.index is configured, but this PostgreSQL server does not have the pgvector extension "
@@ -95,34 +93,17 @@ async def _sqlite(database: DatabaseSettings, config: StoreConfig | None, base_d
 
 @asynccontextmanager
 async def _postgres(database: DatabaseSettings, config: StoreConfig | None, base_dir: Path) -> AsyncIterator[BaseStore]:
-    from psycopg.rows import dict_row
-    from psycopg_pool import AsyncConnectionPool
-
     from aegra.store.postgres_store import AegraPostgresStore
 
-    assert database.postgres_url is not None
     index = index_config(config.index, base_dir) if config and config.index else None
     ttl = ttl_config(config.ttl) if config and config.ttl else None
-    pool = AsyncConnectionPool(
-        database.postgres_url,
-        min_size=1,
-        max_size=max(database.pool_size, 2),
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        open=False,
-    )
-    await pool.open(wait=True)
-    try:
+    async with psycopg_pool(database) as pool:
         async with pool.connection() as conn:
             if index is not None:
                 await _require_pgvector(conn)
-            await conn.execute("SELECT pg_advisory_lock(%s)", (STORE_SETUP_LOCK_KEY,))
-            try:
+            async with advisory_lock(conn, STORE_SETUP_LOCK_KEY):
                 await AegraPostgresStore(conn, index=index, ttl=ttl).setup()  # type: ignore[arg-type]
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (STORE_SETUP_LOCK_KEY,))
         yield AegraPostgresStore(pool, index=index, ttl=ttl)  # type: ignore[arg-type]
-    finally:
-        await pool.close()
 
 
 async def _require_pgvector(conn: AsyncConnection[Any]) -> None:

@@ -1,0 +1,49 @@
+"""psycopg pools for LangGraph's PostgreSQL checkpointer and store, and the advisory lock their
+`setup()` runs under, so that workers starting together don't race through the same migrations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from aegra.config import DatabaseSettings
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+# Arbitrary advisory-lock keys, one per thing that migrates (the schema's is in db/migrate.py).
+CHECKPOINTER_SETUP_LOCK_KEY = 0x4AE62B
+STORE_SETUP_LOCK_KEY = 0x4AE62C
+
+
+@asynccontextmanager
+async def psycopg_pool(settings: DatabaseSettings) -> AsyncIterator[AsyncConnectionPool]:
+    """The connection settings LangGraph's PostgreSQL savers and stores expect (autocommit, dict rows)."""
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    assert settings.postgres_url is not None
+    pool = AsyncConnectionPool(
+        settings.postgres_url,
+        min_size=1,
+        max_size=max(settings.pool_size, 2),
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        open=False,
+    )
+    await pool.open(wait=True)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def advisory_lock(conn: AsyncConnection, key: int) -> AsyncIterator[None]:
+    await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
