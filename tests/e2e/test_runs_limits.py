@@ -1,0 +1,76 @@
+"""Timing behaviour of runs that needs its own server settings: heartbeats, the run timeout,
+and `on_disconnect=cancel`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from tests.graphs import TEST_GRAPHS_CONFIG
+from tests.support.server import RunningServer, granian_server
+
+
+@pytest.fixture(scope="module")
+def tight_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    folder: Path = tmp_path_factory.mktemp("tight")
+    env = {
+        "AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG),
+        "DATABASE_URL": f"sqlite:///{folder / 'aegra.db'}",
+        "KEEPALIVE_INTERVAL_SECS": "0.2",
+        "BG_JOB_TIMEOUT_SECS": "1.5",
+    }
+    with granian_server(folder, env) as server:
+        yield server
+
+
+async def test_silent_streams_get_heartbeats(tight_server: RunningServer) -> None:
+    async with httpx.AsyncClient(base_url=tight_server.url, timeout=30) as http:
+        thread = (await http.post("/threads", json={})).json()["thread_id"]
+        response = await http.post(
+            f"/threads/{thread}/runs/stream",
+            json={"assistant_id": "slow", "input": {"seconds": 0.8}, "stream_mode": ["updates"]},
+        )
+    assert response.content.count(b": heartbeat\r\n\r\n") >= 2
+
+
+async def test_wait_sends_keepalive_newlines_before_the_body(tight_server: RunningServer) -> None:
+    async with httpx.AsyncClient(base_url=tight_server.url, timeout=30) as http:
+        response = await http.post("/runs/wait", json={"assistant_id": "slow", "input": {"seconds": 0.8}})
+    assert response.content.startswith(b"\n\n")
+    assert response.json() == {"seconds": 0.8, "steps_done": 16}
+
+
+async def test_runs_past_the_timeout_end_as_timeout(tight_server: RunningServer) -> None:
+    client = get_client(url=tight_server.url)
+    thread = await client.threads.create()
+    run = await client.runs.create(thread["thread_id"], "slow", input={"seconds": 30})
+    result = await client.runs.join(thread["thread_id"], run["run_id"])
+    assert result["__error__"]["error"] == "TimeoutError"
+    assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "timeout"
+    assert (await client.threads.get(thread["thread_id"]))["status"] == "error"
+
+
+async def test_disconnect_cancels_only_when_asked(tight_server: RunningServer) -> None:
+    client = get_client(url=tight_server.url)
+    statuses = {}
+    for on_disconnect in ("cancel", "continue"):
+        thread = await client.threads.create()
+        async with httpx.AsyncClient(base_url=tight_server.url, timeout=30) as http:
+            body = {"assistant_id": "slow", "input": {"seconds": 1.0}, "on_disconnect": on_disconnect}
+            async with http.stream("POST", f"/threads/{thread['thread_id']}/runs/stream", json=body) as response:
+                run_path = response.headers["content-location"]
+                async for _ in response.aiter_raw():
+                    break  # hang up after the first bytes
+        run_id = run_path.rsplit("/", 1)[1]
+        for _ in range(100):
+            run = await client.runs.get(thread["thread_id"], run_id)
+            if run["status"] not in ("pending", "running"):
+                break
+            await asyncio.sleep(0.05)
+        statuses[on_disconnect] = run["status"]
+    assert statuses == {"cancel": "interrupted", "continue": "success"}
