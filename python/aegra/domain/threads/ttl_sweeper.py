@@ -1,0 +1,81 @@
+"""Thread TTL: threads whose time is up are deleted (strategy `delete`) or cut down to their
+latest checkpoint (`keep_latest`), by a background task (api-surface.md §2.10).
+
+A thread's `expires_at` is set from its TTL when it is created or updated, and moves forward on
+every update; a thread with runs in flight is never swept. `keep_latest` clears `expires_at` so the
+thread is not pruned again until it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from sqlalchemy import exists, select, update
+
+from aegra.db.engine import Database
+from aegra.db.models import Run, Thread
+from aegra.db.repositories.runs import INFLIGHT
+from aegra.domain.threads.checkpoints import keep_latest_checkpoints
+
+logger = logging.getLogger(__name__)
+
+DeleteThreads = Callable[[Sequence[uuid.UUID]], Awaitable[object]]
+
+
+class ThreadTTLSweeper:
+    def __init__(self, db: Database, checkpointer: BaseCheckpointSaver, delete_threads: DeleteThreads, *,
+                 interval_seconds: float = 300.0, batch_limit: int = 10_000) -> None:  # fmt: skip
+        self.db = db
+        self.checkpointer = checkpointer
+        self.delete_threads = delete_threads
+        self.interval_seconds = interval_seconds
+        self.batch_limit = batch_limit
+        self._task: asyncio.Task[None] | None = None
+
+    async def sweep_once(self, now: datetime | None = None) -> int:
+        """Settle every expired, idle thread; returns how many were swept."""
+        now = now or datetime.now(UTC)
+        busy = exists().where(Run.thread_id == Thread.thread_id, Run.status.in_(INFLIGHT))
+        statement = (
+            select(Thread.thread_id, Thread.ttl_strategy)
+            .where(Thread.expires_at <= now, ~busy)
+            .order_by(Thread.expires_at)
+            .limit(self.batch_limit)
+        )
+        async with self.db.read_session() as session:
+            expired = list(await session.execute(statement))
+        doomed = [thread_id for thread_id, strategy in expired if strategy != "keep_latest"]
+        trimmed = [thread_id for thread_id, strategy in expired if strategy == "keep_latest"]
+        if doomed:
+            await self.delete_threads(doomed)
+        if trimmed:
+            await keep_latest_checkpoints(self.checkpointer, [str(t) for t in trimmed])
+            async with self.db.session() as session:
+                await session.execute(update(Thread).where(Thread.thread_id.in_(trimmed)).values(expires_at=None))
+        if expired:
+            logger.info("thread TTL: deleted %d, pruned %d", len(doomed), len(trimmed))
+        return len(expired)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="thread-ttl-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_seconds)
+            try:
+                await self.sweep_once()
+            except Exception:
+                logger.exception("thread TTL sweep failed; trying again next interval")
