@@ -14,6 +14,7 @@ import click
 
 from aegra.cli.checks import check_postgres_reachable, load_database_settings, migrate_postgres, postgres_engine
 from aegra.cli.options import env_file_option
+from aegra.cli.transfer.commands import export_command, import_command
 from aegra.config import DatabaseSettings
 
 if TYPE_CHECKING:
@@ -24,8 +25,12 @@ if TYPE_CHECKING:
 @env_file_option
 @click.pass_context
 def db(ctx: click.Context, env_file: Path | None) -> None:
-    """Database migrations (PostgreSQL)."""
+    """Database migrations (PostgreSQL), export and import."""
     ctx.obj = env_file
+
+
+db.add_command(export_command)
+db.add_command(import_command)
 
 
 @db.command()
