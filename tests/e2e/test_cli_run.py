@@ -54,18 +54,20 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 async def test_init_sqlite_then_dev_serves_the_template_graph(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    # The SQLite guide's steps: aegra init --sqlite; cp .env.example .env; aegra dev.
+    # The SQLite guide's steps, as written: aegra init --sqlite; cp .env.example .env; aegra dev.
     project = tmp_path / "tea_agent"
     project.mkdir()
-    assert aegra("init", "--sqlite", "--template", "react-agent", cwd=project).returncode == 0
+    assert aegra("init", "--sqlite", cwd=project).returncode == 0
     shutil.copyfile(project / ".env.example", project / ".env")
     with aegra_server("dev", cwd=project, logs=tmp_path_factory.mktemp("logs")) as server:
         client = get_client(url=server.url)
-        [assistant] = await client.assistants.search(graph_id="agent")
+        [assistant] = await client.assistants.search(graph_id="chatbot")
         assert assistant["metadata"] == {"created_by": "system"}
         schemas = await client.assistants.get_schemas(assistant["assistant_id"])
         assert "messages" in schemas["input_schema"]["properties"]
-        assert schemas["graph_id"] == "agent"
+        assert schemas["graph_id"] == "chatbot"
+        result = await client.runs.wait(None, "chatbot", input={"messages": [{"role": "user", "content": "Hi"}]})
+        assert result["messages"][-1]["content"].startswith("[local fallback model]")
         log = server.log()
     assert f"API:      {server.url}" in log and f"{server.url}/docs" in log and "baseUrl=" in log
     assert (project / "tea_agent.db").is_file(), "the server used DATABASE_URL from .env"

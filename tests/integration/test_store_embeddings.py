@@ -183,3 +183,20 @@ async def test_index_embed_given_as_a_string(tmp_path: Path) -> None:
     async with AsyncSqliteStore.from_path(tmp_path / "s.db", index=index) as store:  # type: ignore[arg-type]
         await store.aput(("a",), "k", {"text": "apple"})
         assert (await store.asearch(("a",), query="apple"))[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_failed_model_load_is_remembered_instead_of_retried_on_every_call(tmp_path: Path) -> None:
+    from aegra.store.embeddings import FastEmbedEmbeddings
+
+    embedder = FastEmbedEmbeddings(
+        "BAAI/bge-small-en-v1.5", cache_dir=str(tmp_path / "empty-cache"), local_files_only=True
+    )
+    with pytest.raises(EmbeddingUnavailableError) as first:
+        embedder.embed_query("one")
+    # The cache folder fastembed would have filled: a second real attempt would touch it again.
+    (tmp_path / "empty-cache").rename(tmp_path / "moved")
+    with pytest.raises(EmbeddingUnavailableError) as second:
+        embedder.embed_query("two")
+    assert second.value is first.value, "the same failure answers until the retry interval passes"
+    assert "next attempt in 300 s" in str(first.value)
+    assert not (tmp_path / "empty-cache").exists(), "no second load was attempted"

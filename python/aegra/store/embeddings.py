@@ -21,6 +21,7 @@ import importlib.util
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,9 @@ class CheckedEmbeddings(Embeddings):
         return out
 
 
+RETRY_AFTER_SECONDS = 300.0
+
+
 class FastEmbedEmbeddings(Embeddings):
     """A fastembed `TextEmbedding`, created on first use; `options` go to its constructor
     (e.g. `cache_dir`, `threads`, `local_files_only`, `specific_model_path`)."""
@@ -100,22 +104,31 @@ class FastEmbedEmbeddings(Embeddings):
         self.options = options
         self._model: Any = None
         self._lock = threading.Lock()  # one load even when several threads ask at once
+        self._failure: EmbeddingUnavailableError | None = None
+        self._failed_at = 0.0
 
     def model(self) -> Any:
         with self._lock:
             if self._model is None:
+                # A failed download retries for ~40 s inside fastembed; don't make every request
+                # wait that long again: answer with the same error until RETRY_AFTER_SECONDS pass.
+                if self._failure is not None and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
+                    raise self._failure
                 logger.info("loading fastembed model %s (the first run downloads it)", self.model_name)
                 try:
                     from fastembed import TextEmbedding
 
                     self._model = TextEmbedding(model_name=self.model_name, **self.options)
                 except Exception as exc:
-                    raise EmbeddingUnavailableError(
+                    self._failed_at = time.monotonic()
+                    self._failure = EmbeddingUnavailableError(
                         f"fastembed could not load the embedding model {self.model_name!r}: {exc}. "
                         "The first run downloads it from Hugging Face; check network access, or point "
                         "FASTEMBED_CACHE_PATH at a folder that holds it. Until then, semantic search and "
-                        "indexed puts fail; get, list, and keyword/filter search keep working."
-                    ) from exc
+                        f"indexed puts fail (next attempt in {RETRY_AFTER_SECONDS:.0f} s); get, list, and "
+                        "keyword/filter search keep working."
+                    )
+                    raise self._failure from exc
             return self._model
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
