@@ -17,7 +17,7 @@ from aegra.domain.runs import schemas
 from aegra.domain.runs.broker import StreamEvent
 from aegra.domain.runs.services import RunService
 from aegra.errors import Invalid
-from aegra.server.sse import json_when_done, sse_stream
+from aegra.domain.runs.sse import json_when_done, sse_stream
 
 CancelAction = Literal["interrupt", "rollback"]
 
