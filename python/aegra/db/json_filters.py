@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, cast, exists, false, func, literal, select, true
+from sqlalchemy import ColumnElement, and_, cast, exists, false, func, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 
 JSONValue = Any
@@ -89,3 +89,25 @@ def _sqlite_scalar_at(json_type: Any, value: Any, wanted: JSONValue) -> ColumnEl
     if isinstance(wanted, str):
         return and_(json_type == "text", value == wanted)
     return false()
+
+
+def auth_filter(column: Any, filters: dict[str, Any] | None, dialect: str) -> ColumnElement[bool]:
+    """SQL for an `@auth.on` handler's filter over a metadata column (aegra/auth/filters.py says what it means).
+
+    Each condition is a containment test: `{"k": v}` and `{"k": {"$eq": v}}` hold when `k` is `v`
+    (JSONB containment of a scalar under a key is equality); `{"k": {"$contains": v}}` when `k`
+    is an array holding `v`, or each element of a list `v`.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    for key, condition in (filters or {}).items():
+        if key == "$or":
+            conditions.append(or_(*(auth_filter(column, group, dialect) for group in condition)))
+        elif key == "$and":
+            conditions.append(and_(*(auth_filter(column, group, dialect) for group in condition)))
+        elif isinstance(condition, dict) and "$contains" in condition:
+            wanted = condition["$contains"]
+            conditions.append(json_contains(column, {key: wanted if isinstance(wanted, list) else [wanted]}, dialect))
+        else:
+            value = condition["$eq"] if isinstance(condition, dict) else condition
+            conditions.append(json_contains(column, {key: value}, dialect))
+    return and_(true(), *conditions)

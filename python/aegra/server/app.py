@@ -1,28 +1,33 @@
 """The Litestar application factory.
 
 Run it with Granian: `granian --interface asgi --factory aegra.server.app:create_app`
-(`aegra dev` and `aegra serve` do exactly that).
+(`aegra dev` and `aegra serve` do exactly that). With `http.app` the factory returns the API
+wrapped with the user's app (server/custom_app.py); `http.disable_*` leave route groups out.
 """
 
 from __future__ import annotations
 
-from litestar import Litestar
+from litestar import Controller, Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
+from litestar.middleware.cors import CORSMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from aegra import __version__
+from aegra.auth import Authenticator, load_auth
 from aegra.config import Settings, get_settings
-from aegra.config_schema import CorsConfig
+from aegra.config_schema import CorsConfig, HttpConfig
 from aegra.domain.assistants.controllers import AssistantController
 from aegra.domain.runs.controllers import StatelessRunController, ThreadRunController, ThreadStreamController
 from aegra.domain.store.controllers import StoreController
-from aegra.domain.system.controllers import SystemController
+from aegra.domain.system.controllers import HealthController, SystemController
 from aegra.domain.threads.controllers import ThreadController
 from aegra.serialization import TYPE_ENCODERS
+from aegra.server.auth import AuthMiddleware, get_request_auth
+from aegra.server.custom_app import ApiThenCustom, lifespan_of, load_custom_app
 from aegra.server.errors import EXCEPTION_HANDLERS
 from aegra.server.resources import get_assistants, get_resources, get_runs, get_store_api, get_threads, lifespan
 
@@ -30,42 +35,67 @@ from aegra.server.resources import get_assistants, get_resources, get_runs, get_
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None) -> Litestar | ApiThenCustom:
     settings = settings or get_settings()
-    return Litestar(
-        route_handlers=[
-            SystemController,
-            AssistantController,
-            ThreadController,
-            ThreadRunController,
-            StatelessRunController,
-            ThreadStreamController,
-            StoreController,
-        ],
+    http = settings.config.http or HttpConfig()
+    # Loaded here, before anything opens: a broken auth file or custom app stops startup.
+    auth_config = settings.config.auth
+    authenticator = Authenticator(
+        load_auth(settings.config, settings.base_dir),
+        disable_studio_auth=bool(auth_config and auth_config.disable_studio_auth),
+    )
+    custom = load_custom_app(settings)
+    cors = _cors(settings)
+    lifespans = [lifespan] if custom is None else [lifespan, lifespan_of(custom)]
+    api = Litestar(
+        route_handlers=_route_handlers(http),
         dependencies={
             "resources": Provide(get_resources, sync_to_thread=False),
             "assistants": Provide(get_assistants, sync_to_thread=False),
             "threads": Provide(get_threads, sync_to_thread=False),
             "runs": Provide(get_runs, sync_to_thread=False),
             "store": Provide(get_store_api, sync_to_thread=False),
+            "auth": Provide(get_request_auth, sync_to_thread=False),
         },
-        lifespan=[lifespan],
+        middleware=[lambda app: AuthMiddleware(app, authenticator)],
+        lifespan=lifespans,
         exception_handlers=EXCEPTION_HANDLERS,
         type_encoders=TYPE_ENCODERS,
-        cors_config=_cors(settings),
-        openapi_config=OpenAPIConfig(
-            title="Aegra",
-            version=__version__,
-            description="The LangGraph Platform API, self-hosted.",
-            # The UI lives at /docs; /openapi.json (the path clients expect) is SystemController's.
-            path="/docs",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
-        ),
+        cors_config=cors,
+        openapi_config=None if http.disable_meta else _openapi(),
         state=State({"settings": settings}),
         # Unexpected errors are logged once, by server.errors.handle_unexpected.
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]}, log_exceptions="never"
         ),
+    )
+    if custom is None:
+        return api
+    if http.enable_custom_route_auth:
+        custom = AuthMiddleware(custom, authenticator, open_paths=False)
+    # Outermost, as for the API: browsers get CORS headers on custom routes too, and on their 401s.
+    return ApiThenCustom(api, CORSMiddleware(custom, cors))
+
+
+def _route_handlers(http: HttpConfig) -> list[type[Controller]]:
+    groups: list[tuple[bool, list[type[Controller]]]] = [
+        (http.disable_meta, [SystemController]),
+        (http.disable_assistants, [AssistantController]),
+        (http.disable_threads, [ThreadController]),
+        (http.disable_runs, [ThreadRunController, StatelessRunController, ThreadStreamController]),
+        (http.disable_store, [StoreController]),
+    ]
+    return [HealthController, *(c for disabled, controllers in groups if not disabled for c in controllers)]
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Aegra",
+        version=__version__,
+        description="The LangGraph Platform API, self-hosted.",
+        # The UI lives at /docs; /openapi.json (the path clients expect) is SystemController's.
+        path="/docs",
+        render_plugins=[SwaggerRenderPlugin(path="/")],
     )
 
 

@@ -44,7 +44,7 @@ def handle_validation_exception(_: Request[Any, Any, Any], exc: ValidationExcept
 
 
 def handle_domain_error(_: Request[Any, Any, Any], exc: AegraError) -> Response[Any]:
-    return error_response(exc.status_code, exc.detail)
+    return error_response(exc.status_code, exc.detail, getattr(exc, "headers", None))
 
 
 def handle_value_error(_: Request[Any, Any, Any], exc: ValueError) -> Response[Any]:

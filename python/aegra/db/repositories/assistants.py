@@ -24,13 +24,24 @@ class AssistantRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Assistant])
         graph_id: str | None = None,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        allowed: dict[str, Any] | None = None,
     ) -> list[ColumnElement[bool]]:
-        conditions = [Assistant.graph_id.in_(graph_ids), *self.contains(Assistant.metadata_, metadata)]
+        """`allowed`: an `@auth.on` handler's filter over the assistant's metadata."""
+        conditions = [
+            Assistant.graph_id.in_(graph_ids),
+            *self.contains(Assistant.metadata_, metadata),
+            *self.allowed(Assistant.metadata_, allowed),
+        ]
         if graph_id is not None:
             conditions.append(Assistant.graph_id == graph_id)
         if name:
             conditions.append(func.lower(Assistant.name).contains(name.lower(), autoescape=True))
         return conditions
+
+    async def get_allowed(self, assistant_id: uuid.UUID, allowed: dict[str, Any] | None) -> Assistant | None:
+        """The assistant, if it exists and `allowed` (an auth filter) matches it."""
+        conditions = [Assistant.assistant_id == assistant_id, *self.allowed(Assistant.metadata_, allowed)]
+        return await self.session.scalar(select(Assistant).where(*conditions))
 
 
 class AssistantVersionRepository(RepositoryMixin, SQLAlchemyAsyncRepository[AssistantVersion]):

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 
-from aegra.db.json_filters import json_contains
+from aegra.db.json_filters import auth_filter, json_contains
 from aegra.db.models import Base
 
 
@@ -21,6 +21,10 @@ class RepositoryMixin:
 
     def contains(self, column: Any, wanted: dict[str, Any] | None) -> list[ColumnElement[bool]]:
         return [json_contains(column, wanted, self.dialect)] if wanted else []
+
+    def allowed(self, column: Any, filters: dict[str, Any] | None) -> list[ColumnElement[bool]]:
+        """The rows an `@auth.on` handler's filter lets the caller see (none given: every row)."""
+        return [auth_filter(column, filters, self.dialect)] if filters else []
 
     async def page(self, statement: Select[Any], *, limit: int, offset: int) -> list[Any]:
         """One page plus one row (see domain/pagination.py)."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import select, update
+from sqlalchemy import Select, exists, select, update
 
-from aegra.db.models import Run
+from aegra.db.models import Run, Thread
 from aegra.db.repositories.base import RepositoryMixin
 
 INFLIGHT = ("pending", "running")
@@ -17,6 +18,18 @@ INFLIGHT = ("pending", "running")
 class RunRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Run]):
     model_type = Run
     id_attribute = "run_id"
+
+    def through_thread(self, statement: Select[Any], allowed: dict[str, Any] | None) -> Select[Any]:
+        """Only runs whose thread's metadata `allowed` (an auth filter) matches: runs belong to their thread."""
+        if not allowed:
+            return statement
+        visible = select(Thread.thread_id).where(
+            Thread.thread_id == Run.thread_id, *self.allowed(Thread.metadata_, allowed)
+        )
+        return statement.where(exists(visible))
+
+    async def get_allowed(self, run_id: uuid.UUID, allowed: dict[str, Any] | None) -> Run | None:
+        return await self.session.scalar(self.through_thread(select(Run).where(Run.run_id == run_id), allowed))
 
     async def claim_next(self, now: datetime) -> Run | None:
         """Mark the oldest due pending run `running`, unless its thread already runs one.

@@ -26,8 +26,14 @@ class ThreadRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Thread]):
         metadata: dict[str, Any] | None = None,
         values: dict[str, Any] | None = None,
         status: str | None = None,
+        allowed: dict[str, Any] | None = None,
     ) -> list[ColumnElement[bool]]:
-        conditions = [*self.contains(Thread.metadata_, metadata), *self.contains(Thread.values, values)]
+        """`allowed`: an `@auth.on` handler's filter over the thread's metadata."""
+        conditions = [
+            *self.contains(Thread.metadata_, metadata),
+            *self.contains(Thread.values, values),
+            *self.allowed(Thread.metadata_, allowed),
+        ]
         if ids is not None:
             conditions.append(Thread.thread_id.in_(ids))
         if status is not None:
@@ -41,12 +47,19 @@ class ThreadRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Thread]):
         order = [column.desc() if descending else column.asc(), Thread.thread_id.asc()]
         return await self.page(select(Thread).where(*conditions).order_by(*order), limit=limit, offset=offset)
 
+    async def get_allowed(
+        self, thread_id: uuid.UUID, allowed: dict[str, Any] | None, *, for_update: bool = False
+    ) -> Thread | None:
+        """The thread, if it exists and `allowed` (an auth filter) matches it."""
+        statement = select(Thread).where(Thread.thread_id == thread_id, *self.allowed(Thread.metadata_, allowed))
+        return await self.session.scalar(statement.with_for_update() if for_update else statement)
+
     async def ids_where(self, conditions: Sequence[ColumnElement[bool]]) -> list[uuid.UUID]:
         return list(await self.session.scalars(select(Thread.thread_id).where(*conditions)))
 
-    async def delete_ids(self, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    async def delete_ids(self, ids: Sequence[uuid.UUID], allowed: dict[str, Any] | None = None) -> list[uuid.UUID]:
         """Delete these threads (their runs and crons go with them, by foreign key); the ids that existed."""
-        found = await self.ids_where([Thread.thread_id.in_(ids)])
+        found = await self.ids_where(self.filters(ids=ids, allowed=allowed))
         if found:
             await self.session.execute(delete(Thread).where(Thread.thread_id.in_(found)))
         return found

@@ -4,6 +4,8 @@ Behaviour follows langgraph-api (api-surface.md §1.1): every create or update w
 row to `assistant_versions` and mirrors it on the assistant; `config.configurable` and
 `context` are kept equal; assistants whose graph is not configured on this server are
 invisible; an `assistant_id` may also be a graph id, meaning that graph's system assistant.
+Every method takes the caller's `RequestAuth`: its `assistants` handler may refuse, change the
+value, or return a filter on the assistant's metadata that the SQL applies (no match: 404).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from typing import Any
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
+from aegra.auth import Filter, RequestAuth
 from aegra.db.engine import Database
 from aegra.db.models import Assistant as AssistantRow
 from aegra.db.models import AssistantVersion as VersionRow
 from aegra.db.repositories import AssistantRepository, AssistantVersionRepository
 from aegra.domain.assistants import schemas
+from aegra.domain.assistants.rows import select_fields, sync_config_and_context, to_schema, version_to_schema
 from aegra.domain.pagination import Page
 from aegra.domain.schemas import JSONObject, check_config_and_context, check_limit, parse_uuid
 from aegra.errors import Conflict, NotFound
@@ -29,52 +33,13 @@ from aegra.graphs import GraphRegistry, system_assistant_id
 
 logger = logging.getLogger(__name__)
 
-# Deletes the threads with these ids (and their checkpoints and runs); the threads service's.
-ThreadDeleter = Callable[[Sequence[uuid.UUID]], Awaitable[None]]
+# Deletes the threads with these ids that an auth filter matches (and their checkpoints and runs);
+# the threads service's.
+ThreadDeleter = Callable[[Sequence[uuid.UUID], Filter | None], Awaitable[Any]]
 # Finds the ids of threads whose metadata contains the given object.
 ThreadFinder = Callable[[JSONObject], Awaitable[list[uuid.UUID]]]
 
 _SORT_CASE_INSENSITIVE = {"name", "graph_id"}
-
-
-def to_schema(row: AssistantRow) -> schemas.Assistant:
-    return schemas.Assistant(
-        assistant_id=row.assistant_id,
-        graph_id=row.graph_id,
-        config=row.config,
-        context=row.context,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        metadata=row.metadata_,
-        version=row.version,
-        name=row.name,
-        description=row.description,
-    )
-
-
-def version_to_schema(row: VersionRow) -> schemas.AssistantVersion:
-    return schemas.AssistantVersion(
-        assistant_id=row.assistant_id,
-        version=row.version,
-        graph_id=row.graph_id,
-        config=row.config,
-        context=row.context,
-        metadata=row.metadata_,
-        created_at=row.created_at,
-        name=row.name,
-        description=row.description,
-    )
-
-
-def sync_config_and_context(config: JSONObject | None, context: JSONObject | None) -> tuple[JSONObject, JSONObject]:
-    """Make `config.configurable` and `context` carry the same values, whichever was given."""
-    check_config_and_context(config, context)
-    config = dict(config or {})
-    if config.get("configurable"):
-        return config, dict(config["configurable"])
-    if context:
-        config["configurable"] = dict(context)
-    return config, dict(context or {})
 
 
 class AssistantService:
@@ -143,44 +108,69 @@ class AssistantService:
 
     # -- CRUD -----------------------------------------------------------------------------
 
-    async def create(self, body: schemas.AssistantCreate) -> schemas.Assistant:
+    async def create(self, body: schemas.AssistantCreate, *, auth: RequestAuth) -> schemas.Assistant:
         assistant_id = parse_uuid(body.assistant_id, "assistant ID") if body.assistant_id else uuid.uuid4()
         config, context = sync_config_and_context(body.config, body.context)
         self.require_graph(body.graph_id)
+        value: dict[str, Any] = {
+            "assistant_id": assistant_id,
+            "graph_id": body.graph_id,
+            "config": config,
+            "context": context,
+            "metadata": dict(body.metadata or {}),
+            "if_exists": body.if_exists,
+            "name": body.name or "Untitled",
+        }
+        allowed = await auth.authorize("assistants", "create", value)
         async with self.db.session() as session:
             existing = await AssistantRepository(session=session).get_one_or_none(assistant_id=assistant_id)
             if existing is not None:
-                if body.if_exists == "do_nothing":
+                visible = allowed is None or await AssistantRepository(session=session).get_allowed(
+                    assistant_id, allowed
+                )
+                if body.if_exists == "do_nothing" and visible:
                     return to_schema(existing)
                 raise Conflict(f"Assistant {assistant_id} already exists")
             row = self._add(
                 session,
                 assistant_id,
                 body.graph_id,
-                body.name or "Untitled",
+                value["name"],
                 body.description,
-                config,
-                context,
-                body.metadata or {},
+                value["config"],
+                value["context"],
+                value["metadata"],
             )
         return to_schema(row)
 
-    async def get(self, assistant_id: str) -> schemas.Assistant:
+    async def get(self, assistant_id: str, *, auth: RequestAuth) -> schemas.Assistant:
+        resolved = self.resolve_id(assistant_id)
+        allowed = await auth.authorize("assistants", "read", {"assistant_id": resolved})
         async with self.db.read_session() as session:
-            return to_schema(await self._get_row(session, self.resolve_id(assistant_id)))
+            return to_schema(await self._get_row(session, resolved, allowed))
 
-    async def _get_row(self, session: Any, assistant_id: uuid.UUID) -> AssistantRow:
-        row = await AssistantRepository(session=session).get_one_or_none(assistant_id=assistant_id)
+    async def _get_row(self, session: Any, assistant_id: uuid.UUID, allowed: Filter | None) -> AssistantRow:
+        row = await AssistantRepository(session=session).get_allowed(assistant_id, allowed)
         if row is None or row.graph_id not in self.graphs:
             raise NotFound(f"Assistant {assistant_id} not found")
         return row
 
-    async def patch(self, assistant_id: str, body: schemas.AssistantPatch) -> schemas.Assistant:
+    async def patch(self, assistant_id: str, body: schemas.AssistantPatch, *, auth: RequestAuth) -> schemas.Assistant:
         check_config_and_context(body.config, body.context)
         if body.graph_id is not None:
             self.require_graph(body.graph_id)
+        resolved = self.resolve_id(assistant_id)
+        value: dict[str, Any] = {
+            "assistant_id": resolved,
+            "graph_id": body.graph_id,
+            "config": body.config,
+            "context": body.context,
+            "metadata": dict(body.metadata or {}),
+            "name": body.name,
+        }
+        allowed = await auth.authorize("assistants", "update", value)
         async with self.db.session() as session:
-            row = await self._get_row(session, self.resolve_id(assistant_id))
+            row = await self._get_row(session, resolved, allowed)
             config = body.config if body.config else row.config
             context = body.context if body.context is not None else row.context
             if body.config and body.config.get("configurable"):
@@ -191,7 +181,7 @@ class AssistantService:
             now = datetime.now(UTC)
             row.graph_id = body.graph_id if body.graph_id is not None else row.graph_id
             row.config, row.context = config, context
-            row.metadata_ = {**row.metadata_, **(body.metadata or {})}
+            row.metadata_ = {**row.metadata_, **value["metadata"]}
             row.name = body.name if body.name is not None else row.name
             row.description = body.description if body.description is not None else row.description
             row.version, row.updated_at = version, now
@@ -213,26 +203,40 @@ class AssistantService:
             created_at=now,
         )
 
-    async def delete(self, assistant_id: str, *, delete_threads: bool = False) -> None:
+    async def delete(self, assistant_id: str, *, auth: RequestAuth, delete_threads: bool = False) -> None:
         resolved = self.resolve_id(assistant_id)
+        allowed = await auth.authorize("assistants", "delete", {"assistant_id": resolved})
         async with self.db.session() as session:
-            row = await AssistantRepository(session=session).get_one_or_none(assistant_id=resolved)
+            row = await AssistantRepository(session=session).get_allowed(resolved, allowed)
             if row is None:
                 raise NotFound(f"Assistant with ID {resolved} not found")
             await session.delete(row)
         if delete_threads and self.find_threads and self.delete_threads:
-            await self.delete_threads(await self.find_threads({"assistant_id": str(resolved)}))
+            # Only the threads the caller may delete go: others may run this assistant too.
+            threads_allowed = await auth.authorize("threads", "delete", {"assistant_id": resolved})
+            await self.delete_threads(await self.find_threads({"assistant_id": str(resolved)}), threads_allowed)
 
     # -- search ---------------------------------------------------------------------------
 
-    async def search(self, body: schemas.AssistantSearch) -> Page[dict[str, Any]]:
-        check_limit(body.limit, self.max_search_limit)
+    async def _search_filter(
+        self, body: schemas.AssistantSearch | schemas.AssistantCount, auth: RequestAuth, **page: int
+    ) -> Filter | None:
         if body.graph_id is not None:
             self.require_graph(body.graph_id)
+        value: dict[str, Any] = {"graph_id": body.graph_id, "metadata": body.metadata, **page}
+        return await auth.authorize("assistants", "search", value)
+
+    async def search(self, body: schemas.AssistantSearch, *, auth: RequestAuth) -> Page[dict[str, Any]]:
+        check_limit(body.limit, self.max_search_limit)
+        allowed = await self._search_filter(body, auth, limit=body.limit, offset=body.offset)
         async with self.db.read_session() as session:
             repo = AssistantRepository(session=session)
             conditions = repo.filters(
-                graph_ids=self.graphs.graph_ids, graph_id=body.graph_id, name=body.name, metadata=body.metadata
+                graph_ids=self.graphs.graph_ids,
+                graph_id=body.graph_id,
+                name=body.name,
+                metadata=body.metadata,
+                allowed=allowed,
             )
             sort_by = body.sort_by or "created_at"
             column: Any = getattr(AssistantRow, sort_by)
@@ -244,27 +248,31 @@ class AssistantService:
             statement = repo.statement.where(*conditions).order_by(*order)
             rows = await repo.page(statement, limit=body.limit, offset=body.offset)
         page = Page.from_rows(rows, limit=body.limit, offset=body.offset)
-        return Page([_select(to_schema(r), body.select) for r in page.items], page.offset, page.next_offset)
+        return Page([select_fields(to_schema(r), body.select) for r in page.items], page.offset, page.next_offset)
 
-    async def count(self, body: schemas.AssistantCount) -> int:
-        if body.graph_id is not None:
-            self.require_graph(body.graph_id)
+    async def count(self, body: schemas.AssistantCount, *, auth: RequestAuth) -> int:
+        allowed = await self._search_filter(body, auth)
         async with self.db.read_session() as session:
             repo = AssistantRepository(session=session)
             conditions = repo.filters(
-                graph_ids=self.graphs.graph_ids, graph_id=body.graph_id, name=body.name, metadata=body.metadata
+                graph_ids=self.graphs.graph_ids,
+                graph_id=body.graph_id,
+                name=body.name,
+                metadata=body.metadata,
+                allowed=allowed,
             )
             return await repo.count_where(conditions)
 
     # -- versions -------------------------------------------------------------------------
 
     async def versions(
-        self, assistant_id: str, body: schemas.AssistantVersionsSearch
+        self, assistant_id: str, body: schemas.AssistantVersionsSearch, *, auth: RequestAuth
     ) -> list[schemas.AssistantVersion]:
         check_limit(body.limit, self.max_search_limit)
         resolved = self.resolve_id(assistant_id)
+        allowed = await auth.authorize("assistants", "read", {"assistant_id": resolved})
         async with self.db.read_session() as session:
-            await self._get_row(session, resolved)
+            await self._get_row(session, resolved, allowed)
             rows = await AssistantVersionRepository(session=session).search(
                 resolved, metadata=body.metadata, limit=body.limit, offset=body.offset
             )
@@ -272,10 +280,11 @@ class AssistantService:
             raise NotFound(f"Assistant {resolved} not found")
         return [version_to_schema(r) for r in rows]
 
-    async def set_latest(self, assistant_id: str, version: int) -> schemas.Assistant:
+    async def set_latest(self, assistant_id: str, version: int, *, auth: RequestAuth) -> schemas.Assistant:
         resolved = self.resolve_id(assistant_id)
+        allowed = await auth.authorize("assistants", "update", {"assistant_id": resolved, "version": version})
         async with self.db.session() as session:
-            row = await self._get_row(session, resolved)
+            row = await self._get_row(session, resolved, allowed)
             chosen = await AssistantVersionRepository(session=session).get_one_or_none(
                 assistant_id=resolved, version=version
             )
@@ -286,8 +295,3 @@ class AssistantService:
             row.version, row.updated_at = chosen.version, datetime.now(UTC)
             await session.flush()
             return to_schema(row)
-
-
-def _select(assistant: schemas.Assistant, select: list[str] | None) -> dict[str, Any]:
-    fields = {name: getattr(assistant, name) for name in assistant.__struct_fields__}
-    return fields if not select else {name: fields[name] for name in select}

@@ -13,11 +13,12 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.response import Stream
 
+from aegra.auth import RequestAuth
 from aegra.domain.runs import schemas
 from aegra.domain.runs.broker import StreamEvent
 from aegra.domain.runs.services import RunService
-from aegra.errors import Invalid
 from aegra.domain.runs.sse import json_when_done, sse_stream
+from aegra.errors import Invalid
 
 CancelAction = Literal["interrupt", "rollback"]
 
@@ -49,17 +50,18 @@ async def _only_modes(events: AsyncIterator[StreamEvent], modes: list[str] | Non
             yield event
 
 
-async def _stream_created(runs: RunService, state: State, thread_id: str | None, data: schemas.RunCreate) -> Stream:
-    run = await runs.create(thread_id, data)
+async def _stream_created(runs: RunService, auth: RequestAuth, state: State, thread_id: str | None,
+                          data: schemas.RunCreate) -> Stream:  # fmt: skip
+    run = await runs.create(thread_id, data, auth=auth)
     path = _run_path(run, thread_id is None)
     on_disconnect = None
     if data.on_disconnect == "cancel":
 
         async def on_disconnect() -> None:
-            await runs.cancel(None, str(run.run_id), "interrupt")
+            await runs.cancel(None, str(run.run_id), "interrupt", auth=auth)
 
     body = sse_stream(
-        runs.events(None, str(run.run_id), just_created=True),
+        runs.events(None, str(run.run_id), auth=auth, just_created=True),
         with_ids=data.stream_resumable,
         keepalive=_keepalive(state),
         on_disconnect=on_disconnect,
@@ -68,22 +70,25 @@ async def _stream_created(runs: RunService, state: State, thread_id: str | None,
     return Stream(body, media_type="text/event-stream", headers=headers)
 
 
-async def _wait_created(runs: RunService, state: State, thread_id: str | None, data: schemas.RunCreate) -> Stream:
-    run = await runs.create(thread_id, data)
+async def _wait_created(runs: RunService, auth: RequestAuth, state: State, thread_id: str | None,
+                        data: schemas.RunCreate) -> Stream:  # fmt: skip
+    run = await runs.create(thread_id, data, auth=auth)
     path = _run_path(run, thread_id is None)
-    body = json_when_done(runs.result(None, str(run.run_id), just_created=True), keepalive=_keepalive(state))
+    body = json_when_done(runs.result(None, str(run.run_id), auth=auth, just_created=True), keepalive=_keepalive(state))
     return Stream(body, media_type="application/json", headers={"Location": f"{path}/join", "Content-Location": path})
 
 
-def _join_stream(runs: RunService, state: State, request: Request[Any, Any, Any], thread_id: str | None,
-                 run_id: str, stream_mode: list[str] | None, cancel_on_disconnect: bool) -> Stream:  # fmt: skip
+async def _join_stream(runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any],
+                       thread_id: str | None, run_id: str, stream_mode: list[str] | None,
+                       cancel_on_disconnect: bool) -> Stream:  # fmt: skip
+    await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
     on_disconnect = None
     if cancel_on_disconnect:
 
         async def on_disconnect() -> None:
-            await runs.cancel(thread_id, run_id, "interrupt")
+            await runs.cancel(thread_id, run_id, "interrupt", auth=auth)
 
-    events = _only_modes(runs.events(thread_id, run_id, after=_last_event_id(request)), stream_mode)
+    events = _only_modes(runs.events(thread_id, run_id, auth=auth, after=_last_event_id(request)), stream_mode)
     body = sse_stream(events, with_ids=True, keepalive=_keepalive(state), on_disconnect=on_disconnect)
     return Stream(body, media_type="text/event-stream")
 
@@ -93,58 +98,69 @@ class ThreadRunController(Controller):
     tags = ["Thread Runs"]
 
     @post("/", status_code=200, summary="Create a background run")
-    async def create_run(self, runs: RunService, thread_id: str, data: schemas.RunCreate) -> Response[schemas.Run]:
-        run = await runs.create(thread_id, data)
+    async def create_run(
+        self, runs: RunService, auth: RequestAuth, thread_id: str, data: schemas.RunCreate
+    ) -> Response[schemas.Run]:
+        run = await runs.create(thread_id, data, auth=auth)
         return Response(run, headers={"Content-Location": _run_path(run, False)})
 
     @post("/stream", status_code=200, summary="Create a run and stream its output")
-    async def stream_run(self, runs: RunService, state: State, thread_id: str, data: schemas.RunCreate) -> Stream:
-        return await _stream_created(runs, state, thread_id, data)
+    async def stream_run(
+        self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, data: schemas.RunCreate
+    ) -> Stream:
+        return await _stream_created(runs, auth, state, thread_id, data)
 
     @post("/wait", status_code=200, summary="Create a run and wait for its result")
-    async def wait_run(self, runs: RunService, state: State, thread_id: str, data: schemas.RunCreate) -> Stream:
-        return await _wait_created(runs, state, thread_id, data)
+    async def wait_run(
+        self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, data: schemas.RunCreate
+    ) -> Stream:
+        return await _wait_created(runs, auth, state, thread_id, data)
 
     @get("/", summary="List a thread's runs")
     async def list_runs(
-        self, runs: RunService, thread_id: str, limit: int = 10, offset: int = 0, status: str | None = None
+        self,
+        runs: RunService,
+        auth: RequestAuth,
+        thread_id: str,
+        limit: int = 10,
+        offset: int = 0,
+        status: str | None = None,
     ) -> Response[list[schemas.Run]]:
         if limit < 1 or offset < 0:
             raise Invalid("limit must be at least 1 and offset not negative")
-        page = await runs.list(thread_id, limit=limit, offset=offset, status=status)
+        page = await runs.list(thread_id, auth=auth, limit=limit, offset=offset, status=status)
         return Response(page.items, headers=page.headers())
 
     @get("/{run_id:str}", summary="Get a run")
-    async def get_run(self, runs: RunService, thread_id: str, run_id: str) -> schemas.Run:
-        return await runs.get(thread_id, run_id)
+    async def get_run(self, runs: RunService, auth: RequestAuth, thread_id: str, run_id: str) -> schemas.Run:
+        return await runs.get(thread_id, run_id, auth=auth)
 
     @delete("/{run_id:str}", status_code=204, summary="Delete a finished run")
-    async def delete_run(self, runs: RunService, thread_id: str, run_id: str) -> None:
-        await runs.delete(thread_id, run_id)
+    async def delete_run(self, runs: RunService, auth: RequestAuth, thread_id: str, run_id: str) -> None:
+        await runs.delete(thread_id, run_id, auth=auth)
 
     @get("/{run_id:str}/join", summary="Wait for a run's result")
-    async def join_run(self, runs: RunService, state: State, thread_id: str, run_id: str) -> Stream:
-        await runs.get(thread_id, run_id)  # 404 before the response starts
-        body = json_when_done(runs.result(thread_id, run_id), keepalive=_keepalive(state))
+    async def join_run(self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, run_id: str) -> Stream:
+        await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
+        body = json_when_done(runs.result(thread_id, run_id, auth=auth), keepalive=_keepalive(state))
         return Stream(body, media_type="application/json")
 
     @get("/{run_id:str}/stream", summary="Join a run's stream (replays from Last-Event-ID)")
     async def join_run_stream(
-        self, runs: RunService, state: State, request: Request[Any, Any, Any], thread_id: str, run_id: str,
-        stream_mode: list[str] | None = None, cancel_on_disconnect: bool = False,
+        self, runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any], thread_id: str,
+        run_id: str, stream_mode: list[str] | None = None, cancel_on_disconnect: bool = False,
     ) -> Stream:  # fmt: skip
-        await runs.get(thread_id, run_id)
-        return _join_stream(runs, state, request, thread_id, run_id, stream_mode, cancel_on_disconnect)
+        return await _join_stream(runs, auth, state, request, thread_id, run_id, stream_mode, cancel_on_disconnect)
 
     @post("/{run_id:str}/cancel", status_code=202, summary="Cancel a run")
     async def cancel_run(
-        self, runs: RunService, state: State, thread_id: str, run_id: str, wait: bool = False,
+        self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, run_id: str, wait: bool = False,
         action: CancelAction = "interrupt",
     ) -> Response[Any]:  # fmt: skip
-        await runs.cancel(thread_id, run_id, action)
+        await runs.cancel(thread_id, run_id, action, auth=auth)
         if not wait:
             return Response(None, status_code=202)
-        body = json_when_done(runs.result(thread_id, run_id), keepalive=_keepalive(state))
+        body = json_when_done(runs.result(thread_id, run_id, auth=auth), keepalive=_keepalive(state))
         return Stream(body, media_type="application/json", status_code=200)  # type: ignore[return-value]
 
 
@@ -153,39 +169,42 @@ class StatelessRunController(Controller):
     tags = ["Stateless Runs"]
 
     @post("/", status_code=200, summary="Create a stateless background run")
-    async def create_run(self, runs: RunService, data: schemas.RunCreate) -> Response[schemas.Run]:
-        run = await runs.create(None, data)
+    async def create_run(self, runs: RunService, auth: RequestAuth, data: schemas.RunCreate) -> Response[schemas.Run]:
+        run = await runs.create(None, data, auth=auth)
         return Response(run, headers={"Content-Location": _run_path(run, True)})
 
     @post("/stream", status_code=200, summary="Create a stateless run and stream its output")
-    async def stream_run(self, runs: RunService, state: State, data: schemas.RunCreate) -> Stream:
-        return await _stream_created(runs, state, None, data)
+    async def stream_run(self, runs: RunService, auth: RequestAuth, state: State, data: schemas.RunCreate) -> Stream:
+        return await _stream_created(runs, auth, state, None, data)
 
     @post("/wait", status_code=200, summary="Create a stateless run and wait for its result")
-    async def wait_run(self, runs: RunService, state: State, data: schemas.RunCreate) -> Stream:
-        return await _wait_created(runs, state, None, data)
+    async def wait_run(self, runs: RunService, auth: RequestAuth, state: State, data: schemas.RunCreate) -> Stream:
+        return await _wait_created(runs, auth, state, None, data)
 
     @post("/batch", status_code=200, summary="Create several stateless background runs")
-    async def create_batch(self, runs: RunService, data: list[schemas.RunCreate]) -> list[schemas.Run]:
-        return [await runs.create(None, item) for item in data]
+    async def create_batch(
+        self, runs: RunService, auth: RequestAuth, data: list[schemas.RunCreate]
+    ) -> list[schemas.Run]:
+        return [await runs.create(None, item, auth=auth) for item in data]
 
     @get("/{run_id:str}/join", summary="Wait for a stateless run's result")
-    async def join_run(self, runs: RunService, state: State, run_id: str) -> Stream:
-        await runs.get_any(run_id)
-        body = json_when_done(runs.result(None, run_id), keepalive=_keepalive(state))
+    async def join_run(self, runs: RunService, auth: RequestAuth, state: State, run_id: str) -> Stream:
+        await runs.get(None, run_id, auth=auth)
+        body = json_when_done(runs.result(None, run_id, auth=auth), keepalive=_keepalive(state))
         return Stream(body, media_type="application/json")
 
     @get("/{run_id:str}/stream", summary="Join a stateless run's stream")
     async def join_run_stream(
-        self, runs: RunService, state: State, request: Request[Any, Any, Any], run_id: str,
+        self, runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any], run_id: str,
         stream_mode: list[str] | None = None, cancel_on_disconnect: bool = False,
     ) -> Stream:  # fmt: skip
-        await runs.get_any(run_id)
-        return _join_stream(runs, state, request, None, run_id, stream_mode, cancel_on_disconnect)
+        return await _join_stream(runs, auth, state, request, None, run_id, stream_mode, cancel_on_disconnect)
 
     @post("/cancel", status_code=204, summary="Cancel runs in bulk")
-    async def cancel_many(self, runs: RunService, data: schemas.BulkCancel, action: CancelAction = "interrupt") -> None:
-        await runs.cancel_many(data, action)
+    async def cancel_many(
+        self, runs: RunService, auth: RequestAuth, data: schemas.BulkCancel, action: CancelAction = "interrupt"
+    ) -> None:
+        await runs.cancel_many(data, action, auth=auth)
 
 
 class ThreadStreamController(Controller):
@@ -194,13 +213,13 @@ class ThreadStreamController(Controller):
 
     @get("/", summary="Join the stream of every run in flight on a thread")
     async def join_thread_stream(
-        self, runs: RunService, state: State, thread_id: str, stream_mode: list[str] | None = None,
+        self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, stream_mode: list[str] | None = None,
         stream_modes: list[str] | None = None,
     ) -> Stream:  # fmt: skip
         # The SDK sends `stream_mode`; langgraph-api reads `stream_modes`: accept both.
         modes = [*(stream_mode or []), *(stream_modes or [])]
         run_modes = [mode for mode in modes if mode not in ("run_modes", "lifecycle", "state_update")]
-        thread_uuid = await runs.existing_thread(thread_id)  # 404 before the response starts
+        thread_uuid = await runs.existing_thread(thread_id, auth=auth)  # 404 before the response starts
         events = _only_modes(runs.thread_events(thread_uuid), run_modes)
         body = sse_stream(events, with_ids=False, keepalive=_keepalive(state))
         return Stream(body, media_type="text/event-stream")

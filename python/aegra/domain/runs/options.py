@@ -2,8 +2,9 @@
 
 Every option the SDK can send either takes effect or is refused with 422 (api-surface.md §6.1).
 Config and context merge as in langgraph-api: the assistant's, then the thread's, then the
-request's, with the server's own keys (`thread_id`, `run_id`, `graph_id`, `assistant_id`)
-last so that a request cannot spoof them.
+request's, with the server's own keys (`thread_id`, `run_id`, `graph_id`, `assistant_id`, and
+the caller's `langgraph_auth_user`, `langgraph_auth_user_id`, `langgraph_auth_permissions`) last
+so that a request cannot spoof them.
 """
 
 from __future__ import annotations
@@ -59,8 +60,11 @@ def _durability(body: RunCreate) -> str:
 
 
 def build_kwargs(body: RunCreate, assistant: Assistant, thread: ThreadRow, run_id: uuid.UUID, *,
-                 stateless: bool) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-    """The run's stored `kwargs` (everything execution needs) and its metadata."""
+                 stateless: bool, user: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """The run's stored `kwargs` (everything execution needs) and its metadata.
+
+    `user`: the `langgraph_auth_*` keys the graph sees (`RequestAuth.configurable()`).
+    """
     request_config = dict(body.config or {})
     configurable: dict[str, Any] = {
         **(assistant.config.get("configurable") or {}),
@@ -76,6 +80,7 @@ def build_kwargs(body: RunCreate, assistant: Assistant, thread: ThreadRow, run_i
         run_id=str(run_id),
         graph_id=assistant.graph_id,
         assistant_id=str(assistant.assistant_id),
+        **user,
     )
     metadata = {
         **assistant.metadata,

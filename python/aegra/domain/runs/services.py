@@ -1,5 +1,10 @@
 """The rules of runs: creation (validation, threads, multitask strategies), reading, cancelling,
 and following a run's stream or result. Execution itself is executor.py's and execution.py's.
+
+Runs belong to their thread: the caller's `threads` handler authorizes them (`create_run`, then
+`read`, `update` for cancel, `delete`), and its filter is matched against the thread's metadata
+in SQL, so another user's run is not found. Creating a run also needs `read` on a non-system
+assistant, as in langgraph-api.
 """
 
 from __future__ import annotations
@@ -9,12 +14,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 
+from aegra.auth import SYSTEM, Filter, RequestAuth
 from aegra.db.engine import Database
 from aegra.db.models import Run as RunRow
 from aegra.db.models import Thread as ThreadRow
-from aegra.db.repositories import RunRepository
+from aegra.db.repositories import RunRepository, ThreadRepository
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.pagination import Page
 from aegra.domain.runs import schemas
@@ -40,13 +47,28 @@ class RunService:
 
     # -- creation -------------------------------------------------------------------------
 
-    async def create(self, thread_id: str | None, body: schemas.RunCreate) -> schemas.Run:
+    async def _authorize_create(self, thread_uuid: uuid.UUID, run_id: uuid.UUID, body: schemas.RunCreate,
+                                auth: RequestAuth) -> tuple[schemas.RunCreate, Filter | None]:  # fmt: skip
+        """The `create_run` handler's verdict; the body carries the metadata it may have changed."""
+        value: dict[str, Any] = {
+            "thread_id": thread_uuid, "assistant_id": body.assistant_id, "run_id": run_id, "status": "pending",
+            "metadata": dict(body.metadata or {}), "prevent_insert_if_inflight": body.multitask_strategy == "reject",
+            "multitask_strategy": body.multitask_strategy, "if_not_exists": body.if_not_exists,
+            "after_seconds": body.after_seconds, "kwargs": {"input": body.input, "config": body.config},
+        }  # fmt: skip
+        allowed = await auth.authorize("threads", "create_run", value)
+        return msgspec.structs.replace(body, metadata=value["metadata"]), allowed
+
+    async def create(self, thread_id: str | None, body: schemas.RunCreate, *, auth: RequestAuth) -> schemas.Run:
         """Persist a pending run (creating its thread when allowed) and hand it to the executor."""
         stateless = thread_id is None
         validate_options(body, stateless=stateless, webhooks_enabled=self.webhooks_enabled)
-        assistant = await self.assistants.get(body.assistant_id)
+        assistant = await self.assistants.get(body.assistant_id, auth=SYSTEM)
+        if assistant.metadata.get("created_by") != "system":
+            await self.assistants.get(str(assistant.assistant_id), auth=auth)  # 404 unless readable
         thread_uuid = uuid.uuid4() if stateless else parse_uuid(thread_id, "thread ID")  # type: ignore[arg-type]
         run_id = uuid.uuid4()
+        body, allowed = await self._authorize_create(thread_uuid, run_id, body, auth)
         strategy = None if stateless else (body.multitask_strategy or "enqueue")
         to_cancel: list[uuid.UUID] = []
         now = datetime.now(UTC)
@@ -54,11 +76,17 @@ class RunService:
         try:
             async with self.db.session() as session:
                 # FOR UPDATE (PostgreSQL): two requests for one thread must not both see it idle.
-                thread = await session.get(ThreadRow, thread_uuid, with_for_update=True)
+                threads = ThreadRepository(session=session)
+                thread = await threads.get_allowed(thread_uuid, allowed, for_update=True)
                 if thread is None:
-                    if not stateless and (body.if_not_exists or "reject") == "reject":
+                    hidden = allowed and await threads.get_allowed(thread_uuid, None) is not None
+                    if hidden or (not stateless and (body.if_not_exists or "reject") == "reject"):
                         raise NotFound(f"Thread {thread_uuid} not found.")
-                    thread = ThreadRow(thread_id=thread_uuid, metadata_={}, config={}, created_at=now, updated_at=now)
+                    # A new thread carries the run's metadata, as in langgraph-api (e.g. its owner).
+                    metadata = {**((body.config or {}).get("metadata") or {}), **(body.metadata or {})}
+                    thread = ThreadRow(
+                        thread_id=thread_uuid, metadata_=metadata, config={}, created_at=now, updated_at=now
+                    )
                     session.add(thread)
                 elif body.command is not None and body.command.resume is not None and not thread.interrupts:
                     raise BadRequest(f"Cannot resume thread {thread_uuid}: it has no pending interrupt")
@@ -70,7 +98,9 @@ class RunService:
                     )
                 if inflight and strategy in ("interrupt", "rollback"):
                     to_cancel = [run.run_id for run in inflight]
-                kwargs, metadata = build_kwargs(body, assistant, thread, run_id, stateless=stateless)
+                kwargs, metadata = build_kwargs(
+                    body, assistant, thread, run_id, stateless=stateless, user=auth.configurable()
+                )
                 thread.metadata_ = {
                     **thread.metadata_,
                     "graph_id": assistant.graph_id,
@@ -109,25 +139,32 @@ class RunService:
 
     # -- reading --------------------------------------------------------------------------
 
-    async def get(self, thread_id: str, run_id: str) -> schemas.Run:
+    async def get(self, thread_id: str | None, run_id: str, *, auth: RequestAuth) -> schemas.Run:
+        """`thread_id` None: a run by id alone (the stateless `/runs/{run_id}/...` routes)."""
+        allowed = await self._authorize(thread_id, run_id, auth, "read")
         async with self.db.read_session() as session:
-            return schemas.from_row(await self._get_row(session, thread_id, run_id))
+            return schemas.from_row(await self._get_row(session, thread_id, run_id, allowed))
 
-    async def _get_row(self, session: Any, thread_id: str | None, run_id: str) -> RunRow:
+    async def _authorize(
+        self, thread_id: str | None, run_id: str | None, auth: RequestAuth, action: str
+    ) -> Filter | None:
+        value: dict[str, Any] = {
+            "thread_id": parse_uuid(thread_id, "thread ID") if thread_id else None,
+            "run_id": parse_uuid(run_id, "run ID") if run_id else None,
+        }
+        return await auth.authorize("threads", action, value)
+
+    async def _get_row(self, session: Any, thread_id: str | None, run_id: str, allowed: Filter | None) -> RunRow:
         run_uuid = parse_uuid(run_id, "run ID")
-        row = await session.get(RunRow, run_uuid)
+        row = await RunRepository(session=session).get_allowed(run_uuid, allowed)
         if row is None or (thread_id is not None and row.thread_id != parse_uuid(thread_id, "thread ID")):
             raise NotFound(f"Run {run_uuid} not found")
         return row
 
-    async def get_any(self, run_id: str) -> schemas.Run:
-        """A run by id alone (the stateless `/runs/{run_id}/...` routes)."""
-        async with self.db.read_session() as session:
-            return schemas.from_row(await self._get_row(session, None, run_id))
-
-    async def list(self, thread_id: str, *, limit: int, offset: int, status: str | None) -> Page[schemas.Run]:
+    async def list(self, thread_id: str, *, auth: RequestAuth, limit: int, offset: int,
+                   status: str | None) -> Page[schemas.Run]:  # fmt: skip
         check_limit(limit, self.max_search_limit)
-        thread_uuid = await self.existing_thread(thread_id)
+        thread_uuid = await self.existing_thread(thread_id, auth=auth)
         async with self.db.read_session() as session:
             statement = select(RunRow).where(RunRow.thread_id == thread_uuid)
             if status is not None:
@@ -137,24 +174,26 @@ class RunService:
         page = Page.from_rows(rows, limit=limit, offset=offset)
         return Page([schemas.from_row(r) for r in page.items], page.offset, page.next_offset)
 
-    async def delete(self, thread_id: str, run_id: str) -> None:
+    async def delete(self, thread_id: str, run_id: str, *, auth: RequestAuth) -> None:
+        allowed = await self._authorize(thread_id, run_id, auth, "delete")
         async with self.db.session() as session:
-            row = await self._get_row(session, thread_id, run_id)
+            row = await self._get_row(session, thread_id, run_id, allowed)
             if row.status in ("pending", "running"):
                 raise Conflict(f"Run {row.run_id} is {row.status}; cancel it before deleting it")
             await session.delete(row)
 
     # -- cancelling -----------------------------------------------------------------------
 
-    async def cancel(self, thread_id: str | None, run_id: str, action: str) -> schemas.Run:
+    async def cancel(self, thread_id: str | None, run_id: str, action: str, *, auth: RequestAuth) -> schemas.Run:
+        allowed = await self._authorize(thread_id, run_id, auth, "update")
         async with self.db.read_session() as session:
-            row = await self._get_row(session, thread_id, run_id)
+            row = await self._get_row(session, thread_id, run_id, allowed)
         if row.status in TERMINAL:
             raise Conflict(f"Run {row.run_id} has already ended ({row.status})")
         await self._cancel_one(row.thread_id, row.run_id, action)
         return schemas.from_row(row)
 
-    async def cancel_many(self, body: schemas.BulkCancel, action: str) -> None:
+    async def cancel_many(self, body: schemas.BulkCancel, action: str, *, auth: RequestAuth) -> None:
         """Either every run with a status, or the given runs of one thread."""
         by_status = body.status is not None
         by_ids = body.thread_id is not None or body.run_ids is not None
@@ -172,7 +211,9 @@ class RunService:
             statement = statement.where(
                 RunRow.thread_id == thread_uuid, RunRow.run_id.in_(run_ids), RunRow.status.in_(("pending", "running"))
             )
+        allowed = await self._authorize(body.thread_id, None, auth, "update")
         async with self.db.read_session() as session:
+            statement = RunRepository(session=session).through_thread(statement, allowed)
             targets = list(await session.execute(statement))
         for thread_uuid, run_uuid in targets:
             await self._cancel_one(thread_uuid, run_uuid, action)
@@ -199,28 +240,31 @@ class RunService:
 
     # -- following a run ------------------------------------------------------------------
 
-    async def events(self, thread_id: str | None, run_id: str, *, after: int | None = None,
+    async def events(self, thread_id: str | None, run_id: str, *, auth: RequestAuth, after: int | None = None,
                      just_created: bool = False) -> AsyncIterator[StreamEvent]:  # fmt: skip
         """The run's events from the start (or after `after`), live until it ends.
 
-        `just_created`: the caller made this run a moment ago, so its stream is open here and
-        the database need not be asked.
+        `just_created`: the caller made this run a moment ago (and was allowed to), so its stream
+        is open here and the database need not be asked.
         """
         if just_created:
             run_uuid = uuid.UUID(run_id)
         else:
+            allowed = await self._authorize(thread_id, run_id, auth, "read")
             async with self.db.read_session() as session:
-                row = await self._get_row(session, thread_id, run_id)
+                row = await self._get_row(session, thread_id, run_id, allowed)
             if row.status in TERMINAL and not self.broker.has_stream(row.run_id):
                 return
             run_uuid = row.run_id
         async for event in self.broker.subscribe(run_uuid, after):
             yield event
 
-    async def existing_thread(self, thread_id: str) -> uuid.UUID:
+    async def existing_thread(self, thread_id: str, *, auth: RequestAuth) -> uuid.UUID:
+        """The thread's id, when it exists and the caller may read it."""
         thread_uuid = parse_uuid(thread_id, "thread ID")
+        allowed = await auth.authorize("threads", "read", {"thread_id": thread_uuid})
         async with self.db.read_session() as session:
-            if await session.get(ThreadRow, thread_uuid) is None:
+            if await ThreadRepository(session=session).get_allowed(thread_uuid, allowed) is None:
                 raise NotFound(f"Thread {thread_uuid} not found")
         return thread_uuid
 
@@ -238,15 +282,16 @@ class RunService:
             async for event in self.broker.subscribe(run.run_id):
                 yield event
 
-    async def result(self, thread_id: str | None, run_id: str, *, just_created: bool = False) -> Any:
+    async def result(self, thread_id: str | None, run_id: str, *, auth: RequestAuth, just_created: bool = False) -> Any:
         """What `wait` and `join` answer once the run has ended."""
         result = RunResult()
-        async for event in self.events(thread_id, run_id, just_created=just_created):
+        async for event in self.events(thread_id, run_id, auth=auth, just_created=just_created):
             result.absorb(event.event, event.data)
         if result.seen_any:
             return result.body()
         async with self.db.read_session() as session:
-            row = await self._get_row(session, thread_id, run_id)
+            # Authorized already, by `events` or by the creation of the run.
+            row = await self._get_row(session, thread_id, run_id, None)
             thread = await session.get(ThreadRow, row.thread_id)
         if thread is None:
             return {}

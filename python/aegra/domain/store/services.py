@@ -5,14 +5,20 @@ layer adds what an HTTP caller needs on top: namespace labels checked as langgra
 (non-empty, no `.`, since GET joins them with dots), filters checked before any SQL runs on either
 backend, and a query refused with a reason when no index is configured rather than silently
 answered as a plain listing.
+
+Auth (`@auth.on.store`): the handler sees each operation's value and may rewrite its namespace
+(e.g. prefix it with the user's identity, so users never share items); a filter it returns is
+ANDed into searches and must match an item for `get` and `delete` to see it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from langgraph.store.base import NOT_PROVIDED, BaseStore, Item, SearchItem
 
+from aegra.auth import Filter, RequestAuth
 from aegra.domain.schemas import check_limit
 from aegra.domain.store import schemas
 from aegra.errors import AegraError, BadRequest, Invalid
@@ -49,32 +55,56 @@ class StoreService:
         # Both AsyncSqliteStore and AsyncPostgresStore keep the index config here (None without one).
         return bool(getattr(self.store, "index_config", None))
 
-    async def put(self, data: schemas.StorePut) -> None:
+    async def put(self, data: schemas.StorePut, *, auth: RequestAuth) -> None:
         if data.index is True:
             raise Invalid("index must be false, a list of field paths, or null")
-        namespace = check_namespace(data.namespace)
+        value: dict[str, Any] = {
+            "namespace": check_namespace(data.namespace),
+            "key": data.key,
+            "value": data.value,
+            "index": data.index,
+        }
+        await auth.authorize("store", "put", value)
+        namespace = check_namespace(value["namespace"])  # as the handler left it
         # An absent ttl lets `store.ttl.default_ttl` apply; the SDK never sends an explicit null.
         ttl = NOT_PROVIDED if data.ttl is None else data.ttl
         try:
-            await self.store.aput(namespace, data.key, data.value, index=data.index, ttl=ttl)  # type: ignore[arg-type]
+            await self.store.aput(namespace, data.key, value["value"], index=value["index"], ttl=ttl)  # type: ignore[arg-type]
         except EmbeddingUnavailableError as exc:
             raise EmbedderUnavailable(str(exc)) from exc
 
-    async def get(self, namespace: str, key: str | None, refresh_ttl: bool | None) -> schemas.StoreItem | None:
-        labels = check_namespace(namespace.split("."))
+    async def get(
+        self, namespace: str, key: str | None, refresh_ttl: bool | None, *, auth: RequestAuth
+    ) -> schemas.StoreItem | None:
         if not key:
             raise BadRequest("Key is required")
-        item = await self.store.aget(labels, key, refresh_ttl=refresh_ttl)
-        return None if item is None else _item(item)
+        value: dict[str, Any] = {"namespace": check_namespace(namespace.split(".")), "key": key}
+        allowed = await auth.authorize("store", "get", value)
+        item = await self.store.aget(check_namespace(value["namespace"]), key, refresh_ttl=refresh_ttl)
+        return None if item is None or not _matches(item, allowed) else _item(item)
 
-    async def delete(self, data: schemas.StoreDelete) -> None:
-        await self.store.adelete(check_namespace(data.namespace), data.key)
+    async def delete(self, data: schemas.StoreDelete, *, auth: RequestAuth) -> None:
+        value: dict[str, Any] = {"namespace": check_namespace(data.namespace), "key": data.key}
+        allowed = await auth.authorize("store", "delete", value)
+        namespace = check_namespace(value["namespace"])
+        if allowed and not _matches(await self.store.aget(namespace, data.key), allowed):
+            return  # as deleting a missing item: nothing happens, nothing is revealed
+        await self.store.adelete(namespace, data.key)
 
-    async def search(self, data: schemas.StoreSearch) -> schemas.SearchItemsResponse:
-        prefix = check_namespace(data.namespace_prefix or (), "Namespace prefix")
+    async def search(self, data: schemas.StoreSearch, *, auth: RequestAuth) -> schemas.SearchItemsResponse:
         check_limit(data.limit, self.max_search_limit)
+        value: dict[str, Any] = {
+            "namespace": check_namespace(data.namespace_prefix or (), "Namespace prefix"),
+            "filter": data.filter,
+            "limit": data.limit,
+            "offset": data.offset,
+            "query": data.query,
+        }
+        allowed = await auth.authorize("store", "search", value)
+        prefix = check_namespace(value["namespace"] or (), "Namespace prefix")
+        search_filter = both(value["filter"], allowed)
         try:
-            filters.validate(data.filter)
+            filters.validate(search_filter)
         except ValueError as exc:
             raise BadRequest(f"Invalid filter: {exc}") from exc
         if data.query and not self.has_index:
@@ -83,7 +113,7 @@ class StoreService:
             found = await self.store.asearch(
                 prefix,
                 query=data.query,
-                filter=data.filter,
+                filter=search_filter,
                 limit=data.limit,
                 offset=data.offset,
                 refresh_ttl=data.refresh_ttl,
@@ -92,14 +122,53 @@ class StoreService:
             raise EmbedderUnavailable(str(exc)) from exc
         return schemas.SearchItemsResponse(items=[_search_item(item) for item in found])
 
-    async def list_namespaces(self, data: schemas.StoreListNamespaces) -> schemas.ListNamespacesResponse:
-        prefix = check_namespace(data.prefix, "Namespace prefix") if data.prefix else None
-        suffix = check_namespace(data.suffix, "Namespace suffix") if data.suffix else None
+    async def list_namespaces(
+        self, data: schemas.StoreListNamespaces, *, auth: RequestAuth
+    ) -> schemas.ListNamespacesResponse:
         check_limit(data.limit, self.max_search_limit)
+        value: dict[str, Any] = {
+            "namespace": tuple(data.prefix) if data.prefix else None,
+            "suffix": data.suffix,
+            "max_depth": data.max_depth,
+            "limit": data.limit,
+            "offset": data.offset,
+        }
+        await auth.authorize("store", "list_namespaces", value)
+        prefix = check_namespace(value["namespace"], "Namespace prefix") if value["namespace"] else None
+        suffix = check_namespace(value["suffix"], "Namespace suffix") if value["suffix"] else None
         found = await self.store.alist_namespaces(
             prefix=prefix, suffix=suffix, max_depth=data.max_depth, limit=data.limit, offset=data.offset
         )
         return schemas.ListNamespacesResponse(namespaces=[list(namespace) for namespace in found])
+
+
+def both(requested: Filter | None, allowed: Filter | None) -> Filter | None:
+    """The AND of two store filters, as one filter (the store's language has no `$and`).
+
+    Keys of one side only are kept as they are; a key on both sides keeps a condition equal on
+    both, or merges two operator dicts with distinct operators. Anything else cannot be expressed
+    as one condition, so it matches nothing: refusing is the safe side of an auth filter.
+    """
+    if not requested or not allowed:
+        return requested or allowed
+    merged: dict[str, Any] = dict(requested)
+    for key, condition in allowed.items():
+        mine: Any = merged.get(key, condition)
+        if mine == condition:
+            merged[key] = condition
+        elif _operators(mine) and _operators(condition) and not set(mine) & set(condition):
+            merged[key] = {**mine, **condition}
+        else:
+            merged[key] = {"$eq": condition, "$ne": condition}  # contradictory: no item matches
+    return merged
+
+
+def _operators(condition: Any) -> bool:
+    return isinstance(condition, dict) and bool(condition) and all(k.startswith("$") for k in condition)
+
+
+def _matches(item: Item | None, allowed: Filter | None) -> bool:
+    return item is not None and (not allowed or filters.matches(item.value, allowed))
 
 
 def _item(item: Item) -> schemas.StoreItem:

@@ -14,7 +14,9 @@ from aegra.server.resources import Resources
 logger = logging.getLogger(__name__)
 
 
-class SystemController(Controller):
+class HealthController(Controller):
+    """Stays when `http.disable_meta` removes the rest (load balancers need it)."""
+
     tags = ["System"]
 
     @get("/ok", summary="Health check; `?check_db=1` also queries the database")
@@ -29,6 +31,10 @@ class SystemController(Controller):
             logger.warning("health check: database unreachable: %s", exc)
             return Response({"ok": False, "services": {"database": "unhealthy"}}, status_code=500)
         return Response({"ok": True, "services": {"database": "healthy"}})
+
+
+class SystemController(Controller):
+    tags = ["System"]
 
     @get("/info", summary="Server version and feature flags")
     async def info(self, resources: Resources) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from aegra.auth import Filter
 from aegra.db.models import Thread as ThreadRow
 from aegra.db.repositories import ThreadRepository
 from aegra.domain.schemas import parse_uuid
@@ -17,8 +18,9 @@ def parse_thread_id(thread_id: str) -> uuid.UUID:
     return parse_uuid(thread_id, "thread ID")
 
 
-async def require_thread(session: Any, thread_id: uuid.UUID) -> ThreadRow:
-    row = await ThreadRepository(session=session).get_one_or_none(thread_id=thread_id)
+async def require_thread(session: Any, thread_id: uuid.UUID, allowed: Filter | None = None) -> ThreadRow:
+    """The thread; 404 when it does not exist or the caller's auth filter (`allowed`) does not match it."""
+    row = await ThreadRepository(session=session).get_allowed(thread_id, allowed)
     if row is None:
         raise NotFound(f"Thread with ID {thread_id} not found")
     return row

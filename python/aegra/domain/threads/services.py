@@ -3,6 +3,8 @@
 Behaviour follows langgraph-api (api-surface.md §1.2): thread ids are UUIDs, metadata patches
 merge, deleting a thread deletes its runs (foreign key) and its checkpoints, and search
 filters by JSON containment on metadata and on the values mirrored from the latest state.
+Every method takes the caller's `RequestAuth`: its `threads` handler may refuse, change the
+value (e.g. stamp `metadata.owner`), or return a filter that the SQL applies (no match: 404).
 State reads and writes are `ThreadStateService`'s (`self.state`).
 """
 
@@ -13,10 +15,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 from sqlalchemy.exc import IntegrityError
 
+from aegra.auth import Filter, RequestAuth
 from aegra.db.engine import Database
 from aegra.db.models import Thread as ThreadRow
 from aegra.db.repositories import ThreadRepository
@@ -65,9 +69,17 @@ class ThreadService:
 
     # -- CRUD -----------------------------------------------------------------------------
 
-    async def create(self, body: schemas.ThreadCreate) -> schemas.Thread:
+    async def create(self, body: schemas.ThreadCreate, *, auth: RequestAuth) -> schemas.Thread:
         thread_id = parse_thread_id(body.thread_id) if body.thread_id else uuid.uuid4()
-        metadata = body.metadata or {}
+        value: dict[str, Any] = {
+            "thread_id": thread_id,
+            "metadata": dict(body.metadata or {}),
+            "if_exists": body.if_exists,
+        }
+        if body.ttl is not None:
+            value["ttl"] = msgspec.to_builtins(body.ttl)
+        allowed = await auth.authorize("threads", "create", value)
+        metadata = value["metadata"]
         if body.supersteps and not metadata.get("graph_id"):
             # Refused before anything is stored (langgraph-api would create the thread, then fail).
             raise no_graph_id(thread_id)
@@ -77,7 +89,7 @@ class ThreadService:
                 session.add(row)
         except IntegrityError:
             # The primary key decides, so two requests racing for one id cannot both create it.
-            existing = await self._existing(thread_id)
+            existing = await self._existing(thread_id, allowed)
             if existing is not None and body.if_exists == "do_nothing":
                 # Nothing means nothing: supersteps are not applied to the existing thread either.
                 return to_schema(existing)
@@ -89,7 +101,8 @@ class ThreadService:
                 # Bad supersteps leave nothing behind: not the thread, not a partial state.
                 await self.delete_many([thread_id])
                 raise
-            return await self.get(str(thread_id))
+            async with self.db.read_session() as session:
+                return to_schema(await require_thread(session, thread_id))
         return to_schema(row)
 
     @staticmethod
@@ -109,33 +122,38 @@ class ThreadService:
         _set_ttl(row, ttl, now)
         return row
 
-    async def _existing(self, thread_id: uuid.UUID) -> ThreadRow | None:
+    async def _existing(self, thread_id: uuid.UUID, allowed: Filter | None) -> ThreadRow | None:
         async with self.db.read_session() as session:
-            return await ThreadRepository(session=session).get_one_or_none(thread_id=thread_id)
+            return await ThreadRepository(session=session).get_allowed(thread_id, allowed)
 
-    async def get(self, thread_id: str, *, include: str | None = None) -> schemas.Thread:
+    async def get(self, thread_id: str, *, auth: RequestAuth, include: str | None = None) -> schemas.Thread:
         include_ttl = "ttl" in parse_include(include)
-        async with self.db.read_session() as session:
-            return to_schema(await require_thread(session, parse_thread_id(thread_id)), include_ttl=include_ttl)
-
-    async def patch(self, thread_id: str, body: schemas.ThreadPatch) -> schemas.Thread:
         resolved = parse_thread_id(thread_id)
+        allowed = await auth.authorize("threads", "read", {"thread_id": resolved})
+        async with self.db.read_session() as session:
+            return to_schema(await require_thread(session, resolved, allowed), include_ttl=include_ttl)
+
+    async def patch(self, thread_id: str, body: schemas.ThreadPatch, *, auth: RequestAuth) -> schemas.Thread:
+        resolved = parse_thread_id(thread_id)
+        value: dict[str, Any] = {"thread_id": resolved, "metadata": dict(body.metadata or {})}
+        allowed = await auth.authorize("threads", "update", value)
         async with self.db.session() as session:
-            row = await require_thread(session, resolved)
-            row.metadata_ = {**row.metadata_, **(body.metadata or {})}
+            row = await require_thread(session, resolved, allowed)
+            row.metadata_ = {**row.metadata_, **value["metadata"]}
             now = datetime.now(UTC)
             _set_ttl(row, body.ttl, now)
             touch(row, now)
             await session.flush()
             return to_schema(row)
 
-    async def delete(self, thread_id: str) -> None:
+    async def delete(self, thread_id: str, *, auth: RequestAuth) -> None:
         resolved = parse_thread_id(thread_id)
-        if not await self.delete_many([resolved]):
+        allowed = await auth.authorize("threads", "delete", {"thread_id": resolved})
+        if not await self.delete_many([resolved], allowed):
             raise NotFound(f"Thread with ID {resolved} not found")
 
-    async def delete_many(self, thread_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-        """Delete threads with their runs and checkpoints; the ids that existed.
+    async def delete_many(self, thread_ids: Sequence[uuid.UUID], allowed: Filter | None = None) -> list[uuid.UUID]:
+        """Delete threads with their runs and checkpoints; the ids that existed (and `allowed` matched).
 
         The rows go first, in their own transaction: on SQLite the checkpointer writes through
         another connection, which would wait on this one's write lock.
@@ -143,7 +161,7 @@ class ThreadService:
         if not thread_ids:
             return []
         async with self.db.session() as session:
-            deleted = await ThreadRepository(session=session).delete_ids(thread_ids)
+            deleted = await ThreadRepository(session=session).delete_ids(thread_ids, allowed)
         await delete_checkpoints(self.checkpointer, [str(t) for t in deleted])
         return deleted
 
@@ -155,15 +173,26 @@ class ThreadService:
 
     # -- search ---------------------------------------------------------------------------
 
-    async def search(self, body: schemas.ThreadSearch) -> Page[dict[str, Any]]:
+    async def search(self, body: schemas.ThreadSearch, *, auth: RequestAuth) -> Page[dict[str, Any]]:
         check_limit(body.limit, self.max_search_limit)
         if body.extract:
             check_extract(body.extract)
         # An empty `ids` filters nothing, as in langgraph-api.
         ids = [parse_thread_id(i) for i in body.ids] if body.ids else None
+        value: dict[str, Any] = {
+            "metadata": body.metadata,
+            "values": body.values,
+            "status": body.status,
+            "limit": body.limit,
+            "offset": body.offset,
+            "ids": ids,
+        }
+        allowed = await auth.authorize("threads", "search", value)
         async with self.db.read_session() as session:
             repo = ThreadRepository(session=session)
-            conditions = repo.filters(ids=ids, metadata=body.metadata, values=body.values, status=body.status)
+            conditions = repo.filters(
+                ids=ids, metadata=body.metadata, values=body.values, status=body.status, allowed=allowed
+            )
             rows = await repo.search(
                 conditions,
                 sort_by=body.sort_by or "updated_at",
@@ -174,18 +203,25 @@ class ThreadService:
         page = Page.from_rows(rows, limit=body.limit, offset=body.offset)
         return Page([_shape(r, body.select, body.extract) for r in page.items], page.offset, page.next_offset)
 
-    async def count(self, body: schemas.ThreadCount) -> int:
+    async def count(self, body: schemas.ThreadCount, *, auth: RequestAuth) -> int:
+        value: dict[str, Any] = {"metadata": body.metadata, "values": body.values, "status": body.status}
+        allowed = await auth.authorize("threads", "search", value)
         async with self.db.read_session() as session:
             repo = ThreadRepository(session=session)
-            return await repo.count_where(repo.filters(metadata=body.metadata, values=body.values, status=body.status))
+            conditions = repo.filters(metadata=body.metadata, values=body.values, status=body.status, allowed=allowed)
+            return await repo.count_where(conditions)
 
     # -- copy and prune -------------------------------------------------------------------
 
-    async def copy(self, thread_id: str) -> schemas.Thread:
+    async def copy(self, thread_id: str, *, auth: RequestAuth) -> schemas.Thread:
+        """A copy is a read of the source and the creation of a thread: both handlers decide."""
         resolved = parse_thread_id(thread_id)
+        allowed = await auth.authorize("threads", "read", {"thread_id": resolved})
         async with self.db.read_session() as session:
-            source = await require_thread(session, resolved)
+            source = await require_thread(session, resolved, allowed)
         new_id = uuid.uuid4()
+        value: dict[str, Any] = {"thread_id": new_id, "metadata": dict(source.metadata_)}
+        await auth.authorize("threads", "create", value)
         # Checkpoints first: if copying them fails, no thread appears with half a history.
         await copy_checkpoints(self.checkpointer, str(resolved), str(new_id))
         now = datetime.now(UTC)
@@ -194,7 +230,7 @@ class ThreadService:
             created_at=now,
             updated_at=now,
             state_updated_at=source.state_updated_at or now,
-            metadata_=dict(source.metadata_),
+            metadata_=value["metadata"],
             config=dict(source.config),
             status=source.status,
             values=source.values,
@@ -204,15 +240,17 @@ class ThreadService:
             session.add(row)
         return to_schema(row)
 
-    async def prune(self, body: schemas.ThreadPrune) -> schemas.PruneResult:
+    async def prune(self, body: schemas.ThreadPrune, *, auth: RequestAuth) -> schemas.PruneResult:
         ids = [parse_thread_id(i) for i in body.thread_ids]
         if not ids:
             return schemas.PruneResult(pruned_count=0)
+        # Pruning deletes threads or checkpoints: the `delete` handler decides, and filters which.
+        allowed = await auth.authorize("threads", "delete", {"thread_ids": ids, "strategy": body.strategy})
         if body.strategy == "delete":
-            return schemas.PruneResult(pruned_count=len(await self.delete_many(ids)))
+            return schemas.PruneResult(pruned_count=len(await self.delete_many(ids, allowed)))
         async with self.db.read_session() as session:
             repo = ThreadRepository(session=session)
-            found = await repo.ids_where(repo.filters(ids=ids))
+            found = await repo.ids_where(repo.filters(ids=ids, allowed=allowed))
         await keep_latest_checkpoints(self.checkpointer, [str(t) for t in found])
         return schemas.PruneResult(pruned_count=len(found))
 

@@ -3,7 +3,8 @@
 The state lives in the checkpointer; the graph named by the thread's `metadata.graph_id` reads
 and writes it, as in langgraph-api. A thread without a graph id has an empty state and no
 history; writing to it is refused. After every write the thread row mirrors the new state's
-values, interrupts and status, so that thread search can filter on them.
+values, interrupts and status, so that thread search can filter on them. Reads are authorized
+as the thread's `read`, writes as its `update` (a filter that does not match: 404).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from langgraph.pregel import Pregel
 from langgraph.store.base import BaseStore
 from langgraph.types import Command, Send, StateSnapshot, StateUpdate
 
+from aegra.auth import RequestAuth
 from aegra.db.engine import Database
 from aegra.db.models import Thread as ThreadRow
 from aegra.db.repositories import ThreadRepository
@@ -54,9 +56,11 @@ class ThreadStateService:
         self.checkpointer = checkpointer
         self.store = store
 
-    async def _row(self, thread_id: uuid.UUID) -> ThreadRow:
+    async def _row(self, thread_id: str, auth: RequestAuth, action: str) -> ThreadRow:
+        resolved = parse_thread_id(thread_id)
+        allowed = await auth.authorize("threads", action, {"thread_id": resolved})
         async with self.db.read_session() as session:
-            return await require_thread(session, thread_id)
+            return await require_thread(session, resolved, allowed)
 
     @asynccontextmanager
     async def _graph(self, row: ThreadRow, graph_id: str) -> AsyncIterator[Pregel]:
@@ -73,12 +77,13 @@ class ThreadStateService:
         self,
         thread_id: str,
         *,
+        auth: RequestAuth,
         checkpoint: dict[str, Any] | None = None,
         subgraphs: bool = False,
         select: list[str] | None = None,
     ) -> dict[str, Any]:
         check_select(select)
-        row = await self._row(parse_thread_id(thread_id))
+        row = await self._row(thread_id, auth, "read")
         graph_id = row.metadata_.get("graph_id")
         snapshot = EMPTY_STATE
         if graph_id:
@@ -91,6 +96,7 @@ class ThreadStateService:
         self,
         thread_id: str,
         *,
+        auth: RequestAuth,
         limit: int = 1,
         before: str | schemas.CheckpointConfig | None = None,
         metadata: dict[str, Any] | None = None,
@@ -98,7 +104,7 @@ class ThreadStateService:
         select: list[str] | None = None,
     ) -> list[dict[str, Any]]:
         check_select(select)
-        row = await self._row(parse_thread_id(thread_id))
+        row = await self._row(thread_id, auth, "read")
         graph_id = row.metadata_.get("graph_id")
         if not graph_id:
             return []
@@ -119,8 +125,11 @@ class ThreadStateService:
 
     # -- writing --------------------------------------------------------------------------
 
-    async def update(self, thread_id: str, body: schemas.StateUpdate) -> schemas.StateUpdateResult:
+    async def update(
+        self, thread_id: str, body: schemas.StateUpdate, *, auth: RequestAuth
+    ) -> schemas.StateUpdateResult:
         resolved = parse_thread_id(thread_id)
+        allowed = await auth.authorize("threads", "update", {"thread_id": resolved})
         configurable: dict[str, Any] = {}
         if body.checkpoint_id:
             configurable["checkpoint_id"] = body.checkpoint_id
@@ -129,7 +138,7 @@ class ThreadStateService:
         configurable["thread_id"] = str(resolved)
         configurable.setdefault("checkpoint_ns", "")
         async with self.db.read_session() as session:
-            row = await require_thread(session, resolved)
+            row = await require_thread(session, resolved, allowed)
             if await ThreadRepository(session=session).has_active_runs(resolved):
                 raise Conflict(f"Thread {resolved} has in-flight runs")
         graph_id = row.metadata_.get("graph_id")

@@ -1,0 +1,74 @@
+"""Authentication at the edge: every API request (and, with `http.enable_custom_route_auth`, every
+custom route) runs `@auth.authenticate` before its handler; the result reaches handlers as the
+`auth: RequestAuth` dependency, which controllers pass to services (aegra/auth/context.py).
+
+Open without authentication, as on langgraph-api: `/ok`, `/info`, `/docs`, `/openapi.json` (health
+checks and the API's description hold no user data), and CORS preflights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+import msgspec
+from litestar import Request
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from aegra.auth import Authenticator, AuthError, RequestAuth
+from aegra.errors import AegraError
+
+SCOPE_KEY = "aegra.auth"
+OPEN_PATHS = frozenset({"/ok", "/info", "/openapi.json", "/docs"})
+
+
+def is_open(scope: Mapping[str, Any]) -> bool:
+    path = scope.get("path", "").rstrip("/") or "/"
+    return scope.get("method") == "OPTIONS" or path in OPEN_PATHS or path.startswith("/docs/")
+
+
+class AuthMiddleware:
+    """ASGI middleware: authenticate, put the `RequestAuth` in the scope, or answer the error."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, *, open_paths: bool = True) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.open_paths = open_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or (self.open_paths and is_open(scope)):
+            await self.app(scope, receive, send)
+            return
+        try:
+            request_auth = await self.authenticator.authenticate(scope, _request)
+        except AegraError as exc:
+            await _refuse(scope, send, exc)
+            return
+        scope[SCOPE_KEY] = request_auth  # type: ignore[literal-required]
+        scope["user"] = request_auth.user  # `request.user` in Starlette and FastAPI custom routes
+        await self.app(scope, receive, send)
+
+
+async def _refuse(scope: Scope, send: Send, exc: AegraError) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": exc.detail[:120]})  # policy violation
+        return
+    headers = [(b"content-type", b"application/json")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (getattr(exc, "headers", None) or {}).items()]
+    start: Any = {"type": "http.response.start", "status": exc.status_code, "headers": headers}
+    body: Any = {"type": "http.response.body", "body": msgspec.json.encode({"detail": exc.detail})}
+    await send(start)
+    await send(body)
+
+
+def get_request_auth(request: Request[Any, Any, Any]) -> RequestAuth:
+    """Litestar dependency `auth`. Missing means the middleware did not run: refuse rather than guess."""
+    request_auth = request.scope.get(SCOPE_KEY)  # type: ignore[call-overload]
+    if request_auth is None:
+        raise AuthError("Not authenticated")
+    return cast(RequestAuth, request_auth)
+
+
+def _request(scope: Mapping[str, Any]) -> Request[Any, Any, Any]:
+    """What `@auth.authenticate(request)` receives: Litestar's request (headers, url, query_params...)."""
+    return Request(cast(Scope, scope))
