@@ -1,15 +1,79 @@
-"""Types of the Rust extension `aegra._vec` (crates/aegra-vec, built by maturin)."""
+"""Types of the Rust extension `aegra._vec` (crates/aegra-vec, built by maturin).
 
-from typing import TypedDict
+Callers use `aegra.vec`, which converts inputs and hands this module C-contiguous float32/int64
+arrays; `aegra.vec._python` is the numpy twin with the same names and behaviour. Bad input raises
+`ValueError` with the same message on both; a panic inside Rust raises `RuntimeError` (the process
+lives on).
+"""
+
+from collections.abc import Sequence
+from typing import Any, Literal, TypedDict
+
+import numpy as np
+import numpy.typing as npt
 
 __version__: str
+
+_F32 = npt.NDArray[np.float32]
+_I64 = npt.NDArray[np.int64]
 
 class BuildInfo(TypedDict):
     version: str
     profile: str
     arch: str
     simd: list[str]
+    kernel: Literal["avx2", "portable"]
     description: str
 
 def build_info() -> BuildInfo:
-    """Facts about the compiled extension: version, cargo profile, arch and SIMD features."""
+    """Facts about the compiled extension: version, cargo profile, arch, SIMD features and the
+    kernel chosen at run time on this CPU."""
+
+def tokenize_path(path: str) -> list[str]:
+    """`langgraph.store.base.embed.tokenize_path`."""
+
+def get_text_at_path(obj: Any, path: str | list[str]) -> list[str]:
+    """`langgraph.store.base.embed.get_text_at_path` (the caller turns a top-level non-dict
+    Mapping into a dict first)."""
+
+def dedupe_texts(texts: Sequence[str]) -> tuple[list[int], list[int]]:
+    """`(first, inverse)`: where each distinct text first occurs; each text's distinct index."""
+
+def length_batches(texts: Sequence[str], budget: int, max_batch: int) -> list[list[int]]:
+    """Positions in embedder batches, shortest texts first, under a padded-character budget."""
+
+def pack_vectors(vectors: _F32, dims: int, normalize: bool) -> list[bytes]:
+    """One little-endian float32 BLOB per row of a 1-D/2-D array (validated first)."""
+
+def normalize_into(vectors: _F32, out: _F32, dims: int) -> None:
+    """Writes the L2-normalized rows of `vectors` into `out` (same shape, writable)."""
+
+def _panic_for_tests(message: str) -> None:
+    """Panics inside Rust on purpose; raises `RuntimeError`."""
+
+def _read_all(data: _F32) -> float:
+    """Sums a float32 array in one streaming read (benchmarks' memory-bandwidth floor)."""
+
+class VectorIndex:
+    """Exact KNN over float32 vectors grouped by namespace; see `aegra.vec.index`."""
+
+    def __init__(self, dims: int) -> None: ...
+    @property
+    def dims(self) -> int: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, row_id: int) -> bool: ...
+    def vector_count(self) -> int: ...
+    def memory_bytes(self) -> int: ...
+    def clear(self) -> None: ...
+    def upsert(self, row_id: int, namespace: Sequence[str], vectors: _F32) -> None: ...
+    def upsert_many(self, row_ids: _I64, namespaces: Sequence[Sequence[str]], vectors: _F32) -> None: ...
+    def delete(self, row_id: int) -> bool: ...
+    def search(
+        self,
+        query: _F32,
+        k: int,
+        namespace_prefix: Sequence[str],
+        candidate_ids: _I64 | None,
+        metric: Literal["cosine", "l2", "inner_product"],
+    ) -> list[tuple[int, float]]:
+        """The k best (row id, score), best first, ties by row id; runs without the GIL."""

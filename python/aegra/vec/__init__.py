@@ -3,32 +3,74 @@
 Behind it sits the Rust extension `aegra._vec` (crates/aegra-vec) when it is importable,
 and a pure-Python (numpy) implementation otherwise, or when `AEGRA_VEC=python` asks
 for it. Both must return the same results; callers never import `aegra._vec` directly.
+
+- field paths: `get_text_at_path`, `tokenize_path` (LangGraph's rules, identical output);
+- embedder batching: `plan_texts` (texts of a batch of puts, each distinct text once),
+  `length_batches`, `embed_in_batches` / `aembed_in_batches`, `dedupe_texts`;
+- BLOBs for sqlite-vec: `pack_vectors`, `pack_vector`, `normalize`, `unpack_vector`, `unpack_matrix`;
+- KNN: `VectorIndex`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from types import ModuleType
 from typing import Any
 
 from aegra import __version__
+from aegra.vec._backend import BackendName, using
+from aegra.vec._backend import fallback_reason as _fallback_reason
+from aegra.vec._backend import native as _native
+from aegra.vec.batching import (
+    DEFAULT_BUDGET,
+    DEFAULT_MAX_BATCH,
+    TextPlan,
+    aembed_in_batches,
+    dedupe_texts,
+    embed_in_batches,
+    length_batches,
+    plan_texts,
+)
+from aegra.vec.index import METRICS, Metric, VectorIndex
+from aegra.vec.packing import (
+    as_matrix,
+    blob_size,
+    normalize,
+    pack_vector,
+    pack_vectors,
+    unpack_matrix,
+    unpack_vector,
+)
+from aegra.vec.paths import get_text_at_path, tokenize_path
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "DEFAULT_MAX_BATCH",
+    "METRICS",
+    "BackendName",
+    "Metric",
+    "TextPlan",
+    "VectorIndex",
+    "aembed_in_batches",
+    "announce",
+    "as_matrix",
+    "backend",
+    "blob_size",
+    "build_info",
+    "dedupe_texts",
+    "embed_in_batches",
+    "get_text_at_path",
+    "length_batches",
+    "normalize",
+    "pack_vector",
+    "pack_vectors",
+    "plan_texts",
+    "tokenize_path",
+    "unpack_matrix",
+    "unpack_vector",
+    "using",
+]
 
 logger = logging.getLogger(__name__)
-
-
-def _load_native() -> tuple[ModuleType | None, str]:
-    """Import the extension unless told not to; the reason is kept for the log and /info."""
-    if os.environ.get("AEGRA_VEC", "").strip().lower() == "python":
-        return None, "AEGRA_VEC=python"
-    try:
-        from aegra import _vec
-    except ImportError as exc:
-        return None, f"aegra._vec is not importable ({exc})"
-    return _vec, ""
-
-
-_native, _fallback_reason = _load_native()
 _announced = False
 
 

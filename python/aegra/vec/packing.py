@@ -1,0 +1,94 @@
+"""Vectors in and out of sqlite-vec's BLOB layout: little-endian float32, no header (what
+`sqlite_vec.serialize_float32` writes, and what `vec0` and `vec_distance_*` read).
+
+Validation is the same on both backends: the dims must match, NaN/inf is a `ValueError` naming
+the vector and position, and so is a vector whose squared norm overflows float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from aegra.vec import _backend
+
+FLOAT32 = np.dtype("<f4")
+VectorsLike = Sequence[Sequence[float]] | Sequence[float] | npt.NDArray[np.floating]
+
+
+def _check_dims(dims: int) -> None:
+    if isinstance(dims, bool) or not isinstance(dims, int) or dims <= 0:
+        raise ValueError(f"dims must be a positive integer, got {dims!r}")
+
+
+def as_float32(values: VectorsLike) -> npt.NDArray[np.float32]:
+    """A C-contiguous float32 array of `values` (no copy if it already is one)."""
+    try:
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, reported as such later
+            return np.ascontiguousarray(values, dtype=np.float32)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"vectors must be numbers, all of the same length ({exc})") from exc
+
+
+def as_matrix(vectors: VectorsLike, dims: int) -> npt.NDArray[np.float32]:
+    """`vectors` as a C-contiguous `(n, dims)` float32 array; copies only when it must.
+
+    One vector (1-D) becomes one row; an empty input becomes `(0, dims)`.
+    """
+    _check_dims(dims)
+    matrix = as_float32(vectors)
+    if matrix.size == 0:
+        return matrix.reshape(0, dims)
+    if matrix.ndim == 1:
+        matrix = matrix.reshape(1, -1)
+    if matrix.ndim != 2:
+        raise ValueError(f"expected a 1-D or 2-D array of vectors, got {matrix.ndim} dimensions")
+    if matrix.shape[1] != dims:
+        raise ValueError(f"expected vectors of {dims} dimensions, got {matrix.shape[1]}")
+    return matrix
+
+
+def pack_vectors(vectors: VectorsLike, dims: int, normalize: bool = True) -> list[bytes]:
+    """One BLOB per vector, L2-normalized unless `normalize=False` (zero vectors stay zero).
+
+    Validated before any BLOB is built; each BLOB is written once, straight from the float32 input.
+    """
+    return _backend.current().pack_vectors(as_matrix(vectors, dims), dims, normalize)
+
+
+def pack_vector(vector: VectorsLike, dims: int, normalize: bool = True) -> bytes:
+    matrix = as_matrix(vector, dims)
+    if len(matrix) != 1:
+        raise ValueError(f"expected one vector, got {len(matrix)}")
+    return pack_vectors(matrix, dims, normalize)[0]
+
+
+def normalize(vectors: VectorsLike, dims: int) -> npt.NDArray[np.float32]:
+    """L2-normalized float32 copy `(n, dims)`; validated like `pack_vectors`."""
+    matrix = as_matrix(vectors, dims)
+    out = np.empty_like(matrix)
+    _backend.current().normalize_into(matrix, out, dims)
+    return out
+
+
+def blob_size(dims: int) -> int:
+    """Bytes of one packed vector."""
+    return dims * FLOAT32.itemsize
+
+
+def unpack_vector(blob: bytes | memoryview, dims: int) -> npt.NDArray[np.float32]:
+    """A read-only float32 view of one BLOB (no copy)."""
+    if len(blob) != blob_size(dims):
+        raise ValueError(f"a BLOB of {len(blob)} bytes is not a vector of {dims} float32 values")
+    return np.frombuffer(blob, dtype=FLOAT32)
+
+
+def unpack_matrix(blobs: Sequence[bytes], dims: int) -> npt.NDArray[np.float32]:
+    """Stacks BLOBs into one `(n, dims)` float32 array (one copy), e.g. to rebuild a `VectorIndex`."""
+    size = blob_size(dims)
+    if set(map(len, blobs)) - {size}:
+        bad = next(i for i, blob in enumerate(blobs) if len(blob) != size)
+        raise ValueError(f"BLOB {bad} has {len(blobs[bad])} bytes, not {size} ({dims} float32 values)")
+    return np.frombuffer(b"".join(blobs), dtype=FLOAT32).reshape(len(blobs), dims)

@@ -1,0 +1,277 @@
+"""The KNN index: exact results, LangGraph's scores, namespace and id filters, both backends alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langgraph.store.memory import _cosine_similarity
+
+from aegra import vec
+from aegra.vec._backend import available, native
+
+BACKENDS = available()
+RNG = np.random.default_rng(7)
+
+
+def _small_index(backend: str) -> vec.VectorIndex:
+    index = vec.VectorIndex(3, backend=backend)  # type: ignore[arg-type]
+    index.upsert(1, ("users", "a"), [1, 0, 0])
+    index.upsert(2, ("users", "b"), [[0, 1, 0], [1, 1, 0]])  # two fields: scores as its best
+    index.upsert(3, ("users", "a", "deep"), [1, 0, 0])  # ties with 1
+    index.upsert(4, ("docs",), [-1, 0, 0])
+    index.upsert(5, ("users",), [0, 0, 0])  # a zero vector scores 0 under cosine
+    return index
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_search_ranks_by_best_vector_with_ties_by_row_id(backend: str) -> None:
+    index = _small_index(backend)
+    assert (len(index), index.vector_count()) == (5, 6)
+    found = index.search([2, 0, 0], k=10)
+    assert [row for row, _ in found] == [1, 3, 2, 5, 4]
+    assert [score for _, score in found] == pytest.approx([1, 1, 2**-0.5, 0, -1])
+    assert index.search([2, 0, 0], k=2) == found[:2]
+    assert index.search([2, 0, 0], k=0) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_namespace_prefix_and_candidate_ids_filter(backend: str) -> None:
+    index = _small_index(backend)
+    assert [r for r, _ in index.search([1, 0, 0], 10, ("users",))] == [1, 3, 2, 5]
+    assert [r for r, _ in index.search([1, 0, 0], 10, ("users", "a"))] == [1, 3]
+    assert index.search([1, 0, 0], 10, ("user",)) == []  # labels match whole, not as strings
+    assert index.search([1, 0, 0], 10, ("users", "a", "deep", "x")) == []
+    assert [r for r, _ in index.search([1, 0, 0], 10, candidate_ids=[4, 2, 2, 99])] == [2, 4]
+    assert [r for r, _ in index.search([1, 0, 0], 10, ("users",), candidate_ids=np.array([4, 3]))] == [3]
+    assert index.search([1, 0, 0], 10, candidate_ids=[]) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_metrics_report_what_langgraph_stores_report(backend: str) -> None:
+    index = _small_index(backend)
+    assert index.search([1, 0, 0], 1, metric="l2") == [(1, -0.0)]
+    assert index.search([3, 4, 0], 1, metric="l2")[0] == (2, pytest.approx(-np.sqrt(4 + 9)))  # -|q - (1,1,0)|
+    assert index.search([3, 4, 0], 1, metric="inner_product") == [(2, 7.0)]
+    l2_index = vec.VectorIndex(3, metric="l2", backend=backend)  # type: ignore[arg-type]
+    l2_index.upsert(1, (), [1, 1, 1])
+    assert l2_index.search([1, 1, 1], 1) == [(1, 0.0)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cosine_scores_match_langgraph_in_memory_store(backend: str) -> None:
+    vectors = RNG.normal(size=(200, 24)).astype(np.float32)
+    vectors[7] = 0.0
+    query = RNG.normal(size=24).astype(np.float32)
+    index = vec.VectorIndex(24, backend=backend)  # type: ignore[arg-type]
+    index.upsert_many(range(200), [("ns",)] * 200, vectors)
+    reference = _cosine_similarity(query.tolist(), vectors.tolist())
+    found = index.search(query, k=200)
+    assert len(found) == 200
+    for row, score in found:
+        assert score == pytest.approx(reference[row], abs=1e-6)
+    assert [row for row, _ in found[:20]] == list(np.argsort(reference)[::-1][:20])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_exact_recall_on_384_dims(backend: str) -> None:
+    vectors = RNG.normal(size=(3000, 384)).astype(np.float32)
+    spaces = [("tenant", str(i % 10)) for i in range(3000)]
+    index = vec.VectorIndex(384, backend=backend)  # type: ignore[arg-type]
+    index.upsert_many(np.arange(3000), spaces, vectors)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for _ in range(5):
+        query = RNG.normal(size=384).astype(np.float32)
+        exact = np.argsort(-(unit.astype(np.float64) @ query))
+        assert [r for r, _ in index.search(query, 10)] == exact[:10].tolist()
+        in_tenant = [i for i in exact if spaces[i] == ("tenant", "3")][:10]
+        assert [r for r, _ in index.search(query, 10, ("tenant", "3"))] == in_tenant
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_updates_deletes_and_bulk_loads(backend: str) -> None:
+    index = _small_index(backend)
+    assert index.delete(1) and not index.delete(1)
+    assert 1 not in index and 2 in index
+    index.upsert(3, ("docs",), [0, 1, 0])  # moves to another namespace
+    index.upsert(2, ("users", "b"), np.zeros((0, 3)))  # no vectors: removed
+    assert [r for r, _ in index.search([0, 1, 0], 10)] == [3, 4, 5]  # 4 and 5 tie at 0
+    index.upsert_many([10, 11, 10], [("x",), ("y",), ("x",)], [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    assert index.vector_count() == 6 and len(index) == 5
+    assert index.search([0, 0, 1], 1, ("x",)) == [(10, 1.0)]
+    assert index.memory_bytes() > 0
+    index.clear()
+    assert len(index) == 0 and index.search([1, 0, 0], 3) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_input_raises_clear_errors_and_changes_nothing(backend: str) -> None:
+    index = _small_index(backend)
+    cases = [
+        (lambda: index.upsert(9, ("a",), [1, 0]), "expected vectors of 3 dimensions, got 2"),
+        (lambda: index.upsert(9, ("a",), [1, np.nan, 0]), r"vector 0 has a non-finite value \(nan\) at position 1"),
+        (lambda: index.upsert_many([9, 9], [("a",), ("b",)], np.eye(3)[:2]), "row 9 has vectors in two namespaces"),
+        (
+            lambda: index.upsert_many([9], [("a",), ("a",)], np.eye(3)[:2]),
+            "got 2 vectors but 1 row ids and 2 namespaces",
+        ),
+        (lambda: index.search([1, 0], 3), "expected vectors of 3 dimensions, got 2"),
+        (lambda: index.search([np.inf, 0, 0], 3), r"the query vector has a non-finite value \(inf\) at position 0"),
+        (lambda: index.search([3e38, 3e38, 0], 3), "the query vector is too large"),
+        (lambda: index.search([1, 0, 0], -1), "k must be a non-negative integer"),
+        (lambda: index.search([1, 0, 0], 3, metric="dot"), "unknown metric 'dot'"),  # type: ignore[arg-type]
+        (lambda: vec.VectorIndex(0, backend=backend), "dims must be a positive integer"),  # type: ignore[arg-type]
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+    with pytest.raises(TypeError, match="a namespace is a tuple of strings"):
+        index.search([1, 0, 0], 3, "users")
+    assert (len(index), index.vector_count(), 9 in index) == (5, 6, False)
+
+
+# --- both backends on random inputs -------------------------------------------------------------
+
+NAMESPACES = [(), ("a",), ("a", "x"), ("a", "y"), ("b",), ("b", "x", "deep")]
+# Few distinct coordinates, so equal vectors and tied scores are common.
+coordinates = st.sampled_from([0.0, 1.0, -1.0, 0.5, 2.0, -0.25, 3e-39]) | st.floats(-4, 4, width=32)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[int, list[tuple], list[tuple]]:
+    dims = draw(st.sampled_from([1, 2, 3, 31, 32, 33, 70]))
+    vectors = st.lists(st.lists(coordinates, min_size=dims, max_size=dims), max_size=3)
+    ops = draw(
+        st.lists(
+            st.one_of(
+                st.tuples(st.just("upsert"), st.integers(0, 12), st.sampled_from(NAMESPACES[1:]), vectors),
+                st.tuples(st.just("delete"), st.integers(0, 12)),
+                st.tuples(
+                    st.just("bulk"),
+                    st.lists(st.tuples(st.integers(0, 12), st.sampled_from(NAMESPACES[1:3])), max_size=6),
+                ),
+            ),
+            max_size=25,
+        )
+    )
+    searches = draw(
+        st.lists(
+            st.tuples(
+                st.lists(coordinates, min_size=dims, max_size=dims),
+                st.integers(0, 15),
+                st.sampled_from([*NAMESPACES, ("c",)]),
+                st.none() | st.lists(st.integers(-1, 14), max_size=8),
+                st.sampled_from(vec.METRICS),
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    return dims, ops, searches
+
+
+def _apply(index: vec.VectorIndex, op: tuple, dims: int) -> None:
+    if op[0] == "upsert":
+        index.upsert(op[1], op[2], np.array(op[3], dtype=np.float32).reshape(-1, dims))
+    elif op[0] == "delete":
+        index.delete(op[1])
+    else:
+        rows = op[1]
+        matrix = np.arange(len(rows) * dims, dtype=np.float32).reshape(len(rows), dims) % 3 - 1
+        ids = [row for row, _ in rows]
+        # A row named twice must keep one namespace (else the whole call is refused: also compared).
+        spaces = [dict(rows)[row] for row in ids]
+        index.upsert_many(ids, spaces, matrix)
+
+
+def _brute_force(rows: dict[int, tuple[tuple, np.ndarray]], query: np.ndarray, metric: str) -> dict[int, float]:
+    """Best score per row. Products stay float32 as in the index (two tiny vectors' dot underflows
+    to 0 there too); sums and norms are float64."""
+    best = {}
+    for row, (_, vectors) in rows.items():
+        dots = (vectors * query).astype(np.float64).sum(axis=1)
+        if metric == "cosine":
+            norms = np.linalg.norm(vectors.astype(np.float64), axis=1) * np.linalg.norm(query.astype(np.float64))
+            scores = np.where(norms > 0, dots / np.where(norms > 0, norms, 1), 0.0)
+        elif metric == "l2":
+            diff = vectors - query
+            scores = -np.sqrt((diff * diff).astype(np.float64).sum(axis=1))
+        else:
+            scores = dots
+        best[row] = float(scores.max())
+    return best
+
+
+@pytest.mark.skipif(native is None, reason="the Rust extension is not built")
+@settings(max_examples=250, deadline=None)
+@given(scenario=scenarios())
+def test_backends_return_identical_results_on_random_operations(scenario: tuple[int, list, list]) -> None:
+    dims, ops, searches = scenario
+    rust, python = vec.VectorIndex(dims, backend="rust"), vec.VectorIndex(dims, backend="python")
+    mirror: dict[int, tuple[tuple, np.ndarray]] = {}
+    for op in ops:
+        _apply(rust, op, dims)
+        _apply(python, op, dims)
+        _apply_to_mirror(mirror, op, dims)
+    assert (len(rust), rust.vector_count()) == (len(python), python.vector_count()) == (len(mirror), _count(mirror))
+    for query, k, prefix, candidates, metric in searches:
+        q = np.array(query, dtype=np.float32)
+        found = rust.search(q, k, prefix, candidates, metric)
+        assert found == python.search(q, k, prefix, candidates, metric)
+        eligible = {
+            row: score
+            for row, score in _brute_force(mirror, q, metric).items()
+            if mirror[row][0][: len(prefix)] == prefix and (candidates is None or row in candidates)
+        }
+        assert len(found) == min(k, len(eligible))
+        assert len({row for row, _ in found}) == len(found)
+        for row, score in found:
+            assert score == pytest.approx(eligible[row], rel=1e-4, abs=1e-5)
+        if found and len(found) < len(eligible):
+            missed = max(score for row, score in eligible.items() if row not in dict(found))
+            assert missed <= found[-1][1] + 1e-4 * (1 + abs(missed))
+
+
+def _apply_to_mirror(mirror: dict[int, tuple[tuple, np.ndarray]], op: tuple, dims: int) -> None:
+    """What the index should hold, kept naively."""
+    if op[0] == "upsert":
+        mirror.pop(op[1], None)
+        if op[3]:
+            mirror[op[1]] = (op[2], np.array(op[3], dtype=np.float32).reshape(-1, dims))
+    elif op[0] == "delete":
+        mirror.pop(op[1], None)
+    else:
+        rows = op[1]
+        matrix = np.arange(len(rows) * dims, dtype=np.float32).reshape(len(rows), dims) % 3 - 1
+        for row, space in dict(rows).items():
+            mirror[row] = (space, matrix[[i for i, (r, _) in enumerate(rows) if r == row]])
+
+
+def _count(mirror: dict[int, tuple[tuple, np.ndarray]]) -> int:
+    return sum(len(vectors) for _, vectors in mirror.values())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_sqlite_vec_vec0_traps_do_not_apply(backend: str) -> None:
+    """Issue 6 measured vec0 (sqlite-vec 0.1.9) filtering after the top-k, returning k rows per
+    partition for `IN (...)`, and capping k at 4096. Here filters narrow the scan before the top-k."""
+    rows = 6000
+    vectors = RNG.normal(size=(rows, 8)).astype(np.float32)
+    spaces = [("org", f"team{i % 60}", f"user{i % 7}") for i in range(rows)]
+    index = vec.VectorIndex(8, backend=backend)  # type: ignore[arg-type]
+    index.upsert_many(range(rows), spaces, vectors)
+    query = RNG.normal(size=8).astype(np.float32)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    order = np.argsort(-(unit.astype(np.float64) @ query)).tolist()
+    # A prefix spanning many namespaces yields k rows in all, the best of them, not k per namespace.
+    found = index.search(query, 10, ("org", "team7"))
+    assert [r for r, _ in found] == [i for i in order if spaces[i][1] == "team7"][:10]
+    # A prefix that matches few rows (14 here) still yields every one of them.
+    few = [i for i in order if spaces[i][1:] == ("team7", "user3")]
+    assert [r for r, _ in index.search(query, 50, ("org", "team7", "user3"))] == few
+    # No cap on k.
+    many = index.search(query, 5000)
+    assert len(many) == 5000 and [r for r, _ in many[:100]] == order[:100]
+    scores = [score for _, score in many]
+    assert scores == sorted(scores, reverse=True)
