@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
-from tests.support.server import RunningServer
+from tests.support.projects import write_project
+from tests.support.server import RunningServer, granian_server
 
 THREAD_FIELDS = {
     "thread_id", "created_at", "updated_at", "state_updated_at", "metadata", "config", "status", "values",
@@ -350,3 +353,18 @@ async def test_sdk_raises_on_bad_input(client: LangGraphClient) -> None:
         await client.threads.create(thread_id="my-thread-id")
     with pytest.raises(UnprocessableEntityError):
         await client.threads.search(sort_by="name")  # type: ignore[arg-type]
+
+
+async def test_configured_default_ttl_applies_to_new_threads(tmp_path: Path) -> None:
+    config = {
+        "graphs": {"agent": "./graph.py:graph"},
+        "checkpointer": {"ttl": {"default_ttl": 30, "strategy": "delete"}},
+    }
+    write_project(tmp_path, config)
+    with granian_server(tmp_path) as running:
+        client = get_client(url=running.url)
+        thread = await client.threads.create()
+        ttl = (await client.threads.get(thread["thread_id"], include=["ttl"]))["ttl"]
+        assert ttl["ttl_minutes"] == 30 and ttl["strategy"] == "delete" and ttl["expires_at"]
+        own = await client.threads.create(ttl={"ttl": 5, "strategy": "keep_latest"})
+        assert (await client.threads.get(own["thread_id"], include=["ttl"]))["ttl"]["strategy"] == "keep_latest"

@@ -29,7 +29,7 @@ from aegra.serialization import TYPE_ENCODERS
 from aegra.server.auth import AuthMiddleware, get_request_auth
 from aegra.server.custom_app import ApiThenCustom, lifespan_of, load_custom_app
 from aegra.server.errors import EXCEPTION_HANDLERS
-from aegra.server.resources import get_assistants, get_resources, get_runs, get_store_api, get_threads, lifespan
+from aegra.server.resources import INJECTABLE, lifespan, provider
 
 # Headers the SDK (and browser UIs) must be able to read across origins.
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
@@ -50,11 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar | ApiThenCustom:
     api = Litestar(
         route_handlers=_route_handlers(http),
         dependencies={
-            "resources": Provide(get_resources, sync_to_thread=False),
-            "assistants": Provide(get_assistants, sync_to_thread=False),
-            "threads": Provide(get_threads, sync_to_thread=False),
-            "runs": Provide(get_runs, sync_to_thread=False),
-            "store": Provide(get_store_api, sync_to_thread=False),
+            **{name: Provide(provider(attribute), sync_to_thread=False) for name, attribute in INJECTABLE.items()},
             "auth": Provide(get_request_auth, sync_to_thread=False),
         },
         middleware=[lambda app: AuthMiddleware(app, authenticator)],

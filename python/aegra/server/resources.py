@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +24,9 @@ from aegra.domain.runs.executor import Executor
 from aegra.domain.runs.services import RunService
 from aegra.domain.runs.webhooks import WebhookSender
 from aegra.domain.store.services import StoreService
+from aegra.domain.threads.schemas import TTL
 from aegra.domain.threads.services import ThreadService
+from aegra.domain.threads.ttl_sweeper import ThreadTTLSweeper
 from aegra.graphs import GraphRegistry
 from aegra.store.factory import open_store
 
@@ -57,8 +59,26 @@ async def open_resources(settings: Settings, loopback_app: Any | None = None) ->
         vec.announce()
         assistants = AssistantService(db, graphs, max_search_limit=settings.max_search_limit)
         await assistants.sync_system_assistants()
-        threads = ThreadService(db, graphs, checkpointer, max_search_limit=settings.max_search_limit)
+        ttl = settings.config.checkpointer.ttl if settings.config.checkpointer else None
+        threads = ThreadService(
+            db,
+            graphs,
+            checkpointer,
+            store=store,
+            max_search_limit=settings.max_search_limit,
+            default_ttl=TTL(ttl=ttl.default_ttl, strategy=ttl.strategy) if ttl and ttl.default_ttl else None,
+        )
         assistants.find_threads, assistants.delete_threads = threads.find_by_metadata, threads.delete_many
+        # Threads may carry a TTL of their own even without a configured default: always sweep.
+        sweeper = ThreadTTLSweeper(
+            db,
+            checkpointer,
+            threads.delete_many,
+            interval_seconds=60.0 * ((ttl.sweep_interval_minutes if ttl else None) or 5),
+            batch_limit=ttl.sweep_limit if ttl else 10_000,
+        )
+        sweeper.start()
+        stack.push_async_callback(sweeper.stop)
         broker = InProcessBroker()
         webhooks = WebhookSender(loopback_app)
         stack.push_async_callback(webhooks.drain)
@@ -104,22 +124,21 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         yield
 
 
-def get_resources(state: State) -> Resources:
-    """Litestar dependency: `resources: Resources` in a handler's signature."""
-    return state.resources
+# What handlers can ask for by parameter name, and the `Resources` attribute that serves it.
+INJECTABLE = {
+    "db": "db",
+    "settings": "settings",
+    "assistants": "assistants",
+    "threads": "threads",
+    "runs": "runs",
+    "store": "store_api",
+}
 
 
-def get_assistants(state: State) -> AssistantService:
-    return state.resources.assistants
+def provider(attribute: str) -> Callable[[State], Any]:
+    """A Litestar dependency that hands out one of the running server's resources."""
 
+    def provide(state: State) -> Any:
+        return getattr(state.resources, attribute)
 
-def get_threads(state: State) -> ThreadService:
-    return state.resources.threads
-
-
-def get_runs(state: State) -> RunService:
-    return state.resources.runs
-
-
-def get_store_api(state: State) -> StoreService:
-    return state.resources.store_api
+    return provide

@@ -9,7 +9,8 @@ import langgraph.version
 from litestar import Controller, Request, Response, get
 
 from aegra import __version__, vec
-from aegra.server.resources import Resources
+from aegra.config import Settings
+from aegra.db.engine import Database
 
 logger = logging.getLogger(__name__)
 
@@ -20,13 +21,13 @@ class HealthController(Controller):
     tags = ["System"]
 
     @get("/ok", summary="Health check; `?check_db=1` also queries the database")
-    async def ok(self, resources: Resources, check_db: int = 0) -> Response[dict[str, Any]]:
+    async def ok(self, db: Database, check_db: int = 0) -> Response[dict[str, Any]]:
         if check_db not in (0, 1):
             return Response({"detail": "check_db must be 0 or 1"}, status_code=422)
         if not check_db:
             return Response({"ok": True, "services": {"database": "skipped"}})
         try:
-            await resources.db.ping()
+            await db.ping()
         except Exception as exc:
             logger.warning("health check: database unreachable: %s", exc)
             return Response({"ok": False, "services": {"database": "unhealthy"}}, status_code=500)
@@ -37,15 +38,14 @@ class SystemController(Controller):
     tags = ["System"]
 
     @get("/info", summary="Server version and feature flags")
-    async def info(self, resources: Resources) -> dict[str, Any]:
-        settings = resources.settings
+    async def info(self, settings: Settings) -> dict[str, Any]:
         auth = settings.config.auth
         return {
             "version": __version__,
             "langgraph_py_version": langgraph.version.__version__,
             "flags": {
                 "assistants": True,
-                "crons": True,
+                "crons": False,  # no cron routes yet: Studio must not offer them
                 "langsmith": False,
                 "auth": bool(auth and auth.path),
             },

@@ -61,8 +61,11 @@ class ThreadService:
         *,
         store: BaseStore | None = None,
         max_search_limit: int = 1000,
+        default_ttl: schemas.TTL | None = None,
     ) -> None:
         self.db = db
+        # `checkpointer.ttl.default_ttl` of the config: the TTL of threads created without one.
+        self.default_ttl = default_ttl
         self.checkpointer = checkpointer
         self.max_search_limit = max_search_limit
         self.state = ThreadStateService(db, graphs, checkpointer, store)
@@ -83,7 +86,7 @@ class ThreadService:
         if body.supersteps and not metadata.get("graph_id"):
             # Refused before anything is stored (langgraph-api would create the thread, then fail).
             raise no_graph_id(thread_id)
-        row = self._new_row(thread_id, metadata, body.ttl)
+        row = self._new_row(thread_id, metadata, body.ttl if body.ttl is not None else self.default_ttl)
         try:
             async with self.db.session() as session:
                 session.add(row)
