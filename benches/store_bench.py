@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--dims", type=int, default=384)
     parser.add_argument("--searches", type=int, default=50)
-    parser.add_argument("--scorer", choices=["auto", "sqlite-vec", "numpy"], default="auto")
+    parser.add_argument("--scorer", choices=["auto", "index", "sqlite-vec", "numpy"], default="auto")
     args = parser.parse_args()
     asyncio.run(bench(args.items, args.dims, args.searches, args.scorer))
 

@@ -22,7 +22,7 @@ from aegra.store.sqlite_store import AsyncSqliteStore
 from tests.support.tiny_model import DIMS, embed
 
 INDEX: dict[str, Any] = {"dims": DIMS, "embed": embed, "fields": ["text", "tags[*]"]}
-SQLITE_KINDS = ["sqlite-vec", "numpy"]
+SQLITE_KINDS = ["index", "sqlite-vec", "numpy"]
 
 
 async def open_sqlite(path: Path, scoring: str, **kwargs: Any) -> AsyncSqliteStore:

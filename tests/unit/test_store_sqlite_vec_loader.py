@@ -104,7 +104,7 @@ def test_status_in_this_process() -> None:
     assert sqlite_vec_loader.ensure_sqlite_vec() is status
 
 
-def test_without_the_package_semantic_search_falls_back_to_numpy(tmp_path: Path) -> None:
+def test_without_the_package_semantic_search_still_works_on_the_vector_core(tmp_path: Path) -> None:
     facts = run_fresh(
         f"""
         import asyncio, json, sys
@@ -130,7 +130,7 @@ def test_without_the_package_semantic_search_falls_back_to_numpy(tmp_path: Path)
     )
     assert facts["mode"] == "unavailable"
     assert "sqlite-vec" in facts["detail"]
-    assert facts["scorer"] == "numpy"
+    assert facts["scorer"] == "index", "the vector core's index needs no sqlite-vec"
     assert facts["keys"] == ["river", "apple"]
 
 

@@ -45,15 +45,18 @@ from langgraph.store.base import (
 
 from aegra.store import filters, indexing, knn, namespaces, schema, vectors
 from aegra.store.embeddings import build_embeddings
-from aegra.store.store_writes import PreparedPut, write_puts
+from aegra.store.store_writes import PreparedPut, Written, write_puts
 from aegra.store.ttl_sweeper import TTLSweeper
+from aegra.store.vector_cache import VectorCache
 
 logger = logging.getLogger(__name__)
 
 # ttl_minutes last: reads refresh expiry only for rows that have a TTL, so a plain read never writes.
 ITEM_COLUMNS = "id, prefix, key, value, created_at, updated_at, ttl_minutes"
 ScoredRow = tuple[Sequence[Any], float | None]
-VectorScoring = Literal["auto", "sqlite-vec", "numpy"]
+# "index": the vector core's in-memory index (vector_cache.py), the default; the other two score
+# inside SQLite or in numpy from the blobs, and serve as references in tests.
+VectorScoring = Literal["auto", "index", "sqlite-vec", "numpy"]
 
 
 class AsyncSqliteStore(BaseStore):
@@ -80,7 +83,8 @@ class AsyncSqliteStore(BaseStore):
         self._fields = indexing.tokenize_fields((index.get("fields") or None) if index else None)
         self._busy_timeout_ms = busy_timeout_ms
         self._requested_scoring = vector_scoring
-        self.scorer: knn.Scorer = "numpy"
+        self.scorer: knn.Scorer | Literal["index"] = "numpy"
+        self._cache: VectorCache | None = None
         self._clock = clock or (lambda: datetime.now(UTC))
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()  # one connection: statements of two tasks must not interleave
@@ -110,6 +114,9 @@ class AsyncSqliteStore(BaseStore):
             await schema.create_tables(conn)
             if self.index_config:
                 await self._check_dims(conn)
+                if self.scorer == "index":
+                    self._cache = VectorCache(self.dims)
+                    await self._cache.load(conn)
         except BaseException:
             await conn.close()
             raise
@@ -184,7 +191,7 @@ class AsyncSqliteStore(BaseStore):
                 elif isinstance(op, ListNamespacesOp):
                     results[i] = await self._list_namespaces(op)
             if puts:
-                await write_puts(self.conn, puts, self._now())
+                self._follow(await write_puts(self.conn, puts, self._now()))
         return results
 
     # -- reads ----------------------------------------------------------------------------------
@@ -242,9 +249,11 @@ class AsyncSqliteStore(BaseStore):
     async def _semantic_search(
         self, op: SearchOp, candidates: str, params: list[Any], query_vector: list[float]
     ) -> list[ScoredRow]:
-        ranked = await knn.rank(
-            self.conn, candidates, params, query_vector, self.dims, op.offset + op.limit, self.scorer
-        )
+        k = op.offset + op.limit
+        if self._cache is not None:
+            ranked = await self._cache.rank(self.conn, candidates, params, query_vector, k)
+        else:
+            ranked = await knn.rank(self.conn, candidates, params, query_vector, self.dims, k, self.scorer)  # type: ignore[arg-type]
         rows_by_id = await self._rows_by_id([item_id for item_id, _ in ranked[op.offset :]])
         found: list[ScoredRow] = [(rows_by_id[item_id], score) for item_id, score in ranked[op.offset :]]
         if len(ranked) < op.offset + op.limit:
@@ -337,7 +346,7 @@ class AsyncSqliteStore(BaseStore):
         ]
         prepared = await self._prepare_puts(puts)
         async with self._lock:
-            await write_puts(self.conn, prepared, self._now(), vectors_only=True)
+            self._follow(await write_puts(self.conn, prepared, self._now(), vectors_only=True))
             await schema.write_meta(self.conn, "dims", str(self.dims))
         return len(prepared)
 
@@ -349,11 +358,10 @@ class AsyncSqliteStore(BaseStore):
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 now = self._now().timestamp()
-                await self.conn.execute(
-                    "DELETE FROM store_item_vectors WHERE item_id IN "
-                    "(SELECT id FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?)",
-                    [now],
-                )
+                expired_sql = "SELECT id FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?"
+                async with self.conn.execute(expired_sql, [now]) as found:
+                    expired = [int(row[0]) for row in await found.fetchall()]
+                await self.conn.execute(f"DELETE FROM store_item_vectors WHERE item_id IN ({expired_sql})", [now])
                 cursor = await self.conn.execute(
                     "DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?", [now]
                 )
@@ -361,7 +369,17 @@ class AsyncSqliteStore(BaseStore):
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
+        if self._cache is not None:
+            self._cache.drop(expired)
         return cursor.rowcount
+
+    def _follow(self, written: Written) -> None:
+        """Bring the in-memory vector cache up to date with a committed batch."""
+        if self._cache is None:
+            return
+        self._cache.drop(written.deleted)
+        for item_id, namespace, blobs in written.vectors:
+            self._cache.put(item_id, namespace, blobs)
 
     async def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> asyncio.Task[None]:
         """Start deleting expired items every `sweep_interval_minutes` (default: the TTL config's, else 5)."""
@@ -381,12 +399,12 @@ def _embeddings(index: IndexConfig) -> Embeddings:
     return ensure_embeddings(embed)
 
 
-def _pick_scorer(requested: VectorScoring, has_vec: bool) -> knn.Scorer:
+def _pick_scorer(requested: VectorScoring, has_vec: bool) -> knn.Scorer | Literal["index"]:
     if requested == "sqlite-vec" and not has_vec:
         raise RuntimeError("vector_scoring='sqlite-vec' was asked for, but sqlite-vec is not loadable here")
-    if requested == "numpy":
-        return "numpy"
-    return "sqlite-vec" if has_vec else "numpy"
+    if requested in ("auto", "index"):
+        return "index"
+    return requested
 
 
 def _item(row: Sequence[Any]) -> Item:

@@ -47,6 +47,14 @@ class PreparedPut:
         return cls(op.namespace, op.key, value, op.index, expires_at, ttl)
 
 
+@dataclass(slots=True)
+class Written:
+    """What a committed batch changed, for the in-memory vector cache to follow."""
+
+    vectors: list[tuple[int, tuple[str, ...], list[bytes]]] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+
+
 def timestamp(now: datetime) -> str:
     # Fixed width (always microseconds) so the text sorts in time order.
     return now.isoformat(timespec="microseconds")
@@ -54,12 +62,13 @@ def timestamp(now: datetime) -> str:
 
 async def write_puts(
     conn: aiosqlite.Connection, puts: Sequence[PreparedPut], now: datetime, *, vectors_only: bool = False
-) -> None:
+) -> Written:
     """Apply the puts; with `vectors_only`, replace only the vectors of items that still exist."""
+    written = Written()
     await conn.execute("BEGIN IMMEDIATE")
     try:
         if not vectors_only:
-            await _delete(conn, [p for p in puts if p.value is None])
+            written.deleted = await _delete(conn, [p for p in puts if p.value is None])
         for put in puts:
             if put.value is None:
                 continue
@@ -72,10 +81,12 @@ async def write_puts(
                     "INSERT INTO store_item_vectors (item_id, field, embedding) VALUES (?, ?, ?)",
                     [(item_id, name, blob) for name, blob in put.vectors.items()],
                 )
+            written.vectors.append((item_id, tuple(put.namespace), list(put.vectors.values())))
         await conn.execute("COMMIT")
     except BaseException:
         await conn.execute("ROLLBACK")
         raise
+    return written
 
 
 async def _upsert(conn: aiosqlite.Connection, put: PreparedPut, now: str) -> int:
@@ -95,14 +106,19 @@ async def _find_id(conn: aiosqlite.Connection, put: PreparedPut) -> int | None:
     return None if row is None else int(row[0])
 
 
-async def _delete(conn: aiosqlite.Connection, deletes: Sequence[PreparedPut]) -> None:
+async def _delete(conn: aiosqlite.Connection, deletes: Sequence[PreparedPut]) -> list[int]:
+    """Delete the items and their vectors; returns the ids that were deleted."""
+    deleted: list[int] = []
     keys_by_prefix: dict[str, list[str]] = defaultdict(list)
     for put in deletes:
         keys_by_prefix[namespaces.to_text(put.namespace)].append(put.key)
     for prefix, keys in keys_by_prefix.items():
         params = (prefix, msgspec.json.encode(keys).decode())
         ids = "SELECT id FROM store_items WHERE prefix = ? AND key IN (SELECT value FROM json_each(?))"
+        async with conn.execute(ids, params) as cursor:
+            deleted += [int(row[0]) for row in await cursor.fetchall()]
         await conn.execute(f"DELETE FROM store_item_vectors WHERE item_id IN ({ids})", params)
         await conn.execute(
             "DELETE FROM store_items WHERE prefix = ? AND key IN (SELECT value FROM json_each(?))", params
         )
+    return deleted
