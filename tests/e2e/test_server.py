@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,13 @@ def test_server_serves_the_shared_test_graphs(tmp_path: Path) -> None:
     with granian_server(tmp_path, {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG)}) as server:
         assert httpx.get(f"{server.url}/ok", params={"check_db": 1}).status_code == 200
     assert (tmp_path / "aegra.db").exists(), "relative DATABASE_URL resolves from the working directory"
+
+
+def test_serve_refuses_several_workers_until_runs_can_be_shared(tmp_path: Path, postgres_url: str) -> None:
+    write_project(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "aegra.cli.main", "serve", "--workers", "2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, env={**os.environ, "DATABASE_URL": postgres_url},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "not supported yet" in result.stderr and "--workers 1" in result.stderr

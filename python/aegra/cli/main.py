@@ -87,6 +87,14 @@ def serve(host: str, port: int | None, workers: int, config: Path | None, env_fi
             f"--workers {workers} needs PostgreSQL: SQLite allows one writer, so one server process must own "
             f"{settings.database.sqlite_path}. Run with --workers 1, or set DATABASE_URL=postgresql://..."
         )
+    if workers > 1:
+        # Each worker's run executor and stream broker are in-process for now: a stream or join that
+        # lands on another worker than the run's would not see it. Refuse rather than half-work.
+        raise click.ClickException(
+            f"--workers {workers} is not supported yet: runs are streamed in-process, and the PostgreSQL "
+            "run queue and broker that let workers share them are not built. Run with --workers 1 (one "
+            "process runs N_JOBS_PER_WORKER runs at once)."
+        )
     # The server migrates at startup itself (under a lock shared by the workers); only check it is there.
     prepare_database(settings.database, migrate=False)
     port = port or settings.port
