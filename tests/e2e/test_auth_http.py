@@ -38,23 +38,54 @@ async def shadow() -> dict[str, Any]:
 app = Litestar([hello, shadow], on_startup=[lambda: started.append(True)])
 """
 
+FASTAPI_APP = """
+from contextlib import asynccontextmanager
+from typing import Any
 
-def start(tmp_path: Path, *, auth: bool, http: dict[str, Any] | None = None) -> Any:
+from fastapi import FastAPI, Request
+
+started: list[bool] = []
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    started.append(True)
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/custom/hello")
+async def hello(request: Request) -> dict[str, Any]:
+    user = request.scope.get("user")
+    return {"user": getattr(user, "identity", None), "started": bool(started)}
+
+
+@app.post("/threads")
+async def shadow() -> dict[str, Any]:
+    return {"shadowed": True}
+"""
+CUSTOM_APPS = {"litestar": CUSTOM_APP, "fastapi": FASTAPI_APP}
+
+
+def start(tmp_path: Path, *, auth: bool, http: dict[str, Any] | None = None, framework: str = "litestar") -> Any:
     env = write_project(tmp_path, auth=auth, http=http)
     if http and "app" in http:
-        (tmp_path / "custom_app.py").write_text(CUSTOM_APP)
+        (tmp_path / "custom_app.py").write_text(CUSTOM_APPS[framework])
     return granian_server(tmp_path, env)
 
 
-@pytest.fixture
-def public_custom_routes(tmp_path: Path) -> Iterator[RunningServer]:
-    with start(tmp_path, auth=True, http={"app": "./custom_app.py:app"}) as server:
+@pytest.fixture(params=sorted(CUSTOM_APPS))
+def public_custom_routes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningServer]:
+    with start(tmp_path, auth=True, http={"app": "./custom_app.py:app"}, framework=request.param) as server:
         yield server
 
 
-@pytest.fixture
-def protected_custom_routes(tmp_path: Path) -> Iterator[RunningServer]:
-    with start(tmp_path, auth=True, http={"app": "./custom_app.py:app", "enable_custom_route_auth": True}) as server:
+@pytest.fixture(params=sorted(CUSTOM_APPS))
+def protected_custom_routes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningServer]:
+    http = {"app": "./custom_app.py:app", "enable_custom_route_auth": True}
+    with start(tmp_path, auth=True, http=http, framework=request.param) as server:
         yield server
 
 
