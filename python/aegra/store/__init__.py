@@ -6,8 +6,9 @@ Where things are:
                       `ttl_sweeper.py` the background sweep, `schema.py` tables and connection);
 - `sqlite_vec_loader.py` how sqlite-vec reaches every connection without a second libsqlite3;
 - `namespaces.py`, `filters.py` the namespace and filter rules of LangGraph's InMemoryStore;
-- `indexing.py`, `vectors.py`, `knn.py` the hot paths the Rust core (`aegra.vec`) will take over:
-                      texts to embed, float32 packing, filtered nearest-neighbour scoring;
+- `vector_cache.py`   the KNN path on the vector core (`aegra.vec`, Rust or its numpy twin), which
+                      also plans and batches the texts puts embed; `vectors.py` blob layout and
+                      checks; `knn.py` the sqlite-vec and numpy scorers kept as references;
 - `embeddings.py`     `fastembed:` / `openai:` / user-function embedders; `factory.py` opens the
                       server's store (SQLite or PostgreSQL) from the config file's `store` section;
 - `postgres_store.py` LangGraph's PostgreSQL store with the same filter semantics as ours.

@@ -43,7 +43,8 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from aegra.store import filters, indexing, knn, namespaces, schema, vectors
+from aegra import vec
+from aegra.store import filters, knn, namespaces, schema, vectors
 from aegra.store.embeddings import build_embeddings
 from aegra.store.store_writes import PreparedPut, Written, write_puts
 from aegra.store.ttl_sweeper import TTLSweeper
@@ -80,7 +81,8 @@ class AsyncSqliteStore(BaseStore):
         self.embeddings = _embeddings(index) if index else None
         self.dims = int(index["dims"]) if index else 0
         # As in LangGraph's stores, an index config without fields (or with an empty list) embeds `$`.
-        self._fields = indexing.tokenize_fields((index.get("fields") or None) if index else None)
+        # None: the whole value (`$`), as LangGraph embeds when the index config names no fields.
+        self._field_paths: list[str] | None = (list(index.get("fields") or []) or None) if index else None
         self._busy_timeout_ms = busy_timeout_ms
         self._requested_scoring = vector_scoring
         self.scorer: knn.Scorer | Literal["index"] = "numpy"
@@ -305,21 +307,25 @@ class AsyncSqliteStore(BaseStore):
         if self.embeddings is None:
             return prepared
         to_index = [p for p in prepared if p.value is not None and p.index is not False]
-        plan = indexing.plan_embeddings(
-            [(p.value or {}, None if p.index is None else list(p.index or ())) for p in to_index], self._fields
+        # The vector core plans the texts (LangGraph's field paths, equal texts once) and cuts the
+        # embedder's batches by length, so short texts are not padded to the longest one.
+        plan = vec.plan_texts(
+            [(p.value or {}, None if p.index is None else list(p.index or ())) for p in to_index], self._field_paths
         )
-        if not plan:
+        if not plan.texts:
             return prepared
-        texts = list(plan)
-        embedded = await self.embeddings.aembed_documents(texts)
-        if len(embedded) != len(texts):
-            raise ValueError(f"the embedding function returned {len(embedded)} vectors for {len(texts)} texts")
-        vectors.check_dims(embedded, self.dims, "the embedding function")
-        for text, vector in zip(texts, embedded, strict=True):
-            blob = vectors.pack(vector)
-            for position, field in plan[text]:
+        embedded = await vec.aembed_in_batches(plan.texts, self._embed_checked, self.dims)
+        for blob, owners in zip(vec.pack_vectors(embedded, self.dims, normalize=False), plan.owners, strict=True):
+            for position, field in owners:
                 to_index[position].vectors[field] = blob
         return prepared
+
+    async def _embed_checked(self, texts: list[str]) -> list[list[float]]:
+        assert self.embeddings is not None
+        embedded = await self.embeddings.aembed_documents(texts)
+        vectors.check_dims(embedded, self.dims, "the embedding function")
+        vectors.check_finite(embedded, "the embedding function")
+        return embedded
 
     async def _refresh_ttl(self, ids: Sequence[int]) -> None:
         sql = (
