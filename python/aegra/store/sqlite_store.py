@@ -252,7 +252,9 @@ class AsyncSqliteStore(BaseStore):
         self, op: SearchOp, candidates: str, params: list[Any], query_vector: list[float]
     ) -> list[ScoredRow]:
         k = op.offset + op.limit
-        if self._cache is not None:
+        if self._cache is not None and not op.filter and not self._live_condition("i")[0]:
+            ranked = await self._cache.search(query_vector, k, namespace_prefix=op.namespace_prefix)
+        elif self._cache is not None:
             ranked = await self._cache.rank(self.conn, candidates, params, query_vector, k)
         else:
             ranked = await knn.rank(self.conn, candidates, params, query_vector, self.dims, k, self.scorer)  # type: ignore[arg-type]

@@ -5,11 +5,13 @@ The file is the truth: the cache is loaded from it when the store opens, and eve
 re-index and TTL sweep of this store is applied to it after its transaction commits. One server
 process owns a SQLite file, so no other writer can make it stale behind our back. A search asks
 SQL only for the ids of the candidate items (namespace prefix, value filter, expiry) and lets the
-index score them, exactly, in Rust (or in its numpy twin).
+index score them, exactly, in Rust (or in its numpy twin). A search with only a namespace prefix
+(no value filter, no expiry to respect) skips SQL altogether: the index groups rows by namespace.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -61,4 +63,11 @@ class VectorCache:
             ids = np.fromiter((row[0] for row in await cursor.fetchall()), dtype=np.int64)
         if not len(ids):
             return []
-        return self.index.search(np.asarray(query, dtype=np.float32), k, candidate_ids=ids)
+        return await self.search(query, k, candidate_ids=ids)
+
+    async def search(
+        self, query: Sequence[float], k: int, namespace_prefix: Sequence[str] = (), candidate_ids: Any = None
+    ) -> list[tuple[int, float]]:
+        """Off the event loop: the Rust scan releases the GIL, so other requests go on meanwhile."""
+        vector = np.asarray(query, dtype=np.float32)
+        return await asyncio.to_thread(self.index.search, vector, k, namespace_prefix, candidate_ids)
