@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.support.local_models import register_onnx_model
+
 MODEL_NAME = "aegra-tests/all-MiniLM-L6-v2"
 DIMS = 384
 HEADS = 12
@@ -61,19 +63,7 @@ def build(folder: Path) -> Path | None:
 
 def register() -> str:
     """Describe the model to fastembed (once per process); returns its name."""
-    from fastembed import TextEmbedding
-    from fastembed.common.model_description import ModelSource, PoolingType
-
-    if not any(m["model"] == MODEL_NAME for m in TextEmbedding.list_supported_models()):
-        TextEmbedding.add_custom_model(
-            model=MODEL_NAME,
-            pooling=PoolingType.MEAN,
-            normalization=True,
-            sources=ModelSource(hf=MODEL_NAME),
-            dim=DIMS,
-            model_file="model.onnx",
-        )
-    return MODEL_NAME
+    return register_onnx_model(MODEL_NAME, DIMS)
 
 
 class _Graph:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.support.local_models import register_onnx_model
+
 DIMS = 32
 
 
@@ -141,16 +143,4 @@ def build_onnx_model(folder: Path, dims: int = TINY_MODEL_DIMS, seed: int = 7) -
 
 def register_tiny_model(dims: int = TINY_MODEL_DIMS) -> str:
     """Describe the tiny model to fastembed (once per process); returns its model name."""
-    from fastembed import TextEmbedding
-    from fastembed.common.model_description import ModelSource, PoolingType
-
-    if not any(m["model"] == TINY_MODEL_NAME for m in TextEmbedding.list_supported_models()):
-        TextEmbedding.add_custom_model(
-            model=TINY_MODEL_NAME,
-            pooling=PoolingType.MEAN,
-            normalization=True,
-            sources=ModelSource(hf=TINY_MODEL_NAME),
-            dim=dims,
-            model_file="model.onnx",
-        )
-    return TINY_MODEL_NAME
+    return register_onnx_model(TINY_MODEL_NAME, dims)

@@ -231,13 +231,7 @@ class AssistantService:
         allowed = await self._search_filter(body, auth, limit=body.limit, offset=body.offset)
         async with self.db.read_session() as session:
             repo = AssistantRepository(session=session)
-            conditions = repo.filters(
-                graph_ids=self.graphs.graph_ids,
-                graph_id=body.graph_id,
-                name=body.name,
-                metadata=body.metadata,
-                allowed=allowed,
-            )
+            conditions = self._conditions(repo, body, allowed)
             sort_by = body.sort_by or "created_at"
             column: Any = getattr(AssistantRow, sort_by)
             if sort_by in _SORT_CASE_INSENSITIVE:
@@ -254,14 +248,19 @@ class AssistantService:
         allowed = await self._search_filter(body, auth)
         async with self.db.read_session() as session:
             repo = AssistantRepository(session=session)
-            conditions = repo.filters(
-                graph_ids=self.graphs.graph_ids,
-                graph_id=body.graph_id,
-                name=body.name,
-                metadata=body.metadata,
-                allowed=allowed,
-            )
-            return await repo.count_where(conditions)
+            return await repo.count_where(self._conditions(repo, body, allowed))
+
+    def _conditions(
+        self, repo: AssistantRepository, body: schemas.AssistantSearch | schemas.AssistantCount, allowed: Any
+    ) -> list[Any]:
+        """What search and count filter on: configured graphs, the request's fields, the auth filter."""
+        return repo.filters(
+            graph_ids=self.graphs.graph_ids,
+            graph_id=body.graph_id,
+            name=body.name,
+            metadata=body.metadata,
+            allowed=allowed,
+        )
 
     # -- versions -------------------------------------------------------------------------
 
