@@ -46,7 +46,7 @@ from langgraph.store.base import (
 from aegra import vec
 from aegra.store import filters, knn, namespaces, schema, vectors
 from aegra.store.embeddings import build_embeddings
-from aegra.store.store_writes import PreparedPut, Written, write_puts
+from aegra.store.store_writes import PreparedPut, Written, delete_expired, write_puts
 from aegra.store.ttl_sweeper import TTLSweeper
 from aegra.store.vector_cache import VectorCache
 
@@ -363,23 +363,10 @@ class AsyncSqliteStore(BaseStore):
     async def sweep_ttl(self) -> int:
         """Delete expired items and their vectors; returns how many items went."""
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                now = self._now().timestamp()
-                expired_sql = "SELECT id FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?"
-                async with self.conn.execute(expired_sql, [now]) as found:
-                    expired = [int(row[0]) for row in await found.fetchall()]
-                await self.conn.execute(f"DELETE FROM store_item_vectors WHERE item_id IN ({expired_sql})", [now])
-                cursor = await self.conn.execute(
-                    "DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?", [now]
-                )
-                await self.conn.execute("COMMIT")
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
+            expired = await delete_expired(self.conn, self._now().timestamp())
         if self._cache is not None:
             self._cache.drop(expired)
-        return cursor.rowcount
+        return len(expired)
 
     def _follow(self, written: Written) -> None:
         """Bring the in-memory vector cache up to date with a committed batch."""

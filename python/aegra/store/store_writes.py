@@ -1,4 +1,4 @@
-"""Writing a batch of puts and deletes in one short `BEGIN IMMEDIATE` transaction.
+"""Writing a batch of puts and deletes (or the TTL sweep) in one short `BEGIN IMMEDIATE` transaction.
 
 Embeddings are computed before this runs, so the write lock is held only for the SQL itself.
 """
@@ -122,3 +122,19 @@ async def _delete(conn: aiosqlite.Connection, deletes: Sequence[PreparedPut]) ->
             "DELETE FROM store_items WHERE prefix = ? AND key IN (SELECT value FROM json_each(?))", params
         )
     return deleted
+
+
+async def delete_expired(conn: aiosqlite.Connection, now: float) -> list[int]:
+    """Delete the items whose TTL ran out before `now` (a timestamp), with their vectors; their ids."""
+    expired_sql = "SELECT id FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?"
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        async with conn.execute(expired_sql, [now]) as cursor:
+            expired = [int(row[0]) for row in await cursor.fetchall()]
+        await conn.execute(f"DELETE FROM store_item_vectors WHERE item_id IN ({expired_sql})", [now])
+        await conn.execute("DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?", [now])
+        await conn.execute("COMMIT")
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    return expired
