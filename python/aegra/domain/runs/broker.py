@@ -1,4 +1,4 @@
-"""Fan-out of a run's stream events to its listeners, with replay, and control messages.
+"""Fan-out of a run's stream events to its listeners, with replay.
 
 One interface (`Broker`), one implementation for now: in-process (`InProcessBroker`), right
 for a single server process (SQLite, or one PostgreSQL worker). A multi-process broker over
@@ -7,7 +7,8 @@ PostgreSQL will implement the same interface.
 Each run has a channel: events get monotonically increasing ids (`<seq>`), are kept for
 replay (so `join`, a late `GET .../stream` and `Last-Event-ID` reconnects see everything),
 and the channel ends with `close()`. Channels are dropped a while after they close.
-Control messages (cancel with an action) travel the other way, to the worker running it.
+(Cancellation goes straight to the executor of this process; a multi-process broker will also
+have to carry it to the worker running the run.)
 """
 
 from __future__ import annotations
@@ -44,10 +45,6 @@ class Broker(Protocol):
 
     def has_stream(self, run_id: uuid.UUID) -> bool: ...
 
-    async def send_control(self, run_id: uuid.UUID, action: str) -> None: ...
-
-    async def control(self, run_id: uuid.UUID) -> str: ...
-
 
 @dataclass
 class _Channel:
@@ -55,7 +52,6 @@ class _Channel:
     next_id: int = 1
     closed_at: float | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
-    control: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
 
     def notify(self) -> None:
         # Wake every current waiter, then re-arm for the next change.
@@ -110,13 +106,6 @@ class InProcessBroker:
             last_id = channel.events[position - 1].id if position else None
             await channel.changed.wait()
             position = 0 if last_id is None else _first_index_after(channel.events, last_id)
-
-    async def send_control(self, run_id: uuid.UUID, action: str) -> None:
-        await self._channel(run_id).control.put(action)
-
-    async def control(self, run_id: uuid.UUID) -> str:
-        """Wait for the next control message for a run (the worker listens while it runs)."""
-        return await self._channel(run_id).control.get()
 
     def _expire(self) -> None:
         now = time.monotonic()

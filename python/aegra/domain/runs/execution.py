@@ -59,6 +59,9 @@ class Outcome:
     status: str  # success | error | timeout | interrupted
     error: dict[str, Any] | None = None
     cancel_action: str | None = None  # interrupt | rollback, when a user cancelled the run
+    # The thread's state after the run (thread_summary), read with the run's own graph when it
+    # succeeded; None makes record_outcome read it (a factory graph is then built once more).
+    summary: dict[str, Any] | None = None
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
@@ -109,7 +112,8 @@ async def execute_run(run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], 
                     async for chunk in graph.astream(graph_input, config, **options):
                         for event, payload in translator.translate(chunk):
                             await publish(event, payload)
-        return Outcome("success")
+                summary = await _read_summary(graph, config["configurable"]["thread_id"], run_id)
+        return Outcome("success", summary=summary)
     except asyncio.CancelledError:
         action = cancel_action.pop(run_id, None)
         if action is None:
@@ -130,15 +134,25 @@ async def execute_run(run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], 
         return Outcome("error", error)
 
 
+async def _read_summary(graph: Any, thread_id: str, run_id: uuid.UUID) -> dict[str, Any] | None:
+    try:
+        return thread_summary(await graph.aget_state({"configurable": {"thread_id": thread_id}}))
+    except Exception:
+        logger.exception("reading the state of thread %s after run %s", thread_id, run_id)
+        return None
+
+
 async def record_outcome(run_id: uuid.UUID, thread_id: uuid.UUID, graph_id: str, outcome: Outcome,
                          deps: ExecutionDeps) -> Settled:  # fmt: skip
     """Write the run's final status and copy the thread's new state onto the thread row."""
-    summary: dict[str, Any] = {"values": None, "interrupts": {}, "status": "idle"}
-    try:
-        async with deps.graphs.graph(graph_id, None, checkpointer=deps.checkpointer, store=deps.store) as graph:
-            summary = thread_summary(await graph.aget_state({"configurable": {"thread_id": str(thread_id)}}))
-    except Exception:
-        logger.exception("reading the state of thread %s after run %s", thread_id, run_id)
+    summary = outcome.summary
+    if summary is None:
+        try:
+            async with deps.graphs.graph(graph_id, None, checkpointer=deps.checkpointer, store=deps.store) as graph:
+                summary = await _read_summary(graph, str(thread_id), run_id)
+        except Exception:
+            logger.exception("loading graph %s to read thread %s after run %s", graph_id, thread_id, run_id)
+    summary = summary or {"values": None, "interrupts": {}, "status": "idle"}
     state_values, interrupts = summary["values"], summary["interrupts"]
     # Pending tasks left by a cancelled run are not a question for the user (a spurious
     # "interrupted" makes chat UIs show an empty approval prompt); breakpoints and interrupts are.

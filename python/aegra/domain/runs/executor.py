@@ -97,9 +97,6 @@ class Executor:
         self._running[run_id] = task
         task.add_done_callback(lambda _, run_id=run_id: self._finished(run_id))
 
-    def is_running(self, run_id: uuid.UUID) -> bool:
-        return run_id in self._running
-
     async def cancel(self, run_id: uuid.UUID, action: str) -> bool:
         """Stop a run this process is executing; False if it is not running here."""
         task = self._running.get(run_id)
