@@ -74,7 +74,7 @@ async def open_resources(settings: Settings, loopback_app: Any | None = None) ->
             db,
             checkpointer,
             threads.delete_many,
-            interval_seconds=60.0 * ((ttl.sweep_interval_minutes if ttl else None) or 5),
+            interval_minutes=ttl.sweep_interval_minutes if ttl else None,
             batch_limit=ttl.sweep_limit if ttl else 10_000,
         )
         sweeper.start()

@@ -3,7 +3,7 @@ the server's SQLite file) and the embedders named by `store.index.embed`.
 
 Where things are:
 - `sqlite_store.py`   the store: batching, reads, semantic search, TTL (`store_writes.py` writes,
-                      `ttl_sweeper.py` the background sweep, `schema.py` tables and connection);
+                      `schema.py` tables and connection);
 - `sqlite_vec_loader.py` how sqlite-vec reaches every connection without a second libsqlite3;
 - `namespaces.py`, `filters.py` the namespace and filter rules of LangGraph's InMemoryStore;
 - `vector_cache.py`   the KNN path on the vector core (`aegra.vec`, Rust or its numpy twin), which

@@ -44,10 +44,10 @@ from langgraph.store.base import (
 )
 
 from aegra import vec
+from aegra.periodic import PeriodicSweep
 from aegra.store import filters, knn, namespaces, schema, vectors
 from aegra.store.embeddings import build_embeddings
 from aegra.store.store_writes import PreparedPut, Written, delete_expired, write_puts
-from aegra.store.ttl_sweeper import TTLSweeper
 from aegra.store.vector_cache import VectorCache
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class AsyncSqliteStore(BaseStore):
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()  # one connection: statements of two tasks must not interleave
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sweeper = TTLSweeper(self.sweep_ttl, (ttl or {}).get("sweep_interval_minutes"))
+        self._sweeper = PeriodicSweep(self.sweep_ttl, (ttl or {}).get("sweep_interval_minutes"), "store items")
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -8,9 +8,6 @@ thread is not pruned again until it changes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -22,21 +19,19 @@ from aegra.db.engine import Database
 from aegra.db.models import Run, Thread
 from aegra.db.repositories.runs import INFLIGHT
 from aegra.domain.threads.checkpoints import keep_latest_checkpoints
-
-logger = logging.getLogger(__name__)
+from aegra.periodic import PeriodicSweep
 
 DeleteThreads = Callable[[Sequence[uuid.UUID]], Awaitable[object]]
 
 
 class ThreadTTLSweeper:
     def __init__(self, db: Database, checkpointer: BaseCheckpointSaver, delete_threads: DeleteThreads, *,
-                 interval_seconds: float = 300.0, batch_limit: int = 10_000) -> None:  # fmt: skip
+                 interval_minutes: float | None = None, batch_limit: int = 10_000) -> None:  # fmt: skip
         self.db = db
         self.checkpointer = checkpointer
         self.delete_threads = delete_threads
-        self.interval_seconds = interval_seconds
         self.batch_limit = batch_limit
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = PeriodicSweep(self.sweep_once, interval_minutes, "threads")
 
     async def sweep_once(self, now: datetime | None = None) -> int:
         """Settle every expired, idle thread; returns how many were swept."""
@@ -58,24 +53,10 @@ class ThreadTTLSweeper:
             await keep_latest_checkpoints(self.checkpointer, [str(t) for t in trimmed])
             async with self.db.session() as session:
                 await session.execute(update(Thread).where(Thread.thread_id.in_(trimmed)).values(expires_at=None))
-        if expired:
-            logger.info("thread TTL: deleted %d, pruned %d", len(doomed), len(trimmed))
         return len(expired)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="thread-ttl-sweeper")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_seconds)
-            try:
-                await self.sweep_once()
-            except Exception:
-                logger.exception("thread TTL sweep failed; trying again next interval")
+        await self._periodic.stop()

@@ -1,4 +1,4 @@
-"""A background task that calls the store's sweep every few minutes until stopped."""
+"""A background task that runs a sweep (store items, threads past their TTL) every few minutes until stopped."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_INTERVAL_MINUTES = 5.0
 
 
-class TTLSweeper:
-    def __init__(self, sweep: Callable[[], Awaitable[int]], interval_minutes: float | None) -> None:
+class PeriodicSweep:
+    """`sweep()` returns how many things it removed; `label` names them in the log."""
+
+    def __init__(self, sweep: Callable[[], Awaitable[int]], interval_minutes: float | None, label: str) -> None:
         self._sweep = sweep
+        self._label = label
         self._interval_minutes = interval_minutes
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -28,7 +31,7 @@ class TTLSweeper:
             return self._task
         minutes = interval_minutes or self._interval_minutes or DEFAULT_INTERVAL_MINUTES
         self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._run(minutes * 60), name="aegra-store-ttl-sweeper")
+        self._task = asyncio.create_task(self._run(minutes * 60), name=f"aegra-sweep-{self._label}")
         return self._task
 
     async def stop(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 (mirrors the store API)
@@ -48,9 +51,9 @@ class TTLSweeper:
             try:
                 swept = await self._sweep()
                 if swept:
-                    logger.info("store TTL sweep removed %d expired items", swept)
+                    logger.info("TTL sweep removed %d expired %s", swept, self._label)
             except Exception:
                 # A failed sweep (e.g. a locked file) must not end the sweeper; the next one retries.
-                logger.exception("store TTL sweep failed")
+                logger.exception("TTL sweep of %s failed", self._label)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=interval_seconds)
