@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from aegra.errors import Invalid
+from aegra.errors import BadRequest, Invalid
 
 JSONObject = dict[str, Any]
 # Search windows: the bounds langgraph-api's OpenAPI declares (MAX_SEARCH_LIMIT may lower the top).
@@ -35,8 +35,6 @@ def check_limit(limit: int, max_limit: int) -> None:
 def check_config_and_context(config: JSONObject | None, context: JSONObject | None) -> None:
     """LangGraph treats `context` as the successor of `config.configurable`: never both."""
     if config and config.get("configurable") and context:
-        from aegra.errors import BadRequest
-
         raise BadRequest(
             "Cannot specify both configurable and context. Prefer setting context alone. "
             "Context was introduced in LangGraph 0.6.0 and is the long term planned replacement for configurable."
