@@ -1,7 +1,9 @@
 """The SQLAlchemy engine for the API's own tables, on SQLite or PostgreSQL.
 
 SQLite: one file shared with the checkpointer and the store, so every connection runs in
-WAL mode with a busy timeout, and write transactions start with `BEGIN IMMEDIATE`. A
+WAL mode with a busy timeout, and write transactions start with `BEGIN IMMEDIATE`. The
+connections run their statements on the event loop's thread (db/inline_sqlite.py): a thread
+hop per statement cost more than the statements. A
 deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
 another connection committed in between (busy_timeout cannot help there); taking the
 write lock up front makes such writers queue instead. Sessions from `read_session()` keep
@@ -21,6 +23,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from aegra.config import DatabaseSettings
+from aegra.db.inline_sqlite import InlineConnection
 from aegra.db.models import Base
 
 logger = logging.getLogger(__name__)
@@ -58,7 +61,7 @@ class Database:
         if settings.backend == "sqlite":
             db = cls(settings, _sqlite_engine(settings))
             async with db.engine.begin() as conn:
-                await conn.run_sync(Base.metadata.create_all)
+                await conn.run_sync(_create_schema)
         else:
             db = cls(settings, _postgres_engine(settings))
             if settings.run_migrations:
@@ -89,20 +92,29 @@ class Database:
             yield session
 
 
+def _create_schema(conn: Any) -> None:
+    """SQLite has no migrations: tables are created as the models say. `create_all` skips the
+    indexes of tables that exist, so indexes added since a file was made are created here."""
+    Base.metadata.create_all(conn)
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 def _sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
     assert settings.sqlite_path is not None
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(settings.sqlalchemy_url, connect_args={"timeout": settings.busy_timeout_ms / 1000})
-    pragmas = sqlite_pragmas(settings.busy_timeout_ms)
+    path, pragmas = settings.sqlite_path, sqlite_pragmas(settings.busy_timeout_ms)
+
+    async def connect() -> InlineConnection:
+        return InlineConnection.open(path, busy_timeout_ms=settings.busy_timeout_ms, pragmas=pragmas)
+
+    engine = create_async_engine(settings.sqlalchemy_url, async_creator=connect)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (see _on_begin) instead of the driver's implicit one.
         dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        for pragma in pragmas:
-            cursor.execute(pragma)
-        cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

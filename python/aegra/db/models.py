@@ -142,6 +142,8 @@ class Run(Base):
 
     __table_args__ = (
         Index("ix_runs_thread_id_created_at", "thread_id", "created_at"),
+        # The runs in flight on a thread: asked at every run's creation and end.
+        Index("ix_runs_thread_id_status", "thread_id", "status"),
         Index("ix_runs_status_created_at", "status", "created_at"),
     )
 

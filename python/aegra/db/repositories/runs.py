@@ -53,8 +53,13 @@ class RunRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Run]):
         return run
 
     async def inflight(self, thread_id: uuid.UUID) -> list[Run]:
-        statement = select(Run).where(Run.thread_id == thread_id, Run.status.in_(INFLIGHT)).order_by(Run.created_at)
-        return list(await self.session.scalars(statement))
+        """The thread's pending and running runs, oldest first.
+
+        Sorted here, not in SQL: with an ORDER BY, SQLite picks the (thread_id, created_at) index
+        and walks every run the thread ever had instead of the few in flight.
+        """
+        statement = select(Run).where(Run.thread_id == thread_id, Run.status.in_(INFLIGHT))
+        return sorted(await self.session.scalars(statement), key=lambda run: (run.created_at, run.run_id))
 
     async def fail_interrupted_by_restart(self, now: datetime) -> list[uuid.UUID]:
         """Runs left `running` by a process that died: they end as `error`, never stay running."""

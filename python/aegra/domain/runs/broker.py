@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -62,6 +63,8 @@ class _Channel:
 class InProcessBroker:
     def __init__(self) -> None:
         self._channels: dict[uuid.UUID, _Channel] = {}
+        # Closed channels in the order they closed, so expiry looks only at the oldest ones.
+        self._closed: deque[tuple[float, uuid.UUID]] = deque()
 
     def _channel(self, run_id: uuid.UUID) -> _Channel:
         channel = self._channels.get(run_id)
@@ -90,6 +93,7 @@ class InProcessBroker:
         channel = self._channel(run_id)
         if channel.closed_at is None:
             channel.closed_at = time.monotonic()
+            self._closed.append((channel.closed_at, run_id))
             channel.notify()
 
     async def subscribe(self, run_id: uuid.UUID, after: int | None = None) -> AsyncIterator[StreamEvent]:
@@ -108,14 +112,10 @@ class InProcessBroker:
             position = 0 if last_id is None else _first_index_after(channel.events, last_id)
 
     def _expire(self) -> None:
-        now = time.monotonic()
-        stale = [
-            run_id
-            for run_id, channel in self._channels.items()
-            if channel.closed_at is not None and now - channel.closed_at > REPLAY_TTL_SECONDS
-        ]
-        for run_id in stale:
-            del self._channels[run_id]
+        cutoff = time.monotonic() - REPLAY_TTL_SECONDS
+        while self._closed and self._closed[0][0] < cutoff:
+            _, run_id = self._closed.popleft()
+            self._channels.pop(run_id, None)
 
 
 def _first_index_after(events: list[StreamEvent], event_id: int) -> int:
