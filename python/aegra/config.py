@@ -59,6 +59,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("BG_JOB_TIMEOUT_SECS", "3600", "A run still going after this many seconds ends as `timeout`"),
     EnvVar("KEEPALIVE_INTERVAL_SECS", "5", "SSE heartbeat and wait keep-alive interval"),
     EnvVar("MAX_SEARCH_LIMIT", "1000", "Largest `limit` a search accepts"),
+    EnvVar("CRON_SCHEDULER_SLEEP_TIME", "5", "Seconds between two looks for crons that are due"),
     EnvVar("AEGRA_VEC", "rust", "`python` forces the pure-Python vector core"),
 )
 _DEFAULTS = {var.name: var.default for var in ENV_VARS}
@@ -99,6 +100,7 @@ class Settings(msgspec.Struct, frozen=True):
     bg_job_timeout_secs: float
     keepalive_interval_secs: float
     max_search_limit: int
+    cron_scheduler_sleep_time: float = 5.0
 
     @property
     def base_dir(self) -> Path:
@@ -261,6 +263,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         bg_job_timeout_secs=_float(env, "BG_JOB_TIMEOUT_SECS"),
         keepalive_interval_secs=_float(env, "KEEPALIVE_INTERVAL_SECS"),
         max_search_limit=_int(env, "MAX_SEARCH_LIMIT"),
+        cron_scheduler_sleep_time=_float(env, "CRON_SCHEDULER_SLEEP_TIME"),
     )
     if environ is None:
         # Graphs and libraries read os.environ; give them what .env and `env` provided.

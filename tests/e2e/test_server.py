@@ -11,6 +11,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
+from aegra.db.migrate import head_revision
 from tests.support.postgres import create_database, throwaway_cluster
 from tests.support.projects import write_project
 from tests.support.server import granian_server
@@ -43,7 +44,7 @@ async def test_the_sdk_client_talks_to_the_server(tmp_path: Path) -> None:
     with granian_server(tmp_path) as server:
         client = get_client(url=server.url)
         info = await client.http.get("/info")
-        assert info["flags"]["crons"] is False, "no cron routes yet, so Studio must not offer them"
+        assert info["flags"]["crons"] is True
 
 
 def test_cors_exposes_pagination_and_location_headers(tmp_path: Path) -> None:
@@ -64,7 +65,7 @@ def test_postgres_server_migrates_and_checks_the_database(tmp_path: Path, postgr
     import psycopg
 
     with psycopg.connect(postgres_url) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (head_revision(),)
         assert conn.execute("SELECT to_regclass('public.checkpoints') IS NOT NULL").fetchone() == (True,)
 
 

@@ -21,6 +21,7 @@ from aegra.auth import Authenticator, load_auth
 from aegra.config import Settings, get_settings
 from aegra.config_schema import CorsConfig, HttpConfig
 from aegra.domain.assistants.controllers import AssistantController
+from aegra.domain.crons.controllers import CronController, ThreadCronController
 from aegra.domain.runs.controllers import StatelessRunController, ThreadRunController, ThreadStreamController
 from aegra.domain.store.controllers import StoreController
 from aegra.domain.system.controllers import HealthController, SystemController
@@ -59,7 +60,8 @@ def create_app(settings: Settings | None = None) -> Litestar | ApiThenCustom:
         type_encoders=TYPE_ENCODERS,
         cors_config=cors,
         openapi_config=None if http.disable_meta else _openapi(),
-        state=State({"settings": settings}),
+        # `auth`: the cron scheduler judges each firing with the same handlers (server/resources.py).
+        state=State({"settings": settings, "auth": authenticator.auth}),
         # Unexpected errors are logged once, by server.errors.handle_unexpected.
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]}, log_exceptions="never"
@@ -79,6 +81,7 @@ def _route_handlers(http: HttpConfig) -> list[type[Controller]]:
         (http.disable_assistants, [AssistantController]),
         (http.disable_threads, [ThreadController]),
         (http.disable_runs, [ThreadRunController, StatelessRunController, ThreadStreamController]),
+        (http.disable_runs, [CronController, ThreadCronController]),
         (http.disable_store, [StoreController]),
     ]
     return [HealthController, *(c for disabled, controllers in groups if not disabled for c in controllers)]

@@ -10,6 +10,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
+from langgraph_sdk import Auth
 from litestar import Litestar
 from litestar.datastructures import State
 
@@ -18,6 +19,8 @@ from aegra.config import Settings
 from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import Database
 from aegra.domain.assistants.services import AssistantService
+from aegra.domain.crons.scheduler import CronScheduler
+from aegra.domain.crons.services import CronService
 from aegra.domain.runs.broker import InProcessBroker
 from aegra.domain.runs.execution import ExecutionDeps
 from aegra.domain.runs.executor import Executor
@@ -43,12 +46,16 @@ class Resources:
     assistants: AssistantService
     threads: ThreadService
     runs: RunService
+    crons: CronService
     store_api: StoreService
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings, loopback_app: Any | None = None) -> AsyncIterator[Resources]:
-    """`loopback_app`: this server's ASGI app, for webhooks addressed to its own routes."""
+async def open_resources(
+    settings: Settings, loopback_app: Any | None = None, auth: Auth | None = None
+) -> AsyncIterator[Resources]:
+    """`loopback_app`: this server's ASGI app, for webhooks addressed to its own routes; `auth`: its
+    `Auth` object, which judges cron firings."""
     # Import user graphs first: a broken graph file should stop startup before anything opens.
     graphs = GraphRegistry.load(settings.config, settings.base_dir)
     async with AsyncExitStack() as stack:
@@ -104,6 +111,9 @@ async def open_resources(settings: Settings, loopback_app: Any | None = None) ->
             max_search_limit=settings.max_search_limit,
             webhooks_enabled=not (http and http.disable_webhooks),
         )
+        scheduler = CronScheduler(db, runs, auth, interval_seconds=settings.cron_scheduler_sleep_time)
+        scheduler.start()
+        stack.push_async_callback(scheduler.stop)  # before the executor stops (the stack unwinds in reverse)
         yield Resources(
             settings=settings,
             graphs=graphs,
@@ -113,13 +123,14 @@ async def open_resources(settings: Settings, loopback_app: Any | None = None) ->
             assistants=assistants,
             threads=threads,
             runs=runs,
+            crons=CronService(db, assistants, runs, max_search_limit=settings.max_search_limit),
             store_api=StoreService(store, max_search_limit=settings.max_search_limit),
         )
 
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
-    async with open_resources(app.state.settings, loopback_app=app) as resources:
+    async with open_resources(app.state.settings, loopback_app=app, auth=app.state.get("auth")) as resources:
         app.state.resources = resources
         yield
 
@@ -131,6 +142,7 @@ INJECTABLE = {
     "assistants": "assistants",
     "threads": "threads",
     "runs": "runs",
+    "crons": "crons",
     "store": "store_api",
 }
 

@@ -39,13 +39,13 @@ class SystemController(Controller):
 
     @get("/info", summary="Server version and feature flags")
     async def info(self, settings: Settings) -> dict[str, Any]:
-        auth = settings.config.auth
+        auth, http = settings.config.auth, settings.config.http
         return {
             "version": __version__,
             "langgraph_py_version": langgraph.version.__version__,
             "flags": {
                 "assistants": True,
-                "crons": False,  # no cron routes yet: Studio must not offer them
+                "crons": not (http and http.disable_runs),  # cron routes go with the runs routes
                 "langsmith": False,
                 "auth": bool(auth and auth.path),
             },
