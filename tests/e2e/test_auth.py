@@ -1,8 +1,11 @@
 """Auth end to end: a JWT-style bearer `Auth` file, users alice and bob (and read-only carol).
 
-For every route, bob cannot see, change or follow alice's assistants, threads, runs and store
-items: each answers 404 (or leaves them out of lists), exactly as for ids that do not exist.
-Without a valid token every API route answers 401 with `{"detail"}`. The graph sees the user.
+Bob cannot see, change or follow alice's assistants, threads, runs and store items: each answers
+404 (or leaves them out of lists), exactly as for ids that do not exist (test_auth_matrix.py
+checks this for every route). Without a valid token API routes answer 401 with `{"detail"}`.
+The graph sees the user. The second part uses a probe auth file (tests/support/auth_files.py)
+to pin the handlers' contract: what `@auth.authenticate` receives and may return, which
+`@auth.on` handler runs, what its result means, and every filter operator, in SQL on both backends.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from tests.support.auth_files import PROBE_AUTH_FILE
 from tests.support.postgres import create_database
 from tests.support.server import RunningServer, granian_server
 
@@ -121,13 +125,18 @@ def headers(user: str, *perms: str) -> dict[str, str]:
 
 
 def write_project(
-    folder: Path, *, auth: bool = True, http: dict[str, Any] | None = None, **auth_options: Any
+    folder: Path,
+    *,
+    auth: bool = True,
+    http: dict[str, Any] | None = None,
+    auth_file: str = AUTH_FILE,
+    **auth_options: Any,
 ) -> dict[str, str]:
     """The auth file, the graph and aegra.json in `folder`; the server's environment (on SQLite)."""
     (folder / "whoami.py").write_text(GRAPH_FILE)
     config: dict[str, Any] = {"graphs": {"whoami": "./whoami.py:graph"}}
     if auth:
-        (folder / "auth.py").write_text(textwrap.dedent(AUTH_FILE))
+        (folder / "auth.py").write_text(textwrap.dedent(auth_file))
         config["auth"] = {"path": "./auth.py:auth", **auth_options}
     if http:
         config["http"] = http
@@ -179,30 +188,6 @@ async def drain(stream: Any) -> None:
 
 
 # -- authentication ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("POST", "/threads"),
-        ("POST", "/threads/search"),
-        ("GET", f"/threads/{uuid.uuid4()}"),
-        ("POST", "/assistants/search"),
-        ("GET", "/assistants/whoami"),
-        ("POST", "/runs/wait"),
-        ("GET", f"/threads/{uuid.uuid4()}/runs"),
-        ("PUT", "/store/items"),
-        ("POST", "/store/namespaces"),
-    ],
-)
-def test_requests_without_a_valid_token_are_401(server: RunningServer, method: str, path: str) -> None:
-    missing = httpx.request(method, server.url + path, json={})
-    assert missing.status_code == 401
-    assert missing.json() == {"detail": "Missing bearer token"}
-    forged = token("alice").rsplit(".", 1)[0] + "." + "0" * 64
-    bad = httpx.request(method, server.url + path, json={}, headers={"Authorization": f"Bearer {forged}"})
-    assert bad.status_code == 401
-    assert bad.json() == {"detail": "Invalid token"}
 
 
 def test_health_docs_and_info_stay_open(server: RunningServer) -> None:
@@ -408,3 +393,167 @@ async def test_store_filters_are_anded_into_reads(alice: LangGraphClient, bob: L
     await bob.store.delete_item(["shared"], key)
     item = await alice.store.get_item(["shared"], key)
     assert item is not None and item["value"]["owner"] == "alice"
+
+
+# -- the handlers' contract, with the probe auth file (tests/support/auth_files.py) ---------
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def probe(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    folder = tmp_path_factory.mktemp(f"auth-probe-{request.param}")
+    env = {**write_project(folder, auth_file=PROBE_AUTH_FILE), "DATABASE_URL": database_for(request, folder)}
+    with granian_server(folder, env) as running:
+        yield running
+
+
+def as_user(name: str = "alice", **choices: str) -> dict[str, str]:
+    """Headers for the probe: `choices` become `x-<name>` headers (`assistant_read` → `x-assistant-read`)."""
+    return {"Authorization": f"User {name}", **{f"x-{k.replace('_', '-')}": v for k, v in choices.items()}}
+
+
+async def test_authenticate_receives_the_parameters_it_names(probe: RunningServer) -> None:
+    thread_id = (await get_client(url=probe.url, headers=as_user()).threads.create())["thread_id"]
+    path = f"/threads/{thread_id}/runs/wait"
+    response = await request(
+        "POST", f"{probe.url}{path}?trace=yes", json={"assistant_id": "whoami", "input": {}},
+        headers=as_user(probe="hello"),
+    )  # fmt: skip
+    assert response.json()["user"]["seen"] == {
+        "path": path,
+        "method": "POST",
+        "path_params": {"thread_id": thread_id},
+        "query_params": {"trace": "yes"},
+        "header": "hello",
+        "request_path": path,
+        "request_path_params": {"thread_id": thread_id},
+    }
+
+
+@pytest.mark.parametrize(("shape", "permissions"), [("str", []), ("dict", ["from-dict"]), ("object", ["from-object"])])
+async def test_authenticate_may_return_a_string_a_dict_or_a_user_object(
+    probe: RunningServer, shape: str, permissions: list[str]
+) -> None:
+    result = await get_client(url=probe.url, headers=as_user("erin", shape=shape)).runs.wait(None, "whoami", input={})
+    assert (result["user_id"], result["permissions"]) == ("erin", permissions)
+    assert result["user"]["identity"] == "erin" and result["user"]["is_authenticated"] is True
+
+
+@pytest.mark.parametrize("status", [401, 403, 429])
+async def test_an_http_exception_from_authenticate_answers_its_status(probe: RunningServer, status: int) -> None:
+    response = await request("POST", f"{probe.url}/threads/search", json={}, headers=as_user(deny=str(status)))
+    assert response.status_code == status
+    assert response.json() == {"detail": "denied by the probe"}
+    assert response.headers["x-reason"] == "probe"
+
+
+async def test_the_most_specific_handler_runs_and_may_change_the_value(probe: RunningServer) -> None:
+    client = get_client(url=probe.url, headers=as_user())
+    thread = await client.threads.create(metadata={"handled_by": "the caller"})
+    assert thread["metadata"]["handled_by"] == "threads.create"  # @auth.on.threads.create
+    updated = await client.threads.update(thread["thread_id"], metadata={"handled_by": "the caller"})
+    assert updated["metadata"]["handled_by"] == "threads"  # @auth.on.threads
+    assistant = await client.assistants.create("whoami", metadata={"handled_by": "the caller"})
+    assert assistant["metadata"]["handled_by"] == "global"  # @auth.on: nothing closer for assistants.create
+
+
+VERDICT_ROUTES = [
+    ("POST", "/threads", {}),
+    ("POST", "/threads/search", {}),
+    ("POST", "/assistants/search", {}),
+    ("POST", "/runs/crons/search", {}),
+    ("PUT", "/store/items", {"namespace": ["probe"], "key": "k", "value": {}}),
+    ("POST", "/store/items/search", {}),
+]
+
+
+@pytest.mark.parametrize(("verdict", "allowed"), [("true", True), ("none", True), ("false", False)])
+async def test_true_and_none_allow_false_refuses_with_403(probe: RunningServer, verdict: str, allowed: bool) -> None:
+    for method, path, body in VERDICT_ROUTES:
+        response = await request(method, probe.url + path, json=body, headers=as_user(verdict=verdict))
+        if allowed:
+            assert response.status_code < 300, (path, response.text)
+        else:
+            assert (response.status_code, response.json()) == (403, {"detail": "Forbidden"}), path
+
+
+async def test_creating_a_run_needs_the_assistant_read_handler_too(probe: RunningServer) -> None:
+    assistant_id = (await get_client(url=probe.url, headers=as_user()).assistants.create("whoami"))["assistant_id"]
+    url = f"{probe.url}/runs/wait"
+    refused = await request("POST", url, json={"assistant_id": assistant_id}, headers=as_user(assistant_read="false"))
+    assert refused.status_code == 403
+    # The graph's own (system) assistant is not read through the handler, as in langgraph-api.
+    system = await request("POST", url, json={"assistant_id": "whoami"}, headers=as_user(assistant_read="false"))
+    assert system.status_code == 200
+    assert (await request("POST", url, json={"assistant_id": assistant_id}, headers=as_user())).status_code == 200
+
+
+# Items by label, with their metadata; then filters a handler may return, with the labels each lets through.
+LABELLED = {
+    "ab": {"tags": ["b", "a"], "kind": "x"},
+    "abc": {"tags": ["a", "b", "c"], "kind": "y"},
+    "a": {"tags": ["a"], "kind": "x"},
+    "string": {"tags": "abc", "kind": "z"},  # a string is no list: `$contains` never matches it
+    "bare": {},
+}
+FILTERS: list[tuple[dict[str, Any], set[str]]] = [
+    ({"tags": {"$contains": ["a", "b"]}}, {"ab", "abc"}),
+    ({"tags": {"$contains": ["c", "a", "b"]}}, {"abc"}),
+    ({"tags": {"$contains": "c"}}, {"abc"}),
+    ({"tags": {"$contains": ["a"]}}, {"ab", "abc", "a"}),
+    ({"kind": "x"}, {"ab", "a"}),
+    ({"kind": {"$eq": "y"}}, {"abc"}),
+    ({"$or": [{"kind": "z"}, {"tags": {"$contains": ["c", "a"]}}]}, {"string", "abc"}),
+    ({"$and": [{"kind": "x"}, {"tags": {"$contains": ["b"]}}]}, {"ab"}),
+]
+# Each resource's collection path, what creating one needs, and its id field.
+RESOURCES = {
+    "threads": ("/threads", {}, "thread_id"),
+    "assistants": ("/assistants", {"graph_id": "whoami"}, "assistant_id"),
+    "crons": ("/runs/crons", {"assistant_id": "whoami", "schedule": "0 0 1 1 *"}, "cron_id"),
+}
+
+
+async def create_labelled(probe: RunningServer, resource: str, suite: dict[str, str]) -> dict[str, str]:
+    """One `resource` per entry of LABELLED, marked with `suite`; their ids by label."""
+    collection, create, id_field = RESOURCES[resource]
+    ids = {}
+    for label, metadata in LABELLED.items():
+        body = {**create, "metadata": {**suite, "label": label, **metadata}}
+        ids[label] = (await request("POST", probe.url + collection, json=body, headers=as_user())).json()[id_field]
+    return ids
+
+
+@pytest.mark.parametrize("resource", sorted(RESOURCES))
+async def test_a_search_handler_may_narrow_the_search_by_changing_it(probe: RunningServer, resource: str) -> None:
+    collection, _, _ = RESOURCES[resource]
+    suite = {"suite": uuid.uuid4().hex}
+    await create_labelled(probe, resource, suite)
+    # The request asks for everything; the handler's metadata alone narrows it to this suite's kind "x".
+    narrowed = as_user(search_metadata=json.dumps({**suite, "kind": "x"}))
+    found = (await request("POST", f"{probe.url}{collection}/search", json={}, headers=narrowed)).json()
+    assert {item["metadata"]["label"] for item in found} == {"ab", "a"}
+    assert (await request("POST", f"{probe.url}{collection}/count", json={}, headers=narrowed)).json() == 2
+
+
+@pytest.mark.parametrize("resource", sorted(RESOURCES))
+async def test_a_handlers_filter_applies_to_every_read_search_count_update_and_delete(
+    probe: RunningServer, resource: str
+) -> None:
+    collection, _, _ = RESOURCES[resource]
+    suite = {"suite": uuid.uuid4().hex}
+    ids = await create_labelled(probe, resource, suite)
+    async with httpx.AsyncClient(base_url=probe.url, timeout=30) as http:
+        for filter_, visible in FILTERS:
+            filtered = as_user(filter=json.dumps(filter_))
+            found = (await http.post(f"{collection}/search", json={"metadata": suite}, headers=filtered)).json()
+            assert {item["metadata"]["label"] for item in found} == visible, filter_
+            count = (await http.post(f"{collection}/count", json={"metadata": suite}, headers=filtered)).json()
+            assert count == len(visible), filter_
+            for label, item_id in ids.items():
+                statuses = [
+                    (await http.get(f"{collection}/{item_id}", headers=filtered)).status_code,
+                    (await http.patch(f"{collection}/{item_id}", json={"metadata": {}}, headers=filtered)).status_code,
+                ]
+                if label not in visible:
+                    statuses.append((await http.delete(f"{collection}/{item_id}", headers=filtered)).status_code)
+                assert statuses == ([200, 200] if label in visible else [404, 404, 404]), (filter_, label)

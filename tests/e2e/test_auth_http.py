@@ -1,5 +1,6 @@
-"""`http.app` (custom routes beside the API, with and without `enable_custom_route_auth`),
-`http.disable_*`, and open access (no auth file). SQLite: none of this touches the database's SQL.
+"""`http.app` (Litestar, FastAPI and Starlette custom routes beside the API, with and without
+`enable_custom_route_auth`), `http.cors`, `http.disable_*`, `auth.disable_studio_auth`, and open
+access (no auth file). SQLite: none of this touches the database's SQL.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.test_auth import headers, request, write_project
+from tests.e2e.test_auth import as_user, headers, request, write_project
+from tests.support.auth_files import PROBE_AUTH_FILE
 from tests.support.server import RunningServer, granian_server
 
 CUSTOM_APP = """
@@ -66,11 +68,42 @@ async def hello(request: Request) -> dict[str, Any]:
 async def shadow() -> dict[str, Any]:
     return {"shadowed": True}
 """
-CUSTOM_APPS = {"litestar": CUSTOM_APP, "fastapi": FASTAPI_APP}
+
+STARLETTE_APP = """
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+started: list[bool] = []
 
 
-def start(tmp_path: Path, *, auth: bool, http: dict[str, Any] | None = None, framework: str = "litestar") -> Any:
-    env = write_project(tmp_path, auth=auth, http=http)
+@asynccontextmanager
+async def lifespan(app):
+    started.append(True)
+    yield
+
+
+async def hello(request):
+    # `request.user` is the authenticated user (only there with enable_custom_route_auth).
+    user = request.user.identity if "user" in request.scope else None
+    return JSONResponse({"user": user, "started": bool(started)})
+
+
+async def shadow(request):
+    return JSONResponse({"shadowed": True})
+
+
+app = Starlette(routes=[Route("/custom/hello", hello), Route("/threads", shadow, methods=["POST"])], lifespan=lifespan)
+"""
+CUSTOM_APPS = {"litestar": CUSTOM_APP, "fastapi": FASTAPI_APP, "starlette": STARLETTE_APP}
+
+
+def start(
+    tmp_path: Path, *, auth: bool, http: dict[str, Any] | None = None, framework: str = "litestar", **project: Any
+) -> Any:
+    env = write_project(tmp_path, auth=auth, http=http, **project)
     if http and "app" in http:
         (tmp_path / "custom_app.py").write_text(CUSTOM_APPS[framework])
     return granian_server(tmp_path, env)
@@ -115,6 +148,15 @@ def test_custom_route_auth_authenticates_custom_routes(protected_custom_routes: 
     assert hello.headers["access-control-allow-origin"] == "*"
 
 
+def test_custom_route_auth_gives_the_handler_a_request_and_its_parameters(tmp_path: Path) -> None:
+    # The probe handler reads every parameter, `request.path_params` included, before naming the user.
+    http = {"app": "./custom_app.py:app", "enable_custom_route_auth": True}
+    with start(tmp_path, auth=True, http=http, framework="starlette", auth_file=PROBE_AUTH_FILE) as server:
+        hello = httpx.get(f"{server.url}/custom/hello", params={"q": "1"}, headers=as_user("alice"))
+        assert hello.json() == {"user": "alice", "started": True}
+        assert httpx.get(f"{server.url}/custom/hello").status_code == 401
+
+
 def test_disabled_route_groups_are_gone(tmp_path: Path) -> None:
     groups = ["assistants", "threads", "runs", "store", "meta"]
     with start(tmp_path, auth=False, http={f"disable_{group}": True for group in groups}) as server:
@@ -129,10 +171,32 @@ def test_disabled_route_groups_are_gone(tmp_path: Path) -> None:
 
 
 def test_only_the_disabled_group_goes(tmp_path: Path) -> None:
-    with start(tmp_path, auth=False, http={"disable_store": True}) as server:
+    with start(tmp_path, auth=False, http={"disable_store": True, "disable_webhooks": True}) as server:
         assert httpx.post(f"{server.url}/store/items/search", json={}).status_code == 404
         assert httpx.post(f"{server.url}/threads/search", json={}).status_code == 200
         assert "/store/items" not in httpx.get(f"{server.url}/openapi.json").json()["paths"]
+        run = {"assistant_id": "whoami", "webhook": "http://hooks.example/done"}
+        refused = httpx.post(f"{server.url}/runs/wait", json=run)
+        assert refused.status_code == 422 and "disable_webhooks" in refused.json()["detail"]
+
+
+def test_cors_config_applies_to_the_api_and_its_401s(tmp_path: Path) -> None:
+    cors = {"allow_origins": ["http://ui.example"], "allow_credentials": True, "expose_headers": ["x-request-id"]}
+    with start(tmp_path, auth=True, http={"cors": cors}) as server:
+        url = f"{server.url}/threads/search"
+        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+        allowed = httpx.options(url, headers={"Origin": "http://ui.example", **preflight})
+        assert allowed.status_code in (200, 204)
+        assert allowed.headers["access-control-allow-origin"] == "http://ui.example"
+        assert allowed.headers["access-control-allow-credentials"] == "true"
+        other = httpx.options(url, headers={"Origin": "http://evil.example", **preflight})
+        assert "access-control-allow-origin" not in other.headers
+        # A browser must be able to read the 401 (to send the user to log in) and the answer.
+        refused = httpx.post(url, json={}, headers={"Origin": "http://ui.example"})
+        assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "http://ui.example"
+        found = httpx.post(url, json={}, headers={"Origin": "http://ui.example", **headers("alice")})
+        assert found.status_code == 200
+        assert "x-request-id" in found.headers["access-control-expose-headers"]
 
 
 async def test_without_an_auth_file_everyone_is_the_anonymous_user(tmp_path: Path) -> None:

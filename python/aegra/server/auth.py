@@ -70,5 +70,12 @@ def get_request_auth(request: Request[Any, Any, Any]) -> RequestAuth:
 
 
 def _request(scope: Mapping[str, Any]) -> Request[Any, Any, Any]:
-    """What `@auth.authenticate(request)` receives: Litestar's request (headers, url, query_params...)."""
+    """What `@auth.authenticate(request)` receives: Litestar's request (headers, url, query_params...).
+
+    A custom route (`http.app`) is not routed yet, so its scope has no `path_params`, which
+    Litestar's `request.path_params` needs: it gets empty ones (the user's router merges its own
+    in later), as a Starlette request answers in langgraph-api.
+    """
+    if "path_params" not in scope:
+        cast(dict[str, Any], scope)["path_params"] = {}
     return Request(cast(Scope, scope))

@@ -209,7 +209,7 @@ class CronService:
             "assistant_id": assistant_id,
             "thread_id": thread_id,
             "enabled": getattr(body, "enabled", None),
-            "metadata": body.metadata,
+            "metadata": value["metadata"],  # as the handler left it
             "allowed": allowed,
             "thread_allowed": thread_allowed,
         }

@@ -8,7 +8,8 @@ answered as a plain listing.
 
 Auth (`@auth.on.store`): the handler sees each operation's value and may rewrite its namespace
 (e.g. prefix it with the user's identity, so users never share items); a filter it returns is
-ANDed into searches and must match an item for `get` and `delete` to see it.
+ANDed into searches, must match an item for `get`, `delete` and `put` (overwriting) to see it, and
+hides namespaces holding no item it matches from `list_namespaces`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from langgraph.store.base import NOT_PROVIDED, BaseStore, Item, SearchItem
 from aegra.auth import Filter, RequestAuth
 from aegra.domain.schemas import check_limit
 from aegra.domain.store import schemas
-from aegra.errors import AegraError, BadRequest, Invalid
+from aegra.errors import AegraError, BadRequest, Conflict, Invalid
 from aegra.store import filters
 from aegra.store.embeddings import EmbeddingUnavailableError
 
@@ -30,6 +31,9 @@ NO_INDEX = (
     '`"store": {"index": {"embed": ..., "dims": ...}}` to the config file (aegra.json), '
     "or search without `query` (filters and namespace prefixes work without an index)"
 )
+
+
+NAMESPACE_BATCH = 500  # namespaces listed at a time when an auth filter must check each
 
 
 class EmbedderUnavailable(AegraError):
@@ -64,8 +68,12 @@ class StoreService:
             "value": data.value,
             "index": data.index,
         }
-        await auth.authorize("store", "put", value)
+        allowed = await auth.authorize("store", "put", value)
         namespace = check_namespace(value["namespace"])  # as the handler left it
+        if allowed and (existing := await self.store.aget(namespace, data.key)) and not _matches(existing, allowed):
+            # Someone else's item: a put may not overwrite what the caller's filter hides (as for ids
+            # taken by another user's thread, the answer is a conflict, not the item).
+            raise Conflict(f"Item {data.key!r} already exists in namespace {list(namespace)}")
         # An absent ttl lets `store.ttl.default_ttl` apply; the SDK never sends an explicit null.
         ttl = NOT_PROVIDED if data.ttl is None else data.ttl
         try:
@@ -133,13 +141,29 @@ class StoreService:
             "limit": data.limit,
             "offset": data.offset,
         }
-        await auth.authorize("store", "list_namespaces", value)
+        allowed = await auth.authorize("store", "list_namespaces", value)
         prefix = check_namespace(value["namespace"], "Namespace prefix") if value["namespace"] else None
         suffix = check_namespace(value["suffix"], "Namespace suffix") if value["suffix"] else None
-        found = await self.store.alist_namespaces(
-            prefix=prefix, suffix=suffix, max_depth=data.max_depth, limit=data.limit, offset=data.offset
-        )
-        return schemas.ListNamespacesResponse(namespaces=[list(namespace) for namespace in found])
+        if not allowed:
+            found = await self.store.alist_namespaces(
+                prefix=prefix, suffix=suffix, max_depth=data.max_depth, limit=data.limit, offset=data.offset
+            )
+            return schemas.ListNamespacesResponse(namespaces=[list(namespace) for namespace in found])
+        # A filter: only namespaces holding an item it lets through, so other users' namespace
+        # names stay hidden. The store cannot filter namespaces, so they are checked one by one.
+        visible: list[list[str]] = []
+        offset = 0
+        while len(visible) < data.offset + data.limit:
+            batch = await self.store.alist_namespaces(
+                prefix=prefix, suffix=suffix, max_depth=data.max_depth, limit=NAMESPACE_BATCH, offset=offset
+            )
+            for namespace in batch:
+                if await self.store.asearch(namespace, filter=allowed, limit=1):
+                    visible.append(list(namespace))
+            if len(batch) < NAMESPACE_BATCH:
+                break
+            offset += NAMESPACE_BATCH
+        return schemas.ListNamespacesResponse(namespaces=visible[data.offset : data.offset + data.limit])
 
 
 def both(requested: Filter | None, allowed: Filter | None) -> Filter | None:

@@ -183,7 +183,7 @@ class ThreadService:
         # An empty `ids` filters nothing, as in langgraph-api.
         ids = [parse_thread_id(i) for i in body.ids] if body.ids else None
         value: dict[str, Any] = {
-            "metadata": body.metadata,
+            "metadata": body.metadata or {},
             "values": body.values,
             "status": body.status,
             "limit": body.limit,
@@ -193,8 +193,9 @@ class ThreadService:
         allowed = await auth.authorize("threads", "search", value)
         async with self.db.read_session() as session:
             repo = ThreadRepository(session=session)
+            # The handler may have changed the search (e.g. added `metadata.owner`): search what it left.
             conditions = repo.filters(
-                ids=ids, metadata=body.metadata, values=body.values, status=body.status, allowed=allowed
+                ids=ids, metadata=value["metadata"], values=value["values"], status=value["status"], allowed=allowed
             )
             rows = await repo.search(
                 conditions,
@@ -207,11 +208,13 @@ class ThreadService:
         return Page([_shape(r, body.select, body.extract) for r in page.items], page.offset, page.next_offset)
 
     async def count(self, body: schemas.ThreadCount, *, auth: RequestAuth) -> int:
-        value: dict[str, Any] = {"metadata": body.metadata, "values": body.values, "status": body.status}
+        value: dict[str, Any] = {"metadata": body.metadata or {}, "values": body.values, "status": body.status}
         allowed = await auth.authorize("threads", "search", value)
         async with self.db.read_session() as session:
             repo = ThreadRepository(session=session)
-            conditions = repo.filters(metadata=body.metadata, values=body.values, status=body.status, allowed=allowed)
+            conditions = repo.filters(
+                metadata=value["metadata"], values=value["values"], status=value["status"], allowed=allowed
+            )
             return await repo.count_where(conditions)
 
     # -- copy and prune -------------------------------------------------------------------
