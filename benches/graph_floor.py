@@ -1,5 +1,7 @@
-"""The floor for a run's cost: the benchmark graph invoked in-process, with the same
-checkpointer the server uses on SQLite, and without one. CPU time per invoke.
+"""The floor for a run's cost: the benchmark graph invoked in-process, without a checkpointer,
+with LangGraph's `AsyncSqliteSaver` on aiosqlite (its stock setup), and with the checkpointer
+the server uses on SQLite (the same saver on an inline connection, db/checkpointer.py).
+CPU time per invoke.
 
     python benches/graph_floor.py [--runs 2000]
 """
@@ -16,6 +18,8 @@ from pathlib import Path
 import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from aegra.config import DatabaseSettings
+from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import sqlite_pragmas
 
 HERE = Path(__file__).parent
@@ -50,9 +54,13 @@ async def main() -> None:
                 await conn.execute(pragma)
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
-            saved = await cpu_per_invoke(builder.compile(checkpointer=saver), args.runs, threaded=True)
-    print(f"in-process ainvoke, no checkpointer:        {bare * 1000:.2f} ms CPU per run")
-    print(f"in-process ainvoke, AsyncSqliteSaver (WAL):  {saved * 1000:.2f} ms CPU per run")
+            stock = await cpu_per_invoke(builder.compile(checkpointer=saver), args.runs, threaded=True)
+        settings = DatabaseSettings(backend="sqlite", sqlite_path=Path(folder) / "server.db")
+        async with open_checkpointer(settings) as server_saver:
+            ours = await cpu_per_invoke(builder.compile(checkpointer=server_saver), args.runs, threaded=True)
+    print(f"in-process ainvoke, no checkpointer:                     {bare * 1000:.2f} ms CPU per run")
+    print(f"in-process ainvoke, AsyncSqliteSaver on aiosqlite (WAL):  {stock * 1000:.2f} ms CPU per run")
+    print(f"in-process ainvoke, the server's SQLite checkpointer:     {ours * 1000:.2f} ms CPU per run")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from aegra.db.engine import Database
 from aegra.db.models import Assistant as AssistantRow
 from aegra.db.models import AssistantVersion as VersionRow
 from aegra.db.repositories import AssistantRepository, AssistantVersionRepository
+from aegra.db.run_statements import ASSISTANT_BY_ID
 from aegra.domain.assistants import schemas
 from aegra.domain.assistants.rows import select_fields, sync_config_and_context, to_schema, version_to_schema
 from aegra.domain.pagination import Page
@@ -150,7 +151,10 @@ class AssistantService:
             return to_schema(await self._get_row(session, resolved, allowed))
 
     async def _get_row(self, session: Any, assistant_id: uuid.UUID, allowed: Filter | None) -> AssistantRow:
-        row = await AssistantRepository(session=session).get_allowed(assistant_id, allowed)
+        if allowed is None:  # every run asks: the prebuilt statement skips building one
+            row = await session.scalar(ASSISTANT_BY_ID, {"assistant_id": assistant_id})
+        else:
+            row = await AssistantRepository(session=session).get_allowed(assistant_id, allowed)
         if row is None or row.graph_id not in self.graphs:
             raise NotFound(f"Assistant {assistant_id} not found")
         return row
@@ -220,18 +224,19 @@ class AssistantService:
 
     async def _search_filter(
         self, body: schemas.AssistantSearch | schemas.AssistantCount, auth: RequestAuth, **page: int
-    ) -> Filter | None:
+    ) -> tuple[Filter | None, dict[str, Any]]:
+        """The handler's filter, and the metadata to search for as the handler left it."""
         if body.graph_id is not None:
             self.require_graph(body.graph_id)
-        value: dict[str, Any] = {"graph_id": body.graph_id, "metadata": body.metadata, **page}
-        return await auth.authorize("assistants", "search", value)
+        value: dict[str, Any] = {"graph_id": body.graph_id, "metadata": body.metadata or {}, **page}
+        return await auth.authorize("assistants", "search", value), value["metadata"]
 
     async def search(self, body: schemas.AssistantSearch, *, auth: RequestAuth) -> Page[dict[str, Any]]:
         check_limit(body.limit, self.max_search_limit)
-        allowed = await self._search_filter(body, auth, limit=body.limit, offset=body.offset)
+        allowed, metadata = await self._search_filter(body, auth, limit=body.limit, offset=body.offset)
         async with self.db.read_session() as session:
             repo = AssistantRepository(session=session)
-            conditions = self._conditions(repo, body, allowed)
+            conditions = self._conditions(repo, body, metadata, allowed)
             sort_by = body.sort_by or "created_at"
             column: Any = getattr(AssistantRow, sort_by)
             if sort_by in _SORT_CASE_INSENSITIVE:
@@ -245,20 +250,24 @@ class AssistantService:
         return Page([select_fields(to_schema(r), body.select) for r in page.items], page.offset, page.next_offset)
 
     async def count(self, body: schemas.AssistantCount, *, auth: RequestAuth) -> int:
-        allowed = await self._search_filter(body, auth)
+        allowed, metadata = await self._search_filter(body, auth)
         async with self.db.read_session() as session:
             repo = AssistantRepository(session=session)
-            return await repo.count_where(self._conditions(repo, body, allowed))
+            return await repo.count_where(self._conditions(repo, body, metadata, allowed))
 
     def _conditions(
-        self, repo: AssistantRepository, body: schemas.AssistantSearch | schemas.AssistantCount, allowed: Any
+        self,
+        repo: AssistantRepository,
+        body: schemas.AssistantSearch | schemas.AssistantCount,
+        metadata: dict[str, Any],
+        allowed: Any,
     ) -> list[Any]:
         """What search and count filter on: configured graphs, the request's fields, the auth filter."""
         return repo.filters(
             graph_ids=self.graphs.graph_ids,
             graph_id=body.graph_id,
             name=body.name,
-            metadata=body.metadata,
+            metadata=metadata,
             allowed=allowed,
         )
 

@@ -18,13 +18,12 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 from langgraph.types import Command, Send
-from sqlalchemy import case, delete, exists, update
+from sqlalchemy import delete
 
 from aegra.db.checkpoint_rollback import checkpoints_of_run, delete_checkpoints
 from aegra.db.engine import Database
 from aegra.db.models import Run as RunRow
-from aegra.db.models import Thread as ThreadRow
-from aegra.db.repositories.runs import INFLIGHT
+from aegra.db.run_statements import SETTLE_RUN, SETTLE_THREAD
 from aegra.domain.runs.broker import Broker
 from aegra.domain.runs.stream_modes import StreamTranslator
 from aegra.domain.runs.webhooks import WebhookSender
@@ -159,25 +158,14 @@ async def record_outcome(run_id: uuid.UUID, thread_id: uuid.UUID, graph_id: str,
     waiting = bool(interrupts) or (outcome.status == "success" and summary["status"] == "interrupted")
     settled = "error" if outcome.status in ("error", "timeout") else "interrupted" if waiting else "idle"
     now = datetime.now(UTC)
-    others = exists().where(RunRow.thread_id == thread_id, RunRow.run_id != run_id, RunRow.status.in_(INFLIGHT))
+    params = {
+        "settled_run_id": run_id, "settled_thread_id": thread_id, "settled_status": outcome.status,
+        "settled_error": outcome.error, "state_values": state_values, "state_interrupts": interrupts,
+        "settled_thread_status": settled, "now": now,
+    }  # fmt: skip
     async with deps.db.session() as session:
-        await session.execute(
-            update(RunRow)
-            .where(RunRow.run_id == run_id)
-            .values(status=outcome.status, error=outcome.error, ended_at=now, updated_at=now)
-        )
-        status = await session.scalar(
-            update(ThreadRow)
-            .where(ThreadRow.thread_id == thread_id)
-            .values(
-                values=state_values,
-                interrupts=interrupts,
-                state_updated_at=now,
-                updated_at=now,
-                status=case((others, "busy"), else_=settled),
-            )
-            .returning(ThreadRow.status)
-        )
+        await session.execute(SETTLE_RUN, params)
+        status = await session.scalar(SETTLE_THREAD, params)
         return Settled(values=state_values, thread_busy=status == "busy")
 
 

@@ -22,6 +22,7 @@ from aegra.db.engine import Database
 from aegra.db.models import Run as RunRow
 from aegra.db.models import Thread as ThreadRow
 from aegra.db.repositories import RunRepository, ThreadRepository
+from aegra.db.run_statements import INFLIGHT_RUNS, THREAD_BY_ID_FOR_UPDATE, insert_row, mark_thread_busy
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.pagination import Page
 from aegra.domain.runs import schemas
@@ -75,11 +76,9 @@ class RunService:
         start_now = False
         try:
             async with self.db.session() as session:
-                # FOR UPDATE (PostgreSQL): two requests for one thread must not both see it idle.
-                threads = ThreadRepository(session=session)
-                thread = await threads.get_allowed(thread_uuid, allowed, for_update=True)
+                thread = await self._thread_for_run(session, thread_uuid, allowed)
                 if thread is None:
-                    hidden = allowed and await threads.get_allowed(thread_uuid, None) is not None
+                    hidden = allowed and await ThreadRepository(session=session).get_allowed(thread_uuid, None)
                     if hidden or (not stateless and (body.if_not_exists or "reject") == "reject"):
                         raise NotFound(f"Thread {thread_uuid} not found.")
                     # A new thread carries the run's metadata, as in langgraph-api (e.g. its owner).
@@ -87,29 +86,36 @@ class RunService:
                     thread = ThreadRow(
                         thread_id=thread_uuid, metadata_=metadata, config={}, created_at=now, updated_at=now
                     )
-                    session.add(thread)
+                    new_thread = True
                 elif body.command is not None and body.command.resume is not None and not thread.interrupts:
                     raise BadRequest(f"Cannot resume thread {thread_uuid}: it has no pending interrupt")
-                inflight = await RunRepository(session=session).inflight(thread_uuid)
-                if inflight and strategy == "reject":
+                else:
+                    new_thread = False
+                inflight = await session.scalars(INFLIGHT_RUNS, {"thread_id": thread_uuid})
+                inflight_ids = [run.run_id for run in inflight]
+                if inflight_ids and strategy == "reject":
                     raise Conflict(
                         "Thread is already running a task. Wait for it to finish or choose a different "
                         "multitask strategy."
                     )
-                if inflight and strategy in ("interrupt", "rollback"):
-                    to_cancel = [run.run_id for run in inflight]
+                if inflight_ids and strategy in ("interrupt", "rollback"):
+                    to_cancel = inflight_ids
                 kwargs, metadata = build_kwargs(
                     body, assistant, thread, run_id, stateless=stateless, user=auth.configurable()
                 )
-                thread.metadata_ = {
+                thread_metadata = {
                     **thread.metadata_,
                     "graph_id": assistant.graph_id,
                     "assistant_id": str(assistant.assistant_id),
                 }
-                thread.status, thread.updated_at = "busy", now
+                if new_thread:
+                    thread.metadata_, thread.status = thread_metadata, "busy"
+                    await insert_row(session, thread)
+                else:
+                    await mark_thread_busy(session, thread_uuid, thread_metadata, now)
                 # Start at once when nothing is ahead of it on the thread and a slot is free; else
                 # it waits as `pending` for the executor to claim it.
-                start_now = not inflight and not body.after_seconds and self.executor.reserve()
+                start_now = not inflight_ids and not body.after_seconds and self.executor.reserve()
                 row = RunRow(
                     run_id=run_id,
                     thread_id=thread_uuid,
@@ -123,7 +129,7 @@ class RunService:
                     created_at=now + timedelta(seconds=body.after_seconds or 0),
                     updated_at=now,
                 )
-                session.add(row)
+                await insert_row(session, row)
         except BaseException:
             if start_now:
                 self.executor.release()
@@ -136,6 +142,13 @@ class RunService:
         else:
             self.executor.wake()
         return schemas.from_row(row)
+
+    @staticmethod
+    async def _thread_for_run(session: Any, thread_id: uuid.UUID, allowed: Filter | None) -> ThreadRow | None:
+        """The run's thread, locked against a concurrent run creation on PostgreSQL."""
+        if allowed:
+            return await ThreadRepository(session=session).get_allowed(thread_id, allowed, for_update=True)
+        return await session.scalar(THREAD_BY_ID_FOR_UPDATE, {"thread_id": thread_id})
 
     # -- reading --------------------------------------------------------------------------
 
