@@ -2,7 +2,8 @@
 
 Run it with Granian: `granian --interface asgi --factory aegra.server.app:create_app`
 (`aegra dev` and `aegra serve` do exactly that). With `http.app` the factory returns the API
-wrapped with the user's app (server/custom_app.py); `http.disable_*` leave route groups out.
+wrapped with the user's app (server/custom_app.py); `http.disable_*` leave route groups out;
+`http.mount_prefix` moves everything under a path prefix (server/mount_prefix.py).
 """
 
 from __future__ import annotations
@@ -30,15 +31,22 @@ from aegra.serialization import TYPE_ENCODERS
 from aegra.server.auth import AuthMiddleware, get_request_auth
 from aegra.server.custom_app import ApiThenCustom, lifespan_of, load_custom_app
 from aegra.server.errors import EXCEPTION_HANDLERS
+from aegra.server.mount_prefix import MountedUnder, validate_mount_prefix
 from aegra.server.resources import INJECTABLE, lifespan, provider
 
 # Headers the SDK (and browser UIs) must be able to read across origins.
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
 
 
-def create_app(settings: Settings | None = None) -> Litestar | ApiThenCustom:
+def create_app(settings: Settings | None = None) -> Litestar | ApiThenCustom | MountedUnder:
     settings = settings or get_settings()
     http = settings.config.http or HttpConfig()
+    prefix = validate_mount_prefix(http.mount_prefix)
+    app = _create_app(settings, http)
+    return app if prefix is None else MountedUnder(app, prefix)
+
+
+def _create_app(settings: Settings, http: HttpConfig) -> Litestar | ApiThenCustom:
     # Loaded here, before anything opens: a broken auth file or custom app stops startup.
     auth_config = settings.config.auth
     authenticator = Authenticator(

@@ -22,6 +22,7 @@ from litestar.utils import normalize_path
 
 from aegra.auth.loading import import_object
 from aegra.config import ConfigError, Settings
+from aegra.server.mount_prefix import strip_root_path
 
 
 def load_custom_app(settings: Settings) -> ASGIApp | None:
@@ -49,7 +50,8 @@ class ApiThenCustom:
 
     def _api_has(self, scope: Scope) -> bool:
         try:
-            self.api.asgi_router.handle_routing(path=normalize_path(scope["path"]), method=scope.get("method"))
+            path = normalize_path(strip_root_path(scope))
+            self.api.asgi_router.handle_routing(path=path, method=scope.get("method"))
         except MethodNotAllowedException:
             return True  # the API owns the path; it answers 405
         except NotFoundException:
