@@ -4,7 +4,8 @@ SQLite: `AsyncSqliteStore` on the server's `.db` file (items and vectors beside 
 PostgreSQL: LangGraph's `AsyncPostgresStore` (with Aegra's filter semantics, `postgres_store.py`)
 over its own psycopg pool; its `setup()` runs under an advisory lock so that workers starting
 together don't race through the store's migrations. A semantic index there needs pgvector, checked
-before anything is created so that a missing extension is one clear startup error.
+before anything is created so that a missing extension is one clear startup error; so is a
+`store.index.dims` that differs from the size of the vectors the database already holds.
 
 No embedding model is loaded here (fastembed with no reachable hub retries for ~40 s): embedders
 are lazy, and the first put or query that needs one loads it.
@@ -103,6 +104,8 @@ async def _postgres(database: DatabaseSettings, config: StoreConfig | None, base
                 await _require_pgvector(conn)
             async with advisory_lock(conn, STORE_SETUP_LOCK_KEY):
                 await AegraPostgresStore(conn, index=index, ttl=ttl).setup()  # type: ignore[arg-type]
+            if index is not None:
+                await _require_vector_dims(conn, index["dims"])
         yield AegraPostgresStore(pool, index=index, ttl=ttl)  # type: ignore[arg-type]
 
 
@@ -111,3 +114,20 @@ async def _require_pgvector(conn: AsyncConnection[Any]) -> None:
     row = await cursor.fetchone()
     if not row or not row["n"]:
         raise RuntimeError(PGVECTOR_MISSING)
+
+
+async def _require_vector_dims(conn: AsyncConnection[Any], dims: int) -> None:
+    """The vector column's size is fixed when the store is first set up: a later `dims` that differs
+    would fail every put with a database error, so it stops startup with one clear message."""
+    cursor = await conn.execute(
+        "SELECT atttypmod AS dims FROM pg_attribute"
+        " WHERE attrelid = to_regclass('store_vectors') AND attname = 'embedding'"
+    )
+    row = await cursor.fetchone()
+    if row and row["dims"] > 0 and row["dims"] != dims:
+        raise RuntimeError(
+            f"store.index.dims is {dims}, but this database's store vectors have {row['dims']} dimensions "
+            f"(table store_vectors, made with another embedding model). Set `store.index.dims` back to "
+            f"{row['dims']}, or move the data to a fresh database with `aegra db export` / `aegra db import`, "
+            "which re-embeds every item with the configured model."
+        )
