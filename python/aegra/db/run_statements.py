@@ -23,7 +23,7 @@ THREAD_BY_ID = select(Thread).where(Thread.thread_id == bindparam("thread_id"))
 # FOR UPDATE (PostgreSQL; SQLite's writers hold the database lock anyway): two requests for one
 # thread must not both see it idle.
 THREAD_BY_ID_FOR_UPDATE = THREAD_BY_ID.with_for_update()
-INFLIGHT_RUNS = select(Run).where(Run.thread_id == bindparam("thread_id"), Run.status.in_(INFLIGHT))
+INFLIGHT_RUN_IDS = select(Run.run_id).where(Run.thread_id == bindparam("thread_id"), Run.status.in_(INFLIGHT))
 
 _threads = Thread.__table__.c
 MARK_THREAD_BUSY = (

@@ -22,7 +22,7 @@ from aegra.db.engine import Database
 from aegra.db.models import Run as RunRow
 from aegra.db.models import Thread as ThreadRow
 from aegra.db.repositories import RunRepository, ThreadRepository
-from aegra.db.run_statements import INFLIGHT_RUNS, THREAD_BY_ID_FOR_UPDATE, insert_row, mark_thread_busy
+from aegra.db.run_statements import INFLIGHT_RUN_IDS, THREAD_BY_ID_FOR_UPDATE, insert_row, mark_thread_busy
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.pagination import Page
 from aegra.domain.runs import schemas
@@ -91,8 +91,7 @@ class RunService:
                     raise BadRequest(f"Cannot resume thread {thread_uuid}: it has no pending interrupt")
                 else:
                     new_thread = False
-                inflight = await session.scalars(INFLIGHT_RUNS, {"thread_id": thread_uuid})
-                inflight_ids = [run.run_id for run in inflight]
+                inflight_ids = list(await session.scalars(INFLIGHT_RUN_IDS, {"thread_id": thread_uuid}))
                 if inflight_ids and strategy == "reject":
                     raise Conflict(
                         "Thread is already running a task. Wait for it to finish or choose a different "
