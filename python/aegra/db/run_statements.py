@@ -62,6 +62,24 @@ SETTLE_THREAD = (
 )
 
 
+# The executor's claim: the oldest due pending run whose thread runs nothing. On SQLite the
+# caller's write transaction (BEGIN IMMEDIATE) makes it atomic; on PostgreSQL SKIP LOCKED lets
+# several workers claim different runs at once (SQLite compiles the FOR UPDATE away).
+_busy_threads = select(_runs.thread_id).where(_runs.status == "running")
+NEXT_CLAIMABLE_RUN = (
+    select(_runs.run_id, _runs.thread_id, _runs.kwargs, _runs.attempt)
+    .where(_runs.status == "pending", _runs.created_at <= bindparam("now"), _runs.thread_id.not_in(_busy_threads))
+    .order_by(_runs.created_at, _runs.run_id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+MARK_RUN_STARTED = (
+    update(Run.__table__)
+    .where(_runs.run_id == bindparam("claimed_run_id"))
+    .values(status="running", started_at=bindparam("now"), updated_at=bindparam("now"), attempt=_runs.attempt + 1)
+)
+
+
 def _columns(model: type[Base]) -> list[tuple[str, str]]:
     """(attribute, column name) pairs: `metadata_` is the `metadata` column."""
     return [(prop.key, prop.columns[0].name) for prop in inspect(model).column_attrs]

@@ -1,4 +1,4 @@
-"""SQL for runs, including the executor's claim of the next runnable run."""
+"""SQL for runs (the executor's claim and the statements of every run live in db/run_statements.py)."""
 
 from __future__ import annotations
 
@@ -30,27 +30,6 @@ class RunRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Run]):
 
     async def get_allowed(self, run_id: uuid.UUID, allowed: dict[str, Any] | None) -> Run | None:
         return await self.session.scalar(self.through_thread(select(Run).where(Run.run_id == run_id), allowed))
-
-    async def claim_next(self, now: datetime) -> Run | None:
-        """Mark the oldest due pending run `running`, unless its thread already runs one.
-
-        On SQLite the caller's write transaction (BEGIN IMMEDIATE) makes this atomic; on
-        PostgreSQL `SKIP LOCKED` lets several workers claim different runs at once.
-        """
-        busy_threads = select(Run.thread_id).where(Run.status == "running")
-        statement = (
-            select(Run)
-            .where(Run.status == "pending", Run.created_at <= now, Run.thread_id.not_in(busy_threads))
-            .order_by(Run.created_at, Run.run_id)
-            .limit(1)
-        )
-        if self.dialect == "postgresql":
-            statement = statement.with_for_update(skip_locked=True)
-        run = await self.session.scalar(statement)
-        if run is not None:
-            run.status, run.started_at, run.updated_at = "running", now, now
-            run.attempt += 1
-        return run
 
     async def inflight(self, thread_id: uuid.UUID) -> list[Run]:
         """The thread's pending and running runs, oldest first.

@@ -1,7 +1,7 @@
 """The run queue: bounded concurrency, one active run per thread, cancellation, restart safety.
 
 The database is the queue: a run is `pending` until a worker claims it (see
-RunRepository.claim_next), so nothing is lost when the process dies, and pending runs start
+run_statements.NEXT_CLAIMABLE_RUN), so nothing is lost when the process dies, and pending runs start
 after a restart. Workers wake when a run is created or finishes, and poll now and then for
 runs whose `after_seconds` delay has passed.
 """
@@ -18,6 +18,7 @@ import msgspec
 
 from aegra.db.models import Run as RunRow
 from aegra.db.repositories import RunRepository
+from aegra.db.run_statements import MARK_RUN_STARTED, NEXT_CLAIMABLE_RUN
 from aegra.domain.runs.execution import (
     ExecutionDeps,
     Outcome,
@@ -128,9 +129,12 @@ class Executor:
     async def _claim(self) -> tuple[uuid.UUID, uuid.UUID, dict, int] | None:
         """Claim the next due run in the slot just reserved; the slot is given back if there is none."""
         try:
+            now = datetime.now(UTC)
             async with self.deps.db.session() as session:
-                run = await RunRepository(session=session).claim_next(datetime.now(UTC))
-                claimed = None if run is None else (run.run_id, run.thread_id, dict(run.kwargs), run.attempt)
+                run = (await session.execute(NEXT_CLAIMABLE_RUN, {"now": now})).first()
+                if run is not None:
+                    await session.execute(MARK_RUN_STARTED, {"claimed_run_id": run.run_id, "now": now})
+                claimed = None if run is None else (run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1)
         except Exception:
             logger.exception("claiming the next run failed")
             claimed = None
