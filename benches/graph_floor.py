@@ -42,25 +42,31 @@ async def cpu_per_invoke(graph, runs: int, threaded: bool) -> float:
     return (time.process_time() - start) / runs
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=2000)
-    args = parser.parse_args()
+async def floors(runs: int) -> dict[str, float]:
+    """CPU seconds per invoke: bare, with the stock AsyncSqliteSaver, with the server's checkpointer."""
     builder = load_echo()
-    bare = await cpu_per_invoke(builder.compile(), args.runs, threaded=False)
+    bare = await cpu_per_invoke(builder.compile(), runs, threaded=False)
     with tempfile.TemporaryDirectory() as folder:
         async with aiosqlite.connect(Path(folder) / "floor.db") as conn:
             for pragma in sqlite_pragmas(30000):
                 await conn.execute(pragma)
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
-            stock = await cpu_per_invoke(builder.compile(checkpointer=saver), args.runs, threaded=True)
+            stock = await cpu_per_invoke(builder.compile(checkpointer=saver), runs, threaded=True)
         settings = DatabaseSettings(backend="sqlite", sqlite_path=Path(folder) / "server.db")
         async with open_checkpointer(settings) as server_saver:
-            ours = await cpu_per_invoke(builder.compile(checkpointer=server_saver), args.runs, threaded=True)
-    print(f"in-process ainvoke, no checkpointer:                     {bare * 1000:.2f} ms CPU per run")
-    print(f"in-process ainvoke, AsyncSqliteSaver on aiosqlite (WAL):  {stock * 1000:.2f} ms CPU per run")
-    print(f"in-process ainvoke, the server's SQLite checkpointer:     {ours * 1000:.2f} ms CPU per run")
+            ours = await cpu_per_invoke(builder.compile(checkpointer=server_saver), runs, threaded=True)
+    return {"bare": bare, "stock": stock, "server": ours}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=2000)
+    args = parser.parse_args()
+    cost = await floors(args.runs)
+    print(f"in-process ainvoke, no checkpointer:                     {cost['bare'] * 1000:.2f} ms CPU per run")
+    print(f"in-process ainvoke, AsyncSqliteSaver on aiosqlite (WAL):  {cost['stock'] * 1000:.2f} ms CPU per run")
+    print(f"in-process ainvoke, the server's SQLite checkpointer:     {cost['server'] * 1000:.2f} ms CPU per run")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
 
 Prints: `wait` throughput and latency with N concurrent clients (each on its own thread),
 the time for a burst of background runs to all reach a terminal status, the latency of the
-first SSE event of streamed runs, and (with --server-pid) the server's CPU seconds per run.
+first SSE event of streamed runs, and (with --server-pid) the server's CPU seconds per run;
+with --floor also the graph's own in-process cost (graph_floor.py), measured in the same run,
+and the server's cost as a multiple of it.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--server-pid", type=int, default=None, help="measure the server's CPU per run")
+    parser.add_argument("--floor", action="store_true", help="also measure the in-process graph cost (needs aegra)")
     args = parser.parse_args()
     limits = httpx.Limits(max_connections=args.clients * 2, max_keepalive_connections=args.clients * 2)
     async with httpx.AsyncClient(base_url=args.url, timeout=120, limits=limits) as http:
@@ -112,6 +115,13 @@ async def main() -> None:
               f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms")  # fmt: skip
         if args.server_pid:
             print(f"server CPU per run: {cpu_per_run * 1000:.2f} ms")
+        if args.server_pid and args.floor:
+            from graph_floor import floors
+
+            cost = await floors(1000)
+            print(f"floor (in-process ainvoke): {cost['server'] * 1000:.2f} ms with the server's SQLite checkpointer "
+                  f"-> server/floor {cpu_per_run / cost['server']:.1f}x; {cost['stock'] * 1000:.2f} ms with "
+                  f"AsyncSqliteSaver on aiosqlite -> {cpu_per_run / cost['stock']:.1f}x")  # fmt: skip
         burst = await background_burst(http, args.assistant, args.burst)
         print(f"background: {args.burst} runs created and all terminal in {burst:.2f} s")
         first = await first_event_latency(http, args.assistant, 50)
