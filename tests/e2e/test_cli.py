@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 
 from aegra.cli.env_example import render_env_example
 from aegra.config import ENV_VARS
+from aegra.db.migrate import head_revision
 
 REPO = Path(__file__).parents[2]
 # Settings a developer's shell may hold; the CLI under test must see only what each test sets.
@@ -166,17 +167,18 @@ def test_db_upgrade_current_history_on_postgres(tmp_path: Path, postgres_url: st
 
     upgraded = aegra("db", "upgrade", cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "upgraded from <empty> to 0001 (head)" in upgraded.stdout
+    head = head_revision()
+    assert f"upgraded from <empty> to {head} (head)" in upgraded.stdout
     assert "nothing to do" in aegra("db", "upgrade", cwd=tmp_path).stdout
-    assert aegra("db", "current", cwd=tmp_path).stdout.strip().endswith(": 0001 (head)")
+    assert aegra("db", "current", cwd=tmp_path).stdout.strip().endswith(f": {head} (head)")
 
     history = aegra("db", "history", cwd=tmp_path)
-    assert history.returncode == 0 and "<base> -> 0001 (head)" in history.stdout
+    assert history.returncode == 0 and "<base> -> 0001" in history.stdout and f"-> {head} (head)" in history.stdout
 
     import psycopg
 
     with psycopg.connect(postgres_url) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (head,)
 
 
 def test_db_against_unreachable_postgres_fails_with_the_password_hidden(tmp_path: Path) -> None:

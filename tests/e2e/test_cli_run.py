@@ -16,6 +16,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_client, get_sync_client
 
+from aegra.db.migrate import head_revision
 from tests.e2e.test_cli import aegra, aegra_argv, clean_env, one_error_line
 from tests.support.postgres import free_port
 from tests.support.server import RunningServer, wait_until_ready
@@ -136,7 +137,7 @@ def test_dev_on_postgres_migrates_before_starting(
         assert httpx.get(f"{server.url}/ok", params={"check_db": 1}).json()["services"]["database"] == "healthy"
         log = server.log()
     # Printed by the CLI before Granian starts: the migration ran in `aegra dev`, not only in the server.
-    assert log.index("PostgreSQL schema: 0001 (head)") < log.index("API:")
+    assert log.index(f"PostgreSQL schema: {head_revision()} (head)") < log.index("API:")
     assert not list(tmp_path.glob("*.db")), "a PostgreSQL project writes no SQLite file"
 
 
