@@ -3,11 +3,15 @@
     python benches/vector/knn.py                  # 100k x 384
     python benches/vector/knn.py --rows 1000000   # ~1.5 GB of vectors
     python benches/vector/knn.py --skip-sqlite    # without the (slow to fill) sqlite-vec tables
+    python benches/vector/knn.py --cpu-time       # thread CPU time instead of wall time
+    python benches/vector/knn.py --cold           # caches evicted (untimed) before each call
 
 Prints p50/p99 per query (k=10, one thread) unfiltered, with a namespace prefix matching 10% of
 rows, and with a 10% candidate-id list (a value filter's result), beside the memory-bandwidth floor:
-one streaming read of the same bytes, measured in this run. Rows are spread over 1000 namespaces
-(10 tenants x 100 users), the prefix filter is one tenant.
+one streaming read of the same float32 bytes, measured in this run. The Rust index runs with its
+int8 first pass (exact: see `index/first_pass.rs`, it reads a quarter of the bytes, so it can beat
+the float32 floor) and without it (every vector scored in f32), to show both against the floor.
+Rows are spread over 1000 namespaces (10 tenants x 100 users), the prefix filter is one tenant.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repo root: `benches.vector`, `aegra`
-from benches.vector.timing import Timing, current_rss_mb, measure, measure_interleaved, one_thread
+from benches.vector.timing import (
+    Timing,
+    clock_name,
+    current_rss_mb,
+    evict_caches_between_calls,
+    measure,
+    measure_interleaved,
+    one_thread,
+    use_cpu_time,
+)
 
 one_thread()
 import numpy as np  # noqa: E402
@@ -39,6 +52,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-python", action="store_true", help="skip the numpy twin index")
+    parser.add_argument("--cold", action="store_true", help="evict the caches before each timed call")
+    parser.add_argument(
+        "--cpu-time", action="store_true", help="time with the thread's CPU time (a shared, busy machine)"
+    )
     return parser.parse_args()
 
 
@@ -53,6 +70,8 @@ def make_data(rows: int, dims: int) -> tuple[np.ndarray, list[tuple[str, ...]], 
 
 FLOOR = "memory-bandwidth floor: one read of all bytes"
 NUMPY = "numpy matrix @ q + argpartition, unfiltered"
+EXACT = "rust index, unfiltered, int8 first pass off (f32)"
+FIRST_PASS_DEFAULT = 4096  # aegra-vec's FIRST_PASS_MIN_VECTORS
 
 
 def floor_call(vectors: np.ndarray) -> Callable[[int], object]:
@@ -61,6 +80,22 @@ def floor_call(vectors: np.ndarray) -> Callable[[int], object]:
         return lambda _: native._read_all(vectors)  # AVX2 sum, no GIL games
     flat = vectors.reshape(-1).view(np.int64)
     return lambda _: flat.sum()
+
+
+def exact_scan(index: vec.VectorIndex, query: np.ndarray, **filters: object) -> object:
+    """A Rust search with the int8 first pass off: every vector scored in f32."""
+    index.set_first_pass(None)
+    try:
+        return index.search(query, K, **filters)  # type: ignore[arg-type]
+    finally:
+        index.set_first_pass(FIRST_PASS_DEFAULT)
+
+
+def first_pass_stats(index: vec.VectorIndex, query: np.ndarray, prefix: tuple = (), ids: object = None) -> str:
+    _, stats = index._impl._search_stats(query, K, prefix, ids, "cosine")
+    return f"selected {stats['selected']}, first pass {'on' if stats['first_pass'] else 'off'}, " + (
+        f"re-scored {stats['rescored']}"
+    )
 
 
 def numpy_top_k(matrix: np.ndarray, query: np.ndarray) -> list[int]:
@@ -110,10 +145,17 @@ def sqlite_tables(vectors: np.ndarray, tenants: np.ndarray) -> sqlite3.Connectio
 
 def main() -> None:
     args = parse_args()
+    if args.cpu_time:
+        use_cpu_time()
+    if args.cold:
+        evict_caches_between_calls()
     vectors, namespaces, tenants = make_data(args.rows, args.dims)
     queries = np.random.default_rng(1).standard_normal((args.queries, args.dims), dtype=np.float32)
     mb = vectors.nbytes / 2**20
-    print(f"{args.rows} x {args.dims} float32 = {mb:.0f} MB, k={K}, one thread, {vec.build_info()}")
+    print(
+        f"{args.rows} x {args.dims} float32 = {mb:.0f} MB, k={K}, one thread, {clock_name()}"
+        f"{', cold caches' if args.cold else ''}, {vec.build_info()}"
+    )
 
     backends = [
         b for b in (["rust"] if native is not None else []) + ["python"] if not (args.skip_python and b == "python")
@@ -144,6 +186,8 @@ def main() -> None:
     contenders: dict[str, Callable[[int], object]] = {FLOOR: floor_call(vectors)}
     for backend, index in indexes.items():
         contenders[f"{backend} index, unfiltered"] = lambda i, x=index: x.search(q(i), K)
+    if "rust" in indexes:
+        contenders[EXACT] = lambda i, x=indexes["rust"]: exact_scan(x, q(i))
     contenders[NUMPY] = lambda i: numpy_top_k(vectors, q(i))
     results = measure_interleaved(contenders, args.queries)
     floor = results[0]
@@ -167,6 +211,15 @@ def main() -> None:
                 runs,
             )
         )
+    if "rust" in indexes:
+        rust_index = indexes["rust"]
+        filtered.append(
+            measure(
+                "rust index, 10% candidate ids, first pass off",
+                lambda i: exact_scan(rust_index, q(i), candidate_ids=candidates),
+                args.queries,
+            )
+        )
     filtered.append(
         measure(
             "numpy gather of 10% rows + @ + argpartition", lambda i: numpy_top_k(vectors[selected], q(i)), args.queries
@@ -181,6 +234,12 @@ def main() -> None:
     )
     print()
     print("\n".join(t.row() for t in filtered))
+    if "rust" in indexes:
+        rust_index = indexes["rust"]
+        print()
+        print(f"rust, unfiltered, query 0: {first_pass_stats(rust_index, queries[0])}")
+        print(f"rust, prefix 10%, query 0: {first_pass_stats(rust_index, queries[0], prefix)}")
+        print(f"rust, 10% ids,    query 0: {first_pass_stats(rust_index, queries[0], (), candidates)}")
 
     if not args.skip_sqlite:
         conn = sqlite_tables(vectors, tenants)
@@ -218,6 +277,8 @@ def main() -> None:
         rust = by_name["rust index, unfiltered"].p50_ms
         print()
         print(f"rust unfiltered / floor      = {rust / floor.p50_ms:.2f}  (target <= 1.5)")
+        exact = by_name[EXACT].p50_ms
+        print(f"rust f32 scan (no 1st pass) / floor = {exact / floor.p50_ms:.2f}")
         numpy_ms = by_name[NUMPY].p50_ms
         print(f"numpy / rust, unfiltered     = {numpy_ms / rust:.2f}  (target >= 1.5)")
         vec0 = by_name.get("sqlite-vec vec0 KNN, unfiltered")

@@ -9,6 +9,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# What `measure` reads: wall time, or this thread's CPU time (`use_cpu_time`), which leaves out the
+# time the thread waits for a core - on a machine shared with other jobs, most of the noise.
+_clock = time.perf_counter
+
+
+_evict: np.ndarray | None = None
+
+
+def evict_caches_between_calls(megabytes: int = 1024) -> None:
+    """Before each timed call, read `megabytes` of other memory (untimed): every contender then
+    starts from DRAM, as a search does on a server whose last-level cache holds other work. Without
+    it, on a CPU with a very large L3 the contender that ran last before another's turn (or that
+    shares its data, as numpy and the floor do) finds part of its bytes cached."""
+    global _evict
+    _evict = np.ones(megabytes * 2**20 // 8, dtype=np.int64)
+
+
+def _before_call() -> None:
+    if _evict is not None:
+        _evict.sum()
+
+
+def use_cpu_time() -> None:
+    global _clock
+    _clock = time.thread_time
+
+
+def clock_name() -> str:
+    return "thread CPU time" if _clock is time.thread_time else "wall time"
+
 
 def one_thread() -> None:
     """Pin BLAS and friends to one thread (call before importing numpy): targets are per core."""
@@ -34,9 +64,10 @@ def measure(name: str, call: Callable[[int], object], runs: int, warmup: int = 2
         call(i)
     times = []
     for i in range(runs):
-        start = time.perf_counter()
+        _before_call()
+        start = _clock()
         call(i)
-        times.append((time.perf_counter() - start) * 1000)
+        times.append((_clock() - start) * 1000)
     ordered = np.sort(times)
     return Timing(
         name, float(np.median(ordered)), float(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]), runs
@@ -52,9 +83,10 @@ def measure_interleaved(calls: dict[str, Callable[[int], object]], runs: int, wa
     times: dict[str, list[float]] = {name: [] for name in calls}
     for i in range(runs):
         for name, call in calls.items():
-            start = time.perf_counter()
+            _before_call()
+            start = _clock()
             call(i)
-            times[name].append((time.perf_counter() - start) * 1000)
+            times[name].append((_clock() - start) * 1000)
     return [_timing(name, values) for name, values in times.items()]
 
 

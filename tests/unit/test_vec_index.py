@@ -209,16 +209,21 @@ def _brute_force(rows: dict[int, tuple[tuple, np.ndarray]], query: np.ndarray, m
 def test_backends_return_identical_results_on_random_operations(scenario: tuple[int, list, list]) -> None:
     dims, ops, searches = scenario
     rust, python = vec.VectorIndex(dims, backend="rust"), vec.VectorIndex(dims, backend="python")
+    # The int8 first pass forced on, however small the index: it must change nothing.
+    first_pass = vec.VectorIndex(dims, backend="rust")
+    first_pass.set_first_pass(0)
     mirror: dict[int, tuple[tuple, np.ndarray]] = {}
     for op in ops:
         _apply(rust, op, dims)
         _apply(python, op, dims)
+        _apply(first_pass, op, dims)
         _apply_to_mirror(mirror, op, dims)
     assert (len(rust), rust.vector_count()) == (len(python), python.vector_count()) == (len(mirror), _count(mirror))
     for query, k, prefix, candidates, metric in searches:
         q = np.array(query, dtype=np.float32)
         found = rust.search(q, k, prefix, candidates, metric)
         assert found == python.search(q, k, prefix, candidates, metric)
+        assert found == first_pass.search(q, k, prefix, candidates, metric)
         eligible = {
             row: score
             for row, score in _brute_force(mirror, q, metric).items()
@@ -275,3 +280,38 @@ def test_the_sqlite_vec_vec0_traps_do_not_apply(backend: str) -> None:
     assert len(many) == 5000 and [r for r, _ in many[:100]] == order[:100]
     scores = [score for _, score in many]
     assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.skipif(native is None, reason="the Rust extension is not built")
+@pytest.mark.parametrize("metric", vec.METRICS)
+def test_the_int8_first_pass_keeps_large_searches_identical_to_the_twin(metric: str) -> None:
+    """20k vectors (past the first pass's threshold), built to tie: duplicates, scaled copies, zero
+    and tiny vectors, rows with two vectors, clustered near-duplicates as text embeddings are."""
+    rng = np.random.default_rng(5)
+    dims = 96
+    centers = rng.normal(size=(20, dims)).astype(np.float32)
+    vectors = (centers[rng.integers(0, 20, 20_000)] + 0.05 * rng.normal(size=(20_000, dims))).astype(np.float32)
+    vectors[::97] = vectors[0]  # exact duplicates: ties broken by row id
+    vectors[1::89] = 2 * vectors[1]  # same cosine, other inner product
+    vectors[2::501] = 0.0
+    vectors[3::777] *= np.float32(1e-30)
+    row_ids = np.arange(20_000) // 2 * 2 + (np.arange(20_000) % 7 == 0)  # some rows own two vectors
+    spaces = [("t", str(r % 5)) for r in row_ids.tolist()]
+    indexes = {b: vec.VectorIndex(dims, backend=b) for b in ("rust", "python")}  # type: ignore[arg-type]
+    for index in indexes.values():
+        index.upsert_many(row_ids, spaces, vectors)
+    candidates = np.flatnonzero(rng.random(20_000) < 0.5)
+    queries = [vectors[0], vectors[1], centers[3], rng.normal(size=dims).astype(np.float32), np.zeros(dims)]
+    for query in queries:
+        for k in (1, 10, 100):
+            for prefix, ids in (((), None), (("t", "2"), None), ((), candidates), (("t",), candidates)):
+                expected = indexes["python"].search(query, k, prefix, ids, metric)  # type: ignore[arg-type]
+                q = np.asarray(query, dtype=np.float32)
+                found, stats = indexes["rust"]._impl._search_stats(q, k, prefix, _as_ids(ids), metric)
+                assert found == expected
+                if prefix == () and ids is None:  # 20k selected: the first pass runs (never for l2)
+                    assert stats["first_pass"] == (metric != "l2")
+
+
+def _as_ids(ids: np.ndarray | None) -> np.ndarray | None:
+    return None if ids is None else ids.astype(np.int64)

@@ -241,7 +241,7 @@ class AsyncSqliteStore(BaseStore):
         else:
             # Materialized once, so the filter runs once per item whatever the number of vectors.
             candidates = f"WITH candidates AS MATERIALIZED (SELECT id FROM store_items i WHERE {where})"
-            found = await self._semantic_search(op, candidates, params, query_vector)
+            found = await self._semantic_search(op, where, candidates, params, query_vector)
         if op.refresh_ttl:
             expiring = [int(row[0]) for row, _ in found if row[6] is not None]
             if expiring:
@@ -249,13 +249,16 @@ class AsyncSqliteStore(BaseStore):
         return [_search_item(row, score) for row, score in found]
 
     async def _semantic_search(
-        self, op: SearchOp, candidates: str, params: list[Any], query_vector: list[float]
+        self, op: SearchOp, where: str, candidates: str, params: list[Any], query_vector: list[float]
     ) -> list[ScoredRow]:
         k = op.offset + op.limit
         if self._cache is not None and not op.filter and not self._live_condition("i")[0]:
             ranked = await self._cache.search(query_vector, k, namespace_prefix=op.namespace_prefix)
         elif self._cache is not None:
-            ranked = await self._cache.rank(self.conn, candidates, params, query_vector, k)
+            # Best-scored rows first, SQL checking the filter on them only (see `rank_filtered`).
+            ranked = await self._cache.rank_filtered(
+                self.conn, where, candidates, params, query_vector, k, op.namespace_prefix
+            )
         else:
             ranked = await knn.rank(self.conn, candidates, params, query_vector, self.dims, k, self.scorer)  # type: ignore[arg-type]
         rows_by_id = await self._rows_by_id([item_id for item_id, _ in ranked[op.offset :]])

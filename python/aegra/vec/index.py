@@ -10,7 +10,9 @@ first, ties by row id, identical on both backends:
 
 The index is a cache with no persistence: the `.db` file is the truth. The store loads it at
 start (`upsert_many`) and applies each put/delete of this process (`upsert`/`delete`). Rust
-searches run without the GIL; the index may be shared between threads.
+searches run without the GIL; the index may be shared between threads. Large Rust searches under
+cosine or inner product first scan int8 codes of the vectors and re-score only the vectors whose
+score bounds can reach the top-k (see `set_first_pass`): still exact, same results as the twin.
 """
 
 from __future__ import annotations
@@ -91,6 +93,13 @@ class VectorIndex:
     def delete(self, row_id: int) -> bool:
         """Removes a row; False when it was not there."""
         return self._impl.delete(int(row_id))
+
+    def set_first_pass(self, min_vectors: int | None) -> None:
+        """From how many selected vectors on a Rust search takes the int8 first pass (None: never,
+        0: always). It skips, provably, vectors that cannot make the top-k, so results are the same
+        either way; only time differs. The numpy twin always scans exactly (this is a no-op there)."""
+        if self.backend == "rust":
+            self._impl._set_first_pass_min_vectors(min_vectors)
 
     def search(
         self,

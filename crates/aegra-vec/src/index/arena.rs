@@ -5,8 +5,12 @@
 //! allocation per namespace (1000 namespaces of 100 vectors at 384 dims), a scan ran about 1.5x
 //! slower than over the same bytes on huge pages. Freed extents are garbage until a compaction
 //! rewrites the buffer, once garbage passes half of it.
+//!
+//! Beside each vector sit its int8 codes (`kernels/int8.rs`, a quarter of the bytes, scanned by the
+//! first pass) and their bounds, kept in step by every write, move and compaction.
 
 use crate::hugepages;
+use crate::kernels::int8::{self, Code};
 
 /// Smallest extent, in vectors: a namespace's extents grow geometrically from here.
 const MIN_EXTENT: usize = 16;
@@ -22,6 +26,10 @@ pub(super) struct Arena {
     dims: usize,
     /// `end * dims` floats; slot `s` is `data[s * dims..(s + 1) * dims]`.
     data: Vec<f32>,
+    /// The int8 codes of the vectors (`code_width` bytes a slot) for the first pass.
+    codes: Vec<i8>,
+    code_width: usize,
+    pub code_bounds: Vec<Code>,
     pub owners: Vec<i64>,
     pub norms: Vec<f64>,
     /// Slots handed out so far (used, reserved in extents, or garbage).
@@ -35,6 +43,9 @@ impl Arena {
         Self {
             dims,
             data: Vec::new(),
+            codes: Vec::new(),
+            code_width: int8::padded(dims),
+            code_bounds: Vec::new(),
             owners: Vec::new(),
             norms: Vec::new(),
             end: 0,
@@ -44,6 +55,14 @@ impl Arena {
 
     pub fn vector(&self, slot: usize) -> &[f32] {
         &self.data[slot * self.dims..(slot + 1) * self.dims]
+    }
+
+    pub fn code(&self, slot: usize) -> &[i8] {
+        &self.codes[slot * self.code_width..(slot + 1) * self.code_width]
+    }
+
+    pub fn code_width(&self) -> usize {
+        self.code_width
     }
 
     /// The vectors, owners and norms of an extent's used slots.
@@ -58,7 +77,11 @@ impl Arena {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.data.capacity() * 4 + self.owners.capacity() * 8 + self.norms.capacity() * 8
+        self.data.capacity() * 4
+            + self.codes.capacity()
+            + self.code_bounds.capacity() * std::mem::size_of::<Code>()
+            + self.owners.capacity() * 8
+            + self.norms.capacity() * 8
     }
 
     /// Makes room for `more` slots beyond `end` in one allocation (a bulk load).
@@ -73,7 +96,12 @@ impl Arena {
         self.data.reserve_exact(slots * self.dims - self.data.len());
         self.owners.reserve_exact(slots - self.owners.len());
         self.norms.reserve_exact(slots - self.norms.len());
+        self.codes
+            .reserve_exact(slots * self.code_width - self.codes.len());
+        self.code_bounds
+            .reserve_exact(slots - self.code_bounds.len());
         hugepages::advise(&self.data);
+        hugepages::advise(&self.codes);
     }
 
     /// A new extent for a namespace that already holds `held` vectors and needs `at_least` more.
@@ -87,6 +115,8 @@ impl Arena {
         self.data.resize(wanted * self.dims, 0.0);
         self.owners.resize(wanted, 0);
         self.norms.resize(wanted, 0.0);
+        self.codes.resize(wanted * self.code_width, 0);
+        self.code_bounds.resize(wanted, Code::default());
         let extent = Extent {
             start: self.end,
             len: 0,
@@ -100,6 +130,9 @@ impl Arena {
         self.data[slot * self.dims..(slot + 1) * self.dims].copy_from_slice(vector);
         self.owners[slot] = owner;
         self.norms[slot] = norm;
+        let width = self.code_width;
+        self.code_bounds[slot] =
+            int8::quantize(vector, &mut self.codes[slot * width..(slot + 1) * width]);
     }
 
     pub fn copy_slot(&mut self, from: usize, to: usize) {
@@ -108,6 +141,10 @@ impl Arena {
             .copy_within(from * dims..(from + 1) * dims, to * dims);
         self.owners[to] = self.owners[from];
         self.norms[to] = self.norms[from];
+        let width = self.code_width;
+        self.codes
+            .copy_within(from * width..(from + 1) * width, to * width);
+        self.code_bounds[to] = self.code_bounds[from];
     }
 
     /// Gives back slots no namespace uses any more.

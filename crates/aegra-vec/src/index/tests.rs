@@ -187,3 +187,106 @@ fn extents_survive_reloads_deletes_and_compaction() {
     }
     assert!(index.memory_bytes() < before, "compaction gave memory back");
 }
+
+fn lcg(state: &mut u64) -> f32 {
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    ((*state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+}
+
+/// Vectors built to tie and to sit near the bounds: duplicates, scaled copies, zero vectors,
+/// subnormal and large coordinates, and rows owning several vectors.
+fn awkward_index(dims: usize, rows: usize, seed: u64) -> VectorIndex {
+    let mut state = seed;
+    let mut index = VectorIndex::new(dims).unwrap();
+    let base: Vec<f32> = (0..dims).map(|_| lcg(&mut state)).collect();
+    for row in 0..rows as i64 {
+        let kind = row % 7;
+        let count = 1 + (row % 3) as usize;
+        let mut data = Vec::new();
+        for copy in 0..count {
+            let vector: Vec<f32> = match kind {
+                0 => base.clone(),
+                1 => base.iter().map(|x| x * 3.0).collect(),
+                2 if copy == 0 => vec![0.0; dims],
+                3 => base.iter().map(|x| x * 1e-39).collect(),
+                4 => base.iter().map(|x| x * 1e15).collect(),
+                5 => (0..dims)
+                    .map(|i| if i % 2 == 0 { 1.0 } else { 0.0 })
+                    .collect(),
+                _ => (0..dims).map(|_| lcg(&mut state)).collect(),
+            };
+            data.extend(vector);
+        }
+        let namespace = ns(&["t", &(row % 3).to_string()]);
+        index.upsert(row, &namespace, &data).unwrap();
+    }
+    index
+}
+
+#[test]
+fn the_first_pass_returns_exactly_what_the_exact_scan_returns() {
+    for (dims, rows, seed) in [(1, 50, 1), (3, 300, 2), (33, 500, 3), (384, 400, 4)] {
+        let mut index = awkward_index(dims, rows, seed);
+        let mut state = seed * 7 + 1;
+        let mut queries: Vec<Vec<f32>> = (0..4)
+            .map(|_| (0..dims).map(|_| lcg(&mut state)).collect())
+            .collect();
+        queries.push(vec![0.0; dims]);
+        queries.push(
+            (0..dims)
+                .map(|i| if i % 2 == 0 { 1.0 } else { 0.0 })
+                .collect(),
+        );
+        queries.push(queries[0].iter().map(|x| x * 1e-38).collect());
+        let candidates: Vec<i64> = (0..rows as i64).filter(|r| r % 4 != 1).collect();
+        for query in &queries {
+            for metric in [Metric::Cosine, Metric::InnerProduct] {
+                for k in [1, 3, 10, rows] {
+                    for prefix in [ns(&[]), ns(&["t", "1"])] {
+                        for filter in [None, Some(candidates.as_slice())] {
+                            index.set_first_pass_min_vectors(None);
+                            let (exact, plain) = index
+                                .search_with_stats(query, k, &prefix, filter, metric)
+                                .unwrap();
+                            index.set_first_pass_min_vectors(Some(0));
+                            let (fast, stats) = index
+                                .search_with_stats(query, k, &prefix, filter, metric)
+                                .unwrap();
+                            assert!(stats.first_pass && !plain.first_pass);
+                            assert_eq!(fast, exact, "dims={dims} k={k} {metric:?} {prefix:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_first_pass_skips_most_vectors_and_l2_never_takes_it() {
+    let dims = 64;
+    let mut state = 9;
+    let data: Vec<f32> = (0..20_000 * dims).map(|_| lcg(&mut state)).collect();
+    let ids: Vec<i64> = (0..20_000).collect();
+    let spaces = vec![ns(&["a"]); 20_000];
+    let mut index = VectorIndex::new(dims).unwrap();
+    index.upsert_many(&ids, &spaces, &data).unwrap();
+    let query: Vec<f32> = (0..dims).map(|_| lcg(&mut state)).collect();
+    let (fast, stats) = index
+        .search_with_stats(&query, 10, &[], None, Metric::Cosine)
+        .unwrap();
+    assert!(stats.first_pass && stats.selected == 20_000);
+    assert!(stats.rescored < 1000, "{stats:?}");
+    index.set_first_pass_min_vectors(None);
+    assert_eq!(
+        index.search(&query, 10, &[], None, Metric::Cosine).unwrap(),
+        fast
+    );
+    index.set_first_pass_min_vectors(Some(0));
+    let (_, l2) = index
+        .search_with_stats(&query, 10, &[], None, Metric::L2)
+        .unwrap();
+    assert!(!l2.first_pass && l2.rescored == 20_000);
+}

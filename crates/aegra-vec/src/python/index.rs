@@ -1,5 +1,6 @@
 //! `aegra._vec.VectorIndex`: the index behind a lock, searched without the GIL.
 
+use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
 use pyo3::buffer::PyBuffer;
@@ -8,6 +9,8 @@ use pyo3::prelude::*;
 use super::{guard, matrix, slice_of, Fault};
 use crate::errors::VecError;
 use crate::index::{Metric, VectorIndex};
+
+type SearchStatsDict = HashMap<&'static str, usize>;
 
 /// The KNN index (see `crate::index`); safe to share between threads, searches run without the GIL.
 #[pyclass(frozen, name = "VectorIndex", module = "aegra._vec")]
@@ -113,16 +116,58 @@ impl PyVectorIndex {
         candidate_ids: Option<PyBuffer<i64>>,
         metric: &str,
     ) -> PyResult<Vec<(i64, f64)>> {
+        let (found, _) =
+            self._search_stats(py, query, k, namespace_prefix, candidate_ids, metric)?;
+        Ok(found)
+    }
+
+    /// `search`, and how it ran: (results, {"selected", "first_pass", "rescored"}).
+    #[pyo3(signature = (query, k, namespace_prefix, candidate_ids, metric))]
+    fn _search_stats(
+        &self,
+        py: Python<'_>,
+        query: PyBuffer<f32>,
+        k: usize,
+        namespace_prefix: Vec<String>,
+        candidate_ids: Option<PyBuffer<i64>>,
+        metric: &str,
+    ) -> PyResult<(Vec<(i64, f64)>, SearchStatsDict)> {
         let metric = guard(|| Metric::parse(metric))?;
         let query = slice_of(&query)?.to_vec();
         let candidates = match &candidate_ids {
             Some(buffer) => Some(slice_of(buffer)?.to_vec()),
             None => None,
         };
-        Ok(py.detach(|| {
+        let (found, stats) = py.detach(|| {
             self.read(|index| {
-                index.search(&query, k, &namespace_prefix, candidates.as_deref(), metric)
+                index.search_with_stats(&query, k, &namespace_prefix, candidates.as_deref(), metric)
+            })
+        })?;
+        let stats = HashMap::from([
+            ("selected", stats.selected),
+            ("first_pass", usize::from(stats.first_pass)),
+            ("rescored", stats.rescored),
+        ]);
+        Ok((found, stats))
+    }
+
+    /// From how many selected vectors on searches take the int8 first pass (None: never, 0:
+    /// always). Results are the same either way; for tests and benchmarks.
+    #[pyo3(signature = (min_vectors))]
+    fn _set_first_pass_min_vectors(
+        &self,
+        py: Python<'_>,
+        min_vectors: Option<usize>,
+    ) -> PyResult<()> {
+        Ok(py.detach(|| {
+            self.write(|index| {
+                index.set_first_pass_min_vectors(min_vectors);
+                Ok(())
             })
         })?)
+    }
+
+    fn _first_pass_min_vectors(&self) -> PyResult<Option<usize>> {
+        Ok(self.read(|index| Ok(index.first_pass_min_vectors()))?)
     }
 }

@@ -1,0 +1,182 @@
+//! Where each row's vectors go: one block (a list of arena extents) per namespace, kept dense.
+//!
+//! Deleting swaps the block's last vector into the hole; garbage left by released extents is
+//! compacted away once it passes half of the arena.
+
+use super::arena::Extent;
+use super::{Block, Row, VectorIndex};
+
+impl VectorIndex {
+    pub(super) fn remove_row(&mut self, row_id: i64) -> bool {
+        let Some(mut row) = self.rows.remove(&row_id) else {
+            return false;
+        };
+        // Highest slot first, so a swap never moves one of this row's own remaining vectors.
+        row.slots.sort_unstable_by(|a, b| b.cmp(a));
+        for slot in row.slots {
+            self.remove_slot(row.block, slot);
+        }
+        true
+    }
+
+    pub(super) fn insert(
+        &mut self,
+        row_id: i64,
+        namespace: &[String],
+        data: &[f32],
+        norms: &[f64],
+    ) {
+        if norms.is_empty() {
+            return;
+        }
+        let block_index = self.block_for(namespace);
+        self.make_room(block_index, norms.len());
+        let block = &mut self.blocks[block_index];
+        let extent = block
+            .extents
+            .last_mut()
+            .expect("make_room leaves an extent");
+        let first = extent.start + extent.len;
+        for (i, (vector, &norm)) in data.chunks_exact(self.dims).zip(norms).enumerate() {
+            self.arena.write(first + i, vector, row_id, norm);
+        }
+        extent.len += norms.len();
+        block.len += norms.len();
+        self.max_vectors_per_row = self.max_vectors_per_row.max(norms.len());
+        self.rows.insert(
+            row_id,
+            Row {
+                block: block_index,
+                slots: (first..first + norms.len()).collect(),
+            },
+        );
+    }
+
+    /// Ensures the block's last extent has `count` free slots, opening a new one if needed.
+    pub(super) fn make_room(&mut self, block_index: usize, count: usize) {
+        let block = &mut self.blocks[block_index];
+        if let Some(last) = block.extents.last_mut() {
+            if last.cap - last.len >= count {
+                return;
+            }
+            // New vectors go to the last extent only: its free slots become garbage.
+            self.arena.release(last.cap - last.len);
+            last.cap = last.len;
+            if last.len == 0 {
+                block.extents.pop();
+            }
+        }
+        let extent = self.arena.allocate(block.len, count);
+        block.extents.push(extent);
+    }
+
+    /// The block of `namespace`, created empty if needed.
+    pub(super) fn block_for(&mut self, namespace: &[String]) -> usize {
+        if let Some(&index) = self.by_namespace.get(namespace) {
+            return index;
+        }
+        self.blocks.push(Block {
+            namespace: namespace.to_vec(),
+            extents: Vec::new(),
+            len: 0,
+        });
+        self.by_namespace
+            .insert(namespace.to_vec(), self.blocks.len() - 1);
+        self.blocks.len() - 1
+    }
+
+    /// Fills `slot` with the block's last vector and drops the last. A block's extents sit in
+    /// rising arena order and use a prefix of their slots, so its last vector is the last used
+    /// slot of its last non-empty extent (after it there may be one empty, reserved extent).
+    fn remove_slot(&mut self, block_index: usize, slot: usize) {
+        let block = &mut self.blocks[block_index];
+        let position = block
+            .extents
+            .iter()
+            .rposition(|e| e.len > 0)
+            .expect("a block with vectors has a non-empty extent");
+        let extent = &mut block.extents[position];
+        let last = extent.start + extent.len - 1;
+        if slot != last {
+            let moved_owner = self.arena.owners[last];
+            self.arena.copy_slot(last, slot);
+            let moved = self
+                .rows
+                .get_mut(&moved_owner)
+                .expect("every vector's owner is a live row");
+            let position = moved
+                .slots
+                .iter()
+                .position(|&s| s == last)
+                .expect("the owner lists the moved slot");
+            moved.slots[position] = slot;
+        }
+        extent.len -= 1;
+        block.len -= 1;
+        if extent.len == 0 {
+            self.arena.release(extent.cap);
+            block.extents.remove(position);
+        }
+    }
+
+    /// Rewrites the arena without garbage once garbage passes half of it (amortized O(1)).
+    pub(super) fn compact_if_sparse(&mut self) {
+        if !self.arena.needs_compaction() {
+            return;
+        }
+        let lists: Vec<Vec<Extent>> = self.blocks.iter().map(|b| b.extents.clone()).collect();
+        let (arena, moved) = self.arena.compacted(&lists);
+        self.arena = arena;
+        for (block, extents) in self.blocks.iter_mut().zip(moved) {
+            block.extents = extents;
+        }
+        for row in self.rows.values_mut() {
+            row.slots.clear();
+        }
+        for block in &self.blocks {
+            for extent in &block.extents {
+                let (_, owners, _) = self.arena.extent(extent);
+                for (offset, owner) in owners.iter().enumerate() {
+                    let row = self
+                        .rows
+                        .get_mut(owner)
+                        .expect("every vector's owner is a live row");
+                    row.slots.push(extent.start + offset);
+                }
+            }
+        }
+    }
+
+    /// The blocks whose namespace starts with `prefix` (a range of the sorted namespace map).
+    pub(super) fn blocks_under<'a>(
+        &'a self,
+        prefix: &'a [String],
+    ) -> impl Iterator<Item = &'a Block> + 'a {
+        self.by_namespace
+            .range(prefix.to_vec()..)
+            .take_while(move |(namespace, _)| namespace.starts_with(prefix))
+            .map(move |(_, &index)| &self.blocks[index])
+    }
+
+    /// The slots of the rows in `candidates` whose namespace starts with `prefix`, in arena
+    /// order: reads then run front to back instead of jumping at random (measured 4x faster for
+    /// 10% of 1M rows), and a repeated id cannot take two places in the top-k.
+    pub(super) fn candidate_slots(&self, prefix: &[String], candidates: &[i64]) -> Vec<usize> {
+        // The prefix check once per namespace, not once per candidate.
+        let mut block_matches: Vec<Option<bool>> = vec![None; self.blocks.len()];
+        let mut slots: Vec<usize> = Vec::with_capacity(candidates.len());
+        for row_id in candidates {
+            let Some(row) = self.rows.get(row_id) else {
+                continue;
+            };
+            let matches = *block_matches[row.block]
+                .get_or_insert_with(|| self.blocks[row.block].namespace.starts_with(prefix));
+            if matches {
+                slots.extend_from_slice(&row.slots);
+            }
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        slots
+    }
+}

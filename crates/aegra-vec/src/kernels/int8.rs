@@ -1,0 +1,197 @@
+//! int8 codes of the vectors, for the index's first pass (see `index/first_pass.rs`).
+//!
+//! A vector `v` is stored as `scale * codes` with `scale = max|v_i| / 127` and `codes` rounded to
+//! `[-127, 127]`, plus the exact distance it lies from that approximation (`residual`). The dot
+//! product of two code rows is an integer sum, exact in `i32` (384 dims x 127 x 127 is about 6.2M),
+//! so every backend and instruction set computes the same value and the error bounds built on it
+//! hold whatever the CPU. Rows are padded with zero codes to a multiple of `CODE_ALIGN` bytes.
+
+/// Code rows are padded to a multiple of this many bytes (one AVX2 register).
+pub const CODE_ALIGN: usize = 32;
+
+/// Bytes of a code row for vectors of `dims` dimensions.
+pub fn padded(dims: usize) -> usize {
+    dims.div_ceil(CODE_ALIGN) * CODE_ALIGN
+}
+
+/// How far the quantized vector may lie from the real one, and its scale.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Code {
+    /// `v ~ scale * codes`
+    pub scale: f64,
+    /// An upper bound of `|v - scale * codes|` (Euclidean), rounding included.
+    pub residual: f64,
+    /// An upper bound of `|scale * codes|`.
+    pub norm: f64,
+}
+
+/// Writes the codes of `v` into `out` (`padded(v.len())` bytes) and returns its scale and bounds.
+pub fn quantize(v: &[f32], out: &mut [i8]) -> Code {
+    debug_assert_eq!(out.len(), padded(v.len()));
+    out.fill(0);
+    let largest = v.iter().fold(0f64, |m, x| m.max((*x as f64).abs()));
+    if largest == 0.0 {
+        return Code::default();
+    }
+    let scale = largest / 127.0;
+    let mut residual = 0f64;
+    let mut norm = 0f64;
+    for (code, &x) in out.iter_mut().zip(v) {
+        let c = (x as f64 / scale).round().clamp(-127.0, 127.0);
+        *code = c as i8;
+        let approx = scale * c;
+        residual += (x as f64 - approx) * (x as f64 - approx);
+        norm += approx * approx;
+    }
+    // f64 rounding in the sums above is relative 1e-16-ish; the slack keeps the bounds bounds.
+    Code {
+        scale,
+        residual: residual.sqrt() * (1.0 + 1e-9) + f64::MIN_POSITIVE,
+        norm: norm.sqrt() * (1.0 + 1e-9),
+    }
+}
+
+/// `sum(a[i] * b[i])` over two code rows of equal, `CODE_ALIGN`-padded length.
+#[inline]
+pub fn dot(a: &[i8], b: &[i8]) -> i32 {
+    assert_eq!(a.len(), b.len(), "code rows of different sizes");
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2() {
+        // SAFETY: AVX2 is there (checked) and the lengths are equal.
+        return unsafe { avx2::dot(a, b) };
+    }
+    dot_portable(a, b)
+}
+
+/// The widest instruction set the int8 kernels use on this CPU.
+pub fn active_simd() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2() {
+        return "avx2";
+    }
+    "portable"
+}
+
+/// `out[r] = dot(query, rows[r])` for each code row of `rows`.
+pub fn dot_rows(query: &[i8], rows: &[i8], out: &mut [i32]) {
+    let width = query.len();
+    assert!(width > 0 && width % CODE_ALIGN == 0, "a padded code row");
+    assert_eq!(rows.len() % width, 0, "rows are not whole code rows");
+    assert!(out.len() >= rows.len() / width, "output buffer too short");
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2() {
+        // SAFETY: AVX2 is there (checked) and the shapes were checked just above.
+        unsafe { avx2::dot_rows(query, rows, out) };
+        return;
+    }
+    for (row, slot) in rows.chunks_exact(width).zip(out.iter_mut()) {
+        *slot = dot_portable(query, row);
+    }
+}
+
+#[inline]
+fn dot_portable(a: &[i8], b: &[i8]) -> i32 {
+    // i16 products summed in i32: LLVM vectorizes this with pmaddwd on the SSE2 baseline.
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| *x as i16 as i32 * *y as i16 as i32)
+        .sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::CODE_ALIGN;
+    use std::arch::x86_64::*;
+
+    /// Code rows prefetched ahead of the one being scored.
+    const PREFETCH_ROWS: usize = 16;
+
+    /// # Safety
+    /// AVX2 must be available; equal lengths, a multiple of `CODE_ALIGN`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot(a: &[i8], b: &[i8]) -> i32 {
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = _mm256_setzero_si256();
+        let mut i = 0;
+        while i < a.len() {
+            let x = _mm256_loadu_si256(a.as_ptr().add(i) as *const __m256i);
+            let y = _mm256_loadu_si256(b.as_ptr().add(i) as *const __m256i);
+            // |x| * (y * sign(x)) = x * y, as u8 x i8 pairs summed into i16: at most
+            // 2 * 127 * 127 = 32258, so `maddubs` never saturates (codes stay in [-127, 127]).
+            let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+            i += CODE_ALIGN;
+        }
+        let half = _mm_add_epi32(
+            _mm256_castsi256_si128(acc),
+            _mm256_extracti128_si256(acc, 1),
+        );
+        let quarter = _mm_add_epi32(half, _mm_shuffle_epi32(half, 0b01_00_11_10));
+        let one = _mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 0b10_11_00_01));
+        _mm_cvtsi128_si32(one)
+    }
+
+    /// # Safety
+    /// AVX2 must be available; `rows` whole rows of `query.len()` codes, `out` long enough.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot_rows(query: &[i8], rows: &[i8], out: &mut [i32]) {
+        let width = query.len();
+        for (r, (row, slot)) in rows.chunks_exact(width).zip(out.iter_mut()).enumerate() {
+            if let Some(next) =
+                rows.get((r + PREFETCH_ROWS) * width..(r + PREFETCH_ROWS + 1) * width)
+            {
+                for line in next.chunks(64) {
+                    _mm_prefetch::<_MM_HINT_T0>(line.as_ptr());
+                }
+            }
+            *slot = dot(query, row);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_bound_the_vector() {
+        let v: Vec<f32> = (0..70)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
+            .collect();
+        let mut codes = vec![0i8; padded(70)];
+        let code = quantize(&v, &mut codes);
+        assert_eq!(codes.len(), 96);
+        assert!(codes[70..].iter().all(|&c| c == 0));
+        assert_eq!(codes.iter().map(|c| c.unsigned_abs()).max(), Some(127));
+        let error: f64 = v
+            .iter()
+            .zip(&codes)
+            .map(|(x, c)| (*x as f64 - code.scale * *c as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(error <= code.residual && code.residual < 0.05);
+        assert_eq!(quantize(&[0.0; 3], &mut [0; 32]), Code::default());
+        let tiny = quantize(&[3e-39, -1e-45], &mut [0; 32]);
+        assert!(tiny.scale > 0.0 && tiny.residual.is_finite());
+    }
+
+    #[test]
+    fn simd_and_portable_dots_agree_exactly() {
+        let a: Vec<i8> = (0i32..96).map(|i| (i * 91 % 255 - 127) as i8).collect();
+        let b: Vec<i8> = (0i32..96).map(|i| (i * 53 % 255 - 127) as i8).collect();
+        let naive: i32 = a.iter().zip(&b).map(|(x, y)| *x as i32 * *y as i32).sum();
+        assert_eq!(dot(&a, &b), naive);
+        assert_eq!(dot_portable(&a, &b), naive);
+        let extremes = vec![-127i8; 384];
+        assert_eq!(dot(&extremes, &extremes), 384 * 127 * 127);
+        let mixed: Vec<i8> = (0..384)
+            .map(|i| if i % 3 == 0 { 127 } else { -127 })
+            .collect();
+        assert_eq!(dot(&extremes, &mixed), dot_portable(&extremes, &mixed));
+        let mut out = vec![0; 3];
+        let rows: Vec<i8> = [a.clone(), b.clone(), a.clone()].concat();
+        dot_rows(&a, &rows, &mut out);
+        assert_eq!(out, vec![dot(&a, &a), naive, dot(&a, &a)]);
+    }
+}
