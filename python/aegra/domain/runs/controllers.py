@@ -6,7 +6,8 @@ Thin: parse, call RunService, and shape the response as langgraph-api does: SSE 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Literal
 
 from litestar import Controller, Request, Response, delete, get, post
@@ -19,12 +20,38 @@ from aegra.domain.runs.broker import StreamEvent
 from aegra.domain.runs.services import RunService
 from aegra.domain.runs.sse import json_when_done, sse_stream
 from aegra.errors import Invalid
+from aegra.serialization import dumps
 
 CancelAction = Literal["interrupt", "rollback"]
 
 
 def _keepalive(state: State) -> float:
     return state.settings.keepalive_interval_secs
+
+
+async def _result_response(
+    result: Awaitable[Any], state: State, *, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    """What wait and join answer: a plain JSON response when the result is ready within the first
+    keep-alive interval (the client reads the same bytes: no keep-alive newline was due yet, and
+    it spares the chunked machinery most runs never need), else chunked JSON with keep-alive
+    newlines from here on (sse.json_when_done)."""
+    interval = _keepalive(state)
+    task = asyncio.ensure_future(result)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=interval)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if done:
+        return Response(dumps(task.result()), media_type="application/json", headers=headers)
+
+    async def late() -> AsyncIterator[bytes]:
+        yield b"\n"  # the newline that is due now
+        async for chunk in json_when_done(task, keepalive=interval):
+            yield chunk
+
+    return Stream(late(), media_type="application/json", headers=headers)
 
 
 def _run_path(run: schemas.Run, stateless: bool) -> str:
@@ -71,11 +98,11 @@ async def _stream_created(runs: RunService, auth: RequestAuth, state: State, thr
 
 
 async def _wait_created(runs: RunService, auth: RequestAuth, state: State, thread_id: str | None,
-                        data: schemas.RunCreate) -> Stream:  # fmt: skip
+                        data: schemas.RunCreate) -> Response[Any]:  # fmt: skip
     run = await runs.create(thread_id, data, auth=auth)
     path = _run_path(run, thread_id is None)
-    body = json_when_done(runs.result(None, str(run.run_id), auth=auth, just_created=True), keepalive=_keepalive(state))
-    return Stream(body, media_type="application/json", headers={"Location": f"{path}/join", "Content-Location": path})
+    result = runs.result(None, str(run.run_id), auth=auth, just_created=True)
+    return await _result_response(result, state, headers={"Location": f"{path}/join", "Content-Location": path})
 
 
 async def _join_stream(runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any],
@@ -113,7 +140,7 @@ class ThreadRunController(Controller):
     @post("/wait", status_code=200, summary="Create a run and wait for its result")
     async def wait_run(
         self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, data: schemas.RunCreate
-    ) -> Stream:
+    ) -> Response[Any]:
         return await _wait_created(runs, auth, state, thread_id, data)
 
     @get("/", summary="List a thread's runs")
@@ -140,10 +167,11 @@ class ThreadRunController(Controller):
         await runs.delete(thread_id, run_id, auth=auth)
 
     @get("/{run_id:str}/join", summary="Wait for a run's result")
-    async def join_run(self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, run_id: str) -> Stream:
+    async def join_run(
+        self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, run_id: str
+    ) -> Response[Any]:
         await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
-        body = json_when_done(runs.result(thread_id, run_id, auth=auth), keepalive=_keepalive(state))
-        return Stream(body, media_type="application/json")
+        return await _result_response(runs.result(thread_id, run_id, auth=auth), state)
 
     @get("/{run_id:str}/stream", summary="Join a run's stream (replays from Last-Event-ID)")
     async def join_run_stream(
@@ -160,8 +188,7 @@ class ThreadRunController(Controller):
         await runs.cancel(thread_id, run_id, action, auth=auth)
         if not wait:
             return Response(None, status_code=202)
-        body = json_when_done(runs.result(thread_id, run_id, auth=auth), keepalive=_keepalive(state))
-        return Stream(body, media_type="application/json", status_code=200)  # type: ignore[return-value]
+        return await _result_response(runs.result(thread_id, run_id, auth=auth), state)
 
 
 class StatelessRunController(Controller):
@@ -178,7 +205,9 @@ class StatelessRunController(Controller):
         return await _stream_created(runs, auth, state, None, data)
 
     @post("/wait", status_code=200, summary="Create a stateless run and wait for its result")
-    async def wait_run(self, runs: RunService, auth: RequestAuth, state: State, data: schemas.RunCreate) -> Stream:
+    async def wait_run(
+        self, runs: RunService, auth: RequestAuth, state: State, data: schemas.RunCreate
+    ) -> Response[Any]:
         return await _wait_created(runs, auth, state, None, data)
 
     @post("/batch", status_code=200, summary="Create several stateless background runs")
@@ -188,10 +217,9 @@ class StatelessRunController(Controller):
         return [await runs.create(None, item, auth=auth) for item in data]
 
     @get("/{run_id:str}/join", summary="Wait for a stateless run's result")
-    async def join_run(self, runs: RunService, auth: RequestAuth, state: State, run_id: str) -> Stream:
+    async def join_run(self, runs: RunService, auth: RequestAuth, state: State, run_id: str) -> Response[Any]:
         await runs.get(None, run_id, auth=auth)
-        body = json_when_done(runs.result(None, run_id, auth=auth), keepalive=_keepalive(state))
-        return Stream(body, media_type="application/json")
+        return await _result_response(runs.result(None, run_id, auth=auth), state)
 
     @get("/{run_id:str}/stream", summary="Join a stateless run's stream")
     async def join_run_stream(
