@@ -12,6 +12,7 @@ from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import APIStatusError, ConflictError, NotFoundError, UnprocessableEntityError
 from langgraph_sdk.schema import Command
 
+from tests.support.hangups import hang_up, settled_status
 from tests.support.server import RunningServer
 from tests.support.webhook_receiver import webhook_receiver
 
@@ -411,3 +412,30 @@ async def test_join_the_thread_stream(client: LangGraphClient) -> None:
     assert [data["step"] for event, data in parts if event == "custom"] == [1, 2, 3, 4]
     assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "success"
     assert await collect(await client.threads.join_stream(thread["thread_id"])) == [], "an idle thread's stream ends"
+
+
+async def test_wait_and_join_cancel_on_disconnect_before_the_response_starts(
+    server: RunningServer, client: LangGraphClient
+) -> None:
+    """The client hangs up before the first keep-alive is due (5 s here), so no byte has gone out:
+    the server hears it on the request and cancels the run, when asked to."""
+    statuses = {}
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        for on_disconnect in ("cancel", "continue"):
+            thread = (await client.threads.create())["thread_id"]
+            body = {"assistant_id": "slow", "input": {"seconds": 1.0}, "on_disconnect": on_disconnect}
+            await hang_up(http, "POST", f"/threads/{thread}/runs/wait", json=body, before_response=0.3)
+            (run,) = await client.runs.list(thread)
+            statuses[f"wait {on_disconnect}"] = await settled_status(client, thread, run["run_id"])
+        for cancel in ("true", "false"):
+            thread = (await client.threads.create())["thread_id"]
+            run = await client.runs.create(thread, "slow", input={"seconds": 1.0})
+            path = f"/threads/{thread}/runs/{run['run_id']}/join"
+            await hang_up(http, "GET", path, params={"cancel_on_disconnect": cancel}, before_response=0.3)
+            statuses[f"join {cancel}"] = await settled_status(client, thread, run["run_id"])
+    assert statuses == {
+        "wait cancel": "interrupted",
+        "wait continue": "success",
+        "join true": "interrupted",
+        "join false": "success",
+    }

@@ -12,6 +12,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from tests.graphs import TEST_GRAPHS_CONFIG
+from tests.support.hangups import hang_up, settled_status
 from tests.support.server import RunningServer, granian_server
 
 
@@ -73,4 +74,18 @@ async def test_disconnect_cancels_only_when_asked(tight_server: RunningServer) -
                 break
             await asyncio.sleep(0.05)
         statuses[on_disconnect] = run["status"]
+    assert statuses == {"cancel": "interrupted", "continue": "success"}
+
+
+async def test_wait_cancels_on_disconnect_mid_response_only_when_asked(tight_server: RunningServer) -> None:
+    """Past the first keep-alive interval the answer is chunked: hanging up after its first bytes."""
+    client = get_client(url=tight_server.url)
+    statuses = {}
+    for on_disconnect in ("cancel", "continue"):
+        thread = (await client.threads.create())["thread_id"]
+        body = {"assistant_id": "slow", "input": {"seconds": 1.0}, "on_disconnect": on_disconnect}
+        async with httpx.AsyncClient(base_url=tight_server.url, timeout=30) as http:
+            await hang_up(http, "POST", f"/threads/{thread}/runs/wait", json=body)
+        (run,) = await client.runs.list(thread)
+        statuses[on_disconnect] = await settled_status(client, thread, run["run_id"])
     assert statuses == {"cancel": "interrupted", "continue": "success"}

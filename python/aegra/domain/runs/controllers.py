@@ -7,7 +7,7 @@ Thin: parse, call RunService, and shape the response as langgraph-api does: SSE 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 from litestar import Controller, Request, Response, delete, get, post
@@ -18,7 +18,7 @@ from aegra.auth import RequestAuth
 from aegra.domain.runs import schemas
 from aegra.domain.runs.broker import StreamEvent
 from aegra.domain.runs.services import RunService
-from aegra.domain.runs.sse import json_when_done, sse_stream
+from aegra.domain.runs.sse import call_in_background, disconnected, json_when_done, sse_stream
 from aegra.errors import Invalid
 from aegra.serialization import dumps
 
@@ -29,29 +29,46 @@ def _keepalive(state: State) -> float:
     return state.settings.keepalive_interval_secs
 
 
-async def _result_response(
-    result: Awaitable[Any], state: State, *, headers: dict[str, str] | None = None
-) -> Response[Any]:
+async def _result_response(result: Awaitable[Any], state: State, *, headers: dict[str, str] | None = None,
+                           request: Request[Any, Any, Any] | None = None,
+                           on_disconnect: Callable[[], Awaitable[None]] | None = None) -> Response[Any]:  # fmt: skip
     """What wait and join answer: a plain JSON response when the result is ready within the first
     keep-alive interval (the client reads the same bytes: no keep-alive newline was due yet, and
     it spares the chunked machinery most runs never need), else chunked JSON with keep-alive
-    newlines from here on (sse.json_when_done)."""
+    newlines from here on (sse.json_when_done). `on_disconnect` runs if the client hangs up
+    first (then `request` is needed, to hear it before the response starts)."""
     interval = _keepalive(state)
     task = asyncio.ensure_future(result)
+    hangup = asyncio.ensure_future(disconnected(request.receive)) if on_disconnect and request else None
+    waiting = {task} if hangup is None else {task, hangup}
     try:
-        done, _ = await asyncio.wait({task}, timeout=interval)
+        done, _ = await asyncio.wait(waiting, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
-        task.cancel()
+        for future in waiting:
+            future.cancel()
         raise
-    if done:
+    if hangup is not None:
+        hangup.cancel()
+        if hangup in done and task not in done:
+            task.cancel()
+            call_in_background(on_disconnect)
+            return Response(b"", media_type="application/json")  # nobody is left to read it
+    if task in done:
         return Response(dumps(task.result()), media_type="application/json", headers=headers)
+    body = json_when_done(task, keepalive=interval, newline_first=True, on_disconnect=on_disconnect)
+    return Stream(body, media_type="application/json", headers=headers)
 
-    async def late() -> AsyncIterator[bytes]:
-        yield b"\n"  # the newline that is due now
-        async for chunk in json_when_done(task, keepalive=interval):
-            yield chunk
 
-    return Stream(late(), media_type="application/json", headers=headers)
+def _canceller(runs: RunService, auth: RequestAuth, thread_id: str | None, run_id: str,
+               cancel: bool) -> Callable[[], Awaitable[None]] | None:  # fmt: skip
+    """What to do when the client of a wait/join/stream hangs up: cancel the run, if asked."""
+    if not cancel:
+        return None
+
+    async def on_disconnect() -> None:
+        await runs.cancel(thread_id, run_id, "interrupt", auth=auth)
+
+    return on_disconnect
 
 
 def _run_path(run: schemas.Run, stateless: bool) -> str:
@@ -81,40 +98,39 @@ async def _stream_created(runs: RunService, auth: RequestAuth, state: State, thr
                           data: schemas.RunCreate) -> Stream:  # fmt: skip
     run = await runs.create(thread_id, data, auth=auth)
     path = _run_path(run, thread_id is None)
-    on_disconnect = None
-    if data.on_disconnect == "cancel":
-
-        async def on_disconnect() -> None:
-            await runs.cancel(None, str(run.run_id), "interrupt", auth=auth)
-
     body = sse_stream(
         runs.events(None, str(run.run_id), auth=auth, just_created=True),
         with_ids=data.stream_resumable,
         keepalive=_keepalive(state),
-        on_disconnect=on_disconnect,
+        on_disconnect=_canceller(runs, auth, None, str(run.run_id), data.on_disconnect == "cancel"),
     )
     headers = {"Location": f"{path}/stream", "Content-Location": path}
     return Stream(body, media_type="text/event-stream", headers=headers)
 
 
-async def _wait_created(runs: RunService, auth: RequestAuth, state: State, thread_id: str | None,
-                        data: schemas.RunCreate) -> Response[Any]:  # fmt: skip
+async def _wait_created(runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any],
+                        thread_id: str | None, data: schemas.RunCreate) -> Response[Any]:  # fmt: skip
     run = await runs.create(thread_id, data, auth=auth)
     path = _run_path(run, thread_id is None)
     result = runs.result(None, str(run.run_id), auth=auth, just_created=True)
-    return await _result_response(result, state, headers={"Location": f"{path}/join", "Content-Location": path})
+    on_disconnect = _canceller(runs, auth, None, str(run.run_id), data.on_disconnect == "cancel")
+    headers = {"Location": f"{path}/join", "Content-Location": path}
+    return await _result_response(result, state, headers=headers, request=request, on_disconnect=on_disconnect)
+
+
+async def _join(runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any],
+                thread_id: str | None, run_id: str, cancel_on_disconnect: bool) -> Response[Any]:  # fmt: skip
+    await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
+    on_disconnect = _canceller(runs, auth, thread_id, run_id, cancel_on_disconnect)
+    result = runs.result(thread_id, run_id, auth=auth)
+    return await _result_response(result, state, request=request, on_disconnect=on_disconnect)
 
 
 async def _join_stream(runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any],
                        thread_id: str | None, run_id: str, stream_mode: list[str] | None,
                        cancel_on_disconnect: bool) -> Stream:  # fmt: skip
     await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
-    on_disconnect = None
-    if cancel_on_disconnect:
-
-        async def on_disconnect() -> None:
-            await runs.cancel(thread_id, run_id, "interrupt", auth=auth)
-
+    on_disconnect = _canceller(runs, auth, thread_id, run_id, cancel_on_disconnect)
     events = _only_modes(runs.events(thread_id, run_id, auth=auth, after=_last_event_id(request)), stream_mode)
     body = sse_stream(events, with_ids=True, keepalive=_keepalive(state), on_disconnect=on_disconnect)
     return Stream(body, media_type="text/event-stream")
@@ -139,9 +155,10 @@ class ThreadRunController(Controller):
 
     @post("/wait", status_code=200, summary="Create a run and wait for its result")
     async def wait_run(
-        self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, data: schemas.RunCreate
-    ) -> Response[Any]:
-        return await _wait_created(runs, auth, state, thread_id, data)
+        self, runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any], thread_id: str,
+        data: schemas.RunCreate,
+    ) -> Response[Any]:  # fmt: skip
+        return await _wait_created(runs, auth, state, request, thread_id, data)
 
     @get("/", summary="List a thread's runs")
     async def list_runs(
@@ -168,10 +185,10 @@ class ThreadRunController(Controller):
 
     @get("/{run_id:str}/join", summary="Wait for a run's result")
     async def join_run(
-        self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, run_id: str
-    ) -> Response[Any]:
-        await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
-        return await _result_response(runs.result(thread_id, run_id, auth=auth), state)
+        self, runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any], thread_id: str,
+        run_id: str, cancel_on_disconnect: bool = False,
+    ) -> Response[Any]:  # fmt: skip
+        return await _join(runs, auth, state, request, thread_id, run_id, cancel_on_disconnect)
 
     @get("/{run_id:str}/stream", summary="Join a run's stream (replays from Last-Event-ID)")
     async def join_run_stream(
@@ -206,9 +223,10 @@ class StatelessRunController(Controller):
 
     @post("/wait", status_code=200, summary="Create a stateless run and wait for its result")
     async def wait_run(
-        self, runs: RunService, auth: RequestAuth, state: State, data: schemas.RunCreate
-    ) -> Response[Any]:
-        return await _wait_created(runs, auth, state, None, data)
+        self, runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any],
+        data: schemas.RunCreate,
+    ) -> Response[Any]:  # fmt: skip
+        return await _wait_created(runs, auth, state, request, None, data)
 
     @post("/batch", status_code=200, summary="Create several stateless background runs")
     async def create_batch(
@@ -217,9 +235,11 @@ class StatelessRunController(Controller):
         return [await runs.create(None, item, auth=auth) for item in data]
 
     @get("/{run_id:str}/join", summary="Wait for a stateless run's result")
-    async def join_run(self, runs: RunService, auth: RequestAuth, state: State, run_id: str) -> Response[Any]:
-        await runs.get(None, run_id, auth=auth)
-        return await _result_response(runs.result(None, run_id, auth=auth), state)
+    async def join_run(
+        self, runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any], run_id: str,
+        cancel_on_disconnect: bool = False,
+    ) -> Response[Any]:  # fmt: skip
+        return await _join(runs, auth, state, request, None, run_id, cancel_on_disconnect)
 
     @get("/{run_id:str}/stream", summary="Join a stateless run's stream")
     async def join_run_stream(

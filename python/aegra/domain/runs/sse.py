@@ -81,20 +81,45 @@ async def sse_stream(events: AsyncIterator[StreamEvent], *, with_ids: bool, keep
                 yield frame(event.event, event.data, event.id if with_ids else None)
         finished = True
     finally:
-        if not finished and on_disconnect is not None:
-            task = asyncio.get_running_loop().create_task(on_disconnect())
-            _background.add(task)
-            task.add_done_callback(_background.discard)
+        if not finished:
+            call_in_background(on_disconnect)
 
 
-async def json_when_done(result: Awaitable[Any], *, keepalive: float) -> AsyncIterator[bytes]:
-    """`\\n` every `keepalive` seconds until `result` is ready, then its JSON."""
+async def json_when_done(
+    result: Awaitable[Any],
+    *,
+    keepalive: float,
+    newline_first: bool = False,
+    on_disconnect: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[bytes]:
+    """`\\n` every `keepalive` seconds until `result` is ready, then its JSON (`newline_first`: one
+    at once, for a caller that already waited an interval); `on_disconnect` as in `sse_stream`."""
 
     async def once() -> AsyncIterator[Any]:
         yield await result
 
-    async for item in _with_keepalive(once(), keepalive):
-        if item is None:
+    finished = False
+    try:
+        if newline_first:
             yield b"\n"
-        else:
-            yield dumps(item)
+        async for item in _with_keepalive(once(), keepalive):
+            yield b"\n" if item is None else dumps(item)
+        finished = True
+    finally:
+        if not finished:
+            call_in_background(on_disconnect)
+
+
+def call_in_background(callback: Callable[[], Awaitable[None]] | None) -> None:
+    """Run `callback` as a task of its own: a closing generator (or a finished handler) cannot await it."""
+    if callback is None:
+        return
+    task = asyncio.get_running_loop().create_task(callback())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def disconnected(receive: Callable[[], Awaitable[Any]]) -> None:
+    """Returns when the client hangs up (the request body has been read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
