@@ -77,3 +77,15 @@ class VectorIndex:
         metric: Literal["cosine", "l2", "inner_product"],
     ) -> list[tuple[int, float]]:
         """The k best (row id, score), best first, ties by row id; runs without the GIL."""
+    def _search_stats(
+        self,
+        query: _F32,
+        k: int,
+        namespace_prefix: Sequence[str],
+        candidate_ids: _I64 | None,
+        metric: Literal["cosine", "l2", "inner_product"],
+    ) -> tuple[list[tuple[int, float]], dict[str, int]]:
+        """`search`, and how it ran: {"selected", "first_pass", "rescored"} (benchmarks, tests)."""
+    def _set_first_pass_min_vectors(self, min_vectors: int | None) -> None:
+        """From how many selected vectors searches take the int8 first pass (None: never, 0: always)."""
+    def _first_pass_min_vectors(self) -> int | None: ...
