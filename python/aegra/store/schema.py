@@ -8,6 +8,7 @@ every name starts with `store_` (and avoids LangGraph's own SqliteStore names, `
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -82,7 +83,7 @@ async def read_meta(conn: aiosqlite.Connection, name: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-async def write_meta(conn: aiosqlite.Connection, name: str, value: str) -> None:
+async def write_meta(conn: Any, name: str, value: str) -> None:
     await conn.execute(
         "INSERT INTO store_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         (name, value),

@@ -15,7 +15,11 @@ import aiosqlite
 import msgspec
 from langgraph.store.base import PutOp
 
+from aegra.db.inline_sqlite import InlineConnection
 from aegra.store import namespaces
+
+# The store writes through an inline connection (AsyncSqliteStore.setup); `:memory:` through its aiosqlite one.
+Connection = aiosqlite.Connection | InlineConnection
 
 _UPSERT = """
     INSERT INTO store_items (prefix, key, value, created_at, updated_at, expires_at, ttl_minutes, index_spec)
@@ -61,7 +65,7 @@ def timestamp(now: datetime) -> str:
 
 
 async def write_puts(
-    conn: aiosqlite.Connection, puts: Sequence[PreparedPut], now: datetime, *, vectors_only: bool = False
+    conn: Connection, puts: Sequence[PreparedPut], now: datetime, *, vectors_only: bool = False
 ) -> Written:
     """Apply the puts; with `vectors_only`, replace only the vectors of items that still exist."""
     written = Written()
@@ -89,7 +93,7 @@ async def write_puts(
     return written
 
 
-async def _upsert(conn: aiosqlite.Connection, put: PreparedPut, now: str) -> int:
+async def _upsert(conn: Connection, put: PreparedPut, now: str) -> int:
     value = msgspec.json.encode(put.value).decode()
     index = None if put.index is None else msgspec.json.encode(put.index).decode()
     params = (namespaces.to_text(put.namespace), put.key, value, now, now, put.expires_at, put.ttl_minutes, index)
@@ -99,14 +103,14 @@ async def _upsert(conn: aiosqlite.Connection, put: PreparedPut, now: str) -> int
     return int(row[0])
 
 
-async def _find_id(conn: aiosqlite.Connection, put: PreparedPut) -> int | None:
+async def _find_id(conn: Connection, put: PreparedPut) -> int | None:
     sql = "SELECT id FROM store_items WHERE prefix = ? AND key = ?"
     async with conn.execute(sql, (namespaces.to_text(put.namespace), put.key)) as cursor:
         row = await cursor.fetchone()
     return None if row is None else int(row[0])
 
 
-async def _delete(conn: aiosqlite.Connection, deletes: Sequence[PreparedPut]) -> list[int]:
+async def _delete(conn: Connection, deletes: Sequence[PreparedPut]) -> list[int]:
     """Delete the items and their vectors; returns the ids that were deleted."""
     deleted: list[int] = []
     keys_by_prefix: dict[str, list[str]] = defaultdict(list)
@@ -124,7 +128,7 @@ async def _delete(conn: aiosqlite.Connection, deletes: Sequence[PreparedPut]) ->
     return deleted
 
 
-async def delete_expired(conn: aiosqlite.Connection, now: float) -> list[int]:
+async def delete_expired(conn: Connection, now: float) -> list[int]:
     """Delete the items whose TTL ran out before `now` (a timestamp), with their vectors; their ids."""
     expired_sql = "SELECT id FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?"
     await conn.execute("BEGIN IMMEDIATE")
