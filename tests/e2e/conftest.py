@@ -14,18 +14,14 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from tests.graphs import TEST_GRAPHS_CONFIG
-from tests.support.postgres import create_database
+from tests.support.postgres import database_for
 from tests.support.server import RunningServer, granian_server
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     folder: Path = tmp_path_factory.mktemp(f"server-{request.param}")
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{folder / 'aegra.db'}"
-    else:
-        database_url = create_database(request.getfixturevalue("postgres_server"))
-    env = {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG), "DATABASE_URL": database_url}
+    env = {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG), "DATABASE_URL": database_for(request, folder)}
     with granian_server(folder, env) as running:
         yield running
 

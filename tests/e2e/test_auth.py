@@ -27,7 +27,7 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from tests.support.auth_files import PROBE_AUTH_FILE
-from tests.support.postgres import create_database
+from tests.support.postgres import database_for
 from tests.support.server import RunningServer, granian_server
 
 SECRET = b"aegra-test-secret"
@@ -142,12 +142,6 @@ def write_project(
         config["http"] = http
     (folder / "aegra.json").write_text(json.dumps(config))
     return {"AEGRA_CONFIG": str(folder / "aegra.json"), "DATABASE_URL": f"sqlite:///{folder / 'aegra.db'}"}
-
-
-def database_for(request: pytest.FixtureRequest, folder: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{folder / 'aegra.db'}"
-    return create_database(request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -17,8 +17,9 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from tests.e2e.test_auth import assert_not_found, database_for, headers, request, write_project
+from tests.e2e.test_auth import assert_not_found, headers, request, write_project
 from tests.e2e.test_crons import SCHEDULER_ENV, Backend, eventually, finished_run, make_due
+from tests.support.postgres import database_for
 from tests.support.server import granian_server
 
 

@@ -21,7 +21,8 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.test_auth import database_for, headers, token, write_project
+from tests.e2e.test_auth import headers, token, write_project
+from tests.support.postgres import database_for
 from tests.support.server import RunningServer, granian_server
 
 OPEN_ROUTES = {("GET", "/ok"), ("GET", "/info")}

@@ -27,7 +27,7 @@ from aegra.db.engine import Database
 from aegra.db.models import Cron
 from aegra.db.repositories import CronRepository
 from tests.graphs import TEST_GRAPHS_CONFIG
-from tests.support.postgres import create_database
+from tests.support.postgres import database_for
 from tests.support.server import RunningServer, granian_server
 from tests.support.webhook_receiver import webhook_receiver
 
@@ -53,10 +53,7 @@ class Backend:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     folder: Path = tmp_path_factory.mktemp(f"crons-{request.param}")
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{folder / 'aegra.db'}"
-    else:
-        database_url = create_database(request.getfixturevalue("postgres_server"))
+    database_url = database_for(request, folder)
     env = {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG), "DATABASE_URL": database_url, **SCHEDULER_ENV}
     with granian_server(folder, env) as running:
         yield Backend(running, database_url)

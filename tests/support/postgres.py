@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,3 +199,11 @@ def pgvector_server(config: pytest.Config) -> str:
         config.add_cleanup(lambda: cluster.__exit__(None, None, None))
     config.stash[_PGVECTOR_SERVER] = url
     return url
+
+
+def database_for(request: Any, folder: Path) -> str:
+    """The database of a server fixture parametrized `sqlite` / `postgres` (`request.param`): a
+    file in `folder`, or a new database on the session's throwaway cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{folder / 'aegra.db'}"
+    return create_database(request.getfixturevalue("postgres_server"))

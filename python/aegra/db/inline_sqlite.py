@@ -250,15 +250,3 @@ class InlineConnection:
     @property
     def in_transaction(self) -> bool:
         return self._conn.in_transaction
-
-    @property
-    def row_factory(self) -> Any:
-        return self._conn.row_factory
-
-    @row_factory.setter
-    def row_factory(self, factory: Any) -> None:
-        self._conn.row_factory = factory
-
-    @property
-    def total_changes(self) -> int:
-        return self._conn.total_changes

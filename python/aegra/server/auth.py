@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-import msgspec
 from litestar import Request
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from aegra.auth import Authenticator, AuthError, RequestAuth
 from aegra.errors import AegraError
+from aegra.server.errors import send_error
 
 SCOPE_KEY = "aegra.auth"
 OPEN_PATHS = frozenset({"/ok", "/info", "/openapi.json", "/docs"})
@@ -42,23 +42,11 @@ class AuthMiddleware:
         try:
             request_auth = await self.authenticator.authenticate(scope, _request)
         except AegraError as exc:
-            await _refuse(scope, send, exc)
+            await send_error(scope, send, exc)
             return
         scope[SCOPE_KEY] = request_auth  # type: ignore[literal-required]
         scope["user"] = request_auth.user  # `request.user` in Starlette and FastAPI custom routes
         await self.app(scope, receive, send)
-
-
-async def _refuse(scope: Scope, send: Send, exc: AegraError) -> None:
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1008, "reason": exc.detail[:120]})  # policy violation
-        return
-    headers = [(b"content-type", b"application/json")]
-    headers += [(k.lower().encode(), v.encode()) for k, v in (getattr(exc, "headers", None) or {}).items()]
-    start: Any = {"type": "http.response.start", "status": exc.status_code, "headers": headers}
-    body: Any = {"type": "http.response.body", "body": msgspec.json.encode({"detail": exc.detail})}
-    await send(start)
-    await send(body)
 
 
 def get_request_auth(request: Request[Any, Any, Any]) -> RequestAuth:

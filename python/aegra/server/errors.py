@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import ClientException, HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import Scope, Send
 
 from aegra.errors import AegraError
 
@@ -66,3 +68,16 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValueError: handle_value_error,
     Exception: handle_unexpected,
 }
+
+
+async def send_error(scope: Scope, send: Send, exc: AegraError) -> None:
+    """The error answered by ASGI middleware, before any route: `{"detail"}` (a websocket is closed)."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": exc.detail[:120]})  # policy violation
+        return
+    headers = [(b"content-type", b"application/json")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (getattr(exc, "headers", None) or {}).items()]
+    start: Any = {"type": "http.response.start", "status": exc.status_code, "headers": headers}
+    body: Any = {"type": "http.response.body", "body": msgspec.json.encode({"detail": exc.detail})}
+    await send(start)
+    await send(body)

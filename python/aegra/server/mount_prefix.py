@@ -7,14 +7,13 @@ way), so the API, the user's `http.app` and generated URLs all see where they ar
 
 from __future__ import annotations
 
-import json
-
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from aegra.config import ConfigError
+from aegra.errors import NotFound
+from aegra.server.errors import send_error
 
 _ROOT_PATHS = ("/", "/ok")  # still answered at the root
-_NOT_FOUND = json.dumps({"detail": "Not Found"}).encode()
 
 
 def validate_mount_prefix(prefix: str | None) -> str | None:
@@ -54,9 +53,5 @@ class MountedUnder:
             await self.app({**scope, "root_path": root}, receive, send)  # type: ignore[arg-type]
         elif path in _ROOT_PATHS:
             await self.app(scope, receive, send)
-        elif scope["type"] == "http":
-            await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"application/json")]})  # fmt: skip
-            await send({"type": "http.response.body", "body": _NOT_FOUND})
         else:
-            await send({"type": "websocket.close", "code": 1000})
+            await send_error(scope, send, NotFound("Not Found"))

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiosqlite
 
+from aegra.db.inline_sqlite import InlineConnection
 from aegra.store import filters, sqlite_vec_loader
 
 SCHEMA_VERSION = 1
@@ -42,6 +43,10 @@ SCHEMA = (
 )
 
 
+# Shared by the reader and the writer; NORMAL in WAL mode loses nothing committed when the process dies.
+_FILE_PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL")
+
+
 async def connect(path: str | Path, busy_timeout_ms: int) -> tuple[aiosqlite.Connection, bool]:
     """Open the file for the store; returns the connection and whether `vec_*` SQL works on it."""
     sqlite_vec_loader.ensure_sqlite_vec()  # before connecting: auto-extensions apply to new connections
@@ -52,14 +57,20 @@ async def connect(path: str | Path, busy_timeout_ms: int) -> tuple[aiosqlite.Con
     conn = await aiosqlite.connect(str(path), isolation_level=None)
     try:
         await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
+        for pragma in _FILE_PRAGMAS:
+            await conn.execute(pragma)
         await conn.create_function(filters.FILTER_FUNCTION, 2, filters.sql_filter, deterministic=True)
         has_vec = await sqlite_vec_loader.prepare_connection(conn)
     except BaseException:
         await conn.close()
         raise
     return conn, has_vec
+
+
+def connect_writer(path: str | Path, busy_timeout_ms: int) -> InlineConnection:
+    """The store's writer: statements inline on the event loop (db/inline_sqlite.py); isolation_level
+    None because the writes issue BEGIN IMMEDIATE themselves."""
+    return InlineConnection.open(path, busy_timeout_ms=busy_timeout_ms, pragmas=_FILE_PRAGMAS, isolation_level=None)
 
 
 async def create_tables(conn: aiosqlite.Connection) -> None:

@@ -44,7 +44,6 @@ from langgraph.store.base import (
 )
 
 from aegra import vec
-from aegra.db.inline_sqlite import InlineConnection
 from aegra.periodic import PeriodicSweep
 from aegra.store import filters, knn, namespaces, schema, vectors
 from aegra.store.embeddings import build_embeddings
@@ -128,7 +127,7 @@ class AsyncSqliteStore(BaseStore):
             await conn.close()
             raise
         self._conn = conn
-        self._writer = conn if str(self.path) == ":memory:" else _open_writer(self.path, self._busy_timeout_ms)
+        self._writer = conn if str(self.path) == ":memory:" else schema.connect_writer(self.path, self._busy_timeout_ms)
         self._loop = asyncio.get_running_loop()
 
     async def aclose(self) -> None:
@@ -439,9 +438,3 @@ def _search_item(row: Sequence[Any], score: float | None) -> SearchItem:
         updated_at=datetime.fromisoformat(row[5]),
         score=score,
     )
-
-
-def _open_writer(path: str | Path, busy_timeout_ms: int) -> InlineConnection:
-    # isolation_level=None: write_puts and delete_expired issue BEGIN IMMEDIATE themselves.
-    pragmas = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL")
-    return InlineConnection.open(path, busy_timeout_ms=busy_timeout_ms, pragmas=pragmas, isolation_level=None)
