@@ -23,6 +23,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from aegra.config import DatabaseSettings
+from aegra.db.direct_sql import DirectSQL, EngineDirect, SqliteDirect
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.db.models import Base
 
@@ -51,6 +52,18 @@ class Database:
         self._read_engine = engine.execution_options(**{_READ_ONLY: True})
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        # The runs' hot-path statements (db/direct_sql.py).
+        self.direct: DirectSQL
+        if settings.backend == "sqlite":
+            assert settings.sqlite_path is not None
+            self.direct = SqliteDirect(
+                settings.sqlite_path,
+                busy_timeout_ms=settings.busy_timeout_ms,
+                pragmas=sqlite_pragmas(settings.busy_timeout_ms),
+                dialect=engine.dialect,
+            )
+        else:
+            self.direct = EngineDirect(engine, self._read_engine)
 
     @property
     def backend(self) -> str:
@@ -72,6 +85,7 @@ class Database:
         return db
 
     async def close(self) -> None:
+        await self.direct.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:

@@ -1,10 +1,9 @@
-"""The statements every run executes, built once, and Core inserts for new rows.
+"""The statements every run executes, built and compiled once (db/direct_sql.py runs them).
 
-Building a SQLAlchemy statement (and hashing it for the compiled cache) and flushing new ORM
-objects through the unit of work each cost more than SQLite executing the SQL; a run's
-creation paid that about ten times. These statements are module constants with bound
-parameters, so their cache keys are computed once; rows are written with Core inserts.
-Statements that carry an auth filter are built per request (repositories/), as before.
+Building a SQLAlchemy statement, and executing it through the session, each cost more than
+SQLite executing the SQL; a run's creation paid that about ten times. These statements are
+module constants, compiled on first use; rows are written with full-column inserts. Statements
+that carry an auth filter are built per request (`thread_for_run`).
 """
 
 from __future__ import annotations
@@ -12,21 +11,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, insert, inspect, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, case, exists, select, update
 
-from aegra.db.models import Assistant, Base, Run, Thread
+from aegra.db.direct_sql import FullInsert, Prepared, Statements, select_rows
+from aegra.db.json_filters import auth_filter
+from aegra.db.models import Assistant, Run, Thread
 from aegra.db.repositories.runs import INFLIGHT
 
-ASSISTANT_BY_ID = select(Assistant).where(Assistant.assistant_id == bindparam("assistant_id"))
-THREAD_BY_ID = select(Thread).where(Thread.thread_id == bindparam("thread_id"))
+ASSISTANT_BY_ID = Prepared(select_rows(Assistant).where(Assistant.assistant_id == bindparam("assistant_id")))
+THREAD_EXISTS = Prepared(select(Thread.thread_id).where(Thread.thread_id == bindparam("thread_id")))
 # FOR UPDATE (PostgreSQL; SQLite's writers hold the database lock anyway): two requests for one
 # thread must not both see it idle.
-THREAD_BY_ID_FOR_UPDATE = THREAD_BY_ID.with_for_update()
-INFLIGHT_RUN_IDS = select(Run.run_id).where(Run.thread_id == bindparam("thread_id"), Run.status.in_(INFLIGHT))
+_THREAD_FOR_RUN = select_rows(Thread).where(Thread.thread_id == bindparam("thread_id")).with_for_update()
+THREAD_FOR_RUN = Prepared(_THREAD_FOR_RUN)
+INFLIGHT_RUN_IDS = Prepared(select(Run.run_id).where(Run.thread_id == bindparam("thread_id"), Run.status.in_(INFLIGHT)))
 
 _threads = Thread.__table__.c
-MARK_THREAD_BUSY = (
+MARK_THREAD_BUSY = Prepared(
     update(Thread.__table__)
     .where(_threads.thread_id == bindparam("busy_thread_id"))
     .values(
@@ -36,7 +37,7 @@ MARK_THREAD_BUSY = (
 
 
 _runs = Run.__table__.c
-SETTLE_RUN = (
+SETTLE_RUN = Prepared(
     update(Run.__table__)
     .where(_runs.run_id == bindparam("settled_run_id"))
     .values(status=bindparam("settled_status"), error=bindparam("settled_error", type_=_runs.error.type),
@@ -48,7 +49,7 @@ _others_inflight = exists().where(
     _runs.run_id != bindparam("settled_run_id"),
     _runs.status.in_(INFLIGHT),
 )
-SETTLE_THREAD = (
+SETTLE_THREAD = Prepared(
     update(Thread.__table__)
     .where(_threads.thread_id == bindparam("settled_thread_id"))
     .values(
@@ -66,36 +67,30 @@ SETTLE_THREAD = (
 # caller's write transaction (BEGIN IMMEDIATE) makes it atomic; on PostgreSQL SKIP LOCKED lets
 # several workers claim different runs at once (SQLite compiles the FOR UPDATE away).
 _busy_threads = select(_runs.thread_id).where(_runs.status == "running")
-NEXT_CLAIMABLE_RUN = (
+NEXT_CLAIMABLE_RUN = Prepared(
     select(_runs.run_id, _runs.thread_id, _runs.kwargs, _runs.attempt)
     .where(_runs.status == "pending", _runs.created_at <= bindparam("now"), _runs.thread_id.not_in(_busy_threads))
     .order_by(_runs.created_at, _runs.run_id)
     .limit(1)
     .with_for_update(skip_locked=True)
 )
-MARK_RUN_STARTED = (
+MARK_RUN_STARTED = Prepared(
     update(Run.__table__)
     .where(_runs.run_id == bindparam("claimed_run_id"))
     .values(status="running", started_at=bindparam("now"), updated_at=bindparam("now"), attempt=_runs.attempt + 1)
 )
 
 
-def _columns(model: type[Base]) -> list[tuple[str, str]]:
-    """(attribute, column name) pairs: `metadata_` is the `metadata` column."""
-    return [(prop.key, prop.columns[0].name) for prop in inspect(model).column_attrs]
+RUN_INSERT = FullInsert(Run.__table__)
+THREAD_INSERT = FullInsert(Thread.__table__)
 
 
-_COLUMNS: dict[type[Base], list[tuple[str, str]]] = {model: _columns(model) for model in (Run, Thread)}
-_INSERTS = {model: insert(model.__table__) for model in _COLUMNS}
+def thread_for_run(thread_id: uuid.UUID, allowed: dict[str, Any] | None, dialect: str) -> tuple[Prepared, dict]:
+    """The run's thread, locked; with an auth filter, only if the filter matches it."""
+    if not allowed:
+        return THREAD_FOR_RUN, {"thread_id": thread_id}
+    return Prepared(_THREAD_FOR_RUN.where(auth_filter(Thread.metadata_, allowed, dialect))), {"thread_id": thread_id}
 
 
-async def insert_row(session: AsyncSession, row: Run | Thread) -> None:
-    """INSERT a new (transient) row with a Core statement; columns left None get their defaults."""
-    values = {
-        column: value for attribute, column in _COLUMNS[type(row)] if (value := getattr(row, attribute)) is not None
-    }
-    await session.execute(_INSERTS[type(row)], values)
-
-
-async def mark_thread_busy(session: AsyncSession, thread_id: uuid.UUID, metadata: dict[str, Any], now: Any) -> None:
-    await session.execute(MARK_THREAD_BUSY, {"busy_thread_id": thread_id, "busy_metadata": metadata, "now": now})
+async def mark_thread_busy(sql: Statements, thread_id: uuid.UUID, metadata: dict[str, Any], now: Any) -> None:
+    await sql.execute(MARK_THREAD_BUSY, {"busy_thread_id": thread_id, "busy_metadata": metadata, "now": now})

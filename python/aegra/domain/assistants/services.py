@@ -147,14 +147,16 @@ class AssistantService:
     async def get(self, assistant_id: str, *, auth: RequestAuth) -> schemas.Assistant:
         resolved = self.resolve_id(assistant_id)
         allowed = await auth.authorize("assistants", "read", {"assistant_id": resolved})
+        if allowed is None:  # every run asks: the hot path (db/direct_sql.py)
+            async with self.db.direct.read() as sql:
+                return to_schema(self._found(await sql.first(ASSISTANT_BY_ID, {"assistant_id": resolved}), resolved))
         async with self.db.read_session() as session:
             return to_schema(await self._get_row(session, resolved, allowed))
 
     async def _get_row(self, session: Any, assistant_id: uuid.UUID, allowed: Filter | None) -> AssistantRow:
-        if allowed is None:  # every run asks: the prebuilt statement skips building one
-            row = await session.scalar(ASSISTANT_BY_ID, {"assistant_id": assistant_id})
-        else:
-            row = await AssistantRepository(session=session).get_allowed(assistant_id, allowed)
+        return self._found(await AssistantRepository(session=session).get_allowed(assistant_id, allowed), assistant_id)
+
+    def _found(self, row: Any, assistant_id: uuid.UUID) -> Any:
         if row is None or row.graph_id not in self.graphs:
             raise NotFound(f"Assistant {assistant_id} not found")
         return row

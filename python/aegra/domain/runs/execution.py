@@ -163,10 +163,10 @@ async def record_outcome(run_id: uuid.UUID, thread_id: uuid.UUID, graph_id: str,
         "settled_error": outcome.error, "state_values": state_values, "state_interrupts": interrupts,
         "settled_thread_status": settled, "now": now,
     }  # fmt: skip
-    async with deps.db.session() as session:
-        await session.execute(SETTLE_RUN, params)
-        status = await session.scalar(SETTLE_THREAD, params)
-        return Settled(values=state_values, thread_busy=status == "busy")
+    async with deps.db.direct.write() as sql:
+        await sql.execute(SETTLE_RUN, params)
+        status = await sql.scalar(SETTLE_THREAD, params)
+    return Settled(values=state_values, thread_busy=status == "busy")
 
 
 async def rollback_run(deps: ExecutionDeps, thread_id: uuid.UUID, run_id: uuid.UUID) -> None:

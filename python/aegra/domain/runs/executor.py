@@ -130,10 +130,10 @@ class Executor:
         """Claim the next due run in the slot just reserved; the slot is given back if there is none."""
         try:
             now = datetime.now(UTC)
-            async with self.deps.db.session() as session:
-                run = (await session.execute(NEXT_CLAIMABLE_RUN, {"now": now})).first()
+            async with self.deps.db.direct.write() as sql:
+                run = await sql.first(NEXT_CLAIMABLE_RUN, {"now": now})
                 if run is not None:
-                    await session.execute(MARK_RUN_STARTED, {"claimed_run_id": run.run_id, "now": now})
+                    await sql.execute(MARK_RUN_STARTED, {"claimed_run_id": run.run_id, "now": now})
                 claimed = None if run is None else (run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1)
         except Exception:
             logger.exception("claiming the next run failed")

@@ -10,11 +10,10 @@ so that a request cannot spoof them.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
-from aegra.db.models import Thread as ThreadRow
 from aegra.domain.assistants.schemas import Assistant
 from aegra.domain.runs.schemas import RunCreate
 from aegra.domain.runs.webhooks import validate_webhook
@@ -59,7 +58,20 @@ def _durability(body: RunCreate) -> str:
     return "exit" if body.checkpoint_during is False else "async"
 
 
-def build_kwargs(body: RunCreate, assistant: Assistant, thread: ThreadRow, run_id: uuid.UUID, *,
+class RunThread(Protocol):
+    """What a run's kwargs take from its thread: a thread row, or the new thread a run creates."""
+
+    @property
+    def thread_id(self) -> uuid.UUID: ...
+
+    @property
+    def metadata_(self) -> dict[str, Any]: ...
+
+    @property
+    def config(self) -> dict[str, Any]: ...
+
+
+def build_kwargs(body: RunCreate, assistant: Assistant, thread: RunThread, run_id: uuid.UUID, *,
                  stateless: bool, user: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
     """The run's stored `kwargs` (everything execution needs) and its metadata.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy import select
@@ -22,7 +22,14 @@ from aegra.db.engine import Database
 from aegra.db.models import Run as RunRow
 from aegra.db.models import Thread as ThreadRow
 from aegra.db.repositories import RunRepository, ThreadRepository
-from aegra.db.run_statements import INFLIGHT_RUN_IDS, THREAD_BY_ID_FOR_UPDATE, insert_row, mark_thread_busy
+from aegra.db.run_statements import (
+    INFLIGHT_RUN_IDS,
+    RUN_INSERT,
+    THREAD_EXISTS,
+    THREAD_INSERT,
+    mark_thread_busy,
+    thread_for_run,
+)
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.pagination import Page
 from aegra.domain.runs import schemas
@@ -34,6 +41,15 @@ from aegra.domain.schemas import check_limit, parse_uuid
 from aegra.errors import BadRequest, Conflict, Invalid, NotFound
 
 TERMINAL = ("success", "error", "timeout", "interrupted")
+
+
+class NewThread(NamedTuple):
+    """A thread that a run creates, as much of a thread row as the run's kwargs are built from."""
+
+    thread_id: uuid.UUID
+    metadata_: dict[str, Any]
+    config: dict[str, Any]
+    interrupts: dict[str, Any]
 
 
 class RunService:
@@ -75,23 +91,19 @@ class RunService:
         now = datetime.now(UTC)
         start_now = False
         try:
-            async with self.db.session() as session:
-                thread = await self._thread_for_run(session, thread_uuid, allowed)
+            async with self.db.direct.write() as sql:
+                prepared, params = thread_for_run(thread_uuid, allowed, self.db.engine.dialect.name)
+                thread = await sql.first(prepared, params)
                 if thread is None:
-                    hidden = allowed and await ThreadRepository(session=session).get_allowed(thread_uuid, None)
+                    hidden = allowed and await sql.first(THREAD_EXISTS, {"thread_id": thread_uuid})
                     if hidden or (not stateless and (body.if_not_exists or "reject") == "reject"):
                         raise NotFound(f"Thread {thread_uuid} not found.")
                     # A new thread carries the run's metadata, as in langgraph-api (e.g. its owner).
                     metadata = {**((body.config or {}).get("metadata") or {}), **(body.metadata or {})}
-                    thread = ThreadRow(
-                        thread_id=thread_uuid, metadata_=metadata, config={}, created_at=now, updated_at=now
-                    )
-                    new_thread = True
+                    thread = NewThread(thread_id=thread_uuid, metadata_=metadata, config={}, interrupts={})
                 elif body.command is not None and body.command.resume is not None and not thread.interrupts:
                     raise BadRequest(f"Cannot resume thread {thread_uuid}: it has no pending interrupt")
-                else:
-                    new_thread = False
-                inflight_ids = list(await session.scalars(INFLIGHT_RUN_IDS, {"thread_id": thread_uuid}))
+                inflight_ids = [row[0] for row in await sql.rows(INFLIGHT_RUN_IDS, {"thread_id": thread_uuid})]
                 if inflight_ids and strategy == "reject":
                     raise Conflict(
                         "Thread is already running a task. Wait for it to finish or choose a different "
@@ -107,28 +119,29 @@ class RunService:
                     "graph_id": assistant.graph_id,
                     "assistant_id": str(assistant.assistant_id),
                 }
-                if new_thread:
-                    thread.metadata_, thread.status = thread_metadata, "busy"
-                    await insert_row(session, thread)
+                if isinstance(thread, NewThread):
+                    values = {"thread_id": thread_uuid, "metadata": thread_metadata, "config": {}, "status": "busy"}
+                    await sql.insert(THREAD_INSERT, {**values, "created_at": now, "updated_at": now})
                 else:
-                    await mark_thread_busy(session, thread_uuid, thread_metadata, now)
+                    await mark_thread_busy(sql, thread_uuid, thread_metadata, now)
                 # Start at once when nothing is ahead of it on the thread and a slot is free; else
                 # it waits as `pending` for the executor to claim it.
                 start_now = not inflight_ids and not body.after_seconds and self.executor.reserve()
-                row = RunRow(
+                run = schemas.Run(
                     run_id=run_id,
                     thread_id=thread_uuid,
                     assistant_id=assistant.assistant_id,
-                    status="running" if start_now else "pending",
-                    started_at=now if start_now else None,
-                    attempt=1 if start_now else 0,
-                    metadata_=metadata,
-                    kwargs=kwargs,
-                    multitask_strategy=strategy,
                     created_at=now + timedelta(seconds=body.after_seconds or 0),
                     updated_at=now,
+                    status="running" if start_now else "pending",
+                    metadata=metadata,
+                    kwargs=kwargs,
+                    multitask_strategy=strategy,  # type: ignore[arg-type]
                 )
-                await insert_row(session, row)
+                await sql.insert(RUN_INSERT, {
+                    **msgspec.structs.asdict(run), "started_at": now if start_now else None,
+                    "attempt": 1 if start_now else 0,
+                })  # fmt: skip
         except BaseException:
             if start_now:
                 self.executor.release()
@@ -140,14 +153,7 @@ class RunService:
             self.executor.launch(run_id, thread_uuid, kwargs, 1)
         else:
             self.executor.wake()
-        return schemas.from_row(row)
-
-    @staticmethod
-    async def _thread_for_run(session: Any, thread_id: uuid.UUID, allowed: Filter | None) -> ThreadRow | None:
-        """The run's thread, locked against a concurrent run creation on PostgreSQL."""
-        if allowed:
-            return await ThreadRepository(session=session).get_allowed(thread_id, allowed, for_update=True)
-        return await session.scalar(THREAD_BY_ID_FOR_UPDATE, {"thread_id": thread_id})
+        return run
 
     # -- reading --------------------------------------------------------------------------
 
