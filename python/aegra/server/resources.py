@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -132,7 +133,16 @@ async def open_resources(
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     async with open_resources(app.state.settings, loopback_app=app, auth=app.state.get("auth")) as resources:
         app.state.resources = resources
+        freeze_startup_heap()
         yield
+
+
+def freeze_startup_heap() -> None:
+    """Keep what exists after startup (modules, graphs, models: alive as long as the server) out
+    of the garbage collector's full passes. Under load, each full pass over that heap stopped the
+    event loop for 75-120 ms every ~4 s (timed with `gc.callbacks`), which set the latency p99."""
+    gc.collect()
+    gc.freeze()
 
 
 # What handlers can ask for by parameter name, and the `Resources` attribute that serves it.

@@ -17,9 +17,9 @@ import asyncio
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # Closed channels stay replayable for this long, so a client that reconnects right after
 # the end still gets the tail of the stream (langgraph-api keeps resumable streams 120 s).
@@ -28,8 +28,7 @@ REPLAY_TTL_SECONDS = 120.0
 MAX_EVENTS_PER_RUN = 20_000
 
 
-@dataclass(frozen=True)
-class StreamEvent:
+class StreamEvent(NamedTuple):
     id: int
     event: str
     data: bytes  # JSON, encoded once by the producer
@@ -62,14 +61,18 @@ class _Channel:
 
 class InProcessBroker:
     def __init__(self) -> None:
-        self._channels: dict[uuid.UUID, _Channel] = {}
-        # Closed channels in the order they closed, so expiry looks only at the oldest ones.
-        self._closed: deque[tuple[float, uuid.UUID]] = deque()
+        self._live: dict[uuid.UUID, _Channel] = {}
+        # Ended streams stay replayable for REPLAY_TTL_SECONDS as plain tuples keyed by the run
+        # id's integer: the garbage collector leaves tuples of atoms alone. As objects they were
+        # ~9 per run, and at a few hundred runs a second that made full collections long
+        # enough (tens of ms, growing) to set the latency p99 by themselves.
+        self._ended: dict[int, tuple[tuple[int, str, bytes], ...]] = {}
+        self._expiry: deque[tuple[float, int]] = deque()  # (ended at, run), oldest first
 
     def _channel(self, run_id: uuid.UUID) -> _Channel:
-        channel = self._channels.get(run_id)
+        channel = self._live.get(run_id)
         if channel is None:
-            channel = self._channels[run_id] = _Channel()
+            channel = self._live[run_id] = _Channel()
         return channel
 
     def open(self, run_id: uuid.UUID) -> None:
@@ -79,7 +82,7 @@ class InProcessBroker:
     def has_stream(self, run_id: uuid.UUID) -> bool:
         """Whether the run's events can be followed or replayed here (open, or closed recently)."""
         self._expire()
-        return run_id in self._channels
+        return run_id in self._live or run_id.int in self._ended
 
     async def publish(self, run_id: uuid.UUID, event: str, data: bytes) -> None:
         channel = self._channel(run_id)
@@ -90,14 +93,21 @@ class InProcessBroker:
         channel.notify()
 
     async def close(self, run_id: uuid.UUID) -> None:
-        channel = self._channel(run_id)
-        if channel.closed_at is None:
-            channel.closed_at = time.monotonic()
-            self._closed.append((channel.closed_at, run_id))
-            channel.notify()
+        if run_id.int in self._ended:
+            return
+        channel = self._live.pop(run_id, None) or _Channel()
+        channel.closed_at = time.monotonic()
+        self._ended[run_id.int] = tuple((event.id, event.event, event.data) for event in channel.events)
+        self._expiry.append((channel.closed_at, run_id.int))
+        channel.notify()  # its listeners finish from the channel they hold
 
     async def subscribe(self, run_id: uuid.UUID, after: int | None = None) -> AsyncIterator[StreamEvent]:
         """Events after id `after` (all kept ones if None), then live ones until the channel closes."""
+        ended = self._ended.get(run_id.int)
+        if ended is not None:
+            for event in ended[_first_index_after(ended, after) :] if after is not None else ended:
+                yield StreamEvent(*event)
+            return
         channel = self._channel(run_id)
         position = 0 if after is None else _first_index_after(channel.events, after)
         while True:
@@ -113,13 +123,13 @@ class InProcessBroker:
 
     def _expire(self) -> None:
         cutoff = time.monotonic() - REPLAY_TTL_SECONDS
-        while self._closed and self._closed[0][0] < cutoff:
-            _, run_id = self._closed.popleft()
-            self._channels.pop(run_id, None)
+        while self._expiry and self._expiry[0][0] < cutoff:
+            _, run = self._expiry.popleft()
+            self._ended.pop(run, None)
 
 
-def _first_index_after(events: list[StreamEvent], event_id: int) -> int:
+def _first_index_after(events: Sequence[StreamEvent] | Sequence[tuple[int, str, bytes]], event_id: int) -> int:
     """Ids are consecutive within a buffer, so the position is arithmetic (trimming only drops a prefix)."""
     if not events:
         return 0
-    return min(max(event_id - events[0].id + 1, 0), len(events))
+    return min(max(event_id - events[0][0] + 1, 0), len(events))
