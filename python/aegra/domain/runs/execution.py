@@ -27,7 +27,7 @@ from aegra.db.run_statements import SETTLE_RUN, SETTLE_THREAD
 from aegra.domain.runs.broker import Broker
 from aegra.domain.runs.stream_modes import StreamTranslator
 from aegra.domain.runs.webhooks import WebhookSender
-from aegra.domain.threads.snapshots import thread_summary
+from aegra.domain.threads.snapshots import jsonable, thread_summary
 from aegra.graphs import GraphRegistry
 from aegra.serialization import dumps_lenient
 
@@ -90,9 +90,10 @@ async def execute_run(run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], 
         await publish("metadata", {"run_id": str(run_id), "attempt": attempt})
         async with asyncio.timeout(deps.timeout_seconds):
             async with deps.graphs.graph(graph_id, config, checkpointer=deps.checkpointer, store=deps.store) as graph:
+                final = FinalState(graph)
                 options = {
                     "context": kwargs.get("context") or None,
-                    "stream_mode": translator.graph_modes(),
+                    "stream_mode": sorted({*translator.graph_modes(), *final.modes}),
                     "subgraphs": translator.subgraphs,
                     "interrupt_before": kwargs.get("interrupt_before"),
                     "interrupt_after": kwargs.get("interrupt_after"),
@@ -109,9 +110,12 @@ async def execute_run(run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], 
                             await publish("events", item)
                 else:
                     async for chunk in graph.astream(graph_input, config, **options):
+                        final.see(chunk, translator.subgraphs)
                         for event, payload in translator.translate(chunk):
                             await publish(event, payload)
-                summary = await _read_summary(graph, config["configurable"]["thread_id"], run_id)
+                summary = final.summary()
+                if summary is None:
+                    summary = await _read_summary(graph, config["configurable"]["thread_id"], run_id)
         return Outcome("success", summary=summary)
     except asyncio.CancelledError:
         action = cancel_action.pop(run_id, None)
@@ -131,6 +135,41 @@ async def execute_run(run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], 
         logger.info("run %s failed: %s: %s", run_id, type(exc).__name__, exc)
         await publish("error", error)
         return Outcome("error", error)
+
+
+class FinalState:
+    """The thread's state after a run that ran to its end, taken from the run's own stream.
+
+    Reading it back (`aget_state`: a checkpoint read, its deserialization, the next tasks worked
+    out again) was ~8% of a small run's cost. The stream tells it when the graph streams its whole
+    state as `values` (no output schema narrowing them) and no `__interrupt__` came by: LangGraph
+    reports every interrupt in `updates`, a breakpoint's empty one included, so nothing is left
+    to run and the thread is idle. Otherwise `summary()` is None and the state is read back.
+    """
+
+    modes = ("updates", "values")
+
+    def __init__(self, graph: Any) -> None:
+        self._usable = list(getattr(graph, "output_channels", ())) == list(getattr(graph, "stream_channels_asis", ()))
+        self._values: Any = _UNSEEN
+        self._interrupted = False
+
+    def see(self, chunk: Any, subgraphs: bool) -> None:
+        namespace, mode, data = chunk if subgraphs else ((), *chunk)
+        if namespace:
+            return
+        if isinstance(data, dict) and "__interrupt__" in data:
+            self._interrupted = True
+        elif mode == "values":
+            self._values = data
+
+    def summary(self) -> dict[str, Any] | None:
+        if not self._usable or self._interrupted or self._values is _UNSEEN:
+            return None
+        return {"values": jsonable(self._values), "interrupts": {}, "status": "idle"}
+
+
+_UNSEEN = object()
 
 
 async def _read_summary(graph: Any, thread_id: str, run_id: uuid.UUID) -> dict[str, Any] | None:
