@@ -19,10 +19,21 @@ from aegra.db.models import Assistant, Run, Thread
 from aegra.db.repositories.runs import INFLIGHT
 
 ASSISTANT_BY_ID = Prepared(select_rows(Assistant).where(Assistant.assistant_id == bindparam("assistant_id")))
+# What a run is built from: only these columns (a thread's `values` can be a long chat history).
+ASSISTANT_FOR_RUN = Prepared(
+    select(
+        Assistant.assistant_id, Assistant.graph_id, Assistant.config, Assistant.context,
+        Assistant.metadata_.label("metadata"),
+    ).where(Assistant.assistant_id == bindparam("assistant_id"))
+)  # fmt: skip
 THREAD_EXISTS = Prepared(select(Thread.thread_id).where(Thread.thread_id == bindparam("thread_id")))
 # FOR UPDATE (PostgreSQL; SQLite's writers hold the database lock anyway): two requests for one
 # thread must not both see it idle.
-_THREAD_FOR_RUN = select_rows(Thread).where(Thread.thread_id == bindparam("thread_id")).with_for_update()
+_THREAD_FOR_RUN = (
+    select(Thread.thread_id, Thread.metadata_.label("metadata_"), Thread.config, Thread.interrupts)
+    .where(Thread.thread_id == bindparam("thread_id"))
+    .with_for_update()
+)
 THREAD_FOR_RUN = Prepared(_THREAD_FOR_RUN)
 INFLIGHT_RUN_IDS = Prepared(select(Run.run_id).where(Run.thread_id == bindparam("thread_id"), Run.status.in_(INFLIGHT)))
 

@@ -59,7 +59,7 @@ def _create_app(settings: Settings, http: HttpConfig) -> Litestar | ApiThenCusto
     api = Litestar(
         route_handlers=_route_handlers(http),
         dependencies={
-            **{name: Provide(provider(attribute), sync_to_thread=False) for name, attribute in INJECTABLE.items()},
+            **{name: Provide(provider(name), sync_to_thread=False) for name in INJECTABLE},
             "auth": Provide(get_request_auth, sync_to_thread=False),
         },
         middleware=[lambda app: AuthMiddleware(app, authenticator)],

@@ -16,6 +16,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 
 from aegra import vec
+from aegra.auth import RequestAuth
 from aegra.config import Settings
 from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import Database
@@ -157,10 +158,20 @@ INJECTABLE = {
 }
 
 
-def provider(attribute: str) -> Callable[[State], Any]:
+# The services serve authenticated routes only. Their providers take `auth` so that Litestar
+# resolves it before them, one dependency at a time: dependencies side by side are resolved in an
+# anyio task group, two tasks for each request.
+AFTER_AUTH = frozenset({"assistants", "threads", "runs", "crons", "store"})
+
+
+def provider(name: str) -> Callable[..., Any]:
     """A Litestar dependency that hands out one of the running server's resources."""
+    attribute = INJECTABLE[name]
 
     def provide(state: State) -> Any:
         return getattr(state.resources, attribute)
 
-    return provide
+    def provide_after_auth(state: State, auth: RequestAuth) -> Any:
+        return getattr(state.resources, attribute)
+
+    return provide_after_auth if name in AFTER_AUTH else provide

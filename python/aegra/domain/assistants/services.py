@@ -24,7 +24,7 @@ from aegra.db.engine import Database
 from aegra.db.models import Assistant as AssistantRow
 from aegra.db.models import AssistantVersion as VersionRow
 from aegra.db.repositories import AssistantRepository, AssistantVersionRepository
-from aegra.db.run_statements import ASSISTANT_BY_ID
+from aegra.db.run_statements import ASSISTANT_BY_ID, ASSISTANT_FOR_RUN
 from aegra.domain.assistants import schemas
 from aegra.domain.assistants.rows import select_fields, sync_config_and_context, to_schema, version_to_schema
 from aegra.domain.pagination import Page
@@ -152,6 +152,16 @@ class AssistantService:
                 return to_schema(self._found(await sql.first(ASSISTANT_BY_ID, {"assistant_id": resolved}), resolved))
         async with self.db.read_session() as session:
             return to_schema(await self._get_row(session, resolved, allowed))
+
+    async def for_run(self, assistant_id: str, *, auth: RequestAuth) -> Any:
+        """What a run is built from (`assistant_id, graph_id, config, context, metadata`); 404 unless
+        it exists and the caller may read it. System assistants are everyone's, as in langgraph-api."""
+        resolved = self.resolve_id(assistant_id)
+        async with self.db.direct.read() as sql:
+            row = self._found(await sql.first(ASSISTANT_FOR_RUN, {"assistant_id": resolved}), resolved)
+        if row.metadata.get("created_by") != "system":
+            await self.get(str(resolved), auth=auth)
+        return row
 
     async def _get_row(self, session: Any, assistant_id: uuid.UUID, allowed: Filter | None) -> AssistantRow:
         return self._found(await AssistantRepository(session=session).get_allowed(assistant_id, allowed), assistant_id)

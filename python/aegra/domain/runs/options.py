@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import msgspec
 
-from aegra.domain.assistants.schemas import Assistant
 from aegra.domain.runs.schemas import RunCreate
 from aegra.domain.runs.webhooks import validate_webhook
 from aegra.domain.schemas import check_config_and_context, parse_uuid
@@ -58,6 +57,25 @@ def _durability(body: RunCreate) -> str:
     return "exit" if body.checkpoint_during is False else "async"
 
 
+class RunAssistant(Protocol):
+    """What a run's kwargs take from its assistant (AssistantService.for_run)."""
+
+    @property
+    def assistant_id(self) -> uuid.UUID: ...
+
+    @property
+    def graph_id(self) -> str: ...
+
+    @property
+    def config(self) -> dict[str, Any]: ...
+
+    @property
+    def context(self) -> dict[str, Any]: ...
+
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+
 class RunThread(Protocol):
     """What a run's kwargs take from its thread: a thread row, or the new thread a run creates."""
 
@@ -71,7 +89,7 @@ class RunThread(Protocol):
     def config(self) -> dict[str, Any]: ...
 
 
-def build_kwargs(body: RunCreate, assistant: Assistant, thread: RunThread, run_id: uuid.UUID, *,
+def build_kwargs(body: RunCreate, assistant: RunAssistant, thread: RunThread, run_id: uuid.UUID, *,
                  stateless: bool, user: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
     """The run's stored `kwargs` (everything execution needs) and its metadata.
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import msgspec
 from sqlalchemy import select
 
-from aegra.auth import SYSTEM, Filter, RequestAuth
+from aegra.auth import Filter, RequestAuth
 from aegra.db.engine import Database
 from aegra.db.models import Run as RunRow
 from aegra.db.models import Thread as ThreadRow
@@ -80,9 +80,7 @@ class RunService:
         """Persist a pending run (creating its thread when allowed) and hand it to the executor."""
         stateless = thread_id is None
         validate_options(body, stateless=stateless, webhooks_enabled=self.webhooks_enabled)
-        assistant = await self.assistants.get(body.assistant_id, auth=SYSTEM)
-        if assistant.metadata.get("created_by") != "system":
-            await self.assistants.get(str(assistant.assistant_id), auth=auth)  # 404 unless readable
+        assistant = await self.assistants.for_run(body.assistant_id, auth=auth)
         thread_uuid = uuid.uuid4() if stateless else parse_uuid(thread_id, "thread ID")  # type: ignore[arg-type]
         run_id = uuid.uuid4()
         body, allowed = await self._authorize_create(thread_uuid, run_id, body, auth)
