@@ -89,3 +89,33 @@ async def test_wait_cancels_on_disconnect_mid_response_only_when_asked(tight_ser
         (run,) = await client.runs.list(thread)
         statuses[on_disconnect] = await settled_status(client, thread, run["run_id"])
     assert statuses == {"cancel": "interrupted", "continue": "success"}
+
+
+@pytest.fixture(scope="module")
+def two_slot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    folder: Path = tmp_path_factory.mktemp("two-slots")
+    env = {
+        "AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG),
+        "DATABASE_URL": f"sqlite:///{folder / 'aegra.db'}",
+        "N_JOBS_PER_WORKER": "2",
+    }
+    with granian_server(folder, env) as server:
+        yield server
+
+
+async def test_runs_beyond_the_slots_wait_their_turn(two_slot_server: RunningServer) -> None:
+    """N_JOBS_PER_WORKER bounds the runs executing at once; the others stay `pending` and start as
+    slots free up (a finishing run hands its slot to the next one in the same transaction)."""
+    client = get_client(url=two_slot_server.url)
+    threads = [await client.threads.create() for _ in range(5)]
+    runs = [await client.runs.create(t["thread_id"], "slow", input={"seconds": 0.3}) for t in threads]
+    most_running, seen_pending = 0, False
+    for _ in range(200):
+        statuses = [(await client.runs.get(r["thread_id"], r["run_id"]))["status"] for r in runs]
+        most_running = max(most_running, statuses.count("running"))
+        seen_pending = seen_pending or "pending" in statuses
+        if all(status not in ("pending", "running") for status in statuses):
+            break
+        await asyncio.sleep(0.02)
+    assert statuses == ["success"] * 5
+    assert most_running == 2 and seen_pending

@@ -92,6 +92,18 @@ MARK_RUN_STARTED = Prepared(
 )
 
 
+ClaimedRun = tuple[uuid.UUID, uuid.UUID, dict, int]  # run id, thread id, kwargs, attempt
+
+
+async def claim_next_run(sql: Statements, now: Any) -> ClaimedRun | None:
+    """Mark the next due pending run `running` (in the caller's write transaction) and return it."""
+    run = await sql.first(NEXT_CLAIMABLE_RUN, {"now": now})
+    if run is None:
+        return None
+    await sql.execute(MARK_RUN_STARTED, {"claimed_run_id": run.run_id, "now": now})
+    return run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1
+
+
 RUN_INSERT = FullInsert(Run.__table__)
 THREAD_INSERT = FullInsert(Thread.__table__)
 

@@ -23,7 +23,7 @@ from sqlalchemy import delete
 from aegra.db.checkpoint_rollback import checkpoints_of_run, delete_checkpoints
 from aegra.db.engine import Database
 from aegra.db.models import Run as RunRow
-from aegra.db.run_statements import SETTLE_RUN, SETTLE_THREAD
+from aegra.db.run_statements import SETTLE_RUN, SETTLE_THREAD, ClaimedRun, claim_next_run
 from aegra.domain.runs.broker import Broker
 from aegra.domain.runs.stream_modes import StreamTranslator
 from aegra.domain.runs.webhooks import WebhookSender
@@ -51,6 +51,7 @@ class ExecutionDeps:
 class Settled:
     values: Any  # the thread's values after the run
     thread_busy: bool  # other runs of the thread are pending, so the executor should look
+    claimed: ClaimedRun | None = None  # the next run, claimed in the same transaction when asked
 
 
 @dataclass
@@ -181,8 +182,12 @@ async def _read_summary(graph: Any, thread_id: str, run_id: uuid.UUID) -> dict[s
 
 
 async def record_outcome(run_id: uuid.UUID, thread_id: uuid.UUID, graph_id: str, outcome: Outcome,
-                         deps: ExecutionDeps) -> Settled:  # fmt: skip
-    """Write the run's final status and copy the thread's new state onto the thread row."""
+                         deps: ExecutionDeps, *, claim_next: bool = False) -> Settled:  # fmt: skip
+    """Write the run's final status and copy the thread's new state onto the thread row.
+
+    `claim_next`: also claim the next pending run in the same transaction, for the slot this run
+    leaves (a transaction of its own cost each queued run a commit and a dispatcher round).
+    """
     summary = outcome.summary
     if summary is None:
         try:
@@ -205,7 +210,8 @@ async def record_outcome(run_id: uuid.UUID, thread_id: uuid.UUID, graph_id: str,
     async with deps.db.direct.write() as sql:
         await sql.execute(SETTLE_RUN, params)
         status = await sql.scalar(SETTLE_THREAD, params)
-    return Settled(values=state_values, thread_busy=status == "busy")
+        claimed = await claim_next_run(sql, now) if claim_next else None
+    return Settled(values=state_values, thread_busy=status == "busy", claimed=claimed)
 
 
 async def rollback_run(deps: ExecutionDeps, thread_id: uuid.UUID, run_id: uuid.UUID) -> None:

@@ -18,7 +18,7 @@ import msgspec
 
 from aegra.db.models import Run as RunRow
 from aegra.db.repositories import RunRepository
-from aegra.db.run_statements import MARK_RUN_STARTED, NEXT_CLAIMABLE_RUN
+from aegra.db.run_statements import ClaimedRun, claim_next_run
 from aegra.domain.runs.execution import (
     ExecutionDeps,
     Outcome,
@@ -53,6 +53,8 @@ class Executor:
         self._dispatcher: asyncio.Task[None] | None = None
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._cancel_actions: dict[uuid.UUID, str] = {}
+        # Runs whose slot went to the run claimed when they settled (see _execute).
+        self._slot_passed: set[uuid.UUID] = set()
 
     async def start(self) -> None:
         async with self.deps.db.session() as session:
@@ -123,18 +125,17 @@ class Executor:
 
     def _finished(self, run_id: uuid.UUID) -> None:
         self._running.pop(run_id, None)
+        if run_id in self._slot_passed:
+            self._slot_passed.discard(run_id)  # a claimed run has its slot already
+            return
         # The slot is free, and the thread's next run (if any) may go now.
         self.release()
 
-    async def _claim(self) -> tuple[uuid.UUID, uuid.UUID, dict, int] | None:
+    async def _claim(self) -> ClaimedRun | None:
         """Claim the next due run in the slot just reserved; the slot is given back if there is none."""
         try:
-            now = datetime.now(UTC)
             async with self.deps.db.direct.write() as sql:
-                run = await sql.first(NEXT_CLAIMABLE_RUN, {"now": now})
-                if run is not None:
-                    await sql.execute(MARK_RUN_STARTED, {"claimed_run_id": run.run_id, "now": now})
-                claimed = None if run is None else (run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1)
+                claimed = await claim_next_run(sql, datetime.now(UTC))
         except Exception:
             logger.exception("claiming the next run failed")
             claimed = None
@@ -150,7 +151,14 @@ class Executor:
             outcome = await execute_run(run_id, graph_id, kwargs, attempt, self.deps, self._cancel_actions)
             if outcome.cancel_action == "rollback":
                 await rollback_run(self.deps, thread_id, run_id)
-            settled = await record_outcome(run_id, thread_id, graph_id, outcome, self.deps)
+            claim_next = self._backlog
+            settled = await record_outcome(run_id, thread_id, graph_id, outcome, self.deps, claim_next=claim_next)
+            if settled.claimed is not None:
+                # The next run goes in this run's slot at once (the rest here is bookkeeping).
+                self._slot_passed.add(run_id)
+                self.launch(*settled.claimed)
+            elif claim_next:
+                self._backlog = False
             if settled.thread_busy:
                 self.wake()  # the thread has queued runs
             if kwargs.get("webhook") and self.deps.webhooks is not None:
