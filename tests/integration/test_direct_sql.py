@@ -6,12 +6,13 @@ datetimes, JSON, NULLs and column defaults.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import StatementError
 
 from aegra.config import database_from_env
@@ -124,3 +125,23 @@ async def test_settle_statements_and_rollback(db: Database) -> None:
         thread = await ThreadRepository(session=session).get(thread_id)
     assert run.status == "error" and run.error == {"error": "ValueError", "message": "x"} and run.ended_at == later
     assert thread.status == "error" and thread.values == {"a": [1]} and thread.state_updated_at == later
+
+
+async def test_a_failed_commit_leaves_no_transaction_open(sqlite_url: str) -> None:
+    """A deferred foreign key fails at COMMIT; the connection must come back usable."""
+    db = await Database.open(database_from_env({"DATABASE_URL": sqlite_url}, Path.cwd()))
+    try:
+        async with db.direct.write() as sql:
+            await sql.execute(Prepared(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)")))
+            deferred = "REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED"
+            await sql.execute(Prepared(text(f"CREATE TABLE child (parent INTEGER {deferred})")))
+        with pytest.raises(sqlite3.IntegrityError):
+            async with db.direct.write() as sql:
+                await sql.execute(Prepared(text("INSERT INTO child VALUES (42)")))
+        thread_id = await _new_thread(db)
+        async with db.direct.read() as sql:
+            assert await sql.scalar(Prepared(text("SELECT count(*) FROM child"))) == 0
+        async with db.read_session() as session:
+            assert await ThreadRepository(session=session).get(thread_id)
+    finally:
+        await db.close()

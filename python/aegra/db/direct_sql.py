@@ -151,7 +151,11 @@ class _SqliteStatements(_StatementsBase):
     async def rows(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Any]:
         compiled = prepared.compiled(self._dialect)
         cursor = await self._conn.execute(compiled.sql, compiled.parameters(params or {}))
-        return compiled.rows(await cursor.fetchall()) if compiled.results else []
+        if cursor.description is None:  # no result set (INSERT, UPDATE without RETURNING...)
+            return []
+        raw = await cursor.fetchall()
+        # Textual SQL has no typed columns: its rows come back as SQLite gives them.
+        return compiled.rows(raw) if compiled.results else raw
 
 
 class _EngineStatements(_StatementsBase):
@@ -196,10 +200,11 @@ class SqliteDirect:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._statements
+                await self._conn.commit()
             except BaseException:
+                # Also when COMMIT itself fails: the connection must not stay inside a transaction.
                 await self._conn.rollback()
                 raise
-            await self._conn.commit()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Statements]:
