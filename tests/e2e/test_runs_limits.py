@@ -1,5 +1,5 @@
-"""Timing behaviour of runs that needs its own server settings: heartbeats, the run timeout,
-and `on_disconnect=cancel`."""
+"""Behaviour of runs that needs its own server settings: heartbeats, the run timeout,
+`on_disconnect=cancel`, and the bound on runs executing at once."""
 
 from __future__ import annotations
 
@@ -16,17 +16,17 @@ from tests.support.hangups import hang_up, settled_status
 from tests.support.server import RunningServer, granian_server
 
 
-@pytest.fixture(scope="module")
-def tight_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    folder: Path = tmp_path_factory.mktemp("tight")
-    env = {
-        "AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG),
-        "DATABASE_URL": f"sqlite:///{folder / 'aegra.db'}",
-        "KEEPALIVE_INTERVAL_SECS": "0.2",
-        "BG_JOB_TIMEOUT_SECS": "1.5",
-    }
+def _server_with(tmp_path_factory: pytest.TempPathFactory, name: str, **settings: str) -> Iterator[RunningServer]:
+    """A server on the test graphs and a SQLite file of its own, with these environment settings."""
+    folder: Path = tmp_path_factory.mktemp(name)
+    env = {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG), "DATABASE_URL": f"sqlite:///{folder / 'aegra.db'}", **settings}
     with granian_server(folder, env) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def tight_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    yield from _server_with(tmp_path_factory, "tight", KEEPALIVE_INTERVAL_SECS="0.2", BG_JOB_TIMEOUT_SECS="1.5")
 
 
 async def test_silent_streams_get_heartbeats(tight_server: RunningServer) -> None:
@@ -93,14 +93,7 @@ async def test_wait_cancels_on_disconnect_mid_response_only_when_asked(tight_ser
 
 @pytest.fixture(scope="module")
 def two_slot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    folder: Path = tmp_path_factory.mktemp("two-slots")
-    env = {
-        "AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG),
-        "DATABASE_URL": f"sqlite:///{folder / 'aegra.db'}",
-        "N_JOBS_PER_WORKER": "2",
-    }
-    with granian_server(folder, env) as server:
-        yield server
+    yield from _server_with(tmp_path_factory, "two-slots", N_JOBS_PER_WORKER="2")
 
 
 async def test_runs_beyond_the_slots_wait_their_turn(two_slot_server: RunningServer) -> None:
