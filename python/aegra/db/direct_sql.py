@@ -34,7 +34,12 @@ _REQUIRED = object()
 
 
 class _Compiled:
-    """One statement for one dialect: its SQL, where each parameter goes, how values convert."""
+    """One statement for one dialect: its SQL, where each parameter goes, how values convert.
+
+    Uses two private parts of SQLAlchemy's compiler (`_bind_processors`, and
+    `_process_parameters_for_postcompile` for expanding IN lists); tests/integration/
+    test_direct_sql.py checks rows written and read this way against the ORM on both backends.
+    """
 
     def __init__(self, statement: Any, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -113,19 +118,9 @@ class FullInsert:
         return values
 
 
-class Statements(Protocol):
-    async def rows(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Any]: ...
+class Statements:
+    """What a `write()` or `read()` block runs its statements with."""
 
-    async def first(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any | None: ...
-
-    async def scalar(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any: ...
-
-    async def execute(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> None: ...
-
-    async def insert(self, full: FullInsert, values: Mapping[str, Any]) -> None: ...
-
-
-class _StatementsBase:
     async def rows(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Any]:
         raise NotImplementedError
 
@@ -144,7 +139,7 @@ class _StatementsBase:
         await self.execute(full.prepared, full.values(values))
 
 
-class _SqliteStatements(_StatementsBase):
+class _SqliteStatements(Statements):
     def __init__(self, conn: InlineConnection, dialect: Dialect) -> None:
         self._conn, self._dialect = conn, dialect
 
@@ -158,7 +153,7 @@ class _SqliteStatements(_StatementsBase):
         return compiled.rows(raw) if compiled.results else raw
 
 
-class _EngineStatements(_StatementsBase):
+class _EngineStatements(Statements):
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
