@@ -182,6 +182,7 @@ class SqliteDirect:
 
     SQLite admits one writer at a time anyway, and these transactions run without yielding to
     the loop (only the BEGIN may wait for the lock), so a lock held across each is no real queue.
+    The lock is not reentrant: never open `read()` or `write()` inside another.
     """
 
     def __init__(self, path: Path, *, busy_timeout_ms: int, pragmas: list[str], dialect: Dialect) -> None:
