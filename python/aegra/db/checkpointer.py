@@ -1,8 +1,11 @@
 """LangGraph's checkpointer on the configured database.
 
-SQLite: `AsyncSqliteSaver` on its own connection to the same `.db` file as the API tables,
-with the same pragmas; the connection runs statements inline (db/inline_sqlite.py) rather
-than on an aiosqlite thread, which took about 30 thread round trips per run.
+SQLite: `AsyncSqliteSaver` on a connection that runs statements inline (db/inline_sqlite.py)
+rather than on an aiosqlite thread, which took about 30 thread round trips per run. The server's
+saver shares the connection (and its lock) of the runs' own statements (db/direct_sql.py): after
+another connection writes, SQLite starts a connection's next transaction with an empty page
+cache, and the runs' statements and the checkpoints, written in turn, paid that each time
+(~0.1 ms a run). Other users (CLI, benchmarks) get a connection of their own.
 PostgreSQL: `AsyncPostgresSaver` over a psycopg pool;
 its `setup()` runs under an advisory lock so that workers starting together don't race
 through the checkpoint tables' migrations.
@@ -16,19 +19,36 @@ from contextlib import asynccontextmanager
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from aegra.config import DatabaseSettings
-from aegra.db.engine import sqlite_pragmas
+from aegra.db.direct_sql import SqliteDirect
+from aegra.db.engine import Database, sqlite_pragmas
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.db.postgres_pool import CHECKPOINTER_SETUP_LOCK_KEY, advisory_lock, psycopg_pool
 
 
 @asynccontextmanager
-async def open_checkpointer(settings: DatabaseSettings) -> AsyncIterator[BaseCheckpointSaver]:
-    if settings.backend == "sqlite":
+async def open_checkpointer(
+    settings: DatabaseSettings, *, database: Database | None = None
+) -> AsyncIterator[BaseCheckpointSaver]:
+    """`database`: on SQLite, share its hot-path connection instead of opening one."""
+    if settings.backend == "sqlite" and database is not None and isinstance(database.direct, SqliteDirect):
+        async with _shared_sqlite_checkpointer(database.direct) as saver:
+            yield saver
+    elif settings.backend == "sqlite":
         async with _sqlite_checkpointer(settings) as saver:
             yield saver
     else:
         async with _postgres_checkpointer(settings) as saver:
             yield saver
+
+
+@asynccontextmanager
+async def _shared_sqlite_checkpointer(direct: SqliteDirect) -> AsyncIterator[BaseCheckpointSaver]:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    saver = AsyncSqliteSaver(direct.connection)  # type: ignore[arg-type]  # duck-typed aiosqlite connection
+    saver.lock = direct.lock  # one lock for one connection: its transactions never interleave
+    await saver.setup()
+    yield saver  # the connection is the database's, closed with it
 
 
 @asynccontextmanager

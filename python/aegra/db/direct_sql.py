@@ -186,29 +186,34 @@ class SqliteDirect:
     """
 
     def __init__(self, path: Path, *, busy_timeout_ms: int, pragmas: list[str], dialect: Dialect) -> None:
-        self._conn = InlineConnection.open(path, busy_timeout_ms=busy_timeout_ms, pragmas=pragmas)
-        self._statements = _SqliteStatements(self._conn, dialect)
-        self._lock = asyncio.Lock()
+        # Also the checkpointer's connection (db/checkpointer.py), under the same lock. IMMEDIATE is
+        # for LangGraph's saver, which relies on the sqlite3 module's implicit transactions; the
+        # blocks here BEGIN explicitly.
+        self.connection = InlineConnection.open(
+            path, busy_timeout_ms=busy_timeout_ms, pragmas=pragmas, isolation_level="IMMEDIATE"
+        )
+        self.lock = asyncio.Lock()
+        self._statements = _SqliteStatements(self.connection, dialect)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Statements]:
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+        async with self.lock:
+            await self.connection.execute("BEGIN IMMEDIATE")
             try:
                 yield self._statements
-                await self._conn.commit()
+                await self.connection.commit()
             except BaseException:
                 # Also when COMMIT itself fails: the connection must not stay inside a transaction.
-                await self._conn.rollback()
+                await self.connection.rollback()
                 raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Statements]:
-        async with self._lock:
+        async with self.lock:
             yield self._statements
 
     async def close(self) -> None:
-        await self._conn.close()
+        await self.connection.close()
 
 
 class EngineDirect:

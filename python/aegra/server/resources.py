@@ -63,7 +63,7 @@ async def open_resources(
     async with AsyncExitStack() as stack:
         db = await Database.open(settings.database)
         stack.push_async_callback(db.close)
-        checkpointer = await stack.enter_async_context(open_checkpointer(settings.database))
+        checkpointer = await stack.enter_async_context(open_checkpointer(settings.database, database=db))
         store = await stack.enter_async_context(open_store(settings.database, settings.config.store, settings.base_dir))
         vec.announce()
         assistants = AssistantService(db, graphs, max_search_limit=settings.max_search_limit)
