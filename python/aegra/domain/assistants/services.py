@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
 from aegra.auth import Filter, RequestAuth
+from aegra.db.direct_sql import Statements
 from aegra.db.engine import Database
 from aegra.db.models import Assistant as AssistantRow
 from aegra.db.models import AssistantVersion as VersionRow
@@ -48,6 +49,7 @@ class AssistantService:
         self.db = db
         self.graphs = graphs
         self.max_search_limit = max_search_limit
+        self._system_ids = frozenset(system_assistant_id(graph_id) for graph_id in graphs.graph_ids)
         self.find_threads: ThreadFinder | None = None
         self.delete_threads: ThreadDeleter | None = None
 
@@ -153,15 +155,18 @@ class AssistantService:
         async with self.db.read_session() as session:
             return to_schema(await self._get_row(session, resolved, allowed))
 
-    async def for_run(self, assistant_id: str, *, auth: RequestAuth) -> Any:
-        """What a run is built from (`assistant_id, graph_id, config, context, metadata`); 404 unless
-        it exists and the caller may read it. System assistants are everyone's, as in langgraph-api."""
+    async def run_access(self, assistant_id: str, *, auth: RequestAuth) -> uuid.UUID:
+        """The assistant a run names, resolved. A non-system one must be readable by the caller
+        (404 otherwise), as in langgraph-api; system assistants are everyone's."""
         resolved = self.resolve_id(assistant_id)
-        async with self.db.direct.read() as sql:
-            row = self._found(await sql.first(ASSISTANT_FOR_RUN, {"assistant_id": resolved}), resolved)
-        if row.metadata.get("created_by") != "system":
+        if resolved not in self._system_ids:
             await self.get(str(resolved), auth=auth)
-        return row
+        return resolved
+
+    async def for_run(self, sql: Statements, assistant_id: uuid.UUID) -> Any:
+        """What a run is built from (`assistant_id, graph_id, config, context, metadata`), read in
+        the run's own transaction; 404 if it is gone."""
+        return self._found(await sql.first(ASSISTANT_FOR_RUN, {"assistant_id": assistant_id}), assistant_id)
 
     async def _get_row(self, session: Any, assistant_id: uuid.UUID, allowed: Filter | None) -> AssistantRow:
         return self._found(await AssistantRepository(session=session).get_allowed(assistant_id, allowed), assistant_id)

@@ -80,7 +80,7 @@ class RunService:
         """Persist a pending run (creating its thread when allowed) and hand it to the executor."""
         stateless = thread_id is None
         validate_options(body, stateless=stateless, webhooks_enabled=self.webhooks_enabled)
-        assistant = await self.assistants.for_run(body.assistant_id, auth=auth)
+        assistant_id = await self.assistants.run_access(body.assistant_id, auth=auth)
         thread_uuid = uuid.uuid4() if stateless else parse_uuid(thread_id, "thread ID")  # type: ignore[arg-type]
         run_id = uuid.uuid4()
         body, allowed = await self._authorize_create(thread_uuid, run_id, body, auth)
@@ -90,6 +90,7 @@ class RunService:
         start_now = False
         try:
             async with self.db.direct.write() as sql:
+                assistant = await self.assistants.for_run(sql, assistant_id)
                 prepared, params = thread_for_run(thread_uuid, allowed, self.db.engine.dialect.name)
                 thread = await sql.first(prepared, params)
                 if thread is None:
