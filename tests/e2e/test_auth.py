@@ -328,6 +328,9 @@ async def test_assistants_are_hidden_from_other_users(alice: LangGraphClient, bo
     # Running alice's assistant needs reading it; the graph's own (system) assistant is everyone's.
     await assert_not_found(bob.runs.wait(None, assistant_id, input={}))
     assert (await bob.runs.wait(None, "whoami", input={}))["user_id"] == "bob"
+    # System assistants are known by id: metadata that claims to be one changes nothing.
+    posing = await alice.assistants.create("whoami", metadata={"created_by": "system"})
+    await assert_not_found(bob.runs.wait(None, posing["assistant_id"], input={}))
     # Creating "do nothing" over someone else's id does not hand their assistant over.
     with pytest.raises(httpx.HTTPStatusError) as conflict:
         await bob.assistants.create("whoami", assistant_id=assistant_id, if_exists="do_nothing")
