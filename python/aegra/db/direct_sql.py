@@ -8,8 +8,8 @@ session, 1.09 ms through a Core connection and 0.09 ms on a bare connection.
 
 So these statements are still written as SQLAlchemy Core and compiled by SQLAlchemy, once per
 dialect, with its own bind and result processors (ids, datetimes and JSON are stored and read
-exactly as through the ORM), but on SQLite they run on one connection of their own
-(`SqliteDirect`), inline on the event loop's thread like the engine's (db/inline_sqlite.py).
+exactly as through the ORM), but on SQLite they run on one connection (`SqliteDirect`, which
+LangGraph's checkpointer shares), inline on the event loop's thread (db/inline_sqlite.py).
 On PostgreSQL, where the network round trip dominates, `EngineDirect` runs the same statements
 through SQLAlchemy Core. Callers see one interface either way: rows with attribute access.
 """
@@ -172,7 +172,7 @@ class DirectSQL(Protocol):
         """`async with direct.write() as sql:` a transaction that may write; commits on success."""
 
     def read(self) -> Any:
-        """`async with direct.read() as sql:` reads that never wait for the write lock."""
+        """`async with direct.read() as sql:` reads outside a write transaction."""
 
     async def close(self) -> None: ...
 
