@@ -83,9 +83,10 @@ async def test_selected_rows_read_like_the_orm_objects(db: Database) -> None:
 async def test_auth_filtered_lookup_and_expanding_parameters(db: Database) -> None:
     thread_id = await _new_thread(db, metadata={"owner": "ann"})
     async with db.direct.write() as sql:
-        mine, params = thread_for_run(thread_id, {"owner": "ann"}, db.engine.dialect.name)
+        params = {"thread_id": thread_id}
+        mine = thread_for_run({"owner": "ann"}, db.engine.dialect.name)
         assert (await sql.first(mine, params)).thread_id == thread_id
-        theirs, params = thread_for_run(thread_id, {"owner": "bob"}, db.engine.dialect.name)
+        theirs = thread_for_run({"owner": "bob"}, db.engine.dialect.name)
         assert await sql.first(theirs, params) is None
         # INFLIGHT_RUN_IDS has `status IN ('pending', 'running')`, expanded at compile time.
         assert await sql.rows(INFLIGHT_RUN_IDS, {"thread_id": thread_id}) == []

@@ -108,11 +108,11 @@ RUN_INSERT = FullInsert(Run.__table__)
 THREAD_INSERT = FullInsert(Thread.__table__)
 
 
-def thread_for_run(thread_id: uuid.UUID, allowed: dict[str, Any] | None, dialect: str) -> tuple[Prepared, dict]:
-    """The run's thread, locked; with an auth filter, only if the filter matches it."""
+def thread_for_run(allowed: dict[str, Any] | None, dialect: str) -> Prepared:
+    """The run's thread (parameter `thread_id`), locked; with an auth filter, only if it matches."""
     if not allowed:
-        return THREAD_FOR_RUN, {"thread_id": thread_id}
-    return Prepared(_THREAD_FOR_RUN.where(auth_filter(Thread.metadata_, allowed, dialect))), {"thread_id": thread_id}
+        return THREAD_FOR_RUN
+    return Prepared(_THREAD_FOR_RUN.where(auth_filter(Thread.metadata_, allowed, dialect)))
 
 
 async def mark_thread_busy(sql: Statements, thread_id: uuid.UUID, metadata: dict[str, Any], now: Any) -> None:

@@ -91,8 +91,8 @@ class RunService:
         try:
             async with self.db.direct.write() as sql:
                 assistant = await self.assistants.for_run(sql, assistant_id)
-                prepared, params = thread_for_run(thread_uuid, allowed, self.db.engine.dialect.name)
-                thread = await sql.first(prepared, params)
+                thread_query = thread_for_run(allowed, self.db.engine.dialect.name)
+                thread = await sql.first(thread_query, {"thread_id": thread_uuid})
                 if thread is None:
                     hidden = allowed and await sql.first(THREAD_EXISTS, {"thread_id": thread_uuid})
                     if hidden or (not stateless and (body.if_not_exists or "reject") == "reject"):
