@@ -55,7 +55,7 @@ async def _result_response(result: Awaitable[Any], state: State, *, headers: dic
             return Response(b"", media_type="application/json")  # nobody is left to read it
     if task in done:
         return Response(dumps(task.result()), media_type="application/json", headers=headers)
-    body = json_when_done(task, keepalive=interval, newline_first=True, on_disconnect=on_disconnect)
+    body = json_when_done(task, keepalive=interval, on_disconnect=on_disconnect)
     return Stream(body, media_type="application/json", headers=headers)
 
 

@@ -86,22 +86,17 @@ async def sse_stream(events: AsyncIterator[StreamEvent], *, with_ids: bool, keep
 
 
 async def json_when_done(
-    result: Awaitable[Any],
-    *,
-    keepalive: float,
-    newline_first: bool = False,
-    on_disconnect: Callable[[], Awaitable[None]] | None = None,
+    result: Awaitable[Any], *, keepalive: float, on_disconnect: Callable[[], Awaitable[None]] | None = None
 ) -> AsyncIterator[bytes]:
-    """`\\n` every `keepalive` seconds until `result` is ready, then its JSON (`newline_first`: one
-    at once, for a caller that already waited an interval); `on_disconnect` as in `sse_stream`."""
+    """For a caller that already waited one keep-alive interval: `\\n` at once, then every `keepalive`
+    seconds until `result` is ready, then its JSON; `on_disconnect` as in `sse_stream`."""
 
     async def once() -> AsyncIterator[Any]:
         yield await result
 
     finished = False
     try:
-        if newline_first:
-            yield b"\n"
+        yield b"\n"
         async for item in _with_keepalive(once(), keepalive):
             yield b"\n" if item is None else dumps(item)
         finished = True
