@@ -144,12 +144,19 @@ def write_project(
     return {"AEGRA_CONFIG": str(folder / "aegra.json"), "DATABASE_URL": f"sqlite:///{folder / 'aegra.db'}"}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    folder = tmp_path_factory.mktemp(f"auth-{request.param}")
-    env = {**write_project(folder), "DATABASE_URL": database_for(request, folder)}
+def project_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str, **project: Any
+) -> Iterator[RunningServer]:
+    """A server on `write_project(**project)`, on the backend that `request` is parametrized with."""
+    folder = tmp_path_factory.mktemp(f"{name}-{request.param}")
+    env = {**write_project(folder, **project), "DATABASE_URL": database_for(request, folder)}
     with granian_server(folder, env) as running:
         yield running
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    yield from project_server(request, tmp_path_factory, "auth")
 
 
 @pytest.fixture
@@ -397,10 +404,7 @@ async def test_store_filters_are_anded_into_reads(alice: LangGraphClient, bob: L
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def probe(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    folder = tmp_path_factory.mktemp(f"auth-probe-{request.param}")
-    env = {**write_project(folder, auth_file=PROBE_AUTH_FILE), "DATABASE_URL": database_for(request, folder)}
-    with granian_server(folder, env) as running:
-        yield running
+    yield from project_server(request, tmp_path_factory, "auth-probe", auth_file=PROBE_AUTH_FILE)
 
 
 def as_user(name: str = "alice", **choices: str) -> dict[str, str]:

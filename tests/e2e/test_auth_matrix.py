@@ -21,9 +21,8 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.test_auth import headers, token, write_project
-from tests.support.postgres import database_for
-from tests.support.server import RunningServer, granian_server
+from tests.e2e.test_auth import headers, project_server, token
+from tests.support.server import RunningServer
 
 OPEN_ROUTES = {("GET", "/ok"), ("GET", "/info")}
 SCHEDULE = "0 0 1 1 *"
@@ -201,10 +200,7 @@ async def send(http: httpx.AsyncClient, call: Call, owned: Owned, user: str) -> 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    folder = tmp_path_factory.mktemp(f"auth-matrix-{request.param}")
-    env = {**write_project(folder), "DATABASE_URL": database_for(request, folder)}
-    with granian_server(folder, env) as running:
-        yield running
+    yield from project_server(request, tmp_path_factory, "auth-matrix")
 
 
 @pytest.fixture
