@@ -45,15 +45,16 @@ fn lanes(chunk: &[f32]) -> &[f32; LANES] {
     chunk.try_into().expect("chunks_exact yields LANES items")
 }
 
+/// `sum(term(a[i], b[i]))` in the canonical order: lane `i % LANES`, chunk after chunk, then folded.
 #[inline(always)]
-fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+fn lanewise(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc = [0f32; LANES];
     let mut chunks_a = a.chunks_exact(LANES);
     let mut chunks_b = b.chunks_exact(LANES);
     for (x, y) in (&mut chunks_a).zip(&mut chunks_b) {
         let (x, y) = (lanes(x), lanes(y));
         for lane in 0..LANES {
-            acc[lane] += x[lane] * y[lane];
+            acc[lane] += term(x[lane], y[lane]);
         }
     }
     for (lane, (x, y)) in chunks_a
@@ -62,33 +63,22 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
         .zip(chunks_b.remainder())
         .enumerate()
     {
-        acc[lane] += x * y;
+        acc[lane] += term(*x, *y);
     }
     fold(acc)
 }
 
 #[inline(always)]
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    lanewise(a, b, |x, y| x * y)
+}
+
+#[inline(always)]
 fn squared_l2_portable(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let mut chunks_a = a.chunks_exact(LANES);
-    let mut chunks_b = b.chunks_exact(LANES);
-    for (x, y) in (&mut chunks_a).zip(&mut chunks_b) {
-        let (x, y) = (lanes(x), lanes(y));
-        for lane in 0..LANES {
-            let d = x[lane] - y[lane];
-            acc[lane] += d * d;
-        }
-    }
-    for (lane, (x, y)) in chunks_a
-        .remainder()
-        .iter()
-        .zip(chunks_b.remainder())
-        .enumerate()
-    {
+    lanewise(a, b, |x, y| {
         let d = x - y;
-        acc[lane] += d * d;
-    }
-    fold(acc)
+        d * d
+    })
 }
 
 #[inline(always)]
