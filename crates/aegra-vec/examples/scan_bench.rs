@@ -4,18 +4,7 @@
 
 use _vec::index::{Metric, VectorIndex};
 use _vec::kernels;
-
-fn lcg(n: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed;
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        })
-        .collect()
-}
+use _vec::testdata::vectors;
 
 /// This thread's CPU time in ms: on a shared machine, leaves out time spent waiting for a core.
 fn cpu_ms() -> f64 {
@@ -53,7 +42,7 @@ fn main() {
         .collect();
     let rows = args.first().copied().unwrap_or(100_000);
     let dims = args.get(1).copied().unwrap_or(384);
-    let data = lcg(rows * dims, 1);
+    let data = vectors(rows * dims, 1);
     let ids: Vec<i64> = (0..rows as i64).collect();
     let namespaces: Vec<Vec<String>> = (0..rows)
         .map(|i| {
@@ -67,7 +56,7 @@ fn main() {
         .collect();
     let mut index = VectorIndex::new(dims).unwrap();
     index.upsert_many(&ids, &namespaces, &data).unwrap();
-    let queries = lcg(16 * dims, 2);
+    let queries = vectors(16 * dims, 2);
     let q = |i: usize| &queries[(i % 16) * dims..(i % 16 + 1) * dims];
     let runs = 40;
     // COLD=1: 800 MB read between searches pushes the index out of even a very large L3.

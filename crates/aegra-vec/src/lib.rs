@@ -12,6 +12,8 @@ pub mod index;
 pub mod kernels;
 pub mod packing;
 pub mod paths;
+#[doc(hidden)]
+pub mod testdata;
 pub mod topk;
 
 #[cfg(feature = "python")]

@@ -1,6 +1,7 @@
 //! Unit tests of the index.
 
 use super::*;
+use crate::testdata::next_unit;
 
 fn ns(labels: &[&str]) -> Vec<String> {
     labels.iter().map(|s| s.to_string()).collect()
@@ -188,19 +189,12 @@ fn extents_survive_reloads_deletes_and_compaction() {
     assert!(index.memory_bytes() < before, "compaction gave memory back");
 }
 
-fn lcg(state: &mut u64) -> f32 {
-    *state = state
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    ((*state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-}
-
 /// Vectors built to tie and to sit near the bounds: duplicates, scaled copies, zero vectors,
 /// subnormal and large coordinates, and rows owning several vectors.
 fn awkward_index(dims: usize, rows: usize, seed: u64) -> VectorIndex {
     let mut state = seed;
     let mut index = VectorIndex::new(dims).unwrap();
-    let base: Vec<f32> = (0..dims).map(|_| lcg(&mut state)).collect();
+    let base: Vec<f32> = (0..dims).map(|_| next_unit(&mut state)).collect();
     for row in 0..rows as i64 {
         let kind = row % 7;
         let count = 1 + (row % 3) as usize;
@@ -215,7 +209,7 @@ fn awkward_index(dims: usize, rows: usize, seed: u64) -> VectorIndex {
                 5 => (0..dims)
                     .map(|i| if i % 2 == 0 { 1.0 } else { 0.0 })
                     .collect(),
-                _ => (0..dims).map(|_| lcg(&mut state)).collect(),
+                _ => (0..dims).map(|_| next_unit(&mut state)).collect(),
             };
             data.extend(vector);
         }
@@ -231,7 +225,7 @@ fn the_first_pass_returns_exactly_what_the_exact_scan_returns() {
         let mut index = awkward_index(dims, rows, seed);
         let mut state = seed * 7 + 1;
         let mut queries: Vec<Vec<f32>> = (0..4)
-            .map(|_| (0..dims).map(|_| lcg(&mut state)).collect())
+            .map(|_| (0..dims).map(|_| next_unit(&mut state)).collect())
             .collect();
         queries.push(vec![0.0; dims]);
         queries.push(
@@ -268,12 +262,12 @@ fn the_first_pass_returns_exactly_what_the_exact_scan_returns() {
 fn the_first_pass_skips_most_vectors_and_l2_never_takes_it() {
     let dims = 64;
     let mut state = 9;
-    let data: Vec<f32> = (0..20_000 * dims).map(|_| lcg(&mut state)).collect();
+    let data: Vec<f32> = (0..20_000 * dims).map(|_| next_unit(&mut state)).collect();
     let ids: Vec<i64> = (0..20_000).collect();
     let spaces = vec![ns(&["a"]); 20_000];
     let mut index = VectorIndex::new(dims).unwrap();
     index.upsert_many(&ids, &spaces, &data).unwrap();
-    let query: Vec<f32> = (0..dims).map(|_| lcg(&mut state)).collect();
+    let query: Vec<f32> = (0..dims).map(|_| next_unit(&mut state)).collect();
     let (fast, stats) = index
         .search_with_stats(&query, 10, &[], None, Metric::Cosine)
         .unwrap();

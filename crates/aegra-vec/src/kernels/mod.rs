@@ -345,15 +345,7 @@ mod tests {
     use super::*;
 
     fn lcg_vectors(n: usize, dims: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed;
-        (0..n * dims)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            })
-            .collect()
+        crate::testdata::vectors(n * dims, seed)
     }
 
     #[test]
