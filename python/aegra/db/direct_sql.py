@@ -87,15 +87,11 @@ class Prepared:
         return found
 
 
-def columns_as_attributes(model: type) -> list[Any]:
-    """The model's columns labelled with its attribute names (`metadata_`), so that a row reads
-    like the ORM object where code only reads attributes."""
-    mapper = model.__mapper__  # type: ignore[attr-defined]
-    return [prop.columns[0].label(prop.key) for prop in mapper.column_attrs]
-
-
 def select_rows(model: type) -> Any:
-    return select(*columns_as_attributes(model))
+    """SELECT of the model's columns labelled with its attribute names (`metadata_`), so that a
+    row reads like the ORM object where code only reads attributes."""
+    mapper = model.__mapper__  # type: ignore[attr-defined]
+    return select(*(prop.columns[0].label(prop.key) for prop in mapper.column_attrs))
 
 
 class FullInsert:
