@@ -13,20 +13,22 @@ from langgraph_sdk import get_client
 
 from tests.graphs import TEST_GRAPHS_CONFIG
 from tests.support.hangups import hang_up, settled_status
+from tests.support.postgres import database_for
 from tests.support.server import RunningServer, granian_server
 
 
-def _server_with(tmp_path_factory: pytest.TempPathFactory, name: str, **settings: str) -> Iterator[RunningServer]:
-    """A server on the test graphs and a SQLite file of its own, with these environment settings."""
-    folder: Path = tmp_path_factory.mktemp(name)
-    env = {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG), "DATABASE_URL": f"sqlite:///{folder / 'aegra.db'}", **settings}
+def _server_with(folder: Path, database_url: str, **settings: str) -> Iterator[RunningServer]:
+    """A server on the test graphs, with these environment settings."""
+    env = {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG), "DATABASE_URL": database_url, **settings}
     with granian_server(folder, env) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def tight_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from _server_with(tmp_path_factory, "tight", KEEPALIVE_INTERVAL_SECS="0.2", BG_JOB_TIMEOUT_SECS="1.5")
+    folder = tmp_path_factory.mktemp("tight")
+    sqlite = f"sqlite:///{folder / 'aegra.db'}"
+    yield from _server_with(folder, sqlite, KEEPALIVE_INTERVAL_SECS="0.2", BG_JOB_TIMEOUT_SECS="1.5")
 
 
 async def test_silent_streams_get_heartbeats(tight_server: RunningServer) -> None:
@@ -91,9 +93,13 @@ async def test_wait_cancels_on_disconnect_mid_response_only_when_asked(tight_ser
     assert statuses == {"cancel": "interrupted", "continue": "success"}
 
 
-@pytest.fixture(scope="module")
-def two_slot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from _server_with(tmp_path_factory, "two-slots", N_JOBS_PER_WORKER="2")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def two_slot_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    # Both backends: the claim inside the settle transaction is SQL of its own on each.
+    folder = tmp_path_factory.mktemp(f"two-slots-{request.param}")
+    yield from _server_with(folder, database_for(request, folder), N_JOBS_PER_WORKER="2")
 
 
 async def test_runs_beyond_the_slots_wait_their_turn(two_slot_server: RunningServer) -> None:
