@@ -82,6 +82,7 @@ def test_loads_every_test_graph_in_config_order() -> None:
         "custom_schema",
         "failing",
         "slow",
+        "occupancy",
         "store_user",
         "module_style",
     ]
