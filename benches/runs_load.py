@@ -7,8 +7,13 @@
 Prints: `wait` throughput and latency with N concurrent clients (each on its own thread),
 the time for a burst of background runs to all reach a terminal status, the latency of the
 first SSE event of streamed runs, and (with --server-pid) the server's CPU seconds per run;
-with --floor also the graph's own in-process cost (graph_floor.py), measured in the same run,
-and the server's cost as a multiple of it.
+with --floor also the graph's own in-process cost (graph_floor.py), measured in the same run
+(before and after the load), and the server's cost as a multiple of it.
+
+With the default 16 clients and the server's default N_JOBS_PER_WORKER=10, six runs are always
+queued: nearly every run is stored `pending` and claimed when another ends. That path costs the
+server more CPU per run than runs that start at once (measured 0.3-0.6 ms more here, with
+N_JOBS_PER_WORKER=16 for comparison).
 """
 
 from __future__ import annotations
@@ -92,6 +97,12 @@ async def first_event_latency(http: httpx.AsyncClient, assistant: str, samples: 
     return latencies
 
 
+async def measure_floor() -> dict[str, float]:
+    from graph_floor import floors
+
+    return await floors(1000)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:2026")
@@ -105,6 +116,9 @@ async def main() -> None:
     limits = httpx.Limits(max_connections=args.clients * 2, max_keepalive_connections=args.clients * 2)
     async with httpx.AsyncClient(base_url=args.url, timeout=120, limits=limits) as http:
         await wait_load(http, args.assistant, 2, 1.0)  # warm-up
+        # The floor is measured before and after the load and averaged: this machine's speed drifts
+        # by 10-50% over minutes, and one measurement on one side would carry that into the ratio.
+        floor_before = await measure_floor() if args.server_pid and args.floor else None
         cpu_before = cpu_seconds(args.server_pid)
         started = time.perf_counter()
         latencies = await wait_load(http, args.assistant, args.clients, args.seconds)
@@ -115,13 +129,13 @@ async def main() -> None:
               f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms")  # fmt: skip
         if args.server_pid:
             print(f"server CPU per run: {cpu_per_run * 1000:.2f} ms")
-        if args.server_pid and args.floor:
-            from graph_floor import floors
-
-            cost = await floors(1000)
-            print(f"floor (in-process ainvoke): {cost['server'] * 1000:.2f} ms with the server's SQLite checkpointer "
-                  f"-> server/floor {cpu_per_run / cost['server']:.1f}x; {cost['stock'] * 1000:.2f} ms with "
-                  f"AsyncSqliteSaver on aiosqlite -> {cpu_per_run / cost['stock']:.1f}x")  # fmt: skip
+        if floor_before is not None:
+            floor_after = await measure_floor()
+            ours, stock = ((floor_before[k] + floor_after[k]) / 2 for k in ("server", "stock"))
+            print(f"floor (in-process ainvoke, before/after the load): {floor_before['server'] * 1000:.2f}/"
+                  f"{floor_after['server'] * 1000:.2f} ms with the server's SQLite checkpointer -> server/floor "
+                  f"{cpu_per_run / ours:.2f}x; {floor_before['stock'] * 1000:.2f}/{floor_after['stock'] * 1000:.2f} ms "
+                  f"with AsyncSqliteSaver on aiosqlite -> {cpu_per_run / stock:.2f}x")  # fmt: skip
         burst = await background_burst(http, args.assistant, args.burst)
         print(f"background: {args.burst} runs created and all terminal in {burst:.2f} s")
         first = await first_event_latency(http, args.assistant, 50)
