@@ -10,7 +10,7 @@ first SSE event of streamed runs, and (with --server-pid) the server's CPU secon
 with --floor also the graph's own in-process cost (graph_floor.py), measured in the same run
 (before and after the load), and the server's cost as a multiple of it.
 
-With the default 16 clients and the server's default N_JOBS_PER_WORKER=10, six runs are always
+With the default 16 clients and the server's default N_JOBS_PER_WORKER=10, up to six runs are
 queued: nearly every run is stored `pending` and claimed when another ends. That path costs the
 server more CPU per run than runs that start at once (measured 0.3-0.6 ms more here, with
 N_JOBS_PER_WORKER=16 for comparison).
