@@ -36,8 +36,9 @@ async def delete_checkpoints(saver: BaseCheckpointSaver, thread_id: str, checkpo
 
 async def _delete_sqlite(saver: Any, thread_id: str, checkpoint_ids: list[str]) -> None:
     marks = ",".join("?" * len(checkpoint_ids))
+    # The first DELETE begins the transaction (the saver's connections BEGIN IMMEDIATE
+    # implicitly), or joins the shared connection's open group.
     async with saver.lock:
-        await saver.conn.execute("BEGIN IMMEDIATE")
         try:
             for table in ("writes", "checkpoints"):
                 await saver.conn.execute(

@@ -2,10 +2,11 @@
 
 SQLite: `AsyncSqliteSaver` on a connection that runs statements inline (db/inline_sqlite.py)
 rather than on an aiosqlite thread, which took about 30 thread round trips per run. The server's
-saver shares the connection (and its lock) of the runs' own statements (db/direct_sql.py): after
-another connection writes, SQLite starts a connection's next transaction with an empty page
-cache, and the runs' statements and the checkpoints, written in turn, paid that each time
-(~0.1 ms a run). Other users (CLI, benchmarks) get a connection of their own.
+saver shares the connection of the runs' own statements (db/direct_sql.py), and takes it in the
+same turns (db/group_commit.py, whose COMMITs cover several turns' writes): after another
+connection writes, SQLite starts a connection's next transaction with an empty page cache, and
+the runs' statements and the checkpoints, written in turn, paid that each time (~0.1 ms a run).
+Other users (CLI, benchmarks) get a connection of their own.
 PostgreSQL: `AsyncPostgresSaver` over a psycopg pool;
 its `setup()` runs under an advisory lock so that workers starting together don't race
 through the checkpoint tables' migrations.
@@ -46,7 +47,7 @@ async def _shared_sqlite_checkpointer(direct: SqliteDirect) -> AsyncIterator[Bas
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     saver = AsyncSqliteSaver(direct.connection)  # type: ignore[arg-type]  # duck-typed aiosqlite connection
-    saver.lock = direct.lock  # one lock for one connection: its transactions never interleave
+    saver.lock = direct.turns  # type: ignore[assignment]  # the connection's turns: its transactions never interleave
     await saver.setup()
     yield saver  # the connection is the database's, closed with it
 

@@ -16,7 +16,6 @@ through SQLAlchemy Core. Callers see one interface either way: rows with attribu
 
 from __future__ import annotations
 
-import asyncio
 import collections
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -28,6 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
+from aegra.db.group_commit import GroupCommit, TurnConnection
 from aegra.db.inline_sqlite import InlineConnection
 
 _REQUIRED = object()
@@ -170,42 +170,48 @@ class DirectSQL(Protocol):
     def read(self) -> Any:
         """`async with direct.read() as sql:` reads outside a write transaction."""
 
+    @property
+    def failed_commits(self) -> int:
+        """A count that changes when writes that no one waited for were lost (a run checks it)."""
+
     async def close(self) -> None: ...
 
 
 class SqliteDirect:
-    """One inline connection for the hot path, shared by the process's coroutines in turn.
+    """One inline connection for the hot path, shared by the process's coroutines in turns, with
+    the writes of nearby turns committed together (db/group_commit.py).
 
     SQLite admits one writer at a time anyway, and these transactions run without yielding to
-    the loop (only the BEGIN may wait for the lock), so a lock held across each is no real queue.
-    The lock is not reentrant: never open `read()` or `write()` inside another.
+    the loop (only the BEGIN may wait for the lock), so the turns are no real queue. They are not
+    reentrant: never open `read()` or `write()` inside another.
     """
 
     def __init__(self, path: Path, *, busy_timeout_ms: int, pragmas: list[str], dialect: Dialect) -> None:
-        # Also the checkpointer's connection (db/checkpointer.py), under the same lock. IMMEDIATE is
+        # Also the checkpointer's connection (db/checkpointer.py), in the same turns. IMMEDIATE is
         # for LangGraph's saver, which relies on the sqlite3 module's implicit transactions; the
         # blocks here BEGIN explicitly.
-        self.connection = InlineConnection.open(
+        self.connection = TurnConnection.open(
             path, busy_timeout_ms=busy_timeout_ms, pragmas=pragmas, isolation_level="IMMEDIATE"
         )
-        self.lock = asyncio.Lock()
+        self.turns = GroupCommit(self.connection)
         self._statements = _SqliteStatements(self.connection, dialect)
+
+    @property
+    def failed_commits(self) -> int:
+        """How many group COMMITs have failed so far (their writes were rolled back)."""
+        return self.turns.failed_commits
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Statements]:
-        async with self.lock:
-            await self.connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._statements
-                await self.connection.commit()
-            except BaseException:
-                # Also when COMMIT itself fails: the connection must not stay inside a transaction.
-                await self.connection.rollback()
-                raise
+        """Commits with its group on success (and returns once that is durable), undone on error."""
+        async with self.turns:
+            if not self.connection.in_transaction:
+                await self.connection.execute("BEGIN IMMEDIATE")
+            yield self._statements
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Statements]:
-        async with self.lock:
+        async with self.turns:
             yield self._statements
 
     async def close(self) -> None:
@@ -227,6 +233,10 @@ class EngineDirect:
     async def read(self) -> AsyncIterator[Statements]:
         async with self._read_engine.connect() as conn:
             yield _EngineStatements(conn)
+
+    @property
+    def failed_commits(self) -> int:
+        return 0  # each transaction commits on its own, and its writer sees its errors
 
     async def close(self) -> None:
         return None

@@ -146,6 +146,11 @@ class InlineCursor:
 class InlineConnection:
     """An aiosqlite-compatible connection whose calls run on the calling thread (see module doc)."""
 
+    # How many statements of this process are waiting for the write lock, over all connections.
+    # The shared connection's group commit (db/group_commit.py) stops holding its transaction
+    # open across turns while anyone waits.
+    writers_waiting = 0
+
     def __init__(self, conn: sqlite3.Connection, busy_timeout_seconds: float) -> None:
         self._conn = conn  # the name SQLAlchemy's dialect reaches for
         self._tx = _TxQueue()
@@ -164,21 +169,32 @@ class InlineConnection:
         return cls(conn, busy_timeout_ms / 1000)
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        deadline: float | None = None
+        retryable = not self._conn.in_transaction
+        try:
+            return function(*args)
+        except sqlite3.OperationalError as exc:
+            if not retryable or not _is_busy(exc):
+                raise
+        return await self._retry(function, args)
+
+    async def _retry(self, function: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Retry a statement that found the database locked, until the busy timeout has passed."""
+        deadline = time.monotonic() + self._busy_timeout
         delay = _FIRST_RETRY_SECONDS
-        while True:
-            retryable = not self._conn.in_transaction
-            try:
-                return function(*args)
-            except sqlite3.OperationalError as exc:
-                if not retryable or not _is_busy(exc):
-                    raise
-                now = time.monotonic()
-                deadline = deadline if deadline is not None else now + self._busy_timeout
-                if now >= deadline:
-                    raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_RETRY_SECONDS)
+        InlineConnection.writers_waiting += 1
+        try:
+            while True:
+                if time.monotonic() >= deadline:
+                    return function(*args)  # the last try: its error is the caller's
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_RETRY_SECONDS)
+                try:
+                    return function(*args)
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise
+        finally:
+            InlineConnection.writers_waiting -= 1
 
     # -- aiosqlite's interface --------------------------------------------------------------
 

@@ -83,8 +83,8 @@ _SQLITE_KEEP_LATEST = (
 
 
 async def sqlite_keep_latest_checkpoints(conn: Any, thread_ids: Sequence[str]) -> None:
-    """On the aiosqlite connection of an `AsyncSqliteSaver` (hold its lock while calling)."""
-    await conn.execute("BEGIN IMMEDIATE")
+    """On the connection of an `AsyncSqliteSaver` (hold its lock while calling). The first DELETE
+    begins the transaction (BEGIN IMMEDIATE, implicitly) or joins the shared connection's group."""
     try:
         for thread_id in thread_ids:
             for statement in _SQLITE_KEEP_LATEST:

@@ -22,6 +22,7 @@ from sqlalchemy import delete
 
 from aegra.db.checkpoint_rollback import checkpoints_of_run, delete_checkpoints
 from aegra.db.engine import Database
+from aegra.db.group_commit import writes_may_lag
 from aegra.db.models import Run as RunRow
 from aegra.db.run_statements import SETTLE_RUN, SETTLE_THREAD, ClaimedRun, claim_next_run
 from aegra.domain.runs.broker import Broker
@@ -64,6 +65,12 @@ class Outcome:
     summary: dict[str, Any] | None = None
 
 
+LOST_WRITES = {
+    "error": "CheckpointWriteError",
+    "message": "the database failed to commit this run's checkpoint writes; its last steps may be lost",
+}
+
+
 def error_payload(exc: BaseException) -> dict[str, Any]:
     return {"error": type(exc).__name__, "message": str(exc)}
 
@@ -80,43 +87,17 @@ def _command(body: dict[str, Any]) -> Command:
 async def execute_run(run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], attempt: int, deps: ExecutionDeps,
                       cancel_action: dict[uuid.UUID, str]) -> Outcome:  # fmt: skip
     """Stream the graph, publish events, return how it ended. Never raises for graph errors."""
-    translator = StreamTranslator(kwargs["stream_mode"], subgraphs=kwargs.get("subgraphs", False))
-    config: dict[str, Any] = kwargs["config"]
-    graph_input = _command(kwargs["command"]) if kwargs.get("command") else kwargs.get("input")
 
     async def publish(event: str, payload: Any) -> None:
         await deps.broker.publish(run_id, event, dumps_lenient(payload))
 
     try:
         await publish("metadata", {"run_id": str(run_id), "attempt": attempt})
+        # Under `async`/`exit` durability the checkpoint writes need not be durable before the
+        # run goes on: its settle waits for a COMMIT that covers them (db/group_commit.py).
         async with asyncio.timeout(deps.timeout_seconds):
-            async with deps.graphs.graph(graph_id, config, checkpointer=deps.checkpointer, store=deps.store) as graph:
-                final = FinalState(graph)
-                options = {
-                    "context": kwargs.get("context") or None,
-                    "stream_mode": sorted({*translator.graph_modes(), *final.modes}),
-                    "subgraphs": translator.subgraphs,
-                    "interrupt_before": kwargs.get("interrupt_before"),
-                    "interrupt_after": kwargs.get("interrupt_after"),
-                    "durability": kwargs.get("durability") or "async",
-                }
-                if "events" in translator.requested:
-                    # `events` needs LangChain's event stream; the other modes ride inside it as the
-                    # root graph's `on_chain_stream` chunks.
-                    async for item in graph.astream_events(graph_input, config, version="v2", **options):
-                        if item["event"] == "on_chain_stream" and not item.get("parent_ids"):
-                            for event, payload in translator.translate(item["data"]["chunk"]):
-                                await publish(event, payload)
-                        else:
-                            await publish("events", item)
-                else:
-                    async for chunk in graph.astream(graph_input, config, **options):
-                        final.see(chunk, translator.subgraphs)
-                        for event, payload in translator.translate(chunk):
-                            await publish(event, payload)
-                summary = final.summary()
-                if summary is None:
-                    summary = await _read_summary(graph, config["configurable"]["thread_id"], run_id)
+            with writes_may_lag((kwargs.get("durability") or "async") != "sync"):
+                summary = await _stream_graph(run_id, graph_id, kwargs, deps, publish)
         return Outcome("success", summary=summary)
     except asyncio.CancelledError:
         action = cancel_action.pop(run_id, None)
@@ -136,6 +117,42 @@ async def execute_run(run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], 
         logger.info("run %s failed: %s: %s", run_id, type(exc).__name__, exc)
         await publish("error", error)
         return Outcome("error", error)
+
+
+async def _stream_graph(run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], deps: ExecutionDeps,
+                        publish: Callable[[str, Any], Awaitable[None]]) -> dict[str, Any] | None:  # fmt: skip
+    """Run the graph, its stream translated to the run's events; the thread's state after it."""
+    translator = StreamTranslator(kwargs["stream_mode"], subgraphs=kwargs.get("subgraphs", False))
+    config: dict[str, Any] = kwargs["config"]
+    graph_input = _command(kwargs["command"]) if kwargs.get("command") else kwargs.get("input")
+    async with deps.graphs.graph(graph_id, config, checkpointer=deps.checkpointer, store=deps.store) as graph:
+        final = FinalState(graph)
+        options = {
+            "context": kwargs.get("context") or None,
+            "stream_mode": sorted({*translator.graph_modes(), *final.modes}),
+            "subgraphs": translator.subgraphs,
+            "interrupt_before": kwargs.get("interrupt_before"),
+            "interrupt_after": kwargs.get("interrupt_after"),
+            "durability": kwargs.get("durability") or "async",
+        }
+        if "events" in translator.requested:
+            # `events` needs LangChain's event stream; the other modes ride inside it as the
+            # root graph's `on_chain_stream` chunks.
+            async for item in graph.astream_events(graph_input, config, version="v2", **options):
+                if item["event"] == "on_chain_stream" and not item.get("parent_ids"):
+                    for event, payload in translator.translate(item["data"]["chunk"]):
+                        await publish(event, payload)
+                else:
+                    await publish("events", item)
+        else:
+            async for chunk in graph.astream(graph_input, config, **options):
+                final.see(chunk, translator.subgraphs)
+                for event, payload in translator.translate(chunk):
+                    await publish(event, payload)
+        summary = final.summary()
+        if summary is None:
+            summary = await _read_summary(graph, config["configurable"]["thread_id"], run_id)
+    return summary
 
 
 class FinalState:
@@ -182,9 +199,14 @@ async def _read_summary(graph: Any, thread_id: str, run_id: uuid.UUID) -> dict[s
 
 
 async def record_outcome(run_id: uuid.UUID, thread_id: uuid.UUID, graph_id: str, outcome: Outcome,
-                         deps: ExecutionDeps, *, claim_next: bool = False) -> Settled:  # fmt: skip
+                         deps: ExecutionDeps, *, failed_commits_at_start: int,
+                         claim_next: bool = False) -> Settled:  # fmt: skip
     """Write the run's final status and copy the thread's new state onto the thread row.
 
+    `failed_commits_at_start`: the database's count of failed COMMITs when the run began. If it
+    moved, checkpoint writes of this run that nobody waited for may be lost (db/group_commit.py),
+    and the run ends in `error`. (Looked at within the settle's own turn: by then every group with
+    the run's writes has committed, failed and been counted, or is the settle's own.)
     `claim_next`: also claim the next pending run in the same transaction, for the slot this run
     leaves (a transaction of its own cost each queued run a commit and a dispatcher round).
     """
@@ -208,6 +230,9 @@ async def record_outcome(run_id: uuid.UUID, thread_id: uuid.UUID, graph_id: str,
         "settled_thread_status": settled, "now": now,
     }  # fmt: skip
     async with deps.db.direct.write() as sql:
+        if deps.db.direct.failed_commits != failed_commits_at_start:
+            logger.error("run %s: a COMMIT with its checkpoint writes failed; the run ends in error", run_id)
+            params.update(settled_status="error", settled_error=LOST_WRITES, settled_thread_status="error")
         await sql.execute(SETTLE_RUN, params)
         status = await sql.scalar(SETTLE_THREAD, params)
         claimed = await claim_next_run(sql, now) if claim_next else None

@@ -21,7 +21,6 @@ from aegra.db.repositories import RunRepository
 from aegra.db.run_statements import ClaimedRun, claim_next_run
 from aegra.domain.runs.execution import (
     ExecutionDeps,
-    Outcome,
     Settled,
     execute_run,
     record_outcome,
@@ -146,13 +145,17 @@ class Executor:
 
     async def _execute(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict, attempt: int) -> None:
         graph_id = kwargs["config"]["configurable"]["graph_id"]
+        failed_commits = self.deps.db.direct.failed_commits
         self.deps.broker.open(run_id)
         try:
             outcome = await execute_run(run_id, graph_id, kwargs, attempt, self.deps, self._cancel_actions)
             if outcome.cancel_action == "rollback":
                 await rollback_run(self.deps, thread_id, run_id)
             claim_next = self._backlog
-            settled = await record_outcome(run_id, thread_id, graph_id, outcome, self.deps, claim_next=claim_next)
+            settled = await record_outcome(
+                run_id, thread_id, graph_id, outcome, self.deps,
+                failed_commits_at_start=failed_commits, claim_next=claim_next,
+            )  # fmt: skip
             if settled.claimed is not None:
                 # The next run goes in this run's slot at once (the rest here is bookkeeping).
                 self._slot_passed.add(run_id)
@@ -162,7 +165,7 @@ class Executor:
             if settled.thread_busy:
                 self.wake()  # the thread has queued runs
             if kwargs.get("webhook") and self.deps.webhooks is not None:
-                await self._send_webhook(run_id, kwargs["webhook"], outcome, settled)
+                await self._send_webhook(run_id, kwargs["webhook"], settled)
             if kwargs.get("temporary") and self.deps.delete_threads is not None:
                 # A stateless run's thread existed only for it (on_completion=delete).
                 await self.deps.delete_threads([thread_id])
@@ -171,7 +174,7 @@ class Executor:
         finally:
             await self.deps.broker.close(run_id)
 
-    async def _send_webhook(self, run_id: uuid.UUID, url: str, outcome: Outcome, settled: Settled) -> None:
+    async def _send_webhook(self, run_id: uuid.UUID, url: str, settled: Settled) -> None:
         async with self.deps.db.read_session() as session:
             row = await session.get(RunRow, run_id)
         if row is None or self.deps.webhooks is None:
@@ -182,6 +185,6 @@ class Executor:
             "run_ended_at": row.ended_at,
             "values": settled.values,
         }
-        if outcome.error is not None:
-            payload["error"] = outcome.error
+        if row.error is not None:
+            payload["error"] = row.error
         self.deps.webhooks.send(url, payload)

@@ -1,0 +1,236 @@
+"""Turns on the shared SQLite connection, and one COMMIT for the writes of nearby turns.
+
+The runs' statements and LangGraph's checkpointer share one connection (db/direct_sql.py) and
+take it in turns (`async with turns:`). A small run writes seven times: its creation, three
+checkpoints, two sets of task writes, its end. Committed one by one, each COMMIT wrote every
+page it changed to the WAL (36 pages a run, about 6 us each here) and took and released the
+file locks, and the COMMITs were the largest single cost of the server's SQLite work.
+
+So a turn that wrote leaves the transaction open for the turns that follow in the same pass of
+the event loop, and one COMMIT at the next pass makes all of them durable together: a page that
+several of them changed (the last leaf of an index by time, a thread's row) is written once.
+
+- A turn that wrote waits for that COMMIT before its `async with` block returns, so nothing
+  answers a client or reports a run settled before its writes are durable. The exception is a
+  turn inside `writes_may_lag()`: a run's checkpoint writes under `async` or `exit` durability,
+  which LangGraph does not wait for either; the run's settle, later, waits for its own COMMIT,
+  which covers them.
+- The wait cannot be cut short: a cancellation that arrives meanwhile is delivered at the
+  caller's next `await` (the writes commit regardless, and the caller must know they did).
+- A turn that joins an open transaction takes a SAVEPOINT before its first statement that is
+  not a SELECT. If it fails, only its own writes are undone.
+- If a COMMIT fails, the whole group is rolled back. The turns waiting for it raise the error,
+  and `failed_commits` counts it: a run compares the count at its start and at its settle, and
+  fails when its checkpoint writes may have been lost.
+- Reads on this connection see the group's writes a moment before they are durable.
+- While a group is open this connection holds the database's write lock, so other writers wait;
+  while any writer of this process waits (`InlineConnection.writers_waiting`), each turn
+  commits as it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import sqlite3
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+from aegra.db.inline_sqlite import InlineConnection
+
+logger = logging.getLogger(__name__)
+
+_lagging: contextvars.ContextVar[bool] = contextvars.ContextVar("aegra_writes_may_lag", default=False)
+
+# Bound on the writing turns one COMMIT covers, so that a loop that never pauses still commits.
+MAX_GROUP = 64
+
+
+@contextlib.contextmanager
+def writes_may_lag(enabled: bool = True) -> Iterator[None]:
+    """Turns that write in this block (and in tasks started from it) do not wait for their COMMIT."""
+    token = _lagging.set(enabled)
+    try:
+        yield
+    finally:
+        _lagging.reset(token)
+
+
+def _reads_only(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() == "SELECT"
+
+
+class TurnConnection(InlineConnection):
+    """The shared connection. Within a turn, `commit()` only ends the caller's unit of work (the
+    group commits it) and `rollback()` undoes the turn's own writes."""
+
+    turns: GroupCommit
+
+    async def _run(self, function: Any, *args: Any) -> Any:
+        turns = self.turns
+        if turns.nested and not turns.savepoint and args and isinstance(args[0], str) and not _reads_only(args[0]):
+            turns.take_savepoint()
+        return await super()._run(function, *args)
+
+    async def commit(self) -> None:
+        self.turns.check_held("commit")
+
+    async def rollback(self) -> None:
+        self.turns.check_held("roll back")
+        self.turns.undo_turn()
+
+    async def close(self) -> None:
+        self.turns.close()
+        await super().close()
+
+
+class GroupCommit:
+    """One holder of the connection at a time, and the COMMITs of their writes (module doc)."""
+
+    def __init__(self, connection: TurnConnection) -> None:
+        self._conn: sqlite3.Connection = connection._conn
+        self._lock = asyncio.Lock()
+        self.held = False
+        self.nested = False  # the current turn joined an open transaction
+        self.savepoint = False  # and has taken its savepoint
+        self._changes = 0  # the connection's total_changes when the turn began
+        self._group: asyncio.Future[None] | None = None  # done when the open group is committed
+        self._writers = 0  # turns that wrote in the open group
+        self._scheduled = False  # a _commit_due callback is on the loop
+        self._due = False  # it came while a turn held the connection: that turn commits as it ends
+        self.failed_commits = 0
+        self._closed = False
+        connection.turns = self
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+        self.held = True
+        self.nested = self._conn.in_transaction
+        self.savepoint = False
+        self._changes = self._conn.total_changes
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:  # fmt: skip
+        try:
+            group = self._end_turn(failed=exc_type is not None)
+        finally:
+            self.held = False
+            self._lock.release()
+        if group is not None:
+            await _durable(group)
+
+    def check_held(self, what: str) -> None:
+        if not self.held:
+            raise RuntimeError(f"the shared SQLite connection can only {what} inside a turn (async with turns)")
+
+    def take_savepoint(self) -> None:
+        self._conn.execute("SAVEPOINT turn")
+        self.savepoint = True
+
+    def undo_turn(self) -> None:
+        """Roll back the current turn's writes, and only them."""
+        if self.savepoint:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK TO turn")
+                self._conn.execute("RELEASE turn")
+            self.savepoint = False
+        elif not self.nested and self._conn.in_transaction:
+            self._conn.rollback()  # the turn began the transaction: nothing else is in it
+
+    def _end_turn(self, *, failed: bool) -> asyncio.Future[None] | None:
+        """Undo a failed turn or keep a good one's writes; returns the COMMIT the turn must wait for."""
+        conn = self._conn
+        if failed:
+            self.undo_turn()
+        elif self.savepoint and conn.in_transaction:
+            conn.execute("RELEASE turn")
+        wrote = not failed and conn.total_changes != self._changes
+        if failed and self.nested and not conn.in_transaction and self._group is not None:
+            # SQLite rolled the whole transaction back (an I/O error, a full disk...): the
+            # group's writes are lost with the turn's.
+            self.failed_commits += 1
+            lost = sqlite3.OperationalError("the transaction was rolled back by an error in one of its turns")
+            self._finish_group(lost)
+            return None
+        if not conn.in_transaction:
+            # Nothing is pending, or something inside the turn committed it all (a script).
+            self._finish_group(None)
+            return None
+        if not self.nested and not wrote:
+            conn.commit()  # a transaction of its own that changed nothing: no pages to write
+            return None
+        group = None
+        if wrote:
+            self._writers += 1
+            if self._group is None:
+                self._group = asyncio.get_running_loop().create_future()
+            if not _lagging.get():
+                group = self._group
+        if self._due or self._writers >= MAX_GROUP or InlineConnection.writers_waiting:
+            self._commit()
+        elif not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._commit_due)
+        return group
+
+    def _commit_due(self) -> None:
+        self._scheduled = False
+        if self._closed:
+            return
+        if self.held:
+            # A turn is under way (its BEGIN waits for the lock, or a reader holds the connection
+            # across a yield): the group commits when that turn ends.
+            self._due = True
+        else:
+            self._commit()
+
+    def close(self) -> None:
+        """COMMIT the open group: the connection is closing."""
+        if not self._closed:
+            self._commit()
+            self._closed = True
+
+    def _commit(self) -> None:
+        self._due = False
+        error: Exception | None = None
+        if self._conn.in_transaction:
+            try:
+                self._conn.commit()
+            except Exception as exc:
+                error = exc
+                self.failed_commits += 1
+                logger.error("a COMMIT of %d turns' writes failed; they are rolled back: %s", self._writers, exc)
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.rollback()
+        self._finish_group(error)
+
+    def _finish_group(self, error: Exception | None) -> None:
+        group, self._group, self._writers = self._group, None, 0
+        if group is None:
+            return
+        if error is None:
+            group.set_result(None)
+        else:
+            group.set_exception(error)
+            group.exception()  # retrieved: lagging writers have no one awaiting it
+
+
+async def _durable(group: asyncio.Future[None]) -> None:
+    """Wait for the group's COMMIT even if cancelled meanwhile; re-arm the cancellation after."""
+    task = asyncio.current_task()
+    cancelled = False
+    while not group.done():
+        try:
+            await asyncio.shield(group)
+        except asyncio.CancelledError:
+            if task is not None:
+                task.uncancel()
+            cancelled = True
+        except BaseException:
+            break  # the group's error, raised below
+    if cancelled and task is not None:
+        task.cancel()
+    group.result()

@@ -1,0 +1,210 @@
+"""The shared SQLite connection's turns and group commit (db/group_commit.py), on a real file.
+
+What must hold: turns of one loop pass share one COMMIT; a turn that waits returns only once its
+writes are durable (another connection sees them); a failed turn undoes only its own writes; a
+failed COMMIT fails its waiters, is counted, and leaves the connection usable; writes that may
+lag commit at the next pass or when the database closes; a writer waiting on another connection
+stops the grouping; a run whose lagging writes were lost settles as `error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.dialects.sqlite.aiosqlite import dialect as sqlite_dialect
+
+from aegra.config import database_from_env
+from aegra.db.direct_sql import SqliteDirect
+from aegra.db.engine import Database, sqlite_pragmas
+from aegra.db.group_commit import writes_may_lag
+from aegra.db.inline_sqlite import InlineConnection
+from aegra.db.run_statements import RUN_INSERT, THREAD_INSERT
+from aegra.domain.runs.broker import InProcessBroker
+from aegra.domain.runs.execution import ExecutionDeps, Outcome, record_outcome
+
+SCHEMA = (
+    "CREATE TABLE t (v INTEGER)",
+    "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+    # Checked at COMMIT: a violation makes the COMMIT itself fail.
+    "CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)",
+)
+
+
+@pytest.fixture
+async def direct(tmp_path: Path):
+    shared = SqliteDirect(
+        tmp_path / "db.sqlite", busy_timeout_ms=2000, pragmas=sqlite_pragmas(2000), dialect=sqlite_dialect()
+    )
+    async with shared.write():
+        for statement in SCHEMA:
+            await shared.connection.execute(statement)
+    yield shared
+    await shared.close()
+
+
+def _commits(direct: SqliteDirect) -> list[str]:
+    """Every COMMIT the shared connection runs, from now on."""
+    seen: list[str] = []
+    direct.connection._conn.set_trace_callback(lambda sql: seen.append(sql) if sql.startswith("COMMIT") else None)
+    return seen
+
+
+def _committed(path: Path, table: str = "t") -> list[int]:
+    """What another connection sees: only committed rows."""
+    with contextlib.closing(sqlite3.connect(path)) as other:
+        return sorted(row[0] for row in other.execute(f"SELECT * FROM {table}"))
+
+
+def _path(direct: SqliteDirect) -> Path:
+    return Path(direct.connection._conn.execute("PRAGMA database_list").fetchone()[2])
+
+
+async def _insert(direct: SqliteDirect, value: int, *, fail: bool = False) -> list[int]:
+    async with direct.write():
+        await direct.connection.execute("INSERT INTO t VALUES (?)", (value,))
+        if fail:
+            raise RuntimeError("the turn fails after writing")
+    return _committed(_path(direct))
+
+
+async def test_turns_in_one_pass_share_one_commit_and_return_when_durable(direct: SqliteDirect) -> None:
+    commits = _commits(direct)
+    seen_by_each = await asyncio.gather(*(_insert(direct, v) for v in range(10)))
+    assert len(commits) == 1
+    for seen in seen_by_each:  # each turn returned only once every row of the group was committed
+        assert seen == list(range(10))
+
+
+async def test_a_failed_turn_undoes_only_its_own_writes(direct: SqliteDirect) -> None:
+    commits = _commits(direct)
+    results = await asyncio.gather(_insert(direct, 1), _insert(direct, 2, fail=True), _insert(direct, 3),
+                                   return_exceptions=True)  # fmt: skip
+    assert isinstance(results[1], RuntimeError)
+    assert results[0] == results[2] == [1, 3]
+    assert _committed(_path(direct)) == [1, 3] and len(commits) == 1
+
+
+async def test_lagging_writes_return_at_once_and_commit_at_the_next_pass(direct: SqliteDirect) -> None:
+    with writes_may_lag():
+        async with direct.write():
+            await direct.connection.execute("INSERT INTO t VALUES (7)")
+    assert _committed(_path(direct)) == []  # not yet: the group is open
+    async with direct.read():  # this connection reads the group's writes already
+        rows = await (await direct.connection.execute("SELECT v FROM t")).fetchall()
+    assert rows == [(7,)]
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert _committed(_path(direct)) == [7]
+
+
+async def test_a_waiting_turn_in_a_lagging_group_waits_for_everything_before_it(direct: SqliteDirect) -> None:
+    commits = _commits(direct)
+    with writes_may_lag():
+        async with direct.write():
+            await direct.connection.execute("INSERT INTO t VALUES (1)")
+    assert await _insert(direct, 2) == [1, 2]
+    assert len(commits) == 1
+
+
+async def test_a_failed_commit_fails_its_waiters_is_counted_and_leaves_the_connection_usable(
+    direct: SqliteDirect,
+) -> None:
+    before = direct.failed_commits
+    with writes_may_lag():  # a lagging turn breaks the group: nobody waits for it
+        async with direct.write():
+            await direct.connection.execute("INSERT INTO child VALUES (42)")  # no parent 42
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await _insert(direct, 1)  # in the same group: its COMMIT fails
+    assert direct.failed_commits == before + 1
+    assert _committed(_path(direct)) == [] and _committed(_path(direct), "child") == []
+    assert await _insert(direct, 2) == [2]  # the next group commits normally
+
+
+async def test_a_cancelled_waiter_still_sees_its_commit_and_is_cancelled_after(direct: SqliteDirect) -> None:
+    passed: list[str] = []
+
+    async def writer() -> None:
+        async with direct.write():
+            await direct.connection.execute("INSERT INTO t VALUES (5)")
+        passed.append("the write block returned")
+        await asyncio.sleep(10)
+
+    task = asyncio.create_task(writer())
+    await asyncio.sleep(0)  # the task has written and waits for the COMMIT
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert passed == ["the write block returned"]
+    assert _committed(_path(direct)) == [5]
+
+
+async def test_closing_commits_the_open_group(tmp_path: Path, direct: SqliteDirect) -> None:
+    with writes_may_lag():
+        async with direct.write():
+            await direct.connection.execute("INSERT INTO t VALUES (9)")
+    await direct.close()
+    assert _committed(tmp_path / "db.sqlite") == [9]
+
+
+async def test_a_writer_waiting_on_another_connection_stops_the_grouping(tmp_path: Path, direct: SqliteDirect) -> None:
+    commits = _commits(direct)
+    other = InlineConnection.open(tmp_path / "db.sqlite", busy_timeout_ms=2000, pragmas=sqlite_pragmas(2000))
+    waiting = asyncio.ensure_future(other.execute("BEGIN IMMEDIATE"))
+    with writes_may_lag():
+        async with direct.write():
+            await direct.connection.execute("INSERT INTO t VALUES (1)")
+            await asyncio.sleep(0.01)  # the other writer finds the lock taken, and waits
+            assert InlineConnection.writers_waiting == 1
+    # A lagging turn, yet committed as it ended: someone waits for the lock.
+    assert len(commits) == 1 and _committed(tmp_path / "db.sqlite") == [1]
+    await asyncio.wait_for(waiting, 2)
+    assert InlineConnection.writers_waiting == 0
+    # The shared connection's next write waits in turn for the other connection.
+    second = asyncio.create_task(_insert(direct, 2))
+    await asyncio.sleep(0.01)
+    assert not second.done()
+    await other.commit()
+    assert await asyncio.wait_for(second, 2) == [1, 2]
+    await other.close()
+
+
+async def test_a_run_whose_lagging_writes_were_lost_settles_as_error(tmp_path: Path) -> None:
+    db = await Database.open(database_from_env({"DATABASE_URL": f"sqlite:///{tmp_path}/runs.db"}, tmp_path))
+    try:
+        direct = db.direct
+        assert isinstance(direct, SqliteDirect)
+        thread_id, run_id, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+        async with direct.write() as sql:
+            await direct.connection.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            await direct.connection.execute(
+                "CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+            await sql.insert(THREAD_INSERT, {"thread_id": thread_id, "status": "busy"})
+            await sql.insert(RUN_INSERT, {"run_id": run_id, "thread_id": thread_id, "assistant_id": uuid.uuid4(),
+                                          "created_at": now, "updated_at": now, "status": "running"})  # fmt: skip
+        at_start = direct.failed_commits
+        # The run's checkpoint writes, lagging, in a group whose COMMIT fails.
+        with writes_may_lag():
+            async with direct.write():
+                await direct.connection.execute("INSERT INTO child VALUES (1)")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert direct.failed_commits == at_start + 1
+
+        deps = ExecutionDeps(db=db, graphs=None, checkpointer=None, store=None,  # type: ignore[arg-type]
+                             broker=InProcessBroker(), timeout_seconds=60)  # fmt: skip
+        outcome = Outcome("success", summary={"values": {"x": 1}, "interrupts": {}, "status": "idle"})
+        await record_outcome(run_id, thread_id, "g", outcome, deps, failed_commits_at_start=at_start)
+        with contextlib.closing(sqlite3.connect(tmp_path / "runs.db")) as other:
+            run = other.execute("SELECT status, error FROM runs").fetchone()
+            thread = other.execute("SELECT status FROM threads").fetchone()
+        assert run[0] == "error" and "CheckpointWriteError" in run[1]
+        assert thread == ("error",)
+    finally:
+        await db.close()
