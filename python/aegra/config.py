@@ -61,6 +61,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("MAX_SEARCH_LIMIT", "1000", "Largest `limit` a search accepts"),
     EnvVar("CRON_SCHEDULER_SLEEP_TIME", "5", "Seconds between two looks for crons that are due"),
     EnvVar("AEGRA_VEC", "rust", "`python` forces the pure-Python vector core"),
+    EnvVar("AEGRA_PIN_CPU", "false", "Keep each worker's threads on one CPU core (Linux; see server/cpu_affinity.py)"),
 )
 _DEFAULTS = {var.name: var.default for var in ENV_VARS}
 
@@ -101,6 +102,7 @@ class Settings(msgspec.Struct, frozen=True):
     keepalive_interval_secs: float
     max_search_limit: int
     cron_scheduler_sleep_time: float = 5.0
+    pin_cpu: bool = False
 
     @property
     def base_dir(self) -> Path:
@@ -264,6 +266,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         keepalive_interval_secs=_float(env, "KEEPALIVE_INTERVAL_SECS"),
         max_search_limit=_int(env, "MAX_SEARCH_LIMIT"),
         cron_scheduler_sleep_time=_float(env, "CRON_SCHEDULER_SLEEP_TIME"),
+        pin_cpu=_bool(env, "AEGRA_PIN_CPU"),
     )
     if environ is None:
         # Graphs and libraries read os.environ; give them what .env and `env` provided.

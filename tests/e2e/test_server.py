@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from langgraph_sdk import get_client
 from aegra.db.migrate import head_revision
 from tests.support.postgres import create_database, throwaway_cluster
 from tests.support.projects import write_project
-from tests.support.server import granian_server
+from tests.support.server import RunningServer, granian_server
 
 
 def test_sqlite_server_serves_health_info_docs_from_one_file(tmp_path: Path) -> None:
@@ -132,3 +133,38 @@ def test_serve_refuses_several_workers_until_runs_can_be_shared(tmp_path: Path, 
     )  # fmt: skip
     assert result.returncode == 1
     assert "not supported yet" in result.stderr and "--workers 1" in result.stderr
+
+
+def _thread_cpus(pid: int) -> set[str]:
+    """The CPUs each thread of a process may run on, as /proc writes them (e.g. "0" or "0-1")."""
+    masks = set()
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            line = next(row for row in status.read_text().splitlines() if row.startswith("Cpus_allowed_list:"))
+            masks.add(line.split(":", 1)[1].strip())
+    return masks
+
+
+def _worker_pid(server: RunningServer) -> int:
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and two CPUs")  # fmt: skip
+@pytest.mark.parametrize("pinned", [True, False])
+async def test_aegra_pin_cpu_keeps_every_worker_thread_on_one_core(tmp_path: Path, pinned: bool) -> None:
+    write_project(tmp_path)
+    env = {"AEGRA_PIN_CPU": "true" if pinned else "false"}
+    with granian_server(tmp_path, env) as server:
+        client = get_client(url=server.url)
+        # A run starts the threads that come later (the pool that runs the graph's sync node).
+        result = await client.runs.wait(None, "agent", input={"messages": [{"role": "user", "content": "hi"}]})
+        assert result["messages"][-1]["content"] == "hello"
+        masks = _thread_cpus(_worker_pid(server))
+    if pinned:
+        assert len(masks) == 1
+        assert int(masks.pop()) in os.sched_getaffinity(0)
+    else:  # the default: the worker keeps the CPUs it was started with
+        assert masks == _thread_cpus(os.getpid()) and len(os.sched_getaffinity(0)) > 1

@@ -33,6 +33,7 @@ from aegra.domain.threads.schemas import TTL
 from aegra.domain.threads.services import ThreadService
 from aegra.domain.threads.ttl_sweeper import ThreadTTLSweeper
 from aegra.graphs import GraphRegistry
+from aegra.server.cpu_affinity import pin_to_one_core
 from aegra.store.factory import open_store
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,8 @@ async def open_resources(
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    if app.state.settings.pin_cpu:
+        pin_to_one_core()  # first: the threads started from here on inherit the core
     async with open_resources(app.state.settings, loopback_app=app, auth=app.state.get("auth")) as resources:
         app.state.resources = resources
         freeze_startup_heap()
