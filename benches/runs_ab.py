@@ -18,11 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,51 +28,6 @@ import httpx
 from runs_load import cpu_seconds, wait_load
 
 HERE = Path(__file__).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(root: Path, extra_env: dict[str, str], port: int, database: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(root.resolve() / "python"),
-        "AEGRA_CONFIG": str(HERE / "graphs" / "aegra.json"),
-        "DATABASE_URL": f"sqlite:///{database}",
-        "LOG_LEVEL": "WARNING",
-        **extra_env,
-    }
-    argv = [
-        sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "aegra.server.app:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
-    ]  # fmt: skip
-    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode} before it answered")
-        try:
-            if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer on {url} within {timeout:g} s")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 async def load(url: str, pid: int, clients: int, seconds: float) -> tuple[float, float]:
@@ -91,14 +42,20 @@ async def load(url: str, pid: int, clients: int, seconds: float) -> tuple[float,
 
 
 def measure(root: Path, extra_env: dict[str, str], clients: int, seconds: float) -> tuple[float, float]:
-    port = free_port()
+    # The tests' helper starts (and stops) a Granian server in a folder; it needs the repository's root.
+    sys.path.insert(0, str(HERE.parent))
+    from tests.support.server import granian_server
+
     with tempfile.TemporaryDirectory() as folder:
-        process = start_server(root, extra_env, port, Path(folder) / "bench.db")
-        try:
-            wait_until_up(f"http://127.0.0.1:{port}", process)
-            return asyncio.run(load(f"http://127.0.0.1:{port}", process.pid, clients, seconds))
-        finally:
-            stop_server(process)
+        env = {
+            "PYTHONPATH": str(root.resolve() / "python"),
+            "AEGRA_CONFIG": str(HERE / "graphs" / "aegra.json"),
+            "DATABASE_URL": f"sqlite:///{folder}/bench.db",
+            "LOG_LEVEL": "WARNING",
+            **extra_env,
+        }
+        with granian_server(Path(folder), env) as server:
+            return asyncio.run(load(server.url, server.process.pid, clients, seconds))
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
