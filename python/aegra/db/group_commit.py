@@ -151,9 +151,7 @@ class GroupCommit:
         if failed and self.nested and not conn.in_transaction and self._group is not None:
             # SQLite rolled the whole transaction back (an I/O error, a full disk...): the
             # group's writes are lost with the turn's.
-            self.failed_commits += 1
-            lost = sqlite3.OperationalError("the transaction was rolled back by an error in one of its turns")
-            self._finish_group(lost)
+            self._fail_group(sqlite3.OperationalError("the transaction was rolled back by an error in a turn"))
             return None
         if not conn.in_transaction:
             # Nothing is pending, or something inside the turn committed it all (a script).
@@ -195,16 +193,20 @@ class GroupCommit:
 
     def _commit(self) -> None:
         self._due = False
-        error: Exception | None = None
         if self._conn.in_transaction:
             try:
                 self._conn.commit()
             except Exception as exc:
-                error = exc
-                self.failed_commits += 1
-                logger.error("a COMMIT of %d turns' writes failed; they are rolled back: %s", self._writers, exc)
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.rollback()
+                self._fail_group(exc)
+                return
+        self._finish_group(None)
+
+    def _fail_group(self, error: Exception) -> None:
+        """The open group's writes are rolled back: count it, and fail the turns waiting for it."""
+        self.failed_commits += 1
+        logger.error("the writes of %d turns were rolled back: %s", self._writers, error)
         self._finish_group(error)
 
     def _finish_group(self, error: Exception | None) -> None:

@@ -96,7 +96,7 @@ async def execute_run(run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], 
         # Under `async`/`exit` durability the checkpoint writes need not be durable before the
         # run goes on: its settle waits for a COMMIT that covers them (db/group_commit.py).
         async with asyncio.timeout(deps.timeout_seconds):
-            with writes_may_lag((kwargs.get("durability") or "async") != "sync"):
+            with writes_may_lag(kwargs.get("durability") != "sync"):
                 summary = await _stream_graph(run_id, graph_id, kwargs, deps, publish)
         return Outcome("success", summary=summary)
     except asyncio.CancelledError:
