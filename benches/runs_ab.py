@@ -21,13 +21,15 @@ import asyncio
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
-from runs_load import cpu_seconds, wait_load
+from runs_load import measured_wait_load, wait_load
 
 HERE = Path(__file__).parent
+# The tests' helper starts (and stops) a Granian server in a folder; it lives in the repository's root.
+sys.path.insert(0, str(HERE.parent))
+from tests.support.server import granian_server  # noqa: E402
 
 
 async def load(url: str, pid: int, clients: int, seconds: float) -> tuple[float, float]:
@@ -35,17 +37,11 @@ async def load(url: str, pid: int, clients: int, seconds: float) -> tuple[float,
     limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         await wait_load(http, "echo", 2, 1.0)  # warm-up
-        cpu_before, started = cpu_seconds(pid), time.perf_counter()
-        latencies = await wait_load(http, "echo", clients, seconds)
-        elapsed = time.perf_counter() - started
-        return (cpu_seconds(pid) - cpu_before) / len(latencies) * 1000, len(latencies) / elapsed
+        latencies, elapsed, cpu_per_run = await measured_wait_load(http, "echo", clients, seconds, pid)
+        return cpu_per_run * 1000, len(latencies) / elapsed
 
 
 def measure(root: Path, extra_env: dict[str, str], clients: int, seconds: float) -> tuple[float, float]:
-    # The tests' helper starts (and stops) a Granian server in a folder; it needs the repository's root.
-    sys.path.insert(0, str(HERE.parent))
-    from tests.support.server import granian_server
-
     with tempfile.TemporaryDirectory() as folder:
         env = {
             "PYTHONPATH": str(root.resolve() / "python"),

@@ -63,6 +63,15 @@ async def wait_load(http: httpx.AsyncClient, assistant: str, clients: int, secon
     return latencies
 
 
+async def measured_wait_load(http: httpx.AsyncClient, assistant: str, clients: int, seconds: float,
+                             server_pid: int | None) -> tuple[list[float], float, float]:  # fmt: skip
+    """The `wait` load: its latencies, how long it took, and the server's CPU seconds per run."""
+    cpu_before, started = cpu_seconds(server_pid), time.perf_counter()
+    latencies = await wait_load(http, assistant, clients, seconds)
+    elapsed = time.perf_counter() - started
+    return latencies, elapsed, (cpu_seconds(server_pid) - cpu_before) / len(latencies)
+
+
 async def background_burst(http: httpx.AsyncClient, assistant: str, count: int) -> float:
     start = time.perf_counter()
     created = []
@@ -119,11 +128,9 @@ async def main() -> None:
         # The floor is measured before and after the load and averaged: this machine's speed drifts
         # by 10-50% over minutes, and one measurement on one side would carry that into the ratio.
         floor_before = await measure_floor() if args.server_pid and args.floor else None
-        cpu_before = cpu_seconds(args.server_pid)
-        started = time.perf_counter()
-        latencies = await wait_load(http, args.assistant, args.clients, args.seconds)
-        elapsed = time.perf_counter() - started
-        cpu_per_run = (cpu_seconds(args.server_pid) - cpu_before) / len(latencies)
+        latencies, elapsed, cpu_per_run = await measured_wait_load(
+            http, args.assistant, args.clients, args.seconds, args.server_pid
+        )
         print(f"wait: {len(latencies)} runs in {elapsed:.1f} s = {len(latencies) / elapsed:.1f} runs/s "
               f"with {args.clients} clients; p50 {statistics.median(latencies) * 1000:.1f} ms, "
               f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms")  # fmt: skip
