@@ -90,12 +90,14 @@ async def test_auth_filtered_lookup_and_expanding_parameters(db: Database) -> No
         assert await sql.first(theirs, params) is None
         # INFLIGHT_RUN_IDS has `status IN ('pending', 'running')`, expanded at compile time.
         assert await sql.rows(INFLIGHT_RUN_IDS, {"thread_id": thread_id}) == []
+        assert not (await sql.first(mine, params)).inflight
         for status in ("pending", "success", "running"):
             await sql.insert(
                 RUN_INSERT,
                 {"run_id": uuid.uuid4(), "thread_id": thread_id, "assistant_id": uuid.uuid4(), "status": status},
             )
         assert len(await sql.rows(INFLIGHT_RUN_IDS, {"thread_id": thread_id})) == 2
+        assert (await sql.first(mine, params)).inflight
         # A forgotten parameter is an error (SQLAlchemy's own on PostgreSQL), never a NULL.
         with pytest.raises((KeyError, StatementError), match="thread_id"):
             await sql.rows(INFLIGHT_RUN_IDS, {})

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import dialect as sqlite_dialect
 from aegra.config import database_from_env
 from aegra.db.direct_sql import SqliteDirect
 from aegra.db.engine import Database, sqlite_pragmas
-from aegra.db.group_commit import writes_may_lag
+from aegra.db.group_commit import one_write_turns, writes_may_lag
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.db.run_statements import RUN_INSERT, THREAD_INSERT
 from aegra.domain.runs.broker import InProcessBroker
@@ -88,6 +88,42 @@ async def test_a_failed_turn_undoes_only_its_own_writes(direct: SqliteDirect) ->
     assert isinstance(results[1], RuntimeError)
     assert results[0] == results[2] == [1, 3]
     assert _committed(_path(direct)) == [1, 3] and len(commits) == 1
+
+
+async def _turn(direct: SqliteDirect, *statements: str, fail: bool = False) -> None:
+    async with direct.write():
+        for statement in statements:
+            await direct.connection.execute(statement)
+        if fail:
+            raise RuntimeError("the turn fails after writing")
+
+
+async def test_failed_turns_with_several_writes_undo_only_their_own(direct: SqliteDirect) -> None:
+    results = await asyncio.gather(
+        _turn(direct, "INSERT INTO t VALUES (1)"),  # begins the group's transaction
+        _turn(direct, "INSERT INTO t VALUES (2)", "UPDATE t SET v = v + 10 WHERE v = 1"),
+        _turn(direct, "INSERT INTO t VALUES (3)", "UPDATE t SET v = v + 100", fail=True),
+        _turn(direct, "UPDATE t SET v = v + 1000 WHERE v = 2", "INSERT INTO t VALUES (4)"),
+        return_exceptions=True,
+    )
+    assert [isinstance(result, RuntimeError) for result in results] == [False, False, True, False]
+    assert _committed(_path(direct)) == [4, 11, 1002]
+
+
+async def test_one_write_turns_take_no_savepoint_and_may_not_write_twice(direct: SqliteDirect) -> None:
+    statements: list[str] = []
+    direct.connection._conn.set_trace_callback(statements.append)
+    with writes_may_lag():  # no turn waits for the COMMIT, so all of them join one group
+        await _turn(direct, "INSERT INTO t VALUES (1)")
+        with one_write_turns():
+            await _turn(direct, "INSERT INTO t VALUES (2)")
+            with pytest.raises(RuntimeError, match="wrote twice"):
+                await _turn(direct, "INSERT INTO t VALUES (3)", "INSERT INTO t VALUES (4)")
+    await _turn(direct, "INSERT INTO t VALUES (5)")  # an ordinary turn in the same group
+    savepoints = [i for i, sql in enumerate(statements) if sql.startswith("SAVEPOINT")]
+    assert len(savepoints) == 1 and statements[savepoints[0] + 1] == "INSERT INTO t VALUES (5)"
+    # The refused turn's first write stays: one statement, complete in itself (module doc).
+    assert _committed(_path(direct)) == [1, 2, 3, 5]
 
 
 async def test_lagging_writes_return_at_once_and_commit_at_the_next_pass(direct: SqliteDirect) -> None:

@@ -25,13 +25,13 @@ async def checkpoints_of_run(saver: BaseCheckpointSaver, thread_id: str, run_id:
 async def delete_checkpoints(saver: BaseCheckpointSaver, thread_id: str, checkpoint_ids: list[str]) -> None:
     if not checkpoint_ids:
         return
-    kind = type(saver).__name__
-    if kind == "AsyncSqliteSaver":
+    kinds = {cls.__name__ for cls in type(saver).__mro__}  # by name: neither saver need be importable
+    if "AsyncSqliteSaver" in kinds:
         await _delete_sqlite(saver, thread_id, checkpoint_ids)
-    elif kind == "AsyncPostgresSaver":
+    elif "AsyncPostgresSaver" in kinds:
         await _delete_postgres(saver, thread_id, checkpoint_ids)
     else:
-        raise NotImplementedError(f"rollback is not supported with the {kind} checkpointer")
+        raise NotImplementedError(f"rollback is not supported with the {type(saver).__name__} checkpointer")
 
 
 async def _delete_sqlite(saver: Any, thread_id: str, checkpoint_ids: list[str]) -> None:

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from aegra.config import DatabaseSettings
 from aegra.db.direct_sql import SqliteDirect
 from aegra.db.engine import Database, sqlite_pragmas
+from aegra.db.group_commit import one_write_turns
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.db.postgres_pool import CHECKPOINTER_SETUP_LOCK_KEY, advisory_lock, psycopg_pool
 
@@ -46,7 +48,14 @@ async def open_checkpointer(
 async def _shared_sqlite_checkpointer(direct: SqliteDirect) -> AsyncIterator[BaseCheckpointSaver]:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    saver = AsyncSqliteSaver(direct.connection)  # type: ignore[arg-type]  # duck-typed aiosqlite connection
+    class SharedConnectionSaver(AsyncSqliteSaver):
+        async def aput(self, *args: Any, **kwargs: Any) -> Any:
+            # One INSERT OR REPLACE: its turn needs no savepoint in an open group. (Were a new
+            # LangGraph to write twice here, the turn would fail, and the tests with it.)
+            with one_write_turns():
+                return await super().aput(*args, **kwargs)
+
+    saver = SharedConnectionSaver(direct.connection)  # type: ignore[arg-type]  # duck-typed aiosqlite connection
     saver.lock = direct.turns  # type: ignore[assignment]  # the connection's turns: its transactions never interleave
     await saver.setup()
     yield saver  # the connection is the database's, closed with it

@@ -20,6 +20,7 @@ import collections
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
 from sqlalchemy import Table, insert, select
@@ -141,10 +142,10 @@ class _SqliteStatements(Statements):
 
     async def rows(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Any]:
         compiled = prepared.compiled(self._dialect)
-        cursor = await self._conn.execute(compiled.sql, compiled.parameters(params or {}))
+        cursor = await self._conn.statement(compiled.sql, compiled.parameters(params or {}))
         if cursor.description is None:  # no result set (INSERT, UPDATE without RETURNING...)
             return []
-        raw = await cursor.fetchall()
+        raw = cursor.fetchall()
         # Textual SQL has no typed columns: its rows come back as SQLite gives them.
         return compiled.rows(raw) if compiled.results else raw
 
@@ -201,21 +202,42 @@ class SqliteDirect:
         """How many group COMMITs have failed so far (their writes were rolled back)."""
         return self.turns.failed_commits
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[Statements]:
+    def write(self) -> _Turn:
         """Commits with its group on success (and returns once that is durable), undone on error."""
-        async with self.turns:
-            if not self.connection.in_transaction:
-                await self.connection.execute("BEGIN IMMEDIATE")
-            yield self._statements
+        return _Turn(self, begin=True)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[Statements]:
-        async with self.turns:
-            yield self._statements
+    def read(self) -> _Turn:
+        return _Turn(self, begin=False)
 
     async def close(self) -> None:
         await self.connection.close()
+
+
+class _Turn:
+    """`async with direct.write()` / `read()` on SQLite: a turn on the shared connection, which a
+    write begins with BEGIN IMMEDIATE unless it joins the open group. (A class rather than an
+    `asynccontextmanager`: a run takes several turns, and the generator machinery cost more than
+    the rest of a turn's bookkeeping.)"""
+
+    __slots__ = ("_begin", "_direct")
+
+    def __init__(self, direct: SqliteDirect, *, begin: bool) -> None:
+        self._direct, self._begin = direct, begin
+
+    async def __aenter__(self) -> Statements:
+        direct = self._direct
+        await direct.turns.__aenter__()
+        if self._begin and not direct.connection.in_transaction:
+            try:
+                await direct.connection.statement("BEGIN IMMEDIATE")
+            except BaseException as exc:
+                await direct.turns.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+        return direct._statements
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:  # fmt: skip
+        await self._direct.turns.__aexit__(exc_type, exc, tb)
 
 
 class EngineDirect:

@@ -18,7 +18,9 @@ several of them changed (the last leaf of an index by time, a thread's row) is w
 - The wait cannot be cut short: a cancellation that arrives meanwhile is delivered at the
   caller's next `await` (the writes commit regardless, and the caller must know they did).
 - A turn that joins an open transaction takes a SAVEPOINT before its first statement that is
-  not a SELECT. If it fails, only its own writes are undone.
+  not a SELECT. If it fails, only its own writes are undone. Turns that write with a single
+  statement (a checkpoint's, `one_write_turns`) need none: a statement that fails leaves nothing.
+  A second write in such a turn is refused; the first, complete in itself, stays.
 - If a COMMIT fails, the whole group is rolled back. The turns waiting for it raise the error,
   and `failed_commits` counts it: a run compares the count at its start and at its settle, and
   fails when its checkpoint writes may have been lost.
@@ -37,13 +39,13 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any
 
 from aegra.db.inline_sqlite import InlineConnection
 
 logger = logging.getLogger(__name__)
 
 _lagging: contextvars.ContextVar[bool] = contextvars.ContextVar("aegra_writes_may_lag", default=False)
+_one_write: contextvars.ContextVar[bool] = contextvars.ContextVar("aegra_one_write_turn", default=False)
 
 # Bound on the writing turns one COMMIT covers, so that a loop that never pauses still commits.
 MAX_GROUP = 64
@@ -59,6 +61,17 @@ def writes_may_lag(enabled: bool = True) -> Iterator[None]:
         _lagging.reset(token)
 
 
+@contextlib.contextmanager
+def one_write_turns() -> Iterator[None]:
+    """Turns in this block write with one statement at most, so they need no savepoint: a statement
+    that fails leaves nothing behind. A second write in such a turn is refused."""
+    token = _one_write.set(True)
+    try:
+        yield
+    finally:
+        _one_write.reset(token)
+
+
 def _reads_only(statement: str) -> bool:
     return statement.lstrip()[:6].upper() == "SELECT"
 
@@ -69,11 +82,10 @@ class TurnConnection(InlineConnection):
 
     turns: GroupCommit
 
-    async def _run(self, function: Any, *args: Any) -> Any:
+    def _before_statement(self, sql: str) -> None:
         turns = self.turns
-        if turns.nested and not turns.savepoint and args and isinstance(args[0], str) and not _reads_only(args[0]):
-            turns.take_savepoint()
-        return await super()._run(function, *args)
+        if turns.nested and not turns.savepoint and not _reads_only(sql):
+            turns.before_write()
 
     async def commit(self) -> None:
         self.turns.check_held("commit")
@@ -96,8 +108,9 @@ class GroupCommit:
         self.held = False
         self.nested = False  # the current turn joined an open transaction
         self.savepoint = False  # and has taken its savepoint
+        self.written = False  # a one-write turn (one_write_turns) has written
         self._changes = 0  # the connection's total_changes when the turn began
-        self._group: asyncio.Future[None] | None = None  # done when the open group is committed
+        self._group: _Group | None = None  # the open group's outcome, for the turns that wait for it
         self._writers = 0  # turns that wrote in the open group
         self._scheduled = False  # a _commit_due callback is on the loop
         self._due = False  # it came while a turn held the connection: that turn commits as it ends
@@ -110,6 +123,7 @@ class GroupCommit:
         self.held = True
         self.nested = self._conn.in_transaction
         self.savepoint = False
+        self.written = False
         self._changes = self._conn.total_changes
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -126,9 +140,15 @@ class GroupCommit:
         if not self.held:
             raise RuntimeError(f"the shared SQLite connection can only {what} inside a turn (async with turns)")
 
-    def take_savepoint(self) -> None:
-        self._conn.execute("SAVEPOINT turn")
-        self.savepoint = True
+    def before_write(self) -> None:
+        """A turn that joined the open group is about to run a statement that may write."""
+        if not _one_write.get():
+            self._conn.execute("SAVEPOINT turn")
+            self.savepoint = True
+        elif self.written:
+            raise RuntimeError("a turn declared to write with one statement (one_write_turns) wrote twice")
+        else:
+            self.written = True
 
     def undo_turn(self) -> None:
         """Roll back the current turn's writes, and only them."""
@@ -140,7 +160,7 @@ class GroupCommit:
         elif not self.nested and self._conn.in_transaction:
             self._conn.rollback()  # the turn began the transaction: nothing else is in it
 
-    def _end_turn(self, *, failed: bool) -> asyncio.Future[None] | None:
+    def _end_turn(self, *, failed: bool) -> _Group | None:
         """Undo a failed turn or keep a good one's writes; returns the COMMIT the turn must wait for."""
         conn = self._conn
         if failed:
@@ -164,7 +184,7 @@ class GroupCommit:
         if wrote:
             self._writers += 1
             if self._group is None:
-                self._group = asyncio.get_running_loop().create_future()
+                self._group = _Group()
             if not _lagging.get():
                 group = self._group
         if self._due or self._writers >= MAX_GROUP or InlineConnection.writers_waiting:
@@ -211,28 +231,43 @@ class GroupCommit:
 
     def _finish_group(self, error: Exception | None) -> None:
         group, self._group, self._writers = self._group, None, 0
-        if group is None:
-            return
-        if error is None:
-            group.set_result(None)
-        else:
-            group.set_exception(error)
-            group.exception()  # retrieved: lagging writers have no one awaiting it
+        if group is not None:
+            group.finish(error)
 
 
-async def _durable(group: asyncio.Future[None]) -> None:
+class _Group:
+    """How a group ended, and a future for each turn that waits for it: a cancelled waiter's
+    future is its own, so the others go on waiting (an `asyncio.shield` per wait did the same
+    with twice the futures and callbacks)."""
+
+    __slots__ = ("done", "error", "waiters")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: Exception | None = None
+        self.waiters: list[asyncio.Future[None]] = []
+
+    def finish(self, error: Exception | None) -> None:
+        self.done, self.error = True, error
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+async def _durable(group: _Group) -> None:
     """Wait for the group's COMMIT even if cancelled meanwhile; re-arm the cancellation after."""
     task = asyncio.current_task()
     cancelled = False
-    while not group.done():
+    while not group.done:
+        waiter = asyncio.get_running_loop().create_future()
+        group.waiters.append(waiter)
         try:
-            await asyncio.shield(group)
+            await waiter
         except asyncio.CancelledError:
             if task is not None:
                 task.uncancel()
             cancelled = True
-        except BaseException:
-            break  # the group's error, raised below
     if cancelled and task is not None:
         task.cancel()
-    group.result()
+    if group.error is not None:
+        raise group.error

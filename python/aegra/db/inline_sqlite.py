@@ -168,7 +168,12 @@ class InlineConnection:
         conn.execute("PRAGMA busy_timeout=0")  # waiting happens in `_run`, off the loop's back
         return cls(conn, busy_timeout_ms / 1000)
 
+    def _before_statement(self, sql: str) -> None:
+        """Called before each statement runs (the shared connection's group commit steps in here)."""
+
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        if args and isinstance(args[0], str):
+            self._before_statement(args[0])
         retryable = not self._conn.in_transaction
         try:
             return function(*args)
@@ -195,6 +200,13 @@ class InlineConnection:
                         raise
         finally:
             InlineConnection.writers_waiting -= 1
+
+    async def statement(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement on a new cursor, which is returned to read the rows from: the short
+        way for callers of our own, without the awaitables of aiosqlite's interface."""
+        cursor = self._conn.cursor()
+        await self._run(cursor.execute, sql, parameters)
+        return cursor
 
     # -- aiosqlite's interface --------------------------------------------------------------
 

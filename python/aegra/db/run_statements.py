@@ -27,15 +27,20 @@ ASSISTANT_FOR_RUN = Prepared(
     ).where(Assistant.assistant_id == bindparam("assistant_id"))
 )  # fmt: skip
 THREAD_EXISTS = Prepared(select(Thread.thread_id).where(Thread.thread_id == bindparam("thread_id")))
+_inflight = (Run.thread_id == bindparam("thread_id"), Run.status.in_(INFLIGHT))
 # FOR UPDATE (PostgreSQL; SQLite's writers hold the database lock anyway): two requests for one
-# thread must not both see it idle.
+# thread must not both see it idle. `inflight`: whether a run of it is pending or running (most
+# runs need only that; INFLIGHT_RUN_IDS lists them for the strategies that cancel them).
 _THREAD_FOR_RUN = (
-    select(Thread.thread_id, Thread.metadata_.label("metadata_"), Thread.config, Thread.interrupts)
+    select(
+        Thread.thread_id, Thread.metadata_.label("metadata_"), Thread.config, Thread.interrupts,
+        exists().where(*_inflight).label("inflight"),
+    )
     .where(Thread.thread_id == bindparam("thread_id"))
     .with_for_update()
-)
+)  # fmt: skip
 THREAD_FOR_RUN = Prepared(_THREAD_FOR_RUN)
-INFLIGHT_RUN_IDS = Prepared(select(Run.run_id).where(Run.thread_id == bindparam("thread_id"), Run.status.in_(INFLIGHT)))
+INFLIGHT_RUN_IDS = Prepared(select(Run.run_id).where(*_inflight))
 
 _threads = Thread.__table__.c
 MARK_THREAD_BUSY = Prepared(

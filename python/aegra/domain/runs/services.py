@@ -50,6 +50,7 @@ class NewThread(NamedTuple):
     metadata_: dict[str, Any]
     config: dict[str, Any]
     interrupts: dict[str, Any]
+    inflight: bool = False
 
 
 class RunService:
@@ -102,14 +103,14 @@ class RunService:
                     thread = NewThread(thread_id=thread_uuid, metadata_=metadata, config={}, interrupts={})
                 elif body.command is not None and body.command.resume is not None and not thread.interrupts:
                     raise BadRequest(f"Cannot resume thread {thread_uuid}: it has no pending interrupt")
-                inflight_ids = [row[0] for row in await sql.rows(INFLIGHT_RUN_IDS, {"thread_id": thread_uuid})]
-                if inflight_ids and strategy == "reject":
+                inflight = bool(thread.inflight)
+                if inflight and strategy == "reject":
                     raise Conflict(
                         "Thread is already running a task. Wait for it to finish or choose a different "
                         "multitask strategy."
                     )
-                if inflight_ids and strategy in ("interrupt", "rollback"):
-                    to_cancel = inflight_ids
+                if inflight and strategy in ("interrupt", "rollback"):
+                    to_cancel = [row[0] for row in await sql.rows(INFLIGHT_RUN_IDS, {"thread_id": thread_uuid})]
                 kwargs, metadata = build_kwargs(
                     body, assistant, thread, run_id, stateless=stateless, user=auth.configurable()
                 )
@@ -125,7 +126,7 @@ class RunService:
                     await mark_thread_busy(sql, thread_uuid, thread_metadata, now)
                 # Start at once when nothing is ahead of it on the thread and a slot is free; else
                 # it waits as `pending` for the executor to claim it.
-                start_now = not inflight_ids and not body.after_seconds and self.executor.reserve()
+                start_now = not inflight and not body.after_seconds and self.executor.reserve()
                 run = schemas.Run(
                     run_id=run_id,
                     thread_id=thread_uuid,
