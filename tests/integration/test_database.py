@@ -82,6 +82,22 @@ async def test_sqlite_keeps_everything_in_one_file(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM checkpoints WHERE thread_id='t1'").fetchone()[0] > 0
 
 
+async def test_an_older_sqlite_file_loses_retired_indexes_and_gains_new_ones(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = await Database.open(settings_for(f"sqlite:///{path}"))
+    await db.close()
+    with sqlite3.connect(path) as conn:  # as a file made before the in-flight partial indexes
+        conn.execute("DROP INDEX ix_runs_in_flight_thread_id")
+        conn.execute("CREATE INDEX ix_runs_thread_id_status ON runs (thread_id, status)")
+        conn.execute("CREATE INDEX ix_threads_status ON threads (status)")
+    db = await Database.open(settings_for(f"sqlite:///{path}"))
+    await db.close()
+    with sqlite3.connect(path) as conn:
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "ix_runs_in_flight_thread_id" in indexes and "ix_threads_status_not_idle" in indexes
+    assert not indexes & {"ix_runs_thread_id_status", "ix_threads_status"}
+
+
 async def test_checkpoints_survive_a_restart(database_url: str) -> None:
     settings = settings_for(database_url)
     config = {"configurable": {"thread_id": str(uuid.uuid4())}}
@@ -119,7 +135,7 @@ async def test_postgres_migration_matches_the_models_and_is_idempotent(postgres_
     settings = settings_for(postgres_url)
     db = await Database.open(settings)
     try:
-        assert await current_revision(db.engine) == head_revision() == "0002"
+        assert await current_revision(db.engine) == head_revision() == "0003"
         # Several workers starting at once: the advisory lock serializes them.
         await asyncio.gather(*(upgrade_to_head(db.engine) for _ in range(3)))
         async with db.engine.connect() as conn:

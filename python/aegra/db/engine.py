@@ -117,13 +117,21 @@ class Database:
             yield session
 
 
+# Indexes that older versions made and the models no longer have (migration 0003 on PostgreSQL).
+RETIRED_SQLITE_INDEXES = ("ix_runs_assistant_id", "ix_runs_thread_id_status", "ix_runs_status_created_at",
+                          "ix_threads_status")  # fmt: skip
+
+
 def _create_schema(conn: Any) -> None:
     """SQLite has no migrations: tables are created as the models say. `create_all` skips the
-    indexes of tables that exist, so indexes added since a file was made are created here."""
+    indexes of tables that exist, so indexes added since a file was made are created here, and
+    retired ones dropped (each costs every write to its table)."""
     Base.metadata.create_all(conn)
     for table in Base.metadata.sorted_tables:
         for index in table.indexes:
             index.create(conn, checkfirst=True)
+    for name in RETIRED_SQLITE_INDEXES:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
 
 
 def _sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:

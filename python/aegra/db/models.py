@@ -15,7 +15,7 @@ from typing import Any
 
 from advanced_alchemy.base import CommonTableAttributes, create_registry
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,6 +47,31 @@ def _created_at() -> Mapped[datetime]:
 
 def _updated_at() -> Mapped[datetime]:
     return mapped_column(DateTimeUTC, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+# A run is in flight while pending or running. The indexes that find such runs hold only them
+# (partial indexes), so that the status changes of a run's life touch a few small, hot pages
+# instead of places in indexes over every run ever made.
+IN_FLIGHT = ("pending", "running")
+IN_FLIGHT_SQL = "status IN ({})".format(", ".join(f"'{value}'" for value in IN_FLIGHT))
+NOT_IDLE_SQL = "status != 'idle'"
+
+
+def in_flight(status: Any) -> Any:
+    """`status IN ('pending', 'running')` with the values written inline, as the partial indexes
+    say it: SQLite uses a partial index only for a query whose WHERE has its condition as a term
+    (it matches terms, it does not reason: `status = ?` alone does not qualify). Queries that want
+    one status add it beside this."""
+    return status.in_([literal_column(f"'{value}'") for value in IN_FLIGHT])
+
+
+def not_idle(status: Any) -> Any:
+    """`status != 'idle'`, the condition of the threads' partial status index (see `in_flight`)."""
+    return status != literal_column("'idle'")
+
+
+def _where(condition: str) -> dict[str, Any]:
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
 
 
 def _gin(name: str, column: str) -> Index:
@@ -103,7 +128,7 @@ class Thread(Base):
     metadata_: Mapped[dict[str, Any]] = _json_object("metadata")
     config: Mapped[dict[str, Any]] = _json_object()
     # idle | busy | interrupted | error
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="idle", index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="idle")
     # The latest state's values and pending interrupts, copied here after each run so that
     # thread search can filter on them without reading checkpoints.
     values: Mapped[dict[str, Any] | None] = mapped_column(JsonB)
@@ -116,6 +141,9 @@ class Thread(Base):
     __table_args__ = (
         Index("ix_threads_created_at", "created_at"),
         Index("ix_threads_updated_at", "updated_at"),
+        # Every run makes its thread busy and then idle again; most threads are idle, and a search
+        # for them reads the threads in order of a time index anyway.
+        Index("ix_threads_status_not_idle", "status", **_where(NOT_IDLE_SQL)),
         _gin("ix_threads_metadata_gin", "metadata"),
     )
 
@@ -125,7 +153,7 @@ class Run(Base):
 
     run_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("threads.thread_id", ondelete="CASCADE"), nullable=False)
-    assistant_id: Mapped[uuid.UUID] = mapped_column(nullable=False, index=True)
+    assistant_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
     # pending | running | success | error | timeout | interrupted
@@ -143,8 +171,9 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_thread_id_created_at", "thread_id", "created_at"),
         # The runs in flight on a thread: asked at every run's creation and end.
-        Index("ix_runs_thread_id_status", "thread_id", "status"),
-        Index("ix_runs_status_created_at", "status", "created_at"),
+        Index("ix_runs_in_flight_thread_id", "thread_id", **_where(IN_FLIGHT_SQL)),
+        # The queue: the oldest pending run, and the threads running one.
+        Index("ix_runs_in_flight_status_created_at", "status", "created_at", **_where(IN_FLIGHT_SQL)),
     )
 
 

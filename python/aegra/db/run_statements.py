@@ -15,8 +15,7 @@ from sqlalchemy import bindparam, case, exists, select, update
 
 from aegra.db.direct_sql import FullInsert, Prepared, Statements, select_rows
 from aegra.db.json_filters import auth_filter
-from aegra.db.models import Assistant, Run, Thread
-from aegra.db.repositories.runs import INFLIGHT
+from aegra.db.models import Assistant, Run, Thread, in_flight
 
 ASSISTANT_BY_ID = Prepared(select_rows(Assistant).where(Assistant.assistant_id == bindparam("assistant_id")))
 # What a run is built from: only these columns (a thread's `values` can be a long chat history).
@@ -27,7 +26,7 @@ ASSISTANT_FOR_RUN = Prepared(
     ).where(Assistant.assistant_id == bindparam("assistant_id"))
 )  # fmt: skip
 THREAD_EXISTS = Prepared(select(Thread.thread_id).where(Thread.thread_id == bindparam("thread_id")))
-_inflight = (Run.thread_id == bindparam("thread_id"), Run.status.in_(INFLIGHT))
+_inflight = (Run.thread_id == bindparam("thread_id"), in_flight(Run.status))
 # FOR UPDATE (PostgreSQL; SQLite's writers hold the database lock anyway): two requests for one
 # thread must not both see it idle. `inflight`: whether a run of it is pending or running (most
 # runs need only that; INFLIGHT_RUN_IDS lists them for the strategies that cancel them).
@@ -63,7 +62,7 @@ SETTLE_RUN = Prepared(
 _others_inflight = exists().where(
     _runs.thread_id == bindparam("settled_thread_id"),
     _runs.run_id != bindparam("settled_run_id"),
-    _runs.status.in_(INFLIGHT),
+    in_flight(_runs.status),
 )
 SETTLE_THREAD = Prepared(
     update(Thread.__table__)
@@ -82,10 +81,15 @@ SETTLE_THREAD = Prepared(
 # The executor's claim: the oldest due pending run whose thread runs nothing. On SQLite the
 # caller's write transaction (BEGIN IMMEDIATE) makes it atomic; on PostgreSQL SKIP LOCKED lets
 # several workers claim different runs at once (SQLite compiles the FOR UPDATE away).
-_busy_threads = select(_runs.thread_id).where(_runs.status == "running")
+_busy_threads = select(_runs.thread_id).where(in_flight(_runs.status), _runs.status == "running")
 NEXT_CLAIMABLE_RUN = Prepared(
     select(_runs.run_id, _runs.thread_id, _runs.kwargs, _runs.attempt)
-    .where(_runs.status == "pending", _runs.created_at <= bindparam("now"), _runs.thread_id.not_in(_busy_threads))
+    .where(
+        in_flight(_runs.status),
+        _runs.status == "pending",
+        _runs.created_at <= bindparam("now"),
+        _runs.thread_id.not_in(_busy_threads),
+    )
     .order_by(_runs.created_at, _runs.run_id)
     .limit(1)
     .with_for_update(skip_locked=True)

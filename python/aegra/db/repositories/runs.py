@@ -9,10 +9,8 @@ from typing import Any
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import Select, exists, select, update
 
-from aegra.db.models import Run, Thread
+from aegra.db.models import Run, Thread, in_flight
 from aegra.db.repositories.base import RepositoryMixin
-
-INFLIGHT = ("pending", "running")
 
 
 class RunRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Run]):
@@ -37,14 +35,14 @@ class RunRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Run]):
         Sorted here, not in SQL: with an ORDER BY, SQLite picks the (thread_id, created_at) index
         and walks every run the thread ever had instead of the few in flight.
         """
-        statement = select(Run).where(Run.thread_id == thread_id, Run.status.in_(INFLIGHT))
+        statement = select(Run).where(Run.thread_id == thread_id, in_flight(Run.status))
         return sorted(await self.session.scalars(statement), key=lambda run: (run.created_at, run.run_id))
 
     async def fail_interrupted_by_restart(self, now: datetime) -> list[uuid.UUID]:
         """Runs left `running` by a process that died: they end as `error`, never stay running."""
         statement = (
             update(Run)
-            .where(Run.status == "running")
+            .where(in_flight(Run.status), Run.status == "running")
             .values(
                 status="error",
                 ended_at=now,

@@ -9,10 +9,8 @@ from typing import Any
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import ColumnElement, delete, exists, select
 
-from aegra.db.models import Run, Thread
+from aegra.db.models import Run, Thread, in_flight, not_idle
 from aegra.db.repositories.base import RepositoryMixin
-
-ACTIVE_RUN_STATUSES = ("pending", "running")
 
 
 class ThreadRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Thread]):
@@ -38,6 +36,8 @@ class ThreadRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Thread]):
             conditions.append(Thread.thread_id.in_(ids))
         if status is not None:
             conditions.append(Thread.status == status)
+            if status != "idle":  # lets SQLite use the partial index (models.in_flight says why)
+                conditions.append(not_idle(Thread.status))
         return conditions
 
     async def search(
@@ -65,7 +65,7 @@ class ThreadRepository(RepositoryMixin, SQLAlchemyAsyncRepository[Thread]):
         return found
 
     async def has_active_runs(self, thread_id: uuid.UUID) -> bool:
-        active = exists().where(Run.thread_id == thread_id, Run.status.in_(ACTIVE_RUN_STATUSES))
+        active = exists().where(Run.thread_id == thread_id, in_flight(Run.status))
         return bool(await self.session.scalar(select(active)))
 
 

@@ -21,6 +21,7 @@ from aegra.auth import Filter, RequestAuth
 from aegra.db.engine import Database
 from aegra.db.models import Run as RunRow
 from aegra.db.models import Thread as ThreadRow
+from aegra.db.models import in_flight
 from aegra.db.repositories import RunRepository, ThreadRepository
 from aegra.db.run_statements import (
     INFLIGHT_RUN_IDS,
@@ -219,15 +220,16 @@ class RunService:
             raise Invalid("Give either `status`, or `thread_id` with `run_ids`, but not both")
         statement = select(RunRow.thread_id, RunRow.run_id)
         if by_status:
-            wanted = ("pending", "running") if body.status == "all" else (body.status,)
-            statement = statement.where(RunRow.status.in_(wanted))
+            statement = statement.where(in_flight(RunRow.status))
+            if body.status != "all":
+                statement = statement.where(RunRow.status == body.status)
         else:
             if body.thread_id is None or not body.run_ids:
                 raise Invalid("`thread_id` and `run_ids` go together")
             thread_uuid = parse_uuid(body.thread_id, "thread ID")
             run_ids = [parse_uuid(r, "run ID") for r in body.run_ids]
             statement = statement.where(
-                RunRow.thread_id == thread_uuid, RunRow.run_id.in_(run_ids), RunRow.status.in_(("pending", "running"))
+                RunRow.thread_id == thread_uuid, RunRow.run_id.in_(run_ids), in_flight(RunRow.status)
             )
         allowed = await self._authorize(body.thread_id, None, auth, "update")
         async with self.db.read_session() as session:

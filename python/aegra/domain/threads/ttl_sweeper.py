@@ -16,8 +16,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy import exists, select, update
 
 from aegra.db.engine import Database
-from aegra.db.models import Run, Thread
-from aegra.db.repositories.runs import INFLIGHT
+from aegra.db.models import Run, Thread, in_flight
 from aegra.domain.threads.checkpoints import keep_latest_checkpoints
 from aegra.periodic import PeriodicSweep
 
@@ -36,7 +35,7 @@ class ThreadTTLSweeper:
     async def sweep_once(self, now: datetime | None = None) -> int:
         """Settle every expired, idle thread; returns how many were swept."""
         now = now or datetime.now(UTC)
-        busy = exists().where(Run.thread_id == Thread.thread_id, Run.status.in_(INFLIGHT))
+        busy = exists().where(Run.thread_id == Thread.thread_id, in_flight(Run.status))
         statement = (
             select(Thread.thread_id, Thread.ttl_strategy)
             .where(Thread.expires_at <= now, ~busy)
