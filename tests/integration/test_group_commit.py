@@ -139,6 +139,15 @@ async def test_lagging_writes_return_at_once_and_commit_at_the_next_pass(direct:
     assert _committed(_path(direct)) == [7]
 
 
+async def test_durable_returns_once_the_open_group_is_committed(direct: SqliteDirect) -> None:
+    with writes_may_lag():
+        await _turn(direct, "INSERT INTO t VALUES (1)")
+    assert _committed(_path(direct)) == []
+    await direct.durable()  # what a reader on another connection waits for (a thread create's race)
+    assert _committed(_path(direct)) == [1]
+    await direct.durable()  # nothing open: at once
+
+
 async def test_a_waiting_turn_in_a_lagging_group_waits_for_everything_before_it(direct: SqliteDirect) -> None:
     commits = _commits(direct)
     with writes_may_lag():

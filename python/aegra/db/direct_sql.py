@@ -17,6 +17,7 @@ through SQLAlchemy Core. Callers see one interface either way: rows with attribu
 from __future__ import annotations
 
 import collections
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
@@ -115,6 +117,11 @@ class FullInsert:
         return values
 
 
+def row_values(row: Any) -> dict[str, Any]:
+    """An ORM object's values by column name (`metadata_` is `metadata`), for a `FullInsert`."""
+    return {prop.columns[0].name: getattr(row, prop.key) for prop in type(row).__mapper__.column_attrs}
+
+
 class Statements:
     """What a `write()` or `read()` block runs its statements with."""
 
@@ -142,7 +149,11 @@ class _SqliteStatements(Statements):
 
     async def rows(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Any]:
         compiled = prepared.compiled(self._dialect)
-        cursor = await self._conn.statement(compiled.sql, compiled.parameters(params or {}))
+        parameters = compiled.parameters(params or {})
+        try:
+            cursor = await self._conn.statement(compiled.sql, parameters)
+        except sqlite3.IntegrityError as exc:  # as SQLAlchemy raises it on PostgreSQL
+            raise IntegrityError(compiled.sql, parameters, exc) from exc
         if cursor.description is None:  # no result set (INSERT, UPDATE without RETURNING...)
             return []
         raw = cursor.fetchall()
@@ -175,6 +186,10 @@ class DirectSQL(Protocol):
     def failed_commits(self) -> int:
         """A count that changes when writes that no one waited for were lost (a run checks it)."""
 
+    async def durable(self) -> None:
+        """Return once every write made so far through this object is committed, so that other
+        connections see it (a write of another turn may still be in SQLite's open group)."""
+
     async def close(self) -> None: ...
 
 
@@ -201,6 +216,9 @@ class SqliteDirect:
     def failed_commits(self) -> int:
         """How many group COMMITs have failed so far (their writes were rolled back)."""
         return self.turns.failed_commits
+
+    async def durable(self) -> None:
+        await self.turns.durable()
 
     def write(self) -> _Turn:
         """Commits with its group on success (and returns once that is durable), undone on error."""
@@ -259,6 +277,9 @@ class EngineDirect:
     @property
     def failed_commits(self) -> int:
         return 0  # each transaction commits on its own, and its writer sees its errors
+
+    async def durable(self) -> None:
+        return None  # each write block commits before it returns
 
     async def close(self) -> None:
         return None

@@ -136,6 +136,11 @@ class GroupCommit:
         if group is not None:
             await _durable(group)
 
+    async def durable(self) -> None:
+        """Return once the writes made so far on this connection are committed (the open group's)."""
+        if self._group is not None:
+            await _durable(self._group)
+
     def check_held(self, what: str) -> None:
         if not self.held:
             raise RuntimeError(f"the shared SQLite connection can only {what} inside a turn (async with turns)")

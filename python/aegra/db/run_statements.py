@@ -113,6 +113,7 @@ async def claim_next_run(sql: Statements, now: Any) -> ClaimedRun | None:
     return run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1
 
 
+RUN_BY_ID = Prepared(select_rows(Run).where(Run.run_id == bindparam("run_id")))
 RUN_INSERT = FullInsert(Run.__table__)
 THREAD_INSERT = FullInsert(Thread.__table__)
 

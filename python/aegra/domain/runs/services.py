@@ -25,6 +25,7 @@ from aegra.db.models import in_flight
 from aegra.db.repositories import RunRepository, ThreadRepository
 from aegra.db.run_statements import (
     INFLIGHT_RUN_IDS,
+    RUN_BY_ID,
     RUN_INSERT,
     THREAD_EXISTS,
     THREAD_INSERT,
@@ -161,8 +162,13 @@ class RunService:
     async def get(self, thread_id: str | None, run_id: str, *, auth: RequestAuth) -> schemas.Run:
         """`thread_id` None: a run by id alone (the stateless `/runs/{run_id}/...` routes)."""
         allowed = await self._authorize(thread_id, run_id, auth, "read")
-        async with self.db.read_session() as session:
-            return schemas.from_row(await self._get_row(session, thread_id, run_id, allowed))
+        if allowed:  # the thread's metadata decides: a join (RunRepository.through_thread)
+            async with self.db.read_session() as session:
+                return schemas.from_row(await self._get_row(session, thread_id, run_id, allowed))
+        run_uuid = parse_uuid(run_id, "run ID")
+        async with self.db.direct.read() as sql:  # clients poll this: the short way
+            row = await sql.first(RUN_BY_ID, {"run_id": run_uuid})
+        return schemas.from_row(_found(row, thread_id, run_uuid))
 
     async def _authorize(
         self, thread_id: str | None, run_id: str | None, auth: RequestAuth, action: str
@@ -175,10 +181,7 @@ class RunService:
 
     async def _get_row(self, session: Any, thread_id: str | None, run_id: str, allowed: Filter | None) -> RunRow:
         run_uuid = parse_uuid(run_id, "run ID")
-        row = await RunRepository(session=session).get_allowed(run_uuid, allowed)
-        if row is None or (thread_id is not None and row.thread_id != parse_uuid(thread_id, "thread ID")):
-            raise NotFound(f"Run {run_uuid} not found")
-        return row
+        return _found(await RunRepository(session=session).get_allowed(run_uuid, allowed), thread_id, run_uuid)
 
     async def list(self, thread_id: str, *, auth: RequestAuth, limit: int, offset: int,
                    status: str | None) -> Page[schemas.Run]:  # fmt: skip
@@ -316,3 +319,10 @@ class RunService:
         if thread is None:
             return {}
         return thread_fallback(thread.status, thread.values, thread.interrupts, row.error)
+
+
+def _found(row: Any, thread_id: str | None, run_uuid: uuid.UUID) -> Any:
+    """The run's row, if it exists (on `thread_id`, when one is given); else 404."""
+    if row is None or (thread_id is not None and row.thread_id != parse_uuid(thread_id, "thread ID")):
+        raise NotFound(f"Run {run_uuid} not found")
+    return row

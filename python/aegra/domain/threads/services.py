@@ -21,9 +21,11 @@ from langgraph.store.base import BaseStore
 from sqlalchemy.exc import IntegrityError
 
 from aegra.auth import Filter, RequestAuth
+from aegra.db.direct_sql import row_values
 from aegra.db.engine import Database
 from aegra.db.models import Thread as ThreadRow
 from aegra.db.repositories import ThreadRepository
+from aegra.db.run_statements import THREAD_INSERT
 from aegra.domain.pagination import Page
 from aegra.domain.schemas import JSONObject, check_limit
 from aegra.domain.threads import schemas
@@ -88,10 +90,13 @@ class ThreadService:
             raise no_graph_id(thread_id)
         row = self._new_row(thread_id, metadata, body.ttl if body.ttl is not None else self.default_ttl)
         try:
-            async with self.db.session() as session:
-                session.add(row)
+            # On the runs' connection (db/direct_sql.py): on SQLite a thread made while runs are
+            # writing joins their group instead of waiting for the write lock.
+            async with self.db.direct.write() as sql:
+                await sql.insert(THREAD_INSERT, row_values(row))
         except IntegrityError:
             # The primary key decides, so two requests racing for one id cannot both create it.
+            await self.db.direct.durable()  # the winner's row may still be in SQLite's open group
             existing = await self._existing(thread_id, allowed)
             if existing is not None and body.if_exists == "do_nothing":
                 # Nothing means nothing: supersteps are not applied to the existing thread either.
