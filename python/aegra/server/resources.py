@@ -137,16 +137,26 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pin_to_one_core()  # first: the threads started from here on inherit the core
     async with open_resources(app.state.settings, loopback_app=app, auth=app.state.get("auth")) as resources:
         app.state.resources = resources
-        freeze_startup_heap()
+        tune_garbage_collector()
         yield
 
 
-def freeze_startup_heap() -> None:
+# The youngest generation is collected after this many net allocations of containers (Python's
+# default: 700). A run allocates hundreds, nearly all freed by reference counting, so at 700 a
+# collection came every few runs and each walked what the runs in flight hold: 70-80 us per run
+# in all, timed with `gc.callbacks` under a 16-client load. At 7,000 it was 15 us.
+YOUNG_GENERATION_THRESHOLD = 7_000
+
+
+def tune_garbage_collector() -> None:
     """Keep what exists after startup (modules, graphs, models: alive as long as the server) out
     of the garbage collector's full passes. Under load, each full pass over that heap stopped the
-    event loop for 75-120 ms every ~4 s (timed with `gc.callbacks`), which set the latency p99."""
+    event loop for 75-120 ms every ~4 s (timed with `gc.callbacks`), which set the latency p99.
+    And collect the youngest generation less often (YOUNG_GENERATION_THRESHOLD)."""
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, older, oldest)
 
 
 # What handlers can ask for by parameter name, and the `Resources` attribute that serves it.
