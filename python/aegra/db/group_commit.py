@@ -52,24 +52,23 @@ MAX_GROUP = 64
 
 
 @contextlib.contextmanager
-def writes_may_lag(enabled: bool = True) -> Iterator[None]:
-    """Turns that write in this block (and in tasks started from it) do not wait for their COMMIT."""
-    token = _lagging.set(enabled)
+def _flag(var: contextvars.ContextVar[bool], value: bool) -> Iterator[None]:
+    token = var.set(value)
     try:
         yield
     finally:
-        _lagging.reset(token)
+        var.reset(token)
 
 
-@contextlib.contextmanager
-def one_write_turns() -> Iterator[None]:
+def writes_may_lag(enabled: bool = True) -> contextlib.AbstractContextManager[None]:
+    """Turns that write in this block (and in tasks started from it) do not wait for their COMMIT."""
+    return _flag(_lagging, enabled)
+
+
+def one_write_turns() -> contextlib.AbstractContextManager[None]:
     """Turns in this block write with one statement at most, so they need no savepoint: a statement
     that fails leaves nothing behind. A second write in such a turn is refused."""
-    token = _one_write.set(True)
-    try:
-        yield
-    finally:
-        _one_write.reset(token)
+    return _flag(_one_write, True)
 
 
 def _reads_only(statement: str) -> bool:
