@@ -1,10 +1,11 @@
 """The shared SQLite connection's turns and group commit (db/group_commit.py), on a real file.
 
-What must hold: turns of one loop pass share one COMMIT; a turn that waits returns only once its
-writes are durable (another connection sees them); a failed turn undoes only its own writes; a
-failed COMMIT fails its waiters, is counted, and leaves the connection usable; writes that may
-lag commit at the next pass or when the database closes; a writer waiting on another connection
-stops the grouping; a run whose lagging writes were lost settles as `error`.
+What must hold: turns of one loop pass share one COMMIT, and so do those of later passes while
+the loop stays busy (up to a bound); a turn that waits returns only once its writes are durable
+(another connection sees them); a failed turn undoes only its own writes; a failed COMMIT fails
+its waiters, is counted, and leaves the connection usable; writes that may lag commit once the
+loop is idle or when the database closes; a writer waiting on another connection stops the
+grouping; a run whose lagging writes were lost settles as `error`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import dialect as sqlite_dialect
 from aegra.config import database_from_env
 from aegra.db.direct_sql import SqliteDirect
 from aegra.db.engine import Database, sqlite_pragmas
-from aegra.db.group_commit import one_write_turns, writes_may_lag
+from aegra.db.group_commit import MAX_DEFERRED_PASSES, one_write_turns, writes_may_lag
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.db.run_statements import RUN_INSERT, THREAD_INSERT
 from aegra.domain.runs.broker import InProcessBroker
@@ -63,6 +65,32 @@ def _committed(path: Path, table: str = "t") -> list[int]:
 
 def _path(direct: SqliteDirect) -> Path:
     return Path(direct.connection._conn.execute("PRAGMA database_list").fetchone()[2])
+
+
+@contextlib.asynccontextmanager
+async def _busy_loop() -> AsyncIterator[None]:
+    """Another task always ready to run: the event loop never goes idle."""
+
+    async def spin() -> None:
+        while True:  # noqa: ASYNC110 - spinning is the point: ready again at every pass
+            await asyncio.sleep(0)
+
+    spinner = asyncio.create_task(spin())
+    try:
+        yield
+    finally:
+        spinner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await spinner
+
+
+async def _passes_until_committed(path: Path) -> int:
+    passes = 0
+    while not _committed(path):
+        await asyncio.sleep(0)
+        passes += 1
+        assert passes <= 100, "never committed"
+    return passes
 
 
 async def _insert(direct: SqliteDirect, value: int, *, fail: bool = False) -> list[int]:
@@ -126,7 +154,7 @@ async def test_one_write_turns_take_no_savepoint_and_may_not_write_twice(direct:
     assert _committed(_path(direct)) == [1, 2, 3, 5]
 
 
-async def test_lagging_writes_return_at_once_and_commit_at_the_next_pass(direct: SqliteDirect) -> None:
+async def test_lagging_writes_return_at_once_and_commit_when_the_loop_is_idle(direct: SqliteDirect) -> None:
     with writes_may_lag():
         async with direct.write():
             await direct.connection.execute("INSERT INTO t VALUES (7)")
@@ -134,9 +162,29 @@ async def test_lagging_writes_return_at_once_and_commit_at_the_next_pass(direct:
     async with direct.read():  # this connection reads the group's writes already
         rows = await (await direct.connection.execute("SELECT v FROM t")).fetchall()
     assert rows == [(7,)]
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.001)  # nothing else is ready while this task sleeps
     assert _committed(_path(direct)) == [7]
+
+
+async def test_a_busy_loop_defers_the_commit_so_later_turns_join_the_group(direct: SqliteDirect) -> None:
+    commits = _commits(direct)
+
+    async def after_passes(passes: int, value: int) -> list[int]:
+        for _ in range(passes):
+            await asyncio.sleep(0)  # ready again at once: the loop stays busy
+        return await _insert(direct, value)
+
+    seen_by_each = await asyncio.gather(_insert(direct, 1), after_passes(3, 2), after_passes(6, 3))
+    assert len(commits) == 1
+    assert seen_by_each == [[1, 2, 3]] * 3
+
+
+async def test_a_loop_that_stays_busy_still_commits_within_the_bound(direct: SqliteDirect) -> None:
+    async with _busy_loop():
+        with writes_may_lag():
+            await _turn(direct, "INSERT INTO t VALUES (1)")
+        passes = await _passes_until_committed(_path(direct))
+    assert 1 < passes <= MAX_DEFERRED_PASSES + 1  # deferred while the loop was busy, yet committed
 
 
 async def test_durable_returns_once_the_open_group_is_committed(direct: SqliteDirect) -> None:
@@ -197,6 +245,21 @@ async def test_closing_commits_the_open_group(tmp_path: Path, direct: SqliteDire
     assert _committed(tmp_path / "db.sqlite") == [9]
 
 
+async def test_a_writer_waiting_on_another_connection_cuts_the_deferral_short(
+    tmp_path: Path, direct: SqliteDirect
+) -> None:
+    other = InlineConnection.open(tmp_path / "db.sqlite", busy_timeout_ms=2000, pragmas=sqlite_pragmas(2000))
+    async with _busy_loop():
+        with writes_may_lag():
+            await _turn(direct, "INSERT INTO t VALUES (1)")
+        waiting = asyncio.ensure_future(other.execute("BEGIN IMMEDIATE"))
+        passes = await _passes_until_committed(tmp_path / "db.sqlite")
+    assert passes <= 3 < MAX_DEFERRED_PASSES  # the loop is still busy, yet the COMMIT went at once
+    await asyncio.wait_for(waiting, 2)
+    await other.rollback()
+    await other.close()
+
+
 async def test_a_writer_waiting_on_another_connection_stops_the_grouping(tmp_path: Path, direct: SqliteDirect) -> None:
     commits = _commits(direct)
     other = InlineConnection.open(tmp_path / "db.sqlite", busy_timeout_ms=2000, pragmas=sqlite_pragmas(2000))
@@ -238,8 +301,7 @@ async def test_a_run_whose_lagging_writes_were_lost_settles_as_error(tmp_path: P
         with writes_may_lag():
             async with direct.write():
                 await direct.connection.execute("INSERT INTO child VALUES (1)")
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.001)  # the loop is idle: the group commits
         assert direct.failed_commits == at_start + 1
 
         deps = ExecutionDeps(db=db, graphs=None, checkpointer=None, store=None,  # type: ignore[arg-type]

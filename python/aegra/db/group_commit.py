@@ -6,9 +6,13 @@ checkpoints, two sets of task writes, its end. Committed one by one, each COMMIT
 page it changed to the WAL (36 pages a run, about 6 us each here) and took and released the
 file locks, and the COMMITs were the largest single cost of the server's SQLite work.
 
-So a turn that wrote leaves the transaction open for the turns that follow in the same pass of
-the event loop, and one COMMIT at the next pass makes all of them durable together: a page that
-several of them changed (the last leaf of an index by time, a thread's row) is written once.
+So a turn that wrote leaves the transaction open for the turns that follow, and one COMMIT
+makes all of them durable together: a page that several of them changed (the last leaf of an
+index by time, a thread's row) is written once. The COMMIT comes when the event loop has nothing
+else ready to run, or after `MAX_DEFERRED_PASSES` passes of a loop that stays busy. Committing at
+the very next pass instead gave a busy server (16 clients) 1.2-1.6 COMMITs per run of 4-6 turns
+each; waiting for the loop to go idle gives 0.3 of ~22 turns, and 20% less CPU per run. An idle
+loop commits at its next pass either way.
 
 - A turn that wrote waits for that COMMIT before its `async with` block returns, so nothing
   answers a client or reports a run settled before its writes are durable. The exception is a
@@ -27,7 +31,7 @@ several of them changed (the last leaf of an index by time, a thread's row) is w
 - Reads on this connection see the group's writes a moment before they are durable.
 - While a group is open this connection holds the database's write lock, so other writers wait;
   while any writer of this process waits (`InlineConnection.writers_waiting`), each turn
-  commits as it ends.
+  commits as it ends and no COMMIT waits for the loop to go idle.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ _one_write: contextvars.ContextVar[bool] = contextvars.ContextVar("aegra_one_wri
 
 # Bound on the writing turns one COMMIT covers, so that a loop that never pauses still commits.
 MAX_GROUP = 64
+# Bound on the passes of a busy loop that a COMMIT waits for (module doc).
+MAX_DEFERRED_PASSES = 16
 
 
 @contextlib.contextmanager
@@ -198,10 +204,16 @@ class GroupCommit:
             asyncio.get_running_loop().call_soon(self._commit_due)
         return group
 
-    def _commit_due(self) -> None:
-        self._scheduled = False
+    def _commit_due(self, passes_left: int = MAX_DEFERRED_PASSES) -> None:
         if self._closed:
+            self._scheduled = False
             return
+        loop = asyncio.get_running_loop()
+        if passes_left and _others_ready(loop) and not InlineConnection.writers_waiting:
+            # More work is queued, and it may write too: let it join the group first.
+            loop.call_soon(self._commit_due, passes_left - 1)
+            return
+        self._scheduled = False
         if self.held:
             # A turn is under way (its BEGIN waits for the lock, or a reader holds the connection
             # across a yield): the group commits when that turn ends.
@@ -237,6 +249,13 @@ class GroupCommit:
         group, self._group, self._writers = self._group, None, 0
         if group is not None:
             group.finish(error)
+
+
+def _others_ready(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether callbacks other than the caller wait to run in this pass or the next. Read from
+    the queue of asyncio's own loop (`_ready`, there since Python 3.4); a loop without one (uvloop)
+    counts as idle, which commits at the next pass."""
+    return bool(getattr(loop, "_ready", None))
 
 
 class _Group:
