@@ -85,6 +85,7 @@ def test_loads_every_test_graph_in_config_order() -> None:
         "occupancy",
         "store_user",
         "module_style",
+        "tool_agent",
     ]
     assert "agent" in registry
     assert "nope" not in registry
