@@ -55,6 +55,15 @@ async def test_tool_calls_stream_as_message_tuples_and_updates(client: LangGraph
     assert kinds == [("human", False), ("ai", True), ("tool", False), ("ai", False)]
 
 
+async def test_messages_mode_sends_whole_messages_as_complete(client: LangGraphClient) -> None:
+    parts = await collect(client.runs.stream(None, "tool_agent", input=PARIS, stream_mode="messages"))
+    complete = [data[0] for event, data in parts if event == "messages/complete"]
+    assert [(m["type"], m["content"]) for m in complete] == [("tool", "sunny in Paris")]
+    partials = [data[0] for event, data in parts if event == "messages/partial"]
+    assert partials[0]["tool_calls"][0]["name"] == "get_weather"
+    assert partials[-1]["content"] == "The weather: sunny in Paris"
+
+
 async def test_breakpoints_stop_the_run_and_an_empty_input_continues_it(client: LangGraphClient) -> None:
     for breakpoint in ({"interrupt_before": ["tools"]}, {"interrupt_after": ["agent"]}):
         thread_id = (await client.threads.create())["thread_id"]

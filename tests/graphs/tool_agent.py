@@ -33,7 +33,7 @@ class ToolCallingFakeModel(GenericFakeChatModel):
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:  # fmt: skip
         message = self._generate(messages, stop=stop, run_manager=run_manager, **kwargs).generations[0].message
         if not isinstance(message, AIMessage) or not message.tool_calls:
-            self.messages = iter([message])
+            self.messages = iter([message])  # the parent's _stream draws the scripted reply again
             yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
             return
         chunks = [
