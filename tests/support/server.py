@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from aegra.cli.granian import granian_argv
 from tests.support.postgres import free_port
 
 
@@ -38,14 +38,11 @@ class RunningServer:
 def granian_server(
     cwd: Path, env: Mapping[str, str] | None = None, *, workers: int = 1, startup_timeout: float = 60.0
 ) -> Iterator[RunningServer]:
-    """Start `granian --factory aegra.server.app:create_app` in `cwd`; stop it on exit."""
+    """Start Granian with the app factory, as `aegra serve` does, in `cwd`; stop it on exit."""
     port = free_port()
     log_path = cwd / f"granian-{port}.log"
     full_env = {**os.environ, **(env or {})}
-    argv = [
-        sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "aegra.server.app:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-    ]  # fmt: skip
+    argv = granian_argv(host="127.0.0.1", port=port, workers=workers)  # as `aegra serve` starts it
     with log_path.open("wb") as log:
         # A session of its own, so the whole group (Granian and its workers) can be signalled at once.
         process = subprocess.Popen(

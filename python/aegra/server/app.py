@@ -1,6 +1,6 @@
 """The Litestar application factory.
 
-Run it with Granian: `granian --interface asgi --factory aegra.server.app:create_app`
+Run it with Granian: `granian --interface asgi --loop asyncio --factory aegra.server.app:create_app`
 (`aegra dev` and `aegra serve` do exactly that). With `http.app` the factory returns the API
 wrapped with the user's app (server/custom_app.py); `http.disable_*` leave route groups out;
 `http.mount_prefix` moves everything under a path prefix (server/mount_prefix.py).
