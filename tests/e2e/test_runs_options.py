@@ -23,14 +23,15 @@ async def collect(stream: Any) -> list[tuple[str, Any]]:
     return [(part.event, part.data) async for part in stream]
 
 
+def sse_frames(body: str) -> list[dict[str, str]]:
+    """The fields (id, event, data) of each frame of an SSE body, as the server framed it (CRLF)."""
+    frames = [dict(line.split(": ", 1) for line in frame.split("\r\n") if ": " in line)
+              for frame in body.split("\r\n\r\n")]  # fmt: skip
+    return [frame for frame in frames if "event" in frame]
+
+
 def sse_events(body: str) -> list[tuple[str, Any]]:
-    """(event, data) of each frame of an SSE body, as the server framed it (CRLF)."""
-    events = []
-    for frame in body.split("\r\n\r\n"):
-        fields = dict(line.split(": ", 1) for line in frame.split("\r\n") if ": " in line)
-        if "event" in fields:
-            events.append((fields["event"], json.loads(fields["data"])))
-    return events
+    return [(frame["event"], json.loads(frame["data"])) for frame in sse_frames(body)]
 
 
 async def test_tool_calls_stream_as_message_tuples_and_updates(client: LangGraphClient) -> None:
@@ -137,7 +138,8 @@ async def test_a_stateless_run_can_be_streamed_again_and_joined(server: RunningS
         assert [data["step"] for event, data in events if event == "custom"] == [1, 2, 3, 4, 5, 6]
         joined = await http.get(f"/runs/{run['run_id']}/join")
         assert joined.status_code == 200 and joined.json() == {"seconds": 0.3, "steps_done": 6}
-        replayed = await http.get(f"/runs/{run['run_id']}/stream", headers={"Last-Event-ID": "-1"})
-        assert replayed.status_code == 200
+        first_step = next(frame["id"] for frame in sse_frames(streamed.text) if frame["event"] == "custom")
+        replayed = await http.get(f"/runs/{run['run_id']}/stream", headers={"Last-Event-ID": first_step})
+        assert [data["step"] for event, data in sse_events(replayed.text) if event == "custom"] == [2, 3, 4, 5, 6]
     kept = await client.runs.get(run["thread_id"], run["run_id"])
     assert kept["status"] == "success"
