@@ -14,13 +14,10 @@ from langgraph_sdk.schema import Command
 
 from tests.support.hangups import hang_up, settled_status
 from tests.support.server import RunningServer
+from tests.support.streams import collect
 from tests.support.webhook_receiver import webhook_receiver
 
 USER_HI = {"messages": [{"role": "user", "content": "hi"}]}
-
-
-async def collect(stream: Any) -> list[tuple[str, Any]]:
-    return [(part.event, part.data) async for part in stream]
 
 
 async def wait_status(client: LangGraphClient, thread_id: str, run_id: str, wanted: set[str]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ thread stream's `stream_modes` spelling, and reconnecting to a stateless run.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 import pytest
@@ -15,23 +14,9 @@ from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.schema import Command
 
 from tests.support.server import RunningServer
+from tests.support.streams import collect, sse_events, sse_frames
 
 PARIS = {"messages": [{"role": "user", "content": "Paris"}]}
-
-
-async def collect(stream: Any) -> list[tuple[str, Any]]:
-    return [(part.event, part.data) async for part in stream]
-
-
-def sse_frames(body: str) -> list[dict[str, str]]:
-    """The fields (id, event, data) of each frame of an SSE body, as the server framed it (CRLF)."""
-    frames = [dict(line.split(": ", 1) for line in frame.split("\r\n") if ": " in line)
-              for frame in body.split("\r\n\r\n")]  # fmt: skip
-    return [frame for frame in frames if "event" in frame]
-
-
-def sse_events(body: str) -> list[tuple[str, Any]]:
-    return [(frame["event"], json.loads(frame["data"])) for frame in sse_frames(body)]
 
 
 async def test_tool_calls_stream_as_message_tuples_and_updates(client: LangGraphClient) -> None:
