@@ -3,6 +3,7 @@
     git worktree add /tmp/base main && cp python/aegra/_vec.abi3.so /tmp/base/python/aegra/
     python benches/runs_ab.py --a /tmp/base --b . --rounds 4
     python benches/runs_ab.py --a . --b . --env-b AEGRA_PIN_CPU=true
+    python benches/runs_ab.py --a /tmp/base --b . --workload thread-get   # GET /threads/{id} under wrk
 
 This machine's speed drifts by 10-50% over minutes (benches/README.md): two versions measured one
 after the other differ by as much as most changes do. So each round runs A B B A, each time a
@@ -24,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
+from route_load import thread_get_load
 from runs_load import measured_wait_load, wait_load
 
 HERE = Path(__file__).parent
@@ -41,7 +43,9 @@ async def load(url: str, pid: int, clients: int, seconds: float) -> tuple[float,
         return cpu_per_run * 1000, len(latencies) / elapsed
 
 
-def measure(root: Path, extra_env: dict[str, str], clients: int, seconds: float) -> tuple[float, float]:
+def measure(root: Path, extra_env: dict[str, str], clients: int, seconds: float,
+            workload: str = "runs") -> tuple[float, float]:  # fmt: skip
+    """The server's CPU per run (or request) in ms, and the runs (requests) per second."""
     with tempfile.TemporaryDirectory() as folder:
         env = {
             "PYTHONPATH": str(root.resolve() / "python"),
@@ -51,6 +55,8 @@ def measure(root: Path, extra_env: dict[str, str], clients: int, seconds: float)
             **extra_env,
         }
         with granian_server(Path(folder), env) as server:
+            if workload == "thread-get":
+                return thread_get_load(server.url, server.process.pid, seconds, clients)
             return asyncio.run(load(server.url, server.process.pid, clients, seconds))
 
 
@@ -73,24 +79,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="each round runs A B B A")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workload", choices=["runs", "thread-get"], default="runs",
+                        help="runs: the `wait` load; thread-get: GET /threads/{id} under wrk")  # fmt: skip
     args = parser.parse_args()
     sides = {"A": (args.a, parse_env(args.env_a)), "B": (args.b, parse_env(args.env_b))}
+    unit = "request" if args.workload == "thread-get" else "run"
     cpu: dict[str, list[float]] = {"A": [], "B": []}
     differences = []
     for round_number in range(1, args.rounds + 1):
         this_round: dict[str, list[float]] = {"A": [], "B": []}
         for side in "ABBA":
             root, extra_env = sides[side]
-            ms, rate = measure(root, extra_env, args.clients, args.seconds)
+            ms, rate = measure(root, extra_env, args.clients, args.seconds, args.workload)
             this_round[side].append(ms)
             cpu[side].append(ms)
-            print(f"round {round_number} {side}: {ms:.2f} ms CPU per run, {rate:.0f} runs/s", flush=True)
+            print(f"round {round_number} {side}: {ms:.3f} ms CPU per {unit}, {rate:.0f} {unit}s/s", flush=True)
         differences.append(statistics.mean(this_round["B"]) - statistics.mean(this_round["A"]))
     mean_a, mean_b = statistics.mean(cpu["A"]), statistics.mean(cpu["B"])
-    spread = f" (rounds' differences: stdev {statistics.stdev(differences):.2f} ms)" if len(differences) > 1 else ""
-    print(f"A {args.a} {' '.join(args.env_a)}: mean {mean_a:.2f} ms CPU per run over {len(cpu['A'])} runs")
-    print(f"B {args.b} {' '.join(args.env_b)}: mean {mean_b:.2f} ms CPU per run over {len(cpu['B'])} runs")
-    print(f"B - A: {mean_b - mean_a:+.2f} ms ({(mean_b / mean_a - 1) * 100:+.1f}%){spread}; "
+    spread = f" (rounds' differences: stdev {statistics.stdev(differences):.3f} ms)" if len(differences) > 1 else ""
+    print(f"A {args.a} {' '.join(args.env_a)}: mean {mean_a:.3f} ms CPU per {unit} over {len(cpu['A'])} loads")
+    print(f"B {args.b} {' '.join(args.env_b)}: mean {mean_b:.3f} ms CPU per {unit} over {len(cpu['B'])} loads")
+    print(f"B - A: {mean_b - mean_a:+.3f} ms ({(mean_b / mean_a - 1) * 100:+.1f}%){spread}; "
           f"B was lower in {sum(d < 0 for d in differences)} of {len(differences)} rounds")  # fmt: skip
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import update
 from aegra.config import database_from_env
 from aegra.db.engine import Database
 from aegra.db.models import Cron
-from aegra.db.repositories import CronRepository
+from aegra.db.tables import crons
 from tests.graphs import TEST_GRAPHS_CONFIG
 from tests.support.postgres import database_for
 from tests.support.server import RunningServer, granian_server
@@ -347,8 +347,8 @@ async def test_a_due_cron_fires_once_among_racing_schedulers(backend: Backend, c
         databases = [await stack.enter_async_context(open_database(backend.database_url)) for _ in range(3)]
 
         async def claim(database: Database, now: datetime) -> bool:
-            async with database.session() as session:
-                claimed = await CronRepository(session=session).claim(cron_id, now, now + timedelta(minutes=1))
+            async with database.write() as sql:
+                claimed = await crons.claim(sql, cron_id, now, now + timedelta(minutes=1))
                 return claimed is not None
 
         await make_due(backend.database_url, cron["cron_id"])

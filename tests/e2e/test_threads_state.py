@@ -18,7 +18,6 @@ from langgraph_sdk.errors import BadRequestError, ConflictError, NotFoundError, 
 from aegra.config import database_from_env
 from aegra.db.engine import Database
 from aegra.db.models import Run
-from aegra.db.repositories import RunRepository
 from tests.graphs import TEST_GRAPHS_CONFIG
 from tests.support.server import RunningServer, granian_server
 
@@ -309,6 +308,6 @@ async def test_in_flight_runs_block_updates_and_go_with_the_thread(tmp_path: Pat
             assert await client.threads.get_state(thread_id) == state
             await client.threads.delete(thread_id)
             async with db.read_session() as session:
-                assert await RunRepository(session=session).get_one_or_none(run_id=run_id) is None
+                assert await session.get(Run, run_id) is None
         finally:
             await db.close()

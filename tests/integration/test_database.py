@@ -11,14 +11,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from langgraph.graph import MessagesState, StateGraph
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from aegra.config import DatabaseSettings, database_from_env
 from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import Database
 from aegra.db.migrate import current_revision, head_revision, upgrade_to_head
 from aegra.db.models import Assistant, AssistantVersion, Base, Run, Thread
-from aegra.db.repositories import AssistantRepository, RunRepository, ThreadRepository
 
 
 def settings_for(url: str) -> DatabaseSettings:
@@ -37,30 +36,27 @@ async def test_models_round_trip_with_json_and_cascades(database_url: str) -> No
     try:
         assistant_id, thread_id, run_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         async with db.session() as session:
-            await AssistantRepository(session=session).add(
-                Assistant(assistant_id=assistant_id, graph_id="agent", name="a", metadata_={"owner": "ann"})
-            )
+            session.add(Assistant(assistant_id=assistant_id, graph_id="agent", name="a", metadata_={"owner": "ann"}))
             session.add(AssistantVersion(assistant_id=assistant_id, version=1, graph_id="agent", name="a"))
-            await ThreadRepository(session=session).add(
-                Thread(thread_id=thread_id, metadata_={"nested": {"k": [1, 2]}}, values={"messages": []})
-            )
+            session.add(Thread(thread_id=thread_id, metadata_={"nested": {"k": [1, 2]}}, values={"messages": []}))
             await session.flush()
-            await RunRepository(session=session).add(
+            session.add(
                 Run(run_id=run_id, thread_id=thread_id, assistant_id=assistant_id, kwargs={"input": {"x": "é"}})
             )
         async with db.read_session() as session:
-            thread = await ThreadRepository(session=session).get(thread_id)
+            thread = await session.get(Thread, thread_id)
             assert thread.metadata_ == {"nested": {"k": [1, 2]}}
             assert thread.status == "idle" and thread.interrupts == {}
             assert thread.created_at.tzinfo is not None
-            run = await RunRepository(session=session).get(run_id)
+            run = await session.get(Run, run_id)
             assert run.kwargs == {"input": {"x": "é"}} and run.status == "pending" and run.attempt == 0
-            assistant = await AssistantRepository(session=session).get(assistant_id)
+            assistant = await session.get(Assistant, assistant_id)
             assert assistant.version == 1 and assistant.config == {} and assistant.metadata_ == {"owner": "ann"}
         async with db.session() as session:
-            await ThreadRepository(session=session).delete(thread_id)
+            await session.delete(await session.get(Thread, thread_id))
         async with db.read_session() as session:
-            assert await RunRepository(session=session).count() == 0, "deleting a thread deletes its runs"
+            runs = await session.scalar(select(func.count()).select_from(Run))
+            assert runs == 0, "deleting a thread deletes its runs"
     finally:
         await db.close()
 
@@ -120,13 +116,13 @@ async def test_sqlite_writers_queue_instead_of_failing(tmp_path: Path) -> None:
 
     async def bump() -> None:
         async with db.session() as session:
-            thread = await ThreadRepository(session=session).get(thread_id)
+            thread = await session.get(Thread, thread_id)
             await asyncio.sleep(0)
             thread.metadata_ = {"n": thread.metadata_["n"] + 1}
 
     await asyncio.gather(*(bump() for _ in range(40)))
     async with db.read_session() as session:
-        assert (await ThreadRepository(session=session).get(thread_id)).metadata_ == {"n": 40}
+        assert (await session.get(Thread, thread_id)).metadata_ == {"n": 40}
     await db.close()
 
 

@@ -22,13 +22,16 @@ import pytest
 from sqlalchemy.dialects.sqlite.aiosqlite import dialect as sqlite_dialect
 
 from aegra.config import database_from_env
-from aegra.db.direct_sql import SqliteDirect
 from aegra.db.engine import Database, sqlite_pragmas
 from aegra.db.group_commit import MAX_DEFERRED_PASSES, one_write_turns, writes_may_lag
 from aegra.db.inline_sqlite import InlineConnection
-from aegra.db.run_statements import RUN_INSERT, THREAD_INSERT
+from aegra.db.statements import SqliteTurns
+from aegra.db.tables import runs, threads
 from aegra.domain.runs.broker import InProcessBroker
-from aegra.domain.runs.execution import ExecutionDeps, Outcome, record_outcome
+from aegra.domain.runs.execution import Outcome
+from aegra.domain.runs.executor import Executor
+from aegra.domain.runs.queue import LocalQueue, SingleProcessLeases
+from aegra.domain.runs.settle import Settler
 
 SCHEMA = (
     "CREATE TABLE t (v INTEGER)",
@@ -40,7 +43,7 @@ SCHEMA = (
 
 @pytest.fixture
 async def direct(tmp_path: Path):
-    shared = SqliteDirect(
+    shared = SqliteTurns(
         tmp_path / "db.sqlite", busy_timeout_ms=2000, pragmas=sqlite_pragmas(2000), dialect=sqlite_dialect()
     )
     async with shared.write():
@@ -50,7 +53,7 @@ async def direct(tmp_path: Path):
     await shared.close()
 
 
-def _commits(direct: SqliteDirect) -> list[str]:
+def _commits(direct: SqliteTurns) -> list[str]:
     """Every COMMIT the shared connection runs, from now on."""
     seen: list[str] = []
     direct.connection._conn.set_trace_callback(lambda sql: seen.append(sql) if sql.startswith("COMMIT") else None)
@@ -63,7 +66,7 @@ def _committed(path: Path, table: str = "t") -> list[int]:
         return sorted(row[0] for row in other.execute(f"SELECT * FROM {table}"))
 
 
-def _path(direct: SqliteDirect) -> Path:
+def _path(direct: SqliteTurns) -> Path:
     return Path(direct.connection._conn.execute("PRAGMA database_list").fetchone()[2])
 
 
@@ -93,7 +96,7 @@ async def _passes_until_committed(path: Path) -> int:
     return passes
 
 
-async def _insert(direct: SqliteDirect, value: int, *, fail: bool = False) -> list[int]:
+async def _insert(direct: SqliteTurns, value: int, *, fail: bool = False) -> list[int]:
     async with direct.write():
         await direct.connection.execute("INSERT INTO t VALUES (?)", (value,))
         if fail:
@@ -101,7 +104,7 @@ async def _insert(direct: SqliteDirect, value: int, *, fail: bool = False) -> li
     return _committed(_path(direct))
 
 
-async def test_turns_in_one_pass_share_one_commit_and_return_when_durable(direct: SqliteDirect) -> None:
+async def test_turns_in_one_pass_share_one_commit_and_return_when_durable(direct: SqliteTurns) -> None:
     commits = _commits(direct)
     seen_by_each = await asyncio.gather(*(_insert(direct, v) for v in range(10)))
     assert len(commits) == 1
@@ -109,7 +112,7 @@ async def test_turns_in_one_pass_share_one_commit_and_return_when_durable(direct
         assert seen == list(range(10))
 
 
-async def test_a_failed_turn_undoes_only_its_own_writes(direct: SqliteDirect) -> None:
+async def test_a_failed_turn_undoes_only_its_own_writes(direct: SqliteTurns) -> None:
     commits = _commits(direct)
     results = await asyncio.gather(_insert(direct, 1), _insert(direct, 2, fail=True), _insert(direct, 3),
                                    return_exceptions=True)  # fmt: skip
@@ -118,7 +121,7 @@ async def test_a_failed_turn_undoes_only_its_own_writes(direct: SqliteDirect) ->
     assert _committed(_path(direct)) == [1, 3] and len(commits) == 1
 
 
-async def _turn(direct: SqliteDirect, *statements: str, fail: bool = False) -> None:
+async def _turn(direct: SqliteTurns, *statements: str, fail: bool = False) -> None:
     async with direct.write():
         for statement in statements:
             await direct.connection.execute(statement)
@@ -126,7 +129,7 @@ async def _turn(direct: SqliteDirect, *statements: str, fail: bool = False) -> N
             raise RuntimeError("the turn fails after writing")
 
 
-async def test_failed_turns_with_several_writes_undo_only_their_own(direct: SqliteDirect) -> None:
+async def test_failed_turns_with_several_writes_undo_only_their_own(direct: SqliteTurns) -> None:
     results = await asyncio.gather(
         _turn(direct, "INSERT INTO t VALUES (1)"),  # begins the group's transaction
         _turn(direct, "INSERT INTO t VALUES (2)", "UPDATE t SET v = v + 10 WHERE v = 1"),
@@ -138,7 +141,7 @@ async def test_failed_turns_with_several_writes_undo_only_their_own(direct: Sqli
     assert _committed(_path(direct)) == [4, 11, 1002]
 
 
-async def test_one_write_turns_take_no_savepoint_and_may_not_write_twice(direct: SqliteDirect) -> None:
+async def test_one_write_turns_take_no_savepoint_and_may_not_write_twice(direct: SqliteTurns) -> None:
     statements: list[str] = []
     direct.connection._conn.set_trace_callback(statements.append)
     with writes_may_lag():  # no turn waits for the COMMIT, so all of them join one group
@@ -154,7 +157,7 @@ async def test_one_write_turns_take_no_savepoint_and_may_not_write_twice(direct:
     assert _committed(_path(direct)) == [1, 2, 3, 5]
 
 
-async def test_lagging_writes_return_at_once_and_commit_when_the_loop_is_idle(direct: SqliteDirect) -> None:
+async def test_lagging_writes_return_at_once_and_commit_when_the_loop_is_idle(direct: SqliteTurns) -> None:
     with writes_may_lag():
         async with direct.write():
             await direct.connection.execute("INSERT INTO t VALUES (7)")
@@ -166,7 +169,7 @@ async def test_lagging_writes_return_at_once_and_commit_when_the_loop_is_idle(di
     assert _committed(_path(direct)) == [7]
 
 
-async def test_a_busy_loop_defers_the_commit_so_later_turns_join_the_group(direct: SqliteDirect) -> None:
+async def test_a_busy_loop_defers_the_commit_so_later_turns_join_the_group(direct: SqliteTurns) -> None:
     commits = _commits(direct)
 
     async def after_passes(passes: int, value: int) -> list[int]:
@@ -179,7 +182,7 @@ async def test_a_busy_loop_defers_the_commit_so_later_turns_join_the_group(direc
     assert seen_by_each == [[1, 2, 3]] * 3
 
 
-async def test_a_loop_that_stays_busy_still_commits_within_the_bound(direct: SqliteDirect) -> None:
+async def test_a_loop_that_stays_busy_still_commits_within_the_bound(direct: SqliteTurns) -> None:
     async with _busy_loop():
         with writes_may_lag():
             await _turn(direct, "INSERT INTO t VALUES (1)")
@@ -187,7 +190,7 @@ async def test_a_loop_that_stays_busy_still_commits_within_the_bound(direct: Sql
     assert 1 < passes <= MAX_DEFERRED_PASSES + 1  # deferred while the loop was busy, yet committed
 
 
-async def test_durable_returns_once_the_open_group_is_committed(direct: SqliteDirect) -> None:
+async def test_durable_returns_once_the_open_group_is_committed(direct: SqliteTurns) -> None:
     with writes_may_lag():
         await _turn(direct, "INSERT INTO t VALUES (1)")
     assert _committed(_path(direct)) == []
@@ -196,7 +199,7 @@ async def test_durable_returns_once_the_open_group_is_committed(direct: SqliteDi
     await direct.durable()  # nothing open: at once
 
 
-async def test_a_waiting_turn_in_a_lagging_group_waits_for_everything_before_it(direct: SqliteDirect) -> None:
+async def test_a_waiting_turn_in_a_lagging_group_waits_for_everything_before_it(direct: SqliteTurns) -> None:
     commits = _commits(direct)
     with writes_may_lag():
         async with direct.write():
@@ -206,7 +209,7 @@ async def test_a_waiting_turn_in_a_lagging_group_waits_for_everything_before_it(
 
 
 async def test_a_failed_commit_fails_its_waiters_is_counted_and_leaves_the_connection_usable(
-    direct: SqliteDirect,
+    direct: SqliteTurns,
 ) -> None:
     before = direct.failed_commits
     with writes_may_lag():  # a lagging turn breaks the group: nobody waits for it
@@ -219,7 +222,7 @@ async def test_a_failed_commit_fails_its_waiters_is_counted_and_leaves_the_conne
     assert await _insert(direct, 2) == [2]  # the next group commits normally
 
 
-async def test_a_cancelled_waiter_still_sees_its_commit_and_is_cancelled_after(direct: SqliteDirect) -> None:
+async def test_a_cancelled_waiter_still_sees_its_commit_and_is_cancelled_after(direct: SqliteTurns) -> None:
     passed: list[str] = []
 
     async def writer() -> None:
@@ -237,7 +240,7 @@ async def test_a_cancelled_waiter_still_sees_its_commit_and_is_cancelled_after(d
     assert _committed(_path(direct)) == [5]
 
 
-async def test_closing_commits_the_open_group(tmp_path: Path, direct: SqliteDirect) -> None:
+async def test_closing_commits_the_open_group(tmp_path: Path, direct: SqliteTurns) -> None:
     with writes_may_lag():
         async with direct.write():
             await direct.connection.execute("INSERT INTO t VALUES (9)")
@@ -246,7 +249,7 @@ async def test_closing_commits_the_open_group(tmp_path: Path, direct: SqliteDire
 
 
 async def test_a_writer_waiting_on_another_connection_cuts_the_deferral_short(
-    tmp_path: Path, direct: SqliteDirect
+    tmp_path: Path, direct: SqliteTurns
 ) -> None:
     other = InlineConnection.open(tmp_path / "db.sqlite", busy_timeout_ms=2000, pragmas=sqlite_pragmas(2000))
     async with _busy_loop():
@@ -260,7 +263,7 @@ async def test_a_writer_waiting_on_another_connection_cuts_the_deferral_short(
     await other.close()
 
 
-async def test_a_writer_waiting_on_another_connection_stops_the_grouping(tmp_path: Path, direct: SqliteDirect) -> None:
+async def test_a_writer_waiting_on_another_connection_stops_the_grouping(tmp_path: Path, direct: SqliteTurns) -> None:
     commits = _commits(direct)
     other = InlineConnection.open(tmp_path / "db.sqlite", busy_timeout_ms=2000, pragmas=sqlite_pragmas(2000))
     waiting = asyncio.ensure_future(other.execute("BEGIN IMMEDIATE"))
@@ -282,32 +285,46 @@ async def test_a_writer_waiting_on_another_connection_stops_the_grouping(tmp_pat
     await other.close()
 
 
+class _LosingRunner:
+    """Stands in for a graph whose checkpoint writes, lagging, land in a group whose COMMIT fails."""
+
+    def __init__(self, shared: SqliteTurns) -> None:
+        self.shared = shared
+
+    async def run(self, run_id: uuid.UUID, graph_id: str, kwargs: dict, attempt: int) -> Outcome:
+        async with self.shared.write():  # lagging: the executor runs it under `async` durability
+            await self.shared.connection.execute("INSERT INTO child VALUES (1)")
+        await asyncio.sleep(0.001)  # the loop is idle: the group commits, and fails
+        return Outcome("success", summary={"values": {"x": 1}, "interrupts": {}, "status": "idle"})
+
+
 async def test_a_run_whose_lagging_writes_were_lost_settles_as_error(tmp_path: Path) -> None:
     db = await Database.open(database_from_env({"DATABASE_URL": f"sqlite:///{tmp_path}/runs.db"}, tmp_path))
     try:
-        direct = db.direct
-        assert isinstance(direct, SqliteDirect)
+        shared = db.shared_sqlite
+        assert shared is not None
         thread_id, run_id, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
-        async with direct.write() as sql:
-            await direct.connection.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
-            await direct.connection.execute(
+        async with db.write() as sql:
+            await shared.connection.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            await shared.connection.execute(
                 "CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
             )
-            await sql.insert(THREAD_INSERT, {"thread_id": thread_id, "status": "busy"})
-            await sql.insert(RUN_INSERT, {"run_id": run_id, "thread_id": thread_id, "assistant_id": uuid.uuid4(),
-                                          "created_at": now, "updated_at": now, "status": "running"})  # fmt: skip
-        at_start = direct.failed_commits
-        # The run's checkpoint writes, lagging, in a group whose COMMIT fails.
-        with writes_may_lag():
-            async with direct.write():
-                await direct.connection.execute("INSERT INTO child VALUES (1)")
-        await asyncio.sleep(0.001)  # the loop is idle: the group commits
-        assert direct.failed_commits == at_start + 1
-
-        deps = ExecutionDeps(db=db, graphs=None, checkpointer=None, store=None,  # type: ignore[arg-type]
-                             broker=InProcessBroker(), timeout_seconds=60)  # fmt: skip
-        outcome = Outcome("success", summary={"values": {"x": 1}, "interrupts": {}, "status": "idle"})
-        await record_outcome(run_id, thread_id, "g", outcome, deps, failed_commits_at_start=at_start)
+            await threads.insert(sql, {"thread_id": thread_id, "status": "busy"})
+            await runs.insert(sql, {"run_id": run_id, "thread_id": thread_id, "assistant_id": uuid.uuid4(),
+                                    "created_at": now, "updated_at": now, "status": "running"})  # fmt: skip
+        at_start = db.failed_commits
+        broker = InProcessBroker()
+        executor = Executor(
+            db=db, queue=LocalQueue(), leases=SingleProcessLeases(db), broker=broker,
+            runner=_LosingRunner(shared),  # type: ignore[arg-type]
+            settler=Settler(db, checkpointer=None), concurrency=1,  # type: ignore[arg-type]
+        )  # fmt: skip
+        assert executor.reserve_slot()
+        kwargs = {"config": {"configurable": {"graph_id": "g"}}, "durability": "async"}
+        executor.submit(run_id, thread_id, kwargs, started=True)
+        async for _ in broker.subscribe(run_id):  # the channel closes once the run has settled
+            pass
+        assert db.failed_commits == at_start + 1
         with contextlib.closing(sqlite3.connect(tmp_path / "runs.db")) as other:
             run = other.execute("SELECT status, error FROM runs").fetchone()
             thread = other.execute("SELECT status FROM threads").fetchone()

@@ -1,8 +1,9 @@
 """Authentication and authorization with a `langgraph_sdk.Auth` object (`auth.path` in aegra.json).
 
-The model is the official server's (api-surface.md §4): `@auth.authenticate` names the user,
-`@auth.on...` handlers allow, refuse or filter each action. Aegra applies the filters inside the
-database queries (services + repositories), so no route can return another user's rows.
+The model is the official server's (langgraph-api applies `langgraph_sdk.Auth` the same way):
+`@auth.authenticate` names the user, `@auth.on...` handlers allow, refuse or filter each action.
+Aegra applies the filters inside the database queries (db/tables/), so no route can return
+another user's rows.
 """
 
 from aegra.auth.authentication import Authenticator

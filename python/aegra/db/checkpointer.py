@@ -2,7 +2,7 @@
 
 SQLite: `AsyncSqliteSaver` on a connection that runs statements inline (db/inline_sqlite.py)
 rather than on an aiosqlite thread, which took about 30 thread round trips per run. The server's
-saver shares the connection of the runs' own statements (db/direct_sql.py), and takes it in the
+saver shares the connection of the server's own statements (db/statements.py), and takes it in the
 same turns (db/group_commit.py, whose COMMITs cover several turns' writes): after another
 connection writes, SQLite starts a connection's next transaction with an empty page cache, and
 the runs' statements and the checkpoints, written in turn, paid that each time (~0.1 ms a run).
@@ -21,11 +21,11 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from aegra.config import DatabaseSettings
-from aegra.db.direct_sql import SqliteDirect
 from aegra.db.engine import Database, sqlite_pragmas
 from aegra.db.group_commit import one_write_turns
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.db.postgres_pool import CHECKPOINTER_SETUP_LOCK_KEY, advisory_lock, psycopg_pool
+from aegra.db.statements import SqliteTurns
 
 
 @asynccontextmanager
@@ -33,8 +33,9 @@ async def open_checkpointer(
     settings: DatabaseSettings, *, database: Database | None = None
 ) -> AsyncIterator[BaseCheckpointSaver]:
     """`database`: on SQLite, share its hot-path connection instead of opening one."""
-    if settings.backend == "sqlite" and database is not None and isinstance(database.direct, SqliteDirect):
-        async with _shared_sqlite_checkpointer(database.direct) as saver:
+    shared = database.shared_sqlite if database is not None else None
+    if shared is not None:
+        async with _shared_sqlite_checkpointer(shared) as saver:
             yield saver
     elif settings.backend == "sqlite":
         async with _sqlite_checkpointer(settings) as saver:
@@ -45,7 +46,7 @@ async def open_checkpointer(
 
 
 @asynccontextmanager
-async def _shared_sqlite_checkpointer(direct: SqliteDirect) -> AsyncIterator[BaseCheckpointSaver]:
+async def _shared_sqlite_checkpointer(shared: SqliteTurns) -> AsyncIterator[BaseCheckpointSaver]:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     class SharedConnectionSaver(AsyncSqliteSaver):
@@ -55,8 +56,8 @@ async def _shared_sqlite_checkpointer(direct: SqliteDirect) -> AsyncIterator[Bas
             with one_write_turns():
                 return await super().aput(*args, **kwargs)
 
-    saver = SharedConnectionSaver(direct.connection)  # type: ignore[arg-type]  # duck-typed aiosqlite connection
-    saver.lock = direct.turns  # type: ignore[assignment]  # the connection's turns: its transactions never interleave
+    saver = SharedConnectionSaver(shared.connection)  # type: ignore[arg-type]  # duck-typed aiosqlite connection
+    saver.lock = shared.turns  # type: ignore[assignment]  # the connection's turns: its transactions never interleave
     await saver.setup()
     yield saver  # the connection is the database's, closed with it
 

@@ -1,4 +1,9 @@
-"""The SQLAlchemy engine for the API's own tables, on SQLite or PostgreSQL.
+"""The API's database: its transactions (`write()`, `read()`), on SQLite or PostgreSQL.
+
+Every statement of the server runs in `async with db.write() as sql:` or `db.read()`, through
+db/statements.py; the statements themselves live in db/tables/. SQLAlchemy's engine and ORM
+sessions (`session()`, `read_session()`) remain for tools that move whole tables (`aegra db
+export`/`import`) and for tests; the server does not use them.
 
 SQLite: one file shared with the checkpointer and the store, so every connection runs in
 WAL mode with a busy timeout, and write transactions start with `BEGIN IMMEDIATE`. The
@@ -14,6 +19,7 @@ PostgreSQL: asyncpg with a pool; the schema comes from the Alembic migrations.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,9 +30,9 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from aegra.config import DatabaseSettings
-from aegra.db.direct_sql import DirectSQL, EngineDirect, SqliteDirect
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.db.models import Base
+from aegra.db.statements import EngineTransactions, SqliteTurns, Statements, Transactions
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +45,7 @@ def json_text(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
 
-# What SQLAlchemy's JSON types read and write with, on both backends (db/direct_sql.py included).
+# What SQLAlchemy's JSON types read and write with, on both backends (db/statements.py included).
 JSON_CODEC: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": msgspec.json.decode}
 
 
@@ -63,18 +69,47 @@ class Database:
         self._read_engine = engine.execution_options(**{_READ_ONLY: True})
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
-        # The runs' hot-path statements (db/direct_sql.py).
-        self.direct: DirectSQL
+        self._transactions: Transactions
         if settings.backend == "sqlite":
             assert settings.sqlite_path is not None
-            self.direct = SqliteDirect(
+            self._transactions = SqliteTurns(
                 settings.sqlite_path,
                 busy_timeout_ms=settings.busy_timeout_ms,
                 pragmas=sqlite_pragmas(settings.busy_timeout_ms),
                 dialect=engine.dialect,
             )
         else:
-            self.direct = EngineDirect(engine, self._read_engine)
+            self._transactions = EngineTransactions(engine, self._read_engine)
+
+    def write(self) -> contextlib.AbstractAsyncContextManager[Statements]:
+        """A transaction that may write: committed when the block ends (on SQLite, with its group,
+        and the block returns once that is durable), rolled back if it raises."""
+        return self._transactions.write()  # type: ignore[no-any-return]
+
+    def read(self) -> contextlib.AbstractAsyncContextManager[Statements]:
+        """Reads only; on SQLite they never wait for the write lock (and see the writes of the
+        open group a moment before they are durable: db/group_commit.py)."""
+        return self._transactions.read()  # type: ignore[no-any-return]
+
+    async def durable(self) -> None:
+        """Return once every write made so far is committed and visible to other connections."""
+        await self._transactions.durable()
+
+    @property
+    def failed_commits(self) -> int:
+        """A count that moves when writes no one waited for were lost (see `writes_may_lag`)."""
+        return self._transactions.failed_commits
+
+    def writes_may_lag(self, enabled: bool = True) -> contextlib.AbstractContextManager[None]:
+        """Write blocks inside (and in tasks started from it) need not wait for their COMMIT: a
+        run's checkpoints under `async`/`exit` durability, whose settle waits for one that
+        covers them. A COMMIT that fails meanwhile moves `failed_commits`."""
+        return self._transactions.writes_may_lag(enabled)
+
+    @property
+    def shared_sqlite(self) -> SqliteTurns | None:
+        """SQLite's shared connection and its turns, which the server's checkpointer joins."""
+        return self._transactions if isinstance(self._transactions, SqliteTurns) else None
 
     @property
     def backend(self) -> str:
@@ -96,7 +131,7 @@ class Database:
         return db
 
     async def close(self) -> None:
-        await self.direct.close()
+        await self._transactions.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:

@@ -1,6 +1,6 @@
 """Turns on the shared SQLite connection, and one COMMIT for the writes of nearby turns.
 
-The runs' statements and LangGraph's checkpointer share one connection (db/direct_sql.py) and
+The runs' statements and LangGraph's checkpointer share one connection (db/statements.py) and
 take it in turns (`async with turns:`). A small run writes seven times: its creation, three
 checkpoints, two sets of task writes, its end. Committed one by one, each COMMIT wrote every
 page it changed to the WAL (36 pages a run, about 6 us each here) and took and released the

@@ -28,9 +28,10 @@ import sqlite3
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 
 T = TypeVar("T")
+IsolationLevel = Literal["DEFERRED", "IMMEDIATE", "EXCLUSIVE"] | None
 
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _FIRST_RETRY_SECONDS = 0.0005
@@ -158,7 +159,7 @@ class InlineConnection:
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout_ms: int, pragmas: Sequence[str] = (),
-             isolation_level: str | None = None) -> InlineConnection:  # fmt: skip
+             isolation_level: IsolationLevel = None) -> Self:  # fmt: skip
         """`isolation_level`: None for SQLAlchemy (it sends BEGIN itself); "IMMEDIATE" for callers
         that rely on the sqlite3 module's implicit transactions, so that their first write takes
         the lock in a BEGIN that can be retried."""
@@ -268,11 +269,11 @@ class InlineConnection:
         self._conn.create_function(name, num_params, func, deterministic=deterministic)
 
     @property
-    def isolation_level(self) -> str | None:
-        return self._conn.isolation_level
+    def isolation_level(self) -> IsolationLevel:
+        return self._conn.isolation_level  # type: ignore[return-value]  # what was set
 
     @isolation_level.setter
-    def isolation_level(self, value: str | None) -> None:
+    def isolation_level(self, value: IsolationLevel) -> None:
         self._conn.isolation_level = value
 
     @property

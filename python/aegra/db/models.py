@@ -1,6 +1,7 @@
 """Tables of the API's resources: assistants (with versions), threads, runs and crons.
 
-Columns follow the resource shapes of the LangGraph Platform API (api-surface.md §2.14).
+Columns follow the resource shapes of the LangGraph Platform API (langgraph-sdk's `schema.py`:
+`Assistant`, `Thread`, `Run`, `Cron`).
 The same models serve SQLite (`create_all()`) and PostgreSQL (Alembic migrations in
 `db/migrations/`; a change here needs a new migration there). JSON columns are JSONB on
 PostgreSQL and JSON text on SQLite. `metadata` is a reserved name on declarative classes,
@@ -15,7 +16,7 @@ from typing import Any
 
 from advanced_alchemy.base import CommonTableAttributes, create_registry
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, literal_column, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -46,7 +47,9 @@ def _created_at() -> Mapped[datetime]:
 
 
 def _updated_at() -> Mapped[datetime]:
-    return mapped_column(DateTimeUTC, nullable=False, default=utcnow, onupdate=utcnow)
+    # No `onupdate`: every UPDATE in db/tables/ says what it sets, `updated_at` included, the
+    # same on both backends (the SQLite path does not apply SQLAlchemy's Python-side defaults).
+    return mapped_column(DateTimeUTC, nullable=False, default=utcnow)
 
 
 # A run is in flight while pending or running. The indexes that find such runs hold only them
@@ -199,3 +202,8 @@ class Cron(Base):
     updated_at: Mapped[datetime] = _updated_at()
 
     __table_args__ = (Index("ix_crons_enabled_next_run_date", "enabled", "next_run_date"),)
+
+
+def table(model: type[Base]) -> Table:
+    """A model's table, as Core statements take it (`__table__` is typed as any FROM clause)."""
+    return model.__table__  # type: ignore[return-value]

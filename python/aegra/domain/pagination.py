@@ -1,7 +1,7 @@
 """Search results a page at a time, and the `X-Pagination-*` headers the SDK reads.
 
 A page fetches one row more than asked, to learn whether another page follows without a
-second COUNT query. Headers as langgraph-api sends them (api-surface.md §2.11): with a next
+second COUNT query. Headers as langgraph-api sends them on its search routes: with a next
 page, `X-Pagination-Next: <offset + limit>` and `X-Pagination-Total: <that + 1>` (a lower
 bound); on the last page, `X-Pagination-Total: <offset + rows>` (exact).
 """

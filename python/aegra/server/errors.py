@@ -1,4 +1,5 @@
-"""Every error answers `{"detail": "<string>"}` (api-surface.md §2.12)."""
+"""Every error answers `{"detail": "<string>"}`, as langgraph-api's errors do (and what
+`langgraph_sdk`'s client reads its error messages from)."""
 
 from __future__ import annotations
 

@@ -24,9 +24,11 @@ from aegra.domain.assistants.services import AssistantService
 from aegra.domain.crons.scheduler import CronScheduler
 from aegra.domain.crons.services import CronService
 from aegra.domain.runs.broker import InProcessBroker
-from aegra.domain.runs.execution import ExecutionDeps
+from aegra.domain.runs.execution import GraphRunner
 from aegra.domain.runs.executor import Executor
+from aegra.domain.runs.queue import LocalQueue, SingleProcessLeases
 from aegra.domain.runs.services import RunService
+from aegra.domain.runs.settle import Settler
 from aegra.domain.runs.webhooks import WebhookSender
 from aegra.domain.store.services import StoreService
 from aegra.domain.threads.schemas import TTL
@@ -67,8 +69,6 @@ async def open_resources(
         checkpointer = await stack.enter_async_context(open_checkpointer(settings.database, database=db))
         store = await stack.enter_async_context(open_store(settings.database, settings.config.store, settings.base_dir))
         vec.announce()
-        assistants = AssistantService(db, graphs, max_search_limit=settings.max_search_limit)
-        await assistants.sync_system_assistants()
         ttl = settings.config.checkpointer.ttl if settings.config.checkpointer else None
         threads = ThreadService(
             db,
@@ -78,7 +78,11 @@ async def open_resources(
             max_search_limit=settings.max_search_limit,
             default_ttl=TTL(ttl=ttl.default_ttl, strategy=ttl.strategy) if ttl and ttl.default_ttl else None,
         )
-        assistants.find_threads, assistants.delete_threads = threads.find_by_metadata, threads.delete_many
+        assistants = AssistantService(
+            db, graphs, find_threads=threads.find_by_metadata, delete_threads=threads.delete_many,
+            max_search_limit=settings.max_search_limit,
+        )  # fmt: skip
+        await assistants.sync_system_assistants()
         # Threads may carry a TTL of their own even without a configured default: always sweep.
         sweeper = ThreadTTLSweeper(
             db,
@@ -92,17 +96,15 @@ async def open_resources(
         broker = InProcessBroker()
         webhooks = WebhookSender(loopback_app)
         stack.push_async_callback(webhooks.drain)
-        deps = ExecutionDeps(
+        executor = Executor(
             db=db,
-            graphs=graphs,
-            checkpointer=checkpointer,
-            store=store,
+            queue=LocalQueue(),
+            leases=SingleProcessLeases(db),
             broker=broker,
-            timeout_seconds=settings.bg_job_timeout_secs,
-            delete_threads=threads.delete_many,
-            webhooks=webhooks,
+            runner=GraphRunner(graphs, checkpointer, store, broker, timeout_seconds=settings.bg_job_timeout_secs),
+            settler=Settler(db, checkpointer, delete_threads=threads.delete_many, webhooks=webhooks),
+            concurrency=settings.n_jobs_per_worker,
         )
-        executor = Executor(deps, settings.n_jobs_per_worker)
         await executor.start()
         stack.push_async_callback(executor.stop)
         http = settings.config.http

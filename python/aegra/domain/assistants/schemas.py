@@ -1,4 +1,4 @@
-"""Request and response bodies of `/assistants` (api-surface.md §1.1, §2.14)."""
+"""Request and response bodies of `/assistants` (langgraph-sdk's `schema.Assistant`)."""
 
 from __future__ import annotations
 

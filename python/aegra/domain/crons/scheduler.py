@@ -2,7 +2,7 @@
 
 A cron is due when it is enabled, its `next_run_date` has come and its `end_time` (if any) has
 not. Each due cron is first claimed (its `next_run_date` moved to the schedule's next time
-after now, see CronRepository.claim), then fired: a run is created through the runs service,
+after now, see db/tables/crons.py `claim`), then fired: a run is created through the runs service,
 exactly as `POST /runs` or `POST /threads/{id}/runs` would, on behalf of the cron's creator.
 Claiming first means a firing happens at most once even with several workers or servers on
 one database; missed firings (the server was down) are not caught up one by one: a late cron
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from langgraph_sdk import Auth
 
 from aegra.auth import ANONYMOUS, AuthUser, RequestAuth
 from aegra.db.engine import Database
-from aegra.db.models import Cron as CronRow
-from aegra.db.repositories import CronRepository
+from aegra.db.tables import crons
 from aegra.domain.crons.schedule import next_run_date
 from aegra.domain.crons.services import run_request
 from aegra.domain.runs.services import RunService
@@ -44,15 +44,14 @@ class CronScheduler:
     async def fire_due(self, now: datetime | None = None) -> int:
         """Fire every cron due at `now`; returns how many this call fired."""
         now = now or datetime.now(UTC)
-        async with self.db.read_session() as session:
-            due = await CronRepository(session=session).due(now, self.batch_limit)
+        async with self.db.read() as sql:
+            due = await crons.due(sql, now, self.batch_limit)
         fired = 0
         for cron in due:
             try:
-                async with self.db.session() as session:
-                    claimed = await CronRepository(session=session).claim(
-                        cron.cron_id, now, next_run_date(cron.schedule, now, cron.timezone)
-                    )
+                following = next_run_date(cron.schedule, now, cron.timezone)
+                async with self.db.write() as sql:
+                    claimed = await crons.claim(sql, cron.cron_id, now, following)
                 if claimed is not None:
                     fired += 1
                     await self._fire(claimed)
@@ -64,7 +63,7 @@ class CronScheduler:
                 logger.exception("cron %s: firing failed", cron.cron_id)
         return fired
 
-    async def _fire(self, cron: CronRow) -> None:
+    async def _fire(self, cron: Any) -> None:
         if cron.user_id is None:
             auth = RequestAuth(ANONYMOUS, None)
         else:

@@ -1,4 +1,5 @@
-"""Request and response bodies of the crons routes (api-surface.md §1.6, §2.14).
+"""Request and response bodies of the crons routes (langgraph-api's `/runs/crons` and `/threads/{thread_id}/runs/crons`;
+langgraph-sdk's `schema.Cron`).
 
 The run a cron creates at each firing is described by the same fields as a run request
 (`CronRunFields`); they are stored as the cron's `payload`, with its `assistant_id`.

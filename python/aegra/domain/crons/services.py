@@ -1,6 +1,6 @@
 """The rules of crons: create (stateless or on a thread), get, patch, delete, search, count.
 
-Behaviour follows langgraph-api (api-surface.md §1.6): a stateless cron makes a new thread at
+Behaviour follows langgraph-api's crons routes: a stateless cron makes a new thread at
 each firing and, with `on_run_completed="delete"` (the default), deletes it once the run ends;
 a thread-bound cron runs on its thread with the cron's `multitask_strategy`. The run fields are
 checked at creation with the very rules a run request obeys, so a firing does not fail on
@@ -16,12 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy.exc import IntegrityError
 
 from aegra.auth import SYSTEM, RequestAuth
 from aegra.db.engine import Database
-from aegra.db.models import Cron as CronRow
-from aegra.db.repositories import CronRepository
+from aegra.db.statements import ConstraintViolation
+from aegra.db.tables import crons
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.crons import schemas
 from aegra.domain.crons.schedule import as_utc, check_schedule, check_timezone, next_run_date
@@ -29,13 +28,13 @@ from aegra.domain.pagination import Page
 from aegra.domain.runs.options import validate_options
 from aegra.domain.runs.schemas import RunCreate
 from aegra.domain.runs.services import RunService
-from aegra.domain.schemas import JSONObject, check_limit, parse_uuid
+from aegra.domain.schemas import JSONObject, check_limit, from_row, parse_uuid, selected
 from aegra.errors import BadRequest, Invalid, NotFound
 
 
-def run_request(row: CronRow) -> RunCreate:
+def run_request(row: Any) -> RunCreate:
     """The run a firing of this cron creates: its payload, with the cron's metadata."""
-    fields = {**row.payload, "metadata": dict(row.metadata_)}
+    fields = {**row.payload, "metadata": dict(row.metadata)}
     if row.thread_id is None:
         # Each firing has a thread of its own: there is nothing to multitask with.
         fields.pop("multitask_strategy", None)
@@ -44,25 +43,6 @@ def run_request(row: CronRow) -> RunCreate:
         return msgspec.convert(fields, RunCreate)
     except msgspec.ValidationError as exc:
         raise Invalid(f"Invalid cron payload: {exc}") from None
-
-
-def to_schema(row: CronRow) -> schemas.Cron:
-    return schemas.Cron(
-        cron_id=row.cron_id,
-        assistant_id=row.assistant_id,
-        thread_id=row.thread_id,
-        on_run_completed=row.on_run_completed,  # type: ignore[arg-type]
-        end_time=row.end_time,
-        schedule=row.schedule,
-        timezone=row.timezone,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        payload=row.payload,
-        user_id=row.user_id,
-        next_run_date=row.next_run_date,
-        metadata=row.metadata_,
-        enabled=row.enabled,
-    )
 
 
 def _not_found(cron_id: uuid.UUID) -> NotFound:
@@ -77,7 +57,7 @@ class CronService:
         self.runs = runs
         self.max_search_limit = max_search_limit
 
-    def _check_run(self, row: CronRow) -> None:
+    def _check_run(self, row: Any) -> None:
         validate_options(run_request(row), stateless=row.thread_id is None, webhooks_enabled=self.runs.webhooks_enabled)
 
     # -- CRUD -----------------------------------------------------------------------------
@@ -94,7 +74,7 @@ class CronService:
         if assistant.metadata.get("created_by") != "system":
             await self.assistants.get(str(assistant.assistant_id), auth=auth)
         now = datetime.now(UTC)
-        row = CronRow(
+        row = crons.Row(
             cron_id=uuid.uuid4(),
             assistant_id=assistant.assistant_id,
             thread_id=thread_uuid,
@@ -102,7 +82,7 @@ class CronService:
             timezone=body.timezone,
             end_time=as_utc(body.end_time),
             payload={"assistant_id": str(assistant.assistant_id), **body.run_fields()},
-            metadata_=dict(body.metadata or {}),
+            metadata=dict(body.metadata or {}),
             enabled=body.enabled,
             on_run_completed=None if thread_uuid else body.on_run_completed or "delete",
             next_run_date=next_run_date(body.schedule, now, body.timezone),
@@ -116,26 +96,26 @@ class CronService:
             await self.runs.existing_thread(thread_id, auth=auth)  # 404 unless the caller may read it
         value: dict[str, Any] = {
             "payload": row.payload, "schedule": row.schedule, "cron_id": row.cron_id, "thread_id": thread_uuid,
-            "user_id": row.user_id, "end_time": row.end_time, "metadata": row.metadata_,
+            "user_id": row.user_id, "end_time": row.end_time, "metadata": row.metadata,
         }  # fmt: skip
         await auth.authorize("crons", "create", value)
-        row.metadata_ = dict(value["metadata"] or {})
+        row = row._replace(metadata=dict(value["metadata"] or {}))
         try:
-            async with self.db.session() as session:
-                session.add(row)
-        except IntegrityError:
+            async with self.db.write() as sql:
+                await crons.insert(sql, row._asdict())
+        except ConstraintViolation:
             # The thread or the assistant was deleted a moment ago (foreign keys).
             raise NotFound("Thread or assistant not found.") from None
-        return to_schema(row)
+        return from_row(schemas.Cron, row)
 
     async def get(self, cron_id: str, *, auth: RequestAuth) -> schemas.Cron:
         resolved = parse_uuid(cron_id, "cron ID")
         allowed = await auth.authorize("crons", "read", {"cron_id": resolved})
-        async with self.db.read_session() as session:
-            row = await CronRepository(session=session).get_allowed(resolved, allowed)
+        async with self.db.read() as sql:
+            row = await crons.get(sql, resolved, allowed)
         if row is None:
             raise _not_found(resolved)
-        return to_schema(row)
+        return from_row(schemas.Cron, row)
 
     async def patch(self, cron_id: str, body: schemas.CronPatch, *, auth: RequestAuth) -> schemas.Cron:
         resolved = parse_uuid(cron_id, "cron ID")
@@ -155,45 +135,48 @@ class CronService:
         allowed = await auth.authorize("crons", "update", value)
         now = datetime.now(UTC)
         # Any refusal below raises inside the transaction: nothing is written.
-        async with self.db.session() as session:
-            row = await CronRepository(session=session).get_allowed(resolved, allowed)
+        async with self.db.write() as sql:
+            row = await crons.get(sql, resolved, allowed)
             if row is None:
                 raise _not_found(resolved)
+            changes: dict[str, Any] = {}
             if body.on_run_completed is not None:
                 if row.thread_id is not None:
                     raise Invalid("`on_run_completed` applies only to stateless crons")
-                row.on_run_completed = body.on_run_completed
+                changes["on_run_completed"] = body.on_run_completed
             if body.timezone is not None:
-                row.timezone = body.timezone
+                changes["timezone"] = body.timezone
             if body.schedule is not None:
-                row.schedule = body.schedule
+                changes["schedule"] = body.schedule
             if body.schedule is not None or body.timezone is not None:
-                row.next_run_date = next_run_date(row.schedule, now, row.timezone)
+                schedule, timezone = changes.get("schedule", row.schedule), changes.get("timezone", row.timezone)
+                changes["next_run_date"] = next_run_date(schedule, now, timezone)
             if body.end_time is not msgspec.UNSET:
-                row.end_time = end_time
+                changes["end_time"] = end_time
             if body.enabled is not None:
-                row.enabled = body.enabled
+                changes["enabled"] = body.enabled
             if value.get("metadata"):
-                row.metadata_ = {**row.metadata_, **value["metadata"]}
+                changes["metadata"] = {**row.metadata, **value["metadata"]}
             # A shallow merge: each run field given replaces the stored one.
-            row.payload = {**row.payload, **run_fields}
+            changes["payload"] = {**row.payload, **run_fields}
+            changes["updated_at"] = now
+            row = row._replace(**changes)
             self._check_run(row)
-            row.updated_at = now
-            await session.flush()
-            return to_schema(row)
+            await crons.update_fields(sql, resolved, changes)
+        return from_row(schemas.Cron, row)
 
     async def delete(self, cron_id: str, *, auth: RequestAuth) -> None:
         resolved = parse_uuid(cron_id, "cron ID")
         allowed = await auth.authorize("crons", "delete", {"cron_id": resolved})
-        async with self.db.session() as session:
-            if not await CronRepository(session=session).delete_allowed(resolved, allowed):
+        async with self.db.write() as sql:
+            if not await crons.delete_one(sql, resolved, allowed):
                 raise _not_found(resolved)
 
     # -- search ---------------------------------------------------------------------------
 
     async def _filters(self, body: schemas.CronSearch | schemas.CronCount, auth: RequestAuth,
                        page: dict[str, int]) -> dict[str, Any]:  # fmt: skip
-        """CronRepository.filters' arguments: the request's filters, the `crons` handler's, and (as
+        """`crons.filters`' arguments: the request's filters, the `crons` handler's, and (as
         langgraph-api) the `threads` handler's over thread-bound crons' threads."""
         assistant_id = self.assistants.resolve_id(body.assistant_id) if body.assistant_id else None
         thread_id = parse_uuid(body.thread_id, "thread ID") if body.thread_id else None
@@ -210,32 +193,28 @@ class CronService:
             "thread_id": thread_id,
             "enabled": getattr(body, "enabled", None),
             "metadata": value["metadata"],  # as the handler left it
-            "allowed": allowed,
-            "thread_allowed": thread_allowed,
+            "allowed_by": allowed,
+            "thread_allowed_by": thread_allowed,
         }
 
     async def search(self, body: schemas.CronSearch, *, auth: RequestAuth) -> Page[JSONObject]:
         check_limit(body.limit, self.max_search_limit)
         filters = await self._filters(body, auth, {"limit": body.limit, "offset": body.offset})
-        async with self.db.read_session() as session:
-            repo = CronRepository(session=session)
-            rows = await repo.search(
-                repo.filters(**filters),
+        async with self.db.read() as sql:
+            rows = await crons.search(
+                sql,
+                crons.filters(sql.dialect, **filters),
                 sort_by=body.sort_by or "created_at",
                 descending=body.sort_order != "asc",
                 limit=body.limit,
                 offset=body.offset,
             )
         page = Page.from_rows(rows, limit=body.limit, offset=body.offset)
-        return Page([_select(to_schema(r), body.select) for r in page.items], page.offset, page.next_offset)
+        items = [selected(from_row(schemas.Cron, r), body.select) for r in page.items]
+        return Page(items, page.offset, page.next_offset)
 
     async def count(self, body: schemas.CronCount, *, auth: RequestAuth) -> int:
         filters = await self._filters(body, auth, {})
-        async with self.db.read_session() as session:
-            repo = CronRepository(session=session)
-            return await repo.count_where(repo.filters(**filters))
+        async with self.db.read() as sql:
+            return await crons.count(sql, crons.filters(sql.dialect, **filters))
 
-
-def _select(cron: schemas.Cron, select: list[str] | None) -> JSONObject:
-    fields = {name: getattr(cron, name) for name in cron.__struct_fields__}
-    return fields if not select else {name: fields[name] for name in select}

@@ -1,6 +1,7 @@
 """Run-creation options: which apply to which route, and how they become the run's `kwargs`.
 
-Every option the SDK can send either takes effect or is refused with 422 (api-surface.md §6.1).
+Every option the SDK can send either takes effect or is refused with 422 (as langgraph-api's
+`RunCreate` validation does).
 Config and context merge as in langgraph-api: the assistant's, then the thread's, then the
 request's, with the server's own keys (`thread_id`, `run_id`, `graph_id`, `assistant_id`, and
 the caller's `langgraph_auth_user`, `langgraph_auth_user_id`, `langgraph_auth_permissions`) last
@@ -83,7 +84,7 @@ class RunThread(Protocol):
     def thread_id(self) -> uuid.UUID: ...
 
     @property
-    def metadata_(self) -> dict[str, Any]: ...
+    def metadata(self) -> dict[str, Any]: ...
 
     @property
     def config(self) -> dict[str, Any]: ...
@@ -114,7 +115,7 @@ def build_kwargs(body: RunCreate, assistant: RunAssistant, thread: RunThread, ru
     )
     metadata = {
         **assistant.metadata,
-        **(thread.metadata_ or {}),
+        **(thread.metadata or {}),
         **(request_config.get("metadata") or {}),
         **(body.metadata or {}),
         "assistant_id": str(assistant.assistant_id),

@@ -1,4 +1,5 @@
-"""The body of `wait` and `join`: what the run's stream says it ended with (api-surface.md §2.7).
+"""The body of `wait` and `join`: what the run's stream says it ended with (langgraph-api's
+`wait`/`join` routes).
 
 Fed the run's events in order: an `error` event makes `{"__error__": <error>}`; a chunk with
 interrupts (`values` carry them, with the state) is the result as it is, and several such chunks

@@ -1,4 +1,5 @@
-"""Request and response bodies of the runs routes (api-surface.md §1.4, §1.5, §2.3-§2.8)."""
+"""Request and response bodies of the runs routes (langgraph-api's
+`models/run.py`; langgraph-sdk's `schema.Run`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from aegra.db.models import Run as RunRow
 from aegra.domain.schemas import JSONObject, Request
 
 # v1 stream modes; `tools` and `lifecycle` belong to the v2 protocol and are refused here.
@@ -86,15 +86,3 @@ class BulkCancel(Request):
     run_ids: list[str] | None = None
 
 
-def from_row(row: RunRow) -> Run:
-    return Run(
-        run_id=row.run_id,
-        thread_id=row.thread_id,
-        assistant_id=row.assistant_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        status=row.status,  # type: ignore[arg-type]
-        metadata=row.metadata_,
-        kwargs=row.kwargs,
-        multitask_strategy=row.multitask_strategy,  # type: ignore[arg-type]
-    )

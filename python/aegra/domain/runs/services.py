@@ -1,5 +1,6 @@
 """The rules of runs: creation (validation, threads, multitask strategies), reading, cancelling,
-and following a run's stream or result. Execution itself is executor.py's and execution.py's.
+and following a run's stream or result. Execution, cancellation and claiming are the executor's
+(executor.py): this service stores a run and hands it over.
 
 Runs belong to their thread: the caller's `threads` handler authorizes them (`create_run`, then
 `read`, `update` for cancel, `delete`), and its filter is matched against the thread's metadata
@@ -15,23 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import select
 
 from aegra.auth import Filter, RequestAuth
 from aegra.db.engine import Database
-from aegra.db.models import Run as RunRow
-from aegra.db.models import Thread as ThreadRow
-from aegra.db.models import in_flight
-from aegra.db.repositories import RunRepository, ThreadRepository
-from aegra.db.run_statements import (
-    INFLIGHT_RUN_IDS,
-    RUN_BY_ID,
-    RUN_INSERT,
-    THREAD_EXISTS,
-    THREAD_INSERT,
-    mark_thread_busy,
-    thread_for_run,
-)
+from aegra.db.statements import Statements
+from aegra.db.tables import runs, threads
+from aegra.db.tables.runs import TERMINAL
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.pagination import Page
 from aegra.domain.runs import schemas
@@ -39,17 +29,15 @@ from aegra.domain.runs.broker import Broker, StreamEvent
 from aegra.domain.runs.executor import Executor
 from aegra.domain.runs.options import build_kwargs, validate_options
 from aegra.domain.runs.results import RunResult, thread_fallback
-from aegra.domain.schemas import check_limit, parse_uuid
+from aegra.domain.schemas import check_limit, from_row, parse_uuid
 from aegra.errors import BadRequest, Conflict, Invalid, NotFound
-
-TERMINAL = ("success", "error", "timeout", "interrupted")
 
 
 class NewThread(NamedTuple):
     """A thread that a run creates, as much of a thread row as the run's kwargs are built from."""
 
     thread_id: uuid.UUID
-    metadata_: dict[str, Any]
+    metadata: dict[str, Any]
     config: dict[str, Any]
     interrupts: dict[str, Any]
     inflight: bool = False
@@ -92,17 +80,16 @@ class RunService:
         now = datetime.now(UTC)
         start_now = False
         try:
-            async with self.db.direct.write() as sql:
+            async with self.db.write() as sql:
                 assistant = await self.assistants.for_run(sql, assistant_id)
-                thread_query = thread_for_run(allowed, self.db.engine.dialect.name)
-                thread = await sql.first(thread_query, {"thread_id": thread_uuid})
+                thread = await threads.lock_for_run(sql, thread_uuid, allowed)
                 if thread is None:
-                    hidden = allowed and await sql.first(THREAD_EXISTS, {"thread_id": thread_uuid})
+                    hidden = allowed and await threads.present(sql, thread_uuid)
                     if hidden or (not stateless and (body.if_not_exists or "reject") == "reject"):
                         raise NotFound(f"Thread {thread_uuid} not found.")
                     # A new thread carries the run's metadata, as in langgraph-api (e.g. its owner).
                     metadata = {**((body.config or {}).get("metadata") or {}), **(body.metadata or {})}
-                    thread = NewThread(thread_id=thread_uuid, metadata_=metadata, config={}, interrupts={})
+                    thread = NewThread(thread_id=thread_uuid, metadata=metadata, config={}, interrupts={})
                 elif body.command is not None and body.command.resume is not None and not thread.interrupts:
                     raise BadRequest(f"Cannot resume thread {thread_uuid}: it has no pending interrupt")
                 inflight = bool(thread.inflight)
@@ -112,23 +99,23 @@ class RunService:
                         "multitask strategy."
                     )
                 if inflight and strategy in ("interrupt", "rollback"):
-                    to_cancel = [row[0] for row in await sql.rows(INFLIGHT_RUN_IDS, {"thread_id": thread_uuid})]
+                    to_cancel = await runs.in_flight_ids(sql, thread_uuid)
                 kwargs, metadata = build_kwargs(
                     body, assistant, thread, run_id, stateless=stateless, user=auth.configurable()
                 )
                 thread_metadata = {
-                    **thread.metadata_,
+                    **thread.metadata,
                     "graph_id": assistant.graph_id,
                     "assistant_id": str(assistant.assistant_id),
                 }
                 if isinstance(thread, NewThread):
                     values = {"thread_id": thread_uuid, "metadata": thread_metadata, "config": {}, "status": "busy"}
-                    await sql.insert(THREAD_INSERT, {**values, "created_at": now, "updated_at": now})
+                    await threads.insert(sql, {**values, "created_at": now, "updated_at": now})
                 else:
-                    await mark_thread_busy(sql, thread_uuid, thread_metadata, now)
+                    await threads.mark_busy(sql, thread_uuid, thread_metadata, now)
                 # Start at once when nothing is ahead of it on the thread and a slot is free; else
                 # it waits as `pending` for the executor to claim it.
-                start_now = not inflight and not body.after_seconds and self.executor.reserve()
+                start_now = not inflight and not body.after_seconds and self.executor.reserve_slot()
                 run = schemas.Run(
                     run_id=run_id,
                     thread_id=thread_uuid,
@@ -140,21 +127,17 @@ class RunService:
                     kwargs=kwargs,
                     multitask_strategy=strategy,  # type: ignore[arg-type]
                 )
-                await sql.insert(RUN_INSERT, {
+                await runs.insert(sql, {
                     **msgspec.structs.asdict(run), "started_at": now if start_now else None,
                     "attempt": 1 if start_now else 0,
                 })  # fmt: skip
         except BaseException:
             if start_now:
-                self.executor.release()
+                self.executor.release_slot()
             raise
-        self.broker.open(run_id)
         for other in to_cancel:
-            await self._cancel_one(thread_uuid, other, strategy or "interrupt")
-        if start_now:
-            self.executor.launch(run_id, thread_uuid, kwargs, 1)
-        else:
-            self.executor.wake()
+            await self.executor.cancel(thread_uuid, other, strategy or "interrupt")
+        self.executor.submit(run_id, thread_uuid, kwargs, started=start_now)
         return run
 
     # -- reading --------------------------------------------------------------------------
@@ -162,13 +145,8 @@ class RunService:
     async def get(self, thread_id: str | None, run_id: str, *, auth: RequestAuth) -> schemas.Run:
         """`thread_id` None: a run by id alone (the stateless `/runs/{run_id}/...` routes)."""
         allowed = await self._authorize(thread_id, run_id, auth, "read")
-        if allowed:  # the thread's metadata decides: a join (RunRepository.through_thread)
-            async with self.db.read_session() as session:
-                return schemas.from_row(await self._get_row(session, thread_id, run_id, allowed))
-        run_uuid = parse_uuid(run_id, "run ID")
-        async with self.db.direct.read() as sql:  # clients poll this: the short way
-            row = await sql.first(RUN_BY_ID, {"run_id": run_uuid})
-        return schemas.from_row(_found(row, thread_id, run_uuid))
+        async with self.db.read() as sql:
+            return from_row(schemas.Run, await self._get_row(sql, thread_id, run_id, allowed))
 
     async def _authorize(
         self, thread_id: str | None, run_id: str | None, auth: RequestAuth, action: str
@@ -179,41 +157,42 @@ class RunService:
         }
         return await auth.authorize("threads", action, value)
 
-    async def _get_row(self, session: Any, thread_id: str | None, run_id: str, allowed: Filter | None) -> RunRow:
+    async def _get_row(self, sql: Statements, thread_id: str | None, run_id: str, allowed: Filter | None) -> Any:
+        """The run's row, if it exists (on `thread_id`, when one is given) and `allowed` lets the
+        caller see its thread; else 404."""
         run_uuid = parse_uuid(run_id, "run ID")
-        return _found(await RunRepository(session=session).get_allowed(run_uuid, allowed), thread_id, run_uuid)
+        row = await runs.get(sql, run_uuid, allowed)
+        if row is None or (thread_id is not None and row.thread_id != parse_uuid(thread_id, "thread ID")):
+            raise NotFound(f"Run {run_uuid} not found")
+        return row
 
     async def list(self, thread_id: str, *, auth: RequestAuth, limit: int, offset: int,
                    status: str | None) -> Page[schemas.Run]:  # fmt: skip
         check_limit(limit, self.max_search_limit)
         thread_uuid = await self.existing_thread(thread_id, auth=auth)
-        async with self.db.read_session() as session:
-            statement = select(RunRow).where(RunRow.thread_id == thread_uuid)
-            if status is not None:
-                statement = statement.where(RunRow.status == status)
-            statement = statement.order_by(RunRow.created_at.desc(), RunRow.run_id)
-            rows = await RunRepository(session=session).page(statement, limit=limit, offset=offset)
+        async with self.db.read() as sql:
+            rows = await runs.of_thread(sql, thread_uuid, status=status, limit=limit, offset=offset)
         page = Page.from_rows(rows, limit=limit, offset=offset)
-        return Page([schemas.from_row(r) for r in page.items], page.offset, page.next_offset)
+        return Page([from_row(schemas.Run, r) for r in page.items], page.offset, page.next_offset)
 
     async def delete(self, thread_id: str, run_id: str, *, auth: RequestAuth) -> None:
         allowed = await self._authorize(thread_id, run_id, auth, "delete")
-        async with self.db.session() as session:
-            row = await self._get_row(session, thread_id, run_id, allowed)
+        async with self.db.write() as sql:
+            row = await self._get_row(sql, thread_id, run_id, allowed)
             if row.status in ("pending", "running"):
                 raise Conflict(f"Run {row.run_id} is {row.status}; cancel it before deleting it")
-            await session.delete(row)
+            await runs.delete_one(sql, row.run_id)
 
     # -- cancelling -----------------------------------------------------------------------
 
     async def cancel(self, thread_id: str | None, run_id: str, action: str, *, auth: RequestAuth) -> schemas.Run:
         allowed = await self._authorize(thread_id, run_id, auth, "update")
-        async with self.db.read_session() as session:
-            row = await self._get_row(session, thread_id, run_id, allowed)
+        async with self.db.read() as sql:
+            row = await self._get_row(sql, thread_id, run_id, allowed)
         if row.status in TERMINAL:
             raise Conflict(f"Run {row.run_id} has already ended ({row.status})")
-        await self._cancel_one(row.thread_id, row.run_id, action)
-        return schemas.from_row(row)
+        await self.executor.cancel(row.thread_id, row.run_id, action)
+        return from_row(schemas.Run, row)
 
     async def cancel_many(self, body: schemas.BulkCancel, action: str, *, auth: RequestAuth) -> None:
         """Either every run with a status, or the given runs of one thread."""
@@ -221,45 +200,19 @@ class RunService:
         by_ids = body.thread_id is not None or body.run_ids is not None
         if by_status == by_ids:
             raise Invalid("Give either `status`, or `thread_id` with `run_ids`, but not both")
-        statement = select(RunRow.thread_id, RunRow.run_id)
-        if by_status:
-            statement = statement.where(in_flight(RunRow.status))
-            if body.status != "all":
-                statement = statement.where(RunRow.status == body.status)
-        else:
+        thread_uuid, run_ids = None, None
+        if by_ids:
             if body.thread_id is None or not body.run_ids:
                 raise Invalid("`thread_id` and `run_ids` go together")
             thread_uuid = parse_uuid(body.thread_id, "thread ID")
             run_ids = [parse_uuid(r, "run ID") for r in body.run_ids]
-            statement = statement.where(
-                RunRow.thread_id == thread_uuid, RunRow.run_id.in_(run_ids), in_flight(RunRow.status)
-            )
         allowed = await self._authorize(body.thread_id, None, auth, "update")
-        async with self.db.read_session() as session:
-            statement = RunRepository(session=session).through_thread(statement, allowed)
-            targets = list(await session.execute(statement))
-        for thread_uuid, run_uuid in targets:
-            await self._cancel_one(thread_uuid, run_uuid, action)
-
-    async def _cancel_one(self, thread_id: uuid.UUID, run_id: uuid.UUID, action: str) -> None:
-        if await self.executor.cancel(run_id, action):
-            return
-        # Not started yet (or not on this process): a pending run just never starts, or, rolled
-        # back, never was.
-        now = datetime.now(UTC)
-        async with self.db.session() as session:
-            row = await session.get(RunRow, run_id)
-            if row is not None and row.status == "pending":
-                if action == "rollback":
-                    await session.delete(row)
-                else:
-                    row.status, row.ended_at, row.updated_at = "interrupted", now, now
-                await session.flush()
-                thread = await session.get(ThreadRow, thread_id)
-                if thread is not None and not await RunRepository(session=session).inflight(thread_id):
-                    thread.status = "interrupted" if thread.interrupts else "idle"
-        await self.broker.close(run_id)
-        self.executor.wake()
+        async with self.db.read() as sql:
+            targets = await runs.in_flight_targets(
+                sql, status=body.status, thread_id=thread_uuid, run_ids=run_ids, allowed_by=allowed
+            )
+        for target_thread, target_run in targets:
+            await self.executor.cancel(target_thread, target_run, action)
 
     # -- following a run ------------------------------------------------------------------
 
@@ -274,8 +227,8 @@ class RunService:
             run_uuid = uuid.UUID(run_id)
         else:
             allowed = await self._authorize(thread_id, run_id, auth, "read")
-            async with self.db.read_session() as session:
-                row = await self._get_row(session, thread_id, run_id, allowed)
+            async with self.db.read() as sql:
+                row = await self._get_row(sql, thread_id, run_id, allowed)
             if row.status in TERMINAL and not self.broker.has_stream(row.run_id):
                 return
             run_uuid = row.run_id
@@ -286,8 +239,8 @@ class RunService:
         """The thread's id, when it exists and the caller may read it."""
         thread_uuid = parse_uuid(thread_id, "thread ID")
         allowed = await auth.authorize("threads", "read", {"thread_id": thread_uuid})
-        async with self.db.read_session() as session:
-            if await ThreadRepository(session=session).get_allowed(thread_uuid, allowed) is None:
+        async with self.db.read() as sql:
+            if await threads.get(sql, thread_uuid, allowed) is None:
                 raise NotFound(f"Thread {thread_uuid} not found")
         return thread_uuid
 
@@ -295,8 +248,8 @@ class RunService:
         """Events of the thread's runs in flight, one run after the other, until none is left."""
         followed: set[uuid.UUID] = set()
         while True:
-            async with self.db.read_session() as session:
-                inflight = await RunRepository(session=session).inflight(thread_uuid)
+            async with self.db.read() as sql:
+                inflight = await runs.in_flight_on_thread(sql, thread_uuid)
             upcoming = [run for run in inflight if run.run_id not in followed]
             if not upcoming:
                 return
@@ -312,17 +265,10 @@ class RunService:
             result.absorb(event.event, event.data)
         if result.seen_any:
             return result.body()
-        async with self.db.read_session() as session:
+        async with self.db.read() as sql:
             # Authorized already, by `events` or by the creation of the run.
-            row = await self._get_row(session, thread_id, run_id, None)
-            thread = await session.get(ThreadRow, row.thread_id)
+            row = await self._get_row(sql, thread_id, run_id, None)
+            thread = await threads.get(sql, row.thread_id)
         if thread is None:
             return {}
         return thread_fallback(thread.status, thread.values, thread.interrupts, row.error)
-
-
-def _found(row: Any, thread_id: str | None, run_uuid: uuid.UUID) -> Any:
-    """The run's row, if it exists (on `thread_id`, when one is given); else 404."""
-    if row is None or (thread_id is not None and row.thread_id != parse_uuid(thread_id, "thread ID")):
-        raise NotFound(f"Run {run_uuid} not found")
-    return row

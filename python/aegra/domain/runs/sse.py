@@ -1,5 +1,5 @@
-"""Server-sent events as langgraph-api writes them (api-surface.md §2.1, §2.2), and the
-chunked JSON of `wait`/`join` with its keep-alive newlines (§2.7).
+"""Server-sent events as langgraph-api writes them (its `sse.py`, with resumable streams and
+`Last-Event-ID`), and the chunked JSON of `wait`/`join` with its keep-alive newlines.
 
 Frames are `event: <name>\\r\\ndata: <json>\\r\\n[id: <id>\\r\\n]\\r\\n`; a `: heartbeat`
 comment goes out whenever nothing else did for the keep-alive interval, so proxies and the

@@ -1,4 +1,5 @@
-"""From LangGraph's `astream` chunks to the LangGraph Platform's SSE events (api-surface.md §2.1, §2.3).
+"""From LangGraph's `astream` chunks to the LangGraph Platform's SSE events (langgraph-api's
+`stream.py`; langgraph-sdk's `StreamMode`).
 
 - The modes a client asks for are not the modes the graph is asked for: `messages-tuple`
   and `messages` both come from LangGraph's `messages` mode. (LangGraph >= 1.0 puts

@@ -1,4 +1,4 @@
-"""Request and response bodies of `/store` (api-surface.md §1.7, §2.14; openapi `Store*Request`, `Item`)."""
+"""Request and response bodies of `/store` (langgraph-api's openapi `Store*Request`, `Item`)."""
 
 from __future__ import annotations
 

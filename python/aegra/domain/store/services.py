@@ -1,4 +1,4 @@
-"""The rules of the store API over LangGraph's `BaseStore` (api-surface.md §1.7, §2.9).
+"""The rules of the store API over LangGraph's `BaseStore` (langgraph-api's `/store` routes).
 
 The store itself (`AsyncSqliteStore` or `AsyncPostgresStore`) keeps LangGraph's semantics; this
 layer adds what an HTTP caller needs on top: namespace labels checked as langgraph-api does

@@ -1,4 +1,4 @@
-"""Health and server facts: `/ok` and `/info` (api-surface.md §1.8)."""
+"""Health and server facts: `/ok` and `/info` (langgraph-api's `/ok` and `/info`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Request and response bodies of `/threads` and thread state (api-surface.md §1.2, §1.3, §2.14)."""
+"""Request and response bodies of `/threads` and thread state (langgraph-sdk's
+`schema.Thread`, `ThreadState`)."""
 
 from __future__ import annotations
 

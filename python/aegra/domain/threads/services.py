@@ -1,6 +1,6 @@
 """The rules of threads: create (with TTL and supersteps), get, patch, delete, search, copy, prune.
 
-Behaviour follows langgraph-api (api-surface.md §1.2): thread ids are UUIDs, metadata patches
+Behaviour follows langgraph-api's `/threads` routes: thread ids are UUIDs, metadata patches
 merge, deleting a thread deletes its runs (foreign key) and its checkpoints, and search
 filters by JSON containment on metadata and on the values mirrored from the latest state.
 Every method takes the caller's `RequestAuth`: its `threads` handler may refuse, change the
@@ -12,26 +12,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
-from sqlalchemy.exc import IntegrityError
 
 from aegra.auth import Filter, RequestAuth
-from aegra.db.direct_sql import row_values
 from aegra.db.engine import Database
-from aegra.db.models import Thread as ThreadRow
-from aegra.db.repositories import ThreadRepository
-from aegra.db.run_statements import THREAD_INSERT
+from aegra.db.statements import ConstraintViolation
+from aegra.db.tables import checkpoints, threads
 from aegra.domain.pagination import Page
 from aegra.domain.schemas import JSONObject, check_limit
 from aegra.domain.threads import schemas
-from aegra.domain.threads.checkpoints import copy_checkpoints, delete_checkpoints, keep_latest_checkpoints
 from aegra.domain.threads.extract import check_extract, extract
-from aegra.domain.threads.rows import parse_thread_id, require_thread, to_schema, touch
+from aegra.domain.threads.rows import parse_thread_id, require_thread, to_schema, touched, ttl_columns
 from aegra.domain.threads.state import ThreadStateService, no_graph_id
 from aegra.errors import Conflict, Invalid, NotFound
 from aegra.graphs import GraphRegistry
@@ -44,14 +40,6 @@ def parse_include(include: str | None) -> set[str]:
     if unknown := fields - INCLUDABLE:
         raise Invalid(f"Invalid include: {sorted(unknown)}. Expected a comma-separated list of {sorted(INCLUDABLE)}")
     return fields
-
-
-def _set_ttl(row: ThreadRow, ttl: float | schemas.TTL | None, now: datetime) -> None:
-    if ttl is None:
-        return
-    minutes, strategy = (ttl.ttl, ttl.strategy) if isinstance(ttl, schemas.TTL) else (float(ttl), "delete")
-    row.ttl_minutes, row.ttl_strategy = minutes, strategy
-    row.expires_at = now + timedelta(minutes=minutes)
 
 
 class ThreadService:
@@ -88,71 +76,53 @@ class ThreadService:
         if body.supersteps and not metadata.get("graph_id"):
             # Refused before anything is stored (langgraph-api would create the thread, then fail).
             raise no_graph_id(thread_id)
-        row = self._new_row(thread_id, metadata, body.ttl if body.ttl is not None else self.default_ttl)
+        now = datetime.now(UTC)
+        row = {
+            "thread_id": thread_id, "created_at": now, "updated_at": now, "state_updated_at": now,
+            "metadata": metadata, "config": {}, "status": "idle", "values": None, "interrupts": {},
+            **ttl_columns(body.ttl if body.ttl is not None else self.default_ttl, now),
+        }  # fmt: skip
         try:
-            # On the runs' connection (db/direct_sql.py): on SQLite a thread made while runs are
-            # writing joins their group instead of waiting for the write lock.
-            async with self.db.direct.write() as sql:
-                await sql.insert(THREAD_INSERT, row_values(row))
-        except IntegrityError:
+            async with self.db.write() as sql:
+                await threads.insert(sql, row)
+        except ConstraintViolation:
             # The primary key decides, so two requests racing for one id cannot both create it.
-            await self.db.direct.durable()  # the winner's row may still be in SQLite's open group
-            existing = await self._existing(thread_id, allowed)
+            await self.db.durable()  # the winner's row may still be in SQLite's open group
+            async with self.db.read() as sql:
+                existing = await threads.get(sql, thread_id, allowed)
             if existing is not None and body.if_exists == "do_nothing":
                 # Nothing means nothing: supersteps are not applied to the existing thread either.
                 return to_schema(existing)
             raise Conflict(f"Thread with ID {thread_id} already exists") from None
         if body.supersteps:
             try:
-                await self.state.apply_supersteps(row, body.supersteps)
+                await self.state.apply_supersteps(thread_id, metadata, body.supersteps)
             except Exception:
                 # Bad supersteps leave nothing behind: not the thread, not a partial state.
                 await self.delete_many([thread_id])
                 raise
-            async with self.db.read_session() as session:
-                return to_schema(await require_thread(session, thread_id))
-        return to_schema(row)
-
-    @staticmethod
-    def _new_row(thread_id: uuid.UUID, metadata: JSONObject, ttl: float | schemas.TTL | None) -> ThreadRow:
-        now = datetime.now(UTC)
-        row = ThreadRow(
-            thread_id=thread_id,
-            created_at=now,
-            updated_at=now,
-            state_updated_at=now,
-            metadata_=metadata,
-            config={},
-            status="idle",
-            values=None,
-            interrupts={},
-        )
-        _set_ttl(row, ttl, now)
-        return row
-
-    async def _existing(self, thread_id: uuid.UUID, allowed: Filter | None) -> ThreadRow | None:
-        async with self.db.read_session() as session:
-            return await ThreadRepository(session=session).get_allowed(thread_id, allowed)
+            async with self.db.read() as sql:
+                return to_schema(await require_thread(sql, thread_id))
+        return msgspec.convert(row, schemas.Thread)
 
     async def get(self, thread_id: str, *, auth: RequestAuth, include: str | None = None) -> schemas.Thread:
         include_ttl = "ttl" in parse_include(include)
         resolved = parse_thread_id(thread_id)
         allowed = await auth.authorize("threads", "read", {"thread_id": resolved})
-        async with self.db.read_session() as session:
-            return to_schema(await require_thread(session, resolved, allowed), include_ttl=include_ttl)
+        async with self.db.read() as sql:
+            return to_schema(await require_thread(sql, resolved, allowed), include_ttl=include_ttl)
 
     async def patch(self, thread_id: str, body: schemas.ThreadPatch, *, auth: RequestAuth) -> schemas.Thread:
         resolved = parse_thread_id(thread_id)
         value: dict[str, Any] = {"thread_id": resolved, "metadata": dict(body.metadata or {})}
         allowed = await auth.authorize("threads", "update", value)
-        async with self.db.session() as session:
-            row = await require_thread(session, resolved, allowed)
-            row.metadata_ = {**row.metadata_, **value["metadata"]}
-            now = datetime.now(UTC)
-            _set_ttl(row, body.ttl, now)
-            touch(row, now)
-            await session.flush()
-            return to_schema(row)
+        now = datetime.now(UTC)
+        async with self.db.write() as sql:
+            row = await require_thread(sql, resolved, allowed)
+            changes = {"metadata": {**row.metadata, **value["metadata"]}, **ttl_columns(body.ttl, now)}
+            changes.update(touched(row._replace(**changes), now))
+            await threads.update_fields(sql, resolved, changes)
+            return to_schema(row._replace(**changes))
 
     async def delete(self, thread_id: str, *, auth: RequestAuth) -> None:
         resolved = parse_thread_id(thread_id)
@@ -163,21 +133,20 @@ class ThreadService:
     async def delete_many(self, thread_ids: Sequence[uuid.UUID], allowed: Filter | None = None) -> list[uuid.UUID]:
         """Delete threads with their runs and checkpoints; the ids that existed (and `allowed` matched).
 
-        The rows go first, in their own transaction: on SQLite the checkpointer writes through
-        another connection, which would wait on this one's write lock.
+        The rows go first, in their own transaction: if deleting the checkpoints fails, no
+        thread is left pointing at a half-deleted history.
         """
         if not thread_ids:
             return []
-        async with self.db.session() as session:
-            deleted = await ThreadRepository(session=session).delete_ids(thread_ids, allowed)
-        await delete_checkpoints(self.checkpointer, [str(t) for t in deleted])
+        async with self.db.write() as sql:
+            deleted = await threads.delete_ids(sql, thread_ids, allowed)
+        await checkpoints.delete_threads(self.checkpointer, [str(t) for t in deleted])
         return deleted
 
     async def find_by_metadata(self, metadata: JSONObject) -> list[uuid.UUID]:
         """Ids of the threads whose metadata contains `metadata` (assistants' `delete_threads`)."""
-        async with self.db.read_session() as session:
-            repo = ThreadRepository(session=session)
-            return await repo.ids_where(repo.filters(metadata=metadata))
+        async with self.db.read() as sql:
+            return await threads.ids_where(sql, threads.filters(sql.dialect, metadata=metadata))
 
     # -- search ---------------------------------------------------------------------------
 
@@ -196,13 +165,14 @@ class ThreadService:
             "ids": ids,
         }
         allowed = await auth.authorize("threads", "search", value)
-        async with self.db.read_session() as session:
-            repo = ThreadRepository(session=session)
+        async with self.db.read() as sql:
             # The handler may have changed the search (e.g. added `metadata.owner`): search what it left.
-            conditions = repo.filters(
-                ids=ids, metadata=value["metadata"], values=value["values"], status=value["status"], allowed=allowed
-            )
-            rows = await repo.search(
+            conditions = threads.filters(
+                sql.dialect, ids=ids, metadata=value["metadata"], values=value["values"], status=value["status"],
+                allowed_by=allowed,
+            )  # fmt: skip
+            rows = await threads.search(
+                sql,
                 conditions,
                 sort_by=body.sort_by or "updated_at",
                 descending=body.sort_order != "asc",
@@ -215,12 +185,12 @@ class ThreadService:
     async def count(self, body: schemas.ThreadCount, *, auth: RequestAuth) -> int:
         value: dict[str, Any] = {"metadata": body.metadata or {}, "values": body.values, "status": body.status}
         allowed = await auth.authorize("threads", "search", value)
-        async with self.db.read_session() as session:
-            repo = ThreadRepository(session=session)
-            conditions = repo.filters(
-                metadata=value["metadata"], values=value["values"], status=value["status"], allowed=allowed
-            )
-            return await repo.count_where(conditions)
+        async with self.db.read() as sql:
+            conditions = threads.filters(
+                sql.dialect, metadata=value["metadata"], values=value["values"], status=value["status"],
+                allowed_by=allowed,
+            )  # fmt: skip
+            return await threads.count(sql, conditions)
 
     # -- copy and prune -------------------------------------------------------------------
 
@@ -228,28 +198,23 @@ class ThreadService:
         """A copy is a read of the source and the creation of a thread: both handlers decide."""
         resolved = parse_thread_id(thread_id)
         allowed = await auth.authorize("threads", "read", {"thread_id": resolved})
-        async with self.db.read_session() as session:
-            source = await require_thread(session, resolved, allowed)
+        async with self.db.read() as sql:
+            source = await require_thread(sql, resolved, allowed)
         new_id = uuid.uuid4()
-        value: dict[str, Any] = {"thread_id": new_id, "metadata": dict(source.metadata_)}
+        value: dict[str, Any] = {"thread_id": new_id, "metadata": dict(source.metadata)}
         await auth.authorize("threads", "create", value)
         # Checkpoints first: if copying them fails, no thread appears with half a history.
-        await copy_checkpoints(self.checkpointer, str(resolved), str(new_id))
+        await checkpoints.copy_thread(self.checkpointer, str(resolved), str(new_id))
         now = datetime.now(UTC)
-        row = ThreadRow(
-            thread_id=new_id,
-            created_at=now,
-            updated_at=now,
-            state_updated_at=source.state_updated_at or now,
-            metadata_=value["metadata"],
-            config=dict(source.config),
-            status=source.status,
-            values=source.values,
-            interrupts=dict(source.interrupts),
-        )
-        async with self.db.session() as session:
-            session.add(row)
-        return to_schema(row)
+        row = {
+            "thread_id": new_id, "created_at": now, "updated_at": now,
+            "state_updated_at": source.state_updated_at or now, "metadata": value["metadata"],
+            "config": dict(source.config), "status": source.status, "values": source.values,
+            "interrupts": dict(source.interrupts),
+        }  # fmt: skip
+        async with self.db.write() as sql:
+            await threads.insert(sql, row)
+        return msgspec.convert(row, schemas.Thread)
 
     async def prune(self, body: schemas.ThreadPrune, *, auth: RequestAuth) -> schemas.PruneResult:
         ids = [parse_thread_id(i) for i in body.thread_ids]
@@ -259,14 +224,13 @@ class ThreadService:
         allowed = await auth.authorize("threads", "delete", {"thread_ids": ids, "strategy": body.strategy})
         if body.strategy == "delete":
             return schemas.PruneResult(pruned_count=len(await self.delete_many(ids, allowed)))
-        async with self.db.read_session() as session:
-            repo = ThreadRepository(session=session)
-            found = await repo.ids_where(repo.filters(ids=ids, allowed=allowed))
-        await keep_latest_checkpoints(self.checkpointer, [str(t) for t in found])
+        async with self.db.read() as sql:
+            found = await threads.ids_where(sql, threads.filters(sql.dialect, ids=ids, allowed_by=allowed))
+        await checkpoints.keep_latest(self.checkpointer, [str(t) for t in found])
         return schemas.PruneResult(pruned_count=len(found))
 
 
-def _shape(row: ThreadRow, select: list[str] | None, paths: dict[str, str] | None) -> dict[str, Any]:
+def _shape(row: Any, select: Sequence[str] | None, paths: dict[str, str] | None) -> dict[str, Any]:
     thread = to_schema(row)
     fields = {name: getattr(thread, name) for name in schemas.Thread.__struct_fields__ if name != "ttl"}
     shaped = fields if not select else {name: fields[name] for name in select}

@@ -23,10 +23,9 @@ from langgraph.types import Command, Send, StateSnapshot, StateUpdate
 
 from aegra.auth import RequestAuth
 from aegra.db.engine import Database
-from aegra.db.models import Thread as ThreadRow
-from aegra.db.repositories import ThreadRepository
+from aegra.db.tables import runs, threads
 from aegra.domain.threads import schemas
-from aegra.domain.threads.rows import parse_thread_id, require_thread, touch
+from aegra.domain.threads.rows import parse_thread_id, require_thread, touched
 from aegra.domain.threads.snapshots import (
     EMPTY_STATE,
     check_select,
@@ -56,18 +55,19 @@ class ThreadStateService:
         self.checkpointer = checkpointer
         self.store = store
 
-    async def _row(self, thread_id: str, auth: RequestAuth, action: str) -> ThreadRow:
+    async def _row(self, thread_id: str, auth: RequestAuth, action: str) -> Any:
         resolved = parse_thread_id(thread_id)
         allowed = await auth.authorize("threads", action, {"thread_id": resolved})
-        async with self.db.read_session() as session:
-            return await require_thread(session, resolved, allowed)
+        async with self.db.read() as sql:
+            return await require_thread(sql, resolved, allowed)
 
     @asynccontextmanager
-    async def _graph(self, row: ThreadRow, graph_id: str) -> AsyncIterator[Pregel]:
+    async def _graph(self, thread_id: uuid.UUID, config: dict[str, Any], graph_id: str) -> AsyncIterator[Pregel]:
+        """The thread's graph, built with the thread's config."""
         if graph_id not in self.graphs:
-            raise NotFound(f"Graph '{graph_id}' of thread {row.thread_id} is not configured on this server")
-        config = dict(row.config)
-        config["configurable"] = {**(config.get("configurable") or {}), "thread_id": str(row.thread_id)}
+            raise NotFound(f"Graph '{graph_id}' of thread {thread_id} is not configured on this server")
+        config = dict(config)
+        config["configurable"] = {**(config.get("configurable") or {}), "thread_id": str(thread_id)}
         async with self.graphs.graph(graph_id, config, checkpointer=self.checkpointer, store=self.store) as graph:
             yield graph
 
@@ -84,11 +84,11 @@ class ThreadStateService:
     ) -> dict[str, Any]:
         check_select(select)
         row = await self._row(thread_id, auth, "read")
-        graph_id = row.metadata_.get("graph_id")
+        graph_id = row.metadata.get("graph_id")
         snapshot = EMPTY_STATE
         if graph_id:
             configurable = {"checkpoint_ns": "", **(checkpoint or {}), "thread_id": str(row.thread_id)}
-            async with self._graph(row, graph_id) as graph:
+            async with self._graph(row.thread_id, row.config, graph_id) as graph:
                 snapshot = await graph.aget_state({"configurable": configurable}, subgraphs=subgraphs)
         return select_state(jsonable(thread_state(snapshot)), select)
 
@@ -105,7 +105,7 @@ class ThreadStateService:
     ) -> list[dict[str, Any]]:
         check_select(select)
         row = await self._row(thread_id, auth, "read")
-        graph_id = row.metadata_.get("graph_id")
+        graph_id = row.metadata.get("graph_id")
         if not graph_id:
             return []
         configurable = {"checkpoint_ns": "", **(checkpoint or {}), "thread_id": str(row.thread_id)}
@@ -114,7 +114,7 @@ class ThreadStateService:
             before_config = {"configurable": {"checkpoint_id": before}}
         elif before is not None:
             before_config = {"configurable": before.configurable()}
-        async with self._graph(row, graph_id) as graph:
+        async with self._graph(row.thread_id, row.config, graph_id) as graph:
             snapshots = [
                 s
                 async for s in graph.aget_state_history(
@@ -137,14 +137,14 @@ class ThreadStateService:
             configurable.update(body.checkpoint.configurable())
         configurable["thread_id"] = str(resolved)
         configurable.setdefault("checkpoint_ns", "")
-        async with self.db.read_session() as session:
-            row = await require_thread(session, resolved, allowed)
-            if await ThreadRepository(session=session).has_active_runs(resolved):
+        async with self.db.read() as sql:
+            row = await require_thread(sql, resolved, allowed)
+            if await runs.any_in_flight(sql, resolved):
                 raise Conflict(f"Thread {resolved} has in-flight runs")
-        graph_id = row.metadata_.get("graph_id")
+        graph_id = row.metadata.get("graph_id")
         if not graph_id:
             raise no_graph_id(resolved)
-        async with self._graph(row, graph_id) as graph:
+        async with self._graph(row.thread_id, row.config, graph_id) as graph:
             with _refused_update():
                 written = await graph.aupdate_state({"configurable": configurable}, body.values, as_node=body.as_node)
             latest = await graph.aget_state({"configurable": {"thread_id": str(resolved)}})
@@ -154,30 +154,29 @@ class ThreadStateService:
             checkpoint=checkpoint, configurable=checkpoint, checkpoint_id=checkpoint["checkpoint_id"]
         )
 
-    async def apply_supersteps(self, row: ThreadRow, supersteps: Sequence[schemas.Superstep]) -> None:
-        """`graph.abulk_update_state`: each superstep's updates applied together, as one step."""
-        graph_id = row.metadata_.get("graph_id")
+    async def apply_supersteps(self, thread_id: uuid.UUID, metadata: dict[str, Any],
+                               supersteps: Sequence[schemas.Superstep]) -> None:  # fmt: skip
+        """`graph.abulk_update_state` on a new thread: each superstep's updates applied together, as one step."""
+        graph_id = metadata.get("graph_id")
         if not graph_id:
-            raise no_graph_id(row.thread_id)
+            raise no_graph_id(thread_id)
         steps = [[StateUpdate(_update_value(u), u.as_node) for u in step.updates] for step in supersteps]
-        config: Any = {"configurable": {"thread_id": str(row.thread_id), "checkpoint_ns": ""}}
-        async with self._graph(row, graph_id) as graph:
+        config: Any = {"configurable": {"thread_id": str(thread_id), "checkpoint_ns": ""}}
+        async with self._graph(thread_id, {}, graph_id) as graph:
             with _refused_update():
                 await graph.abulk_update_state(config, steps)
-            latest = await graph.aget_state({"configurable": {"thread_id": str(row.thread_id)}})
-        await self.record(row.thread_id, latest)
+            latest = await graph.aget_state({"configurable": {"thread_id": str(thread_id)}})
+        await self.record(thread_id, latest)
 
     async def record(self, thread_id: uuid.UUID, snapshot: StateSnapshot) -> None:
         """Mirror the thread's latest state on its row (langgraph-api's `set_status`)."""
         summary = thread_summary(snapshot)
-        async with self.db.session() as session:
-            row = await require_thread(session, thread_id)
-            repo = ThreadRepository(session=session)
-            now = datetime.now(UTC)
-            row.values, row.interrupts = summary["values"], summary["interrupts"]
-            row.status = "busy" if await repo.has_active_runs(thread_id) else summary["status"]
-            row.state_updated_at = now
-            touch(row, now)
+        async with self.db.write() as sql:
+            row = await require_thread(sql, thread_id)
+            await threads.record_state(
+                sql, thread_id, values=summary["values"], interrupts=summary["interrupts"], status=summary["status"],
+                touched=touched(row, datetime.now(UTC)),
+            )  # fmt: skip
 
 
 @contextmanager

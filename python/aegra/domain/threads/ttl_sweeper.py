@@ -1,5 +1,5 @@
 """Thread TTL: threads whose time is up are deleted (strategy `delete`) or cut down to their
-latest checkpoint (`keep_latest`), by a background task (api-surface.md §2.10).
+latest checkpoint (`keep_latest`), by a background task, as langgraph-api's thread TTL sweep does.
 
 A thread's `expires_at` is set from its TTL when it is created or updated, and moves forward on
 every update; a thread with runs in flight is never swept. `keep_latest` clears `expires_at` so the
@@ -13,11 +13,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from sqlalchemy import exists, select, update
 
 from aegra.db.engine import Database
-from aegra.db.models import Run, Thread, in_flight
-from aegra.domain.threads.checkpoints import keep_latest_checkpoints
+from aegra.db.tables import checkpoints, threads
 from aegra.periodic import PeriodicSweep
 
 DeleteThreads = Callable[[Sequence[uuid.UUID]], Awaitable[object]]
@@ -35,23 +33,16 @@ class ThreadTTLSweeper:
     async def sweep_once(self, now: datetime | None = None) -> int:
         """Settle every expired, idle thread; returns how many were swept."""
         now = now or datetime.now(UTC)
-        busy = exists().where(Run.thread_id == Thread.thread_id, in_flight(Run.status))
-        statement = (
-            select(Thread.thread_id, Thread.ttl_strategy)
-            .where(Thread.expires_at <= now, ~busy)
-            .order_by(Thread.expires_at)
-            .limit(self.batch_limit)
-        )
-        async with self.db.read_session() as session:
-            expired = list(await session.execute(statement))
+        async with self.db.read() as sql:
+            expired = await threads.expired(sql, now, self.batch_limit)
         doomed = [thread_id for thread_id, strategy in expired if strategy != "keep_latest"]
         trimmed = [thread_id for thread_id, strategy in expired if strategy == "keep_latest"]
         if doomed:
             await self.delete_threads(doomed)
         if trimmed:
-            await keep_latest_checkpoints(self.checkpointer, [str(t) for t in trimmed])
-            async with self.db.session() as session:
-                await session.execute(update(Thread).where(Thread.thread_id.in_(trimmed)).values(expires_at=None))
+            await checkpoints.keep_latest(self.checkpointer, [str(t) for t in trimmed])
+            async with self.db.write() as sql:
+                await threads.clear_expiry(sql, trimmed, now)
         return len(expired)
 
     def start(self) -> None:

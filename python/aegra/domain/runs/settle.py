@@ -1,0 +1,100 @@
+"""What a run's end writes: its final status, its thread's new state and status, and what follows.
+
+The executor (executor.py) calls `Settler.settle` inside the write transaction in which it may
+also claim the next run for the slot this one leaves, and `Settler.after` once that transaction
+is durable: the webhook, and the deletion of a stateless run's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from aegra.db.engine import Database
+from aegra.db.statements import Statements
+from aegra.db.tables import checkpoints, runs, threads
+from aegra.domain.runs.execution import UNKNOWN_STATE, Outcome
+from aegra.domain.runs.schemas import Run
+from aegra.domain.runs.webhooks import WebhookSender
+from aegra.domain.schemas import from_row
+
+logger = logging.getLogger(__name__)
+
+LOST_WRITES = {
+    "error": "CheckpointWriteError",
+    "message": "the database failed to commit this run's checkpoint writes; its last steps may be lost",
+}
+
+# Deletes threads with their checkpoints (the threads service's); for stateless runs.
+ThreadDeleter = Callable[[Sequence[uuid.UUID]], Awaitable[Any]]
+
+
+@dataclass
+class Settled:
+    values: Any  # the thread's values after the run
+    thread_busy: bool  # other runs of the thread are pending, so the executor should look
+
+
+@dataclass
+class Settler:
+    db: Database
+    checkpointer: BaseCheckpointSaver
+    delete_threads: ThreadDeleter | None = None
+    webhooks: WebhookSender | None = None
+
+    async def rollback(self, run_id: uuid.UUID, thread_id: uuid.UUID) -> None:
+        """Undo a run (the `rollback` cancel action): its checkpoints go, and so does the run
+        itself, as langgraph-api does."""
+        await checkpoints.delete_run_checkpoints(self.checkpointer, str(thread_id), str(run_id))
+        async with self.db.write() as sql:
+            await runs.delete_one(sql, run_id)
+
+    async def settle(self, sql: Statements, run_id: uuid.UUID, thread_id: uuid.UUID, outcome: Outcome, *,
+                     lost_writes: bool, now: datetime) -> Settled:  # fmt: skip
+        """Write the run's final status and copy the thread's new state onto the thread row, in
+        the caller's write transaction. `lost_writes`: checkpoint writes of this run that nobody
+        waited for may have been lost (db/group_commit.py), so the run ends in `error`."""
+        summary = outcome.summary or UNKNOWN_STATE
+        interrupts = summary["interrupts"]
+        # Pending tasks left by a cancelled run are not a question for the user (a spurious
+        # "interrupted" makes chat UIs show an empty approval prompt); breakpoints and interrupts are.
+        waiting = bool(interrupts) or (outcome.status == "success" and summary["status"] == "interrupted")
+        status, error = outcome.status, outcome.error
+        thread_status = "error" if status in ("error", "timeout") else "interrupted" if waiting else "idle"
+        if lost_writes:
+            logger.error("run %s: a COMMIT with its checkpoint writes failed; the run ends in error", run_id)
+            status, error, thread_status = "error", LOST_WRITES, "error"
+        await runs.settle(sql, run_id, status=status, error=error, now=now)
+        after = await threads.settle(sql, run_id, thread_id, values=summary["values"], interrupts=interrupts,
+                                     status=thread_status, now=now)  # fmt: skip
+        return Settled(values=summary["values"], thread_busy=after == "busy")
+
+    async def after(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], settled: Settled) -> None:
+        """What follows a durable settle: the run's webhook, and a stateless run's thread goes."""
+        if kwargs.get("webhook") and self.webhooks is not None:
+            await self._send_webhook(run_id, kwargs["webhook"], settled)
+        if kwargs.get("temporary") and self.delete_threads is not None:
+            # A stateless run's thread existed only for it (on_completion=delete).
+            await self.delete_threads([thread_id])
+
+    async def _send_webhook(self, run_id: uuid.UUID, url: str, settled: Settled) -> None:
+        async with self.db.read() as sql:
+            row = await runs.get(sql, run_id)
+        if row is None or self.webhooks is None:
+            return
+        payload = {
+            **msgspec.structs.asdict(from_row(Run, row)),
+            "run_started_at": row.started_at,
+            "run_ended_at": row.ended_at,
+            "values": settled.values,
+        }
+        if row.error is not None:
+            payload["error"] = row.error
+        self.webhooks.send(url, payload)
