@@ -23,6 +23,7 @@ from aegra.config import Settings, get_settings
 from aegra.config_schema import CorsConfig, HttpConfig
 from aegra.domain.assistants.controllers import AssistantController
 from aegra.domain.crons.controllers import CronController, ThreadCronController
+from aegra.domain.mcp.controllers import McpController
 from aegra.domain.runs.controllers import StatelessRunController, ThreadRunController, ThreadStreamController
 from aegra.domain.store.controllers import StoreController
 from aegra.domain.system.controllers import HealthController, SystemController
@@ -91,6 +92,7 @@ def _route_handlers(http: HttpConfig) -> list[type[Controller]]:
         (http.disable_runs, [ThreadRunController, StatelessRunController, ThreadStreamController]),
         (http.disable_runs, [CronController, ThreadCronController]),
         (http.disable_store, [StoreController]),
+        (http.disable_mcp, [McpController]),
     ]
     return [HealthController, *(c for disabled, controllers in groups if not disabled for c in controllers)]
 

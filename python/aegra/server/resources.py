@@ -23,6 +23,7 @@ from aegra.db.engine import Database
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.crons.scheduler import CronScheduler
 from aegra.domain.crons.services import CronService
+from aegra.domain.mcp.services import McpService
 from aegra.domain.runs.broker import InProcessBroker
 from aegra.domain.runs.execution import ExecutionDeps
 from aegra.domain.runs.executor import Executor
@@ -51,6 +52,7 @@ class Resources:
     runs: RunService
     crons: CronService
     store_api: StoreService
+    mcp: McpService
 
 
 @asynccontextmanager
@@ -128,6 +130,7 @@ async def open_resources(
             runs=runs,
             crons=CronService(db, assistants, runs, max_search_limit=settings.max_search_limit),
             store_api=StoreService(store, max_search_limit=settings.max_search_limit),
+            mcp=McpService(assistants, runs, threads, sessions=bool(http and http.mcp_sessions)),
         )
 
 
@@ -168,13 +171,14 @@ INJECTABLE = {
     "runs": "runs",
     "crons": "crons",
     "store": "store_api",
+    "mcp": "mcp",
 }
 
 
 # The services serve authenticated routes only. Their providers take `auth` so that Litestar
 # resolves it before them, one dependency at a time: dependencies side by side are resolved in an
 # anyio task group, two tasks for each request.
-AFTER_AUTH = frozenset({"assistants", "threads", "runs", "crons", "store"})
+AFTER_AUTH = frozenset({"assistants", "threads", "runs", "crons", "store", "mcp"})
 
 
 def provider(name: str) -> Callable[..., Any]:
