@@ -38,7 +38,9 @@ class McpController(Controller):
     tags = ["MCP"]
 
     @post("/", status_code=200, summary="MCP (Streamable HTTP): one JSON-RPC message per request")
-    async def post_message(self, mcp: McpService, auth: RequestAuth, request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def post_message(
+        self, mcp: McpService, auth: RequestAuth, request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
         if not _accepts_json_or_sse(request.headers.get("accept")):
             return _transport_error("Accept header must include application/json or text/event-stream")
         version = request.headers.get("mcp-protocol-version")
