@@ -20,6 +20,7 @@ from aegra.auth import RequestAuth
 from aegra.config import Settings
 from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import Database
+from aegra.domain.a2a.services import A2AService
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.crons.scheduler import CronScheduler
 from aegra.domain.crons.services import CronService
@@ -53,6 +54,7 @@ class Resources:
     crons: CronService
     store_api: StoreService
     mcp: McpService
+    a2a: A2AService
 
 
 @asynccontextmanager
@@ -131,6 +133,7 @@ async def open_resources(
             crons=CronService(db, assistants, runs, max_search_limit=settings.max_search_limit),
             store_api=StoreService(store, max_search_limit=settings.max_search_limit),
             mcp=McpService(assistants, runs, threads, sessions=bool(http and http.mcp_sessions)),
+            a2a=A2AService(assistants, runs, threads),
         )
 
 
@@ -172,13 +175,14 @@ INJECTABLE = {
     "crons": "crons",
     "store": "store_api",
     "mcp": "mcp",
+    "a2a": "a2a",
 }
 
 
 # The services serve authenticated routes only. Their providers take `auth` so that Litestar
 # resolves it before them, one dependency at a time: dependencies side by side are resolved in an
 # anyio task group, two tasks for each request.
-AFTER_AUTH = frozenset({"assistants", "threads", "runs", "crons", "store", "mcp"})
+AFTER_AUTH = frozenset({"assistants", "threads", "runs", "crons", "store", "mcp", "a2a"})
 
 
 def provider(name: str) -> Callable[..., Any]:
