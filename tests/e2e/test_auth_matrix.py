@@ -181,8 +181,13 @@ MATRIX = [
     Call("POST", "/store/items/search", {"namespace_prefix": ["notes"]}, sees=has_alice_item),
     Call("POST", "/store/namespaces", {}, sees=has_alice_namespace),
     # -- MCP and A2A (JSON-RPC: a refusal is an error object, not a status)
-    Call("POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "alices"}},
-         sees=answered, control=False),  # fmt: skip  (her assistants of other tests share the name)
+    Call(
+        "POST",
+        "/mcp",
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "alices"}},
+        sees=answered,
+        control=False,
+    ),  # fmt: skip  (her assistants of other tests share the name)
     Call("DELETE", "/mcp", bob=405, control=False),  # no sessions on this server
     Call("POST", "/a2a/{assistant_id}", A2A_SEND, sees=answered),
     Call("GET", "/a2a/{assistant_id}"),
