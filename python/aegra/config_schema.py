@@ -76,6 +76,10 @@ class HttpConfig(msgspec.Struct):
     disable_store: bool = False
     disable_meta: bool = False
     disable_webhooks: bool = False
+    disable_mcp: bool = False
+    disable_a2a: bool = False
+    # Aegra's own: an MCP session (Mcp-Session-Id) keeps a thread per tool (docs/mcp-a2a.md).
+    mcp_sessions: bool = False
     mount_prefix: str | None = None
 
 

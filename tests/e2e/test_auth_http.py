@@ -158,7 +158,7 @@ def test_custom_route_auth_gives_the_handler_a_request_and_its_parameters(tmp_pa
 
 
 def test_disabled_route_groups_are_gone(tmp_path: Path) -> None:
-    groups = ["assistants", "threads", "runs", "store", "meta"]
+    groups = ["assistants", "threads", "runs", "store", "meta", "mcp", "a2a"]
     with start(tmp_path, auth=False, http={f"disable_{group}": True for group in groups}) as server:
         url = server.url
         assert httpx.post(f"{url}/assistants/search", json={}).status_code == 404
@@ -167,6 +167,9 @@ def test_disabled_route_groups_are_gone(tmp_path: Path) -> None:
         assert httpx.put(f"{url}/store/items", json={"namespace": ["a"], "key": "k", "value": {}}).status_code == 404
         assert httpx.get(f"{url}/info").status_code == 404
         assert httpx.get(f"{url}/openapi.json").status_code == 404
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        assert httpx.post(f"{url}/mcp", json=ping, headers={"accept": "*/*"}).status_code == 404
+        assert httpx.get(f"{url}/a2a/whoami/.well-known/agent-card.json").status_code == 404
         assert httpx.get(f"{url}/ok").status_code == 200
 
 
@@ -174,6 +177,7 @@ def test_only_the_disabled_group_goes(tmp_path: Path) -> None:
     with start(tmp_path, auth=False, http={"disable_store": True, "disable_webhooks": True}) as server:
         assert httpx.post(f"{server.url}/store/items/search", json={}).status_code == 404
         assert httpx.post(f"{server.url}/threads/search", json={}).status_code == 200
+        assert httpx.get(f"{server.url}/a2a/whoami/.well-known/agent-card.json").json()["name"] == "whoami"
         assert "/store/items" not in httpx.get(f"{server.url}/openapi.json").json()["paths"]
         run = {"assistant_id": "whoami", "webhook": "http://hooks.example/done"}
         refused = httpx.post(f"{server.url}/runs/wait", json=run)

@@ -89,6 +89,13 @@ def has_alice_namespace(body: Any) -> bool:
     return any(ns[0] == "alice" or ns[-1].startswith("project-") for ns in body["namespaces"])
 
 
+def answered(body: Any) -> bool:
+    """A JSON-RPC answer with a result (not an error)."""
+    return "result" in body
+
+
+A2A_MESSAGE = {"messageId": "m", "role": "user", "parts": [{"kind": "data", "data": {}}]}
+A2A_SEND = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": A2A_MESSAGE}}
 MARKED = {"metadata": {"suite": "{marker}"}}
 RUN = {"assistant_id": "{assistant_id}", "input": {}}
 THREAD_RUN = {"assistant_id": "whoami", "input": {}}
@@ -173,6 +180,20 @@ MATRIX = [
     Call("POST", "/store/items/search", {"namespace_prefix": ["shared"]}, sees=has_alice_item),
     Call("POST", "/store/items/search", {"namespace_prefix": ["notes"]}, sees=has_alice_item),
     Call("POST", "/store/namespaces", {}, sees=has_alice_namespace),
+    # -- MCP and A2A (JSON-RPC: a refusal is an error object, not a status)
+    Call(
+        "POST",
+        "/mcp",
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "alices"}},
+        sees=answered,
+        control=False,
+    ),  # fmt: skip  (her assistants of other tests share the name)
+    Call("DELETE", "/mcp", bob=405, control=False),  # no sessions on this server
+    Call("POST", "/a2a/{assistant_id}", A2A_SEND, sees=answered),
+    Call("GET", "/a2a/{assistant_id}"),
+    Call("GET", "/a2a/{assistant_id}/.well-known/agent-card.json"),
+    Call("GET", "/a2a/{assistant_id}/.well-known/agent.json"),
+    Call("GET", "/.well-known/agent-card.json", query={"assistant_id": "{assistant_id}"}),
     Call("POST", "/store/namespaces", {"prefix": ["shared"]}, sees=has_alice_namespace),
 ]
 

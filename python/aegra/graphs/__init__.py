@@ -6,7 +6,7 @@ Usage: `registry = GraphRegistry.load(config, base_dir)` at startup, then per ru
 
 from aegra.graphs.errors import GraphLoadError, GraphNotFoundError
 from aegra.graphs.ids import SYSTEM_ASSISTANT_NAMESPACE, system_assistant_id
-from aegra.graphs.introspection import graph_json, graph_schemas, subgraph_schemas
+from aegra.graphs.introspection import graph_json, graph_schemas, input_jsonschema, subgraph_schemas
 from aegra.graphs.registry import GraphRegistry
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "GraphRegistry",
     "graph_json",
     "graph_schemas",
+    "input_jsonschema",
     "subgraph_schemas",
     "system_assistant_id",
 ]

@@ -54,9 +54,14 @@ def subgraph_schemas(graph: Pregel, namespace: str | None = None, recurse: bool 
     }
 
 
+def input_jsonschema(graph: Pregel) -> JsonSchema | None:
+    """The input schema alone (MCP tools and A2A agents describe assistants by it); None if unrenderable."""
+    return _render(graph, "input", graph.get_input_jsonschema)
+
+
 def _schemas(graph: Pregel) -> dict[str, JsonSchema | None]:
     return {
-        "input_schema": _render(graph, "input", graph.get_input_jsonschema),
+        "input_schema": input_jsonschema(graph),
         "output_schema": _render(graph, "output", graph.get_output_jsonschema),
         "state_schema": _render(graph, "state", lambda: state_jsonschema(graph)),
         "config_schema": _render(graph, "config", lambda: config_jsonschema(graph)),

@@ -21,8 +21,10 @@ from aegra import __version__
 from aegra.auth import Authenticator, load_auth
 from aegra.config import Settings, get_settings
 from aegra.config_schema import CorsConfig, HttpConfig
+from aegra.domain.a2a.controllers import A2AController, AgentCardController
 from aegra.domain.assistants.controllers import AssistantController
 from aegra.domain.crons.controllers import CronController, ThreadCronController
+from aegra.domain.mcp.controllers import McpController
 from aegra.domain.runs.controllers import StatelessRunController, ThreadRunController, ThreadStreamController
 from aegra.domain.store.controllers import StoreController
 from aegra.domain.system.controllers import HealthController, SystemController
@@ -91,6 +93,8 @@ def _route_handlers(http: HttpConfig) -> list[type[Controller]]:
         (http.disable_runs, [ThreadRunController, StatelessRunController, ThreadStreamController]),
         (http.disable_runs, [CronController, ThreadCronController]),
         (http.disable_store, [StoreController]),
+        (http.disable_mcp, [McpController]),
+        (http.disable_a2a, [A2AController, AgentCardController]),
     ]
     return [HealthController, *(c for disabled, controllers in groups if not disabled for c in controllers)]
 

@@ -20,9 +20,11 @@ from aegra.auth import RequestAuth
 from aegra.config import Settings
 from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import Database
+from aegra.domain.a2a.services import A2AService
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.crons.scheduler import CronScheduler
 from aegra.domain.crons.services import CronService
+from aegra.domain.mcp.services import McpService
 from aegra.domain.runs.broker import InProcessBroker
 from aegra.domain.runs.execution import GraphRunner
 from aegra.domain.runs.executor import Executor
@@ -53,6 +55,8 @@ class Resources:
     runs: RunService
     crons: CronService
     store_api: StoreService
+    mcp: McpService
+    a2a: A2AService
 
 
 @asynccontextmanager
@@ -130,6 +134,8 @@ async def open_resources(
             runs=runs,
             crons=CronService(db, assistants, runs, max_search_limit=settings.max_search_limit),
             store_api=StoreService(store, max_search_limit=settings.max_search_limit),
+            mcp=McpService(assistants, runs, threads, sessions=bool(http and http.mcp_sessions)),
+            a2a=A2AService(assistants, runs, threads),
         )
 
 
@@ -170,13 +176,15 @@ INJECTABLE = {
     "runs": "runs",
     "crons": "crons",
     "store": "store_api",
+    "mcp": "mcp",
+    "a2a": "a2a",
 }
 
 
 # The services serve authenticated routes only. Their providers take `auth` so that Litestar
 # resolves it before them, one dependency at a time: dependencies side by side are resolved in an
 # anyio task group, two tasks for each request.
-AFTER_AUTH = frozenset({"assistants", "threads", "runs", "crons", "store"})
+AFTER_AUTH = frozenset({"assistants", "threads", "runs", "crons", "store", "mcp", "a2a"})
 
 
 def provider(name: str) -> Callable[..., Any]:
