@@ -34,13 +34,12 @@ from aegra.domain.a2a.wire import (
     timestamp,
 )  # fmt: skip
 from aegra.domain.assistants.input_schemas import InputSchemas
-from aegra.domain.assistants.rows import select_fields
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.jsonrpc import INVALID_PARAMS, RpcError, optional_dict, require_str
 from aegra.domain.runs.results import RunResult
 from aegra.domain.runs.schemas import CommandBody, RunCreate
 from aegra.domain.runs.services import RunService
-from aegra.domain.schemas import parse_uuid
+from aegra.domain.schemas import parse_uuid, selected
 from aegra.domain.threads.services import ThreadService
 from aegra.errors import AegraError, Conflict
 
@@ -86,7 +85,7 @@ class A2AService:
 
     async def card(self, assistant_id: str, base_url: str, auth: RequestAuth) -> dict[str, Any]:
         assistant = await self.assistants.get(assistant_id, auth=auth)
-        return agent_card(assistant, await self.input_schemas.get(select_fields(assistant, None)), base_url)
+        return agent_card(assistant, await self.input_schemas.get(selected(assistant, None)), base_url)
 
     # -- messages -------------------------------------------------------------------------
 
@@ -99,7 +98,7 @@ class A2AService:
             ) from None
 
     async def _refuse_without_messages(self, assistant: Any) -> None:
-        schema = await self.input_schemas.get(select_fields(assistant, None))
+        schema = await self.input_schemas.get(selected(assistant, None))
         properties = (schema or {}).get("properties") or {}
         if "messages" not in properties:
             raise RpcError(
