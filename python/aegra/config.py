@@ -60,6 +60,12 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("KEEPALIVE_INTERVAL_SECS", "5", "SSE heartbeat and wait keep-alive interval"),
     EnvVar("MAX_SEARCH_LIMIT", "1000", "Largest `limit` a search accepts"),
     EnvVar("CRON_SCHEDULER_SLEEP_TIME", "5", "Seconds between two looks for crons that are due"),
+    EnvVar("AEGRA_ROLE", "all", "`all` serves HTTP and executes runs; `api` (`serve --no-execute`) HTTP only; "
+           "`worker` (`aegra worker`) executes runs and answers `/ok` only"),
+    EnvVar("RUN_LEASE_SECONDS", "30", "PostgreSQL: a running run whose process stops renewing its lease this long "
+           "is taken over by another process"),
+    EnvVar("SHUTDOWN_GRACE_SECONDS", "20", "PostgreSQL: on SIGTERM, how long runs may finish before they are handed "
+           "to another process"),
     EnvVar("AEGRA_VEC", "rust", "`python` forces the pure-Python vector core"),
     EnvVar("AEGRA_PIN_CPU", "false", "Keep each worker's threads on one CPU core (Linux; see server/cpu_affinity.py)"),
 )
@@ -90,6 +96,11 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
         return redact_password(self.postgres_url)
 
 
+# What a server process does: everything, HTTP only (runs are executed elsewhere), or runs only.
+Role = Literal["all", "api", "worker"]
+ROLES: tuple[Role, ...] = ("all", "api", "worker")
+
+
 class Settings(msgspec.Struct, frozen=True):
     config: AegraConfig
     config_path: Path
@@ -103,6 +114,9 @@ class Settings(msgspec.Struct, frozen=True):
     max_search_limit: int
     cron_scheduler_sleep_time: float = 5.0
     pin_cpu: bool = False
+    role: Role = "all"
+    run_lease_seconds: float = 30.0
+    shutdown_grace_seconds: float = 20.0
 
     @property
     def base_dir(self) -> Path:
@@ -267,7 +281,15 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         max_search_limit=_int(env, "MAX_SEARCH_LIMIT"),
         cron_scheduler_sleep_time=_float(env, "CRON_SCHEDULER_SLEEP_TIME"),
         pin_cpu=_bool(env, "AEGRA_PIN_CPU"),
+        role=_role(env),
+        run_lease_seconds=_float(env, "RUN_LEASE_SECONDS"),
+        shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS"),
     )
+    if settings.role != "all" and settings.database.backend == "sqlite":
+        raise ConfigError(
+            f"AEGRA_ROLE={settings.role} needs PostgreSQL: one process owns a SQLite file and both serves and "
+            "executes its runs"
+        )
     if environ is None:
         # Graphs and libraries read os.environ; give them what .env and `env` provided.
         _merge_missing(os.environ, env)
@@ -302,6 +324,13 @@ def _get(env: Mapping[str, str], name: str) -> str:
         default = _DEFAULTS[name]
         return "" if default is None else default
     return value
+
+
+def _role(env: Mapping[str, str]) -> Role:
+    role = _get(env, "AEGRA_ROLE").lower()
+    if role not in ROLES:
+        raise ConfigError(f"AEGRA_ROLE must be one of {', '.join(ROLES)}, got {role!r}")
+    return role  # type: ignore[return-value]
 
 
 def _int(env: Mapping[str, str], name: str) -> int:

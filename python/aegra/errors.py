@@ -31,3 +31,10 @@ class Invalid(AegraError):
     """The request is well-formed JSON but breaks the API's rules for a field (422)."""
 
     status_code = 422
+
+
+class Unavailable(AegraError):
+    """A dependency (the database) cannot be reached now; the client may retry (503)."""
+
+    status_code = 503
+    headers = {"Retry-After": "1"}

@@ -18,6 +18,7 @@ from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import Database
 from aegra.db.migrate import current_revision, head_revision, upgrade_to_head
 from aegra.db.models import Assistant, AssistantVersion, Base, Run, Thread
+from aegra.errors import Unavailable
 
 
 def settings_for(url: str) -> DatabaseSettings:
@@ -94,6 +95,25 @@ async def test_an_older_sqlite_file_loses_retired_indexes_and_gains_new_ones(tmp
     assert not indexes & {"ix_runs_thread_id_status", "ix_threads_status"}
 
 
+async def test_an_older_sqlite_file_gains_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = await Database.open(settings_for(f"sqlite:///{path}"))
+    await db.close()
+    with sqlite3.connect(path) as conn:  # as a file made before runs had leases
+        conn.execute("INSERT INTO threads (thread_id, created_at, updated_at, metadata, config, status, interrupts)"
+                     " VALUES ('t1', '2026-01-01', '2026-01-01', '{}', '{}', 'idle', '{}')")  # fmt: skip
+        for column in ("lease_owner", "lease_expires_at", "cancel_requested"):
+            conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    db = await Database.open(settings_for(f"sqlite:///{path}"))
+    await db.close()
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        assert conn.execute("SELECT thread_id FROM threads").fetchall() == [("t1",)]
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"lease_owner", "lease_expires_at", "cancel_requested"} <= columns
+    assert "run_events" not in tables, "the stream events table is PostgreSQL's alone"
+
+
 async def test_checkpoints_survive_a_restart(database_url: str) -> None:
     settings = settings_for(database_url)
     config = {"configurable": {"thread_id": str(uuid.uuid4())}}
@@ -131,7 +151,7 @@ async def test_postgres_migration_matches_the_models_and_is_idempotent(postgres_
     settings = settings_for(postgres_url)
     db = await Database.open(settings)
     try:
-        assert await current_revision(db.engine) == head_revision() == "0003"
+        assert await current_revision(db.engine) == head_revision() == "0004"
         # Several workers starting at once: the advisory lock serializes them.
         await asyncio.gather(*(upgrade_to_head(db.engine) for _ in range(3)))
         async with db.engine.connect() as conn:
@@ -161,6 +181,6 @@ async def test_ping_fails_when_the_database_is_unreachable() -> None:
             {"DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none", "RUN_MIGRATIONS_ON_STARTUP": "0"}, Path.cwd()
         )
     )
-    with pytest.raises(OSError):
+    with pytest.raises(Unavailable, match="cannot be reached"):  # a 503 for the requests that needed it
         await db.ping()
     await db.close()

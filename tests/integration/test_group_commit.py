@@ -25,7 +25,7 @@ from aegra.config import database_from_env
 from aegra.db.engine import Database, sqlite_pragmas
 from aegra.db.group_commit import MAX_DEFERRED_PASSES, one_write_turns, writes_may_lag
 from aegra.db.inline_sqlite import InlineConnection
-from aegra.db.statements import SqliteTurns
+from aegra.db.sqlite_turns import SqliteTurns
 from aegra.db.tables import runs, threads
 from aegra.domain.runs.broker import InProcessBroker
 from aegra.domain.runs.execution import Outcome
@@ -304,6 +304,7 @@ async def test_a_run_whose_lagging_writes_were_lost_settles_as_error(tmp_path: P
         shared = db.shared_sqlite
         assert shared is not None
         thread_id, run_id, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+        leases = SingleProcessLeases(db)
         async with db.write() as sql:
             await shared.connection.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
             await shared.connection.execute(
@@ -311,11 +312,12 @@ async def test_a_run_whose_lagging_writes_were_lost_settles_as_error(tmp_path: P
             )
             await threads.insert(sql, {"thread_id": thread_id, "status": "busy"})
             await runs.insert(sql, {"run_id": run_id, "thread_id": thread_id, "assistant_id": uuid.uuid4(),
-                                    "created_at": now, "updated_at": now, "status": "running"})  # fmt: skip
+                                    "created_at": now, "updated_at": now, "status": "running",
+                                    **leases.lease().columns()})  # fmt: skip
         at_start = db.failed_commits
         broker = InProcessBroker()
         executor = Executor(
-            db=db, queue=LocalQueue(), leases=SingleProcessLeases(db), broker=broker,
+            db=db, queue=LocalQueue(db), leases=leases, broker=broker,
             runner=_LosingRunner(shared),  # type: ignore[arg-type]
             settler=Settler(db, checkpointer=None), concurrency=1,  # type: ignore[arg-type]
         )  # fmt: skip

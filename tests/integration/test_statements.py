@@ -103,12 +103,12 @@ async def test_settle_statements_and_rollback(db: Database) -> None:
     error = {"error": "ValueError", "message": "x"}
     with pytest.raises(RuntimeError):
         async with db.write() as sql:
-            await runs.settle(sql, run_id, status="error", error=error, now=later)
+            await runs.settle(sql, run_id, status="error", error=error, now=later, owner=None)
             raise RuntimeError("nothing of this transaction is kept")
     async with db.read_session() as session:
         assert (await session.scalar(select(Run.status).where(Run.run_id == run_id))) == "running"
     async with db.write() as sql:
-        await runs.settle(sql, run_id, status="error", error=error, now=later)
+        await runs.settle(sql, run_id, status="error", error=error, now=later, owner=None)
         status = await threads.settle(sql, run_id, thread_id, values={"a": [1]}, interrupts={}, status="error",
                                       now=later)  # fmt: skip
         assert status == "error"

@@ -18,7 +18,7 @@ async def _collect(stream) -> list[StreamEvent]:
 
 async def test_listeners_follow_live_and_replay_after_the_end() -> None:
     broker, run = InProcessBroker(), uuid.uuid4()
-    broker.open(run)
+    await broker.open(run)
     early = asyncio.create_task(_collect(broker.subscribe(run)))
     await broker.publish(run, "metadata", b"{}")
     await asyncio.sleep(0)
@@ -32,25 +32,25 @@ async def test_listeners_follow_live_and_replay_after_the_end() -> None:
     assert await _collect(broker.subscribe(run)) == await early
     assert [e.id for e in await _collect(broker.subscribe(run, after=2))] == [3]
     assert await _collect(broker.subscribe(run, after=3)) == []
-    assert broker.has_stream(run)
+    assert await broker.has_stream(run)
 
 
 async def test_ended_streams_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     broker, run = InProcessBroker(), uuid.uuid4()
-    broker.open(run)
+    await broker.open(run)
     await broker.publish(run, "values", b"{}")
     await broker.close(run)
     await broker.close(run)  # twice is harmless
-    assert broker.has_stream(run)
+    assert await broker.has_stream(run)
     monkeypatch.setattr(broker_module, "REPLAY_TTL_SECONDS", -1.0)
-    assert not broker.has_stream(run)
+    assert not await broker.has_stream(run)
 
 
 async def test_ended_streams_are_not_tracked_by_the_garbage_collector() -> None:
     broker = InProcessBroker()
     runs = [uuid.uuid4() for _ in range(50)]
     for run in runs:
-        broker.open(run)
+        await broker.open(run)
         await broker.publish(run, "values", b'{"x": 1}')
         await broker.close(run)
     gc.collect()

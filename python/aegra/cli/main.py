@@ -77,30 +77,44 @@ def minimal(path: Path, host: str | None, port: int | None, no_reload: bool) -> 
 @click.option("--host", default="0.0.0.0", show_default=True, help="Bind address")
 @port_option
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes")
+@click.option("--no-execute", is_flag=True, help="Serve HTTP only; runs are executed by other processes (PostgreSQL)")
 @config_option
 @env_file_option
-def serve(host: str, port: int | None, workers: int, config: Path | None, env_file: Path | None) -> None:
+def serve(host: str, port: int | None, workers: int, no_execute: bool, config: Path | None,
+          env_file: Path | None) -> None:  # fmt: skip
     """Run the production server (Granian, no reload)."""
+    run_production(host, port, workers, config, env_file, role="api" if no_execute else "all")
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Bind address of the health route")
+@port_option
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes")
+@config_option
+@env_file_option
+def worker(host: str, port: int | None, workers: int, config: Path | None, env_file: Path | None) -> None:
+    """Execute runs only (PostgreSQL): no API; answers /ok on its port."""
+    run_production(host, port, workers, config, env_file, role="worker")
+
+
+def run_production(host: str, port: int | None, workers: int, config: Path | None, env_file: Path | None, *,
+                   role: str) -> None:  # fmt: skip
+    """`aegra serve` and `aegra worker`: Granian without reload, in the given role (AEGRA_ROLE)."""
     settings, registry, env = load_checked_settings(config, env_file)
-    if workers > 1 and settings.database.backend == "sqlite":
+    if settings.database.backend == "sqlite" and (workers > 1 or role != "all"):
+        what = f"--workers {workers}" if workers > 1 else ("aegra worker" if role == "worker" else "--no-execute")
         raise click.ClickException(
-            f"--workers {workers} needs PostgreSQL: SQLite allows one writer, so one server process must own "
-            f"{settings.database.sqlite_path}. Run with --workers 1, or set DATABASE_URL=postgresql://..."
-        )
-    if workers > 1:
-        # Each worker's run executor and stream broker are in-process for now: a stream or join that
-        # lands on another worker than the run's would not see it. Refuse rather than half-work.
-        raise click.ClickException(
-            f"--workers {workers} is not supported yet: runs are streamed in-process, and the PostgreSQL "
-            "run queue and broker that let workers share them are not built. Run with --workers 1 (one "
-            "process runs N_JOBS_PER_WORKER runs at once)."
+            f"{what} needs PostgreSQL: one process owns a SQLite file ({settings.database.sqlite_path}) and both "
+            "serves and executes its runs. Run one process (it executes N_JOBS_PER_WORKER runs at once), or set "
+            "DATABASE_URL=postgresql://..."
         )
     # The server migrates at startup itself (under a lock shared by the workers); only check it is there.
     prepare_database(settings.database, migrate=False)
     port = port or settings.port
     check_port_free(host, port)
     _announce(settings, registry, host, port)
-    exec_granian(granian_argv(host=host, port=port, workers=workers, log_level=settings.log_level), env)
+    argv = granian_argv(host=host, port=port, workers=workers, log_level=settings.log_level)
+    exec_granian(argv, {**env, "AEGRA_ROLE": role})
 
 
 @main.command()

@@ -25,7 +25,7 @@ from aegra.db.engine import Database, sqlite_pragmas
 from aegra.db.group_commit import one_write_turns
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.db.postgres_pool import CHECKPOINTER_SETUP_LOCK_KEY, advisory_lock, psycopg_pool
-from aegra.db.statements import SqliteTurns
+from aegra.db.sqlite_turns import SqliteTurns
 
 
 @asynccontextmanager

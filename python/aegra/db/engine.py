@@ -14,7 +14,8 @@ another connection committed in between (busy_timeout cannot help there); taking
 write lock up front makes such writers queue instead. Sessions from `read_session()` keep
 plain deferred transactions so that reads never wait for the lock.
 
-PostgreSQL: asyncpg with a pool; the schema comes from the Alembic migrations.
+PostgreSQL: an asyncpg pool (db/postgres_transactions.py); the schema comes from the Alembic
+migrations, applied at startup through SQLAlchemy's engine.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
-from sqlalchemy import event, text
+from sqlalchemy import event, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from aegra.config import DatabaseSettings
 from aegra.db.inline_sqlite import InlineConnection
-from aegra.db.models import Base
-from aegra.db.statements import EngineTransactions, SqliteTurns, Statements, Transactions
+from aegra.db.models import POSTGRESQL_ONLY, Base
+from aegra.db.postgres_transactions import PostgresTransactions
+from aegra.db.sqlite_turns import SqliteTurns
+from aegra.db.statements import Statements, Transactions
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +82,10 @@ class Database:
                 dialect=engine.dialect,
             )
         else:
-            self._transactions = EngineTransactions(engine, self._read_engine)
+            assert settings.postgres_url is not None
+            self._transactions = PostgresTransactions(
+                settings.postgres_url, engine.dialect, max_size=settings.pool_size + settings.max_overflow
+            )
 
     def write(self) -> contextlib.AbstractAsyncContextManager[Statements]:
         """A transaction that may write: committed when the block ends (on SQLite, with its group,
@@ -90,6 +96,11 @@ class Database:
         """Reads only; on SQLite they never wait for the write lock (and see the writes of the
         open group a moment before they are durable: db/group_commit.py)."""
         return self._transactions.read()  # type: ignore[no-any-return]
+
+    def single_statements(self) -> contextlib.AbstractAsyncContextManager[Statements]:
+        """For a lone write statement: on PostgreSQL no transaction around it (it commits by itself,
+        without the BEGIN and COMMIT round trips); on SQLite a write turn like any other."""
+        return self._transactions.single_statements()  # type: ignore[no-any-return]
 
     async def durable(self) -> None:
         """Return once every write made so far is committed and visible to other connections."""
@@ -105,6 +116,11 @@ class Database:
         run's checkpoints under `async`/`exit` durability, whose settle waits for one that
         covers them. A COMMIT that fails meanwhile moves `failed_commits`."""
         return self._transactions.writes_may_lag(enabled)
+
+    def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
+        """`async with db.exclusive("sweep threads") as mine:` whether this process, of all that
+        share the database, is the one to do `name` now (a sweep that should run once, not in each)."""
+        return self._transactions.exclusive(name)
 
     @property
     def shared_sqlite(self) -> SqliteTurns | None:
@@ -127,6 +143,9 @@ class Database:
                 from aegra.db.migrate import upgrade_to_head
 
                 await upgrade_to_head(db.engine)
+                # Its connection is not needed again (the server's statements use asyncpg's pool).
+                await db.engine.dispose()
+            await db._transactions.open()  # type: ignore[attr-defined]
         logger.info("database: %s", settings.describe())
         return db
 
@@ -136,8 +155,8 @@ class Database:
 
     async def ping(self) -> None:
         """Raise if the database cannot answer a query."""
-        async with self._read_engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with self.read() as sql:
+            await sql.scalar(select(literal(1)))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -159,10 +178,17 @@ RETIRED_SQLITE_INDEXES = ("ix_runs_assistant_id", "ix_runs_thread_id_status", "i
 
 def _create_schema(conn: Any) -> None:
     """SQLite has no migrations: tables are created as the models say. `create_all` skips the
-    indexes of tables that exist, so indexes added since a file was made are created here, and
-    retired ones dropped (each costs every write to its table)."""
-    Base.metadata.create_all(conn)
-    for table in Base.metadata.sorted_tables:
+    tables and indexes that exist, so columns and indexes added since a file was made are
+    created here (new columns are nullable, as `ALTER TABLE ADD COLUMN` requires), and retired
+    indexes dropped (each costs every write to its table)."""
+    tables = [table for table in Base.metadata.sorted_tables if not table.info.get(POSTGRESQL_ONLY)]
+    Base.metadata.create_all(conn, tables=tables)
+    for table in tables:
+        present = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
         for index in table.indexes:
             index.create(conn, checkfirst=True)
     for name in RETIRED_SQLITE_INDEXES:

@@ -1,4 +1,5 @@
-"""Tables of the API's resources: assistants (with versions), threads, runs and crons.
+"""Tables of the API's resources: assistants (with versions), threads, runs (with their stream
+events) and crons.
 
 Columns follow the resource shapes of the LangGraph Platform API (langgraph-sdk's `schema.py`:
 `Assistant`, `Thread`, `Run`, `Cron`).
@@ -16,7 +17,7 @@ from typing import Any
 
 from advanced_alchemy.base import CommonTableAttributes, create_registry
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, literal_column, text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Table, Text, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,6 +59,12 @@ def _updated_at() -> Mapped[datetime]:
 IN_FLIGHT = ("pending", "running")
 IN_FLIGHT_SQL = "status IN ({})".format(", ".join(f"'{value}'" for value in IN_FLIGHT))
 NOT_IDLE_SQL = "status != 'idle'"
+
+
+# The event that closes a run's stream in `run_events`.
+END_OF_STREAM = "__end__"
+# `Table.info` key of the tables that exist only on PostgreSQL (`create_all` on SQLite skips them).
+POSTGRESQL_ONLY = "postgresql_only"
 
 
 def in_flight(status: Any) -> Any:
@@ -170,6 +177,11 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
     ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
     error: Mapped[dict[str, Any] | None] = mapped_column(JsonB)
+    # The process executing a running run, and until when its claim holds unless renewed
+    # (domain/runs/queue.py); a cancel asked of a run running in another process waits here.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    cancel_requested: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         Index("ix_runs_thread_id_created_at", "thread_id", "created_at"),
@@ -177,6 +189,26 @@ class Run(Base):
         Index("ix_runs_in_flight_thread_id", "thread_id", **_where(IN_FLIGHT_SQL)),
         # The queue: the oldest pending run, and the threads running one.
         Index("ix_runs_in_flight_status_created_at", "status", "created_at", **_where(IN_FLIGHT_SQL)),
+    )
+
+
+class RunEvent(Base):
+    """A run's stream events, for readers in other processes than the one executing the run
+    (PostgreSQL only: on SQLite one process owns the file and streams from memory). `seq` counts
+    from 1 per run, across attempts; the event `END_OF_STREAM` closes a run's stream, and its
+    time starts the retention window after which the run's events are deleted."""
+
+    __tablename__ = "run_events"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event: Mapped[str] = mapped_column(Text, nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+
+    __table_args__ = (
+        Index("ix_run_events_ended", "created_at", **_where(f"event = '{END_OF_STREAM}'")),
+        {"info": {POSTGRESQL_ONLY: True}},
     )
 
 

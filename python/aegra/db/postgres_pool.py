@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aegra.config import DatabaseSettings
 
@@ -40,9 +41,22 @@ async def psycopg_pool(settings: DatabaseSettings) -> AsyncIterator[AsyncConnect
         await pool.close()
 
 
+# How often a process waiting for another's setup tries the lock again.
+LOCK_RETRY_SECONDS = 0.1
+
+
 @asynccontextmanager
 async def advisory_lock(conn: AsyncConnection, key: int) -> AsyncIterator[None]:
-    await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+    """Hold a session advisory lock for the block. Taken by polling `pg_try_advisory_lock`, not by
+    waiting in `pg_advisory_lock`: a waiter's open transaction would hold up the holder's
+    `CREATE INDEX CONCURRENTLY` (LangGraph's migrations), which waits for every transaction to
+    end, while the waiter waits for the holder: a deadlock when workers start together."""
+    while True:
+        # The pools here give dict rows (`psycopg_pool`).
+        row: Any = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS locked", (key,))).fetchone()
+        if row and row["locked"]:
+            break
+        await asyncio.sleep(LOCK_RETRY_SECONDS)
     try:
         yield
     finally:

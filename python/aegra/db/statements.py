@@ -2,22 +2,21 @@
 
 The tables' SQL lives in db/tables/ (one module per table); it is written as SQLAlchemy Core and
 runs inside `async with db.write() as sql:` or `db.read()` (db/engine.py), through the
-`Statements` here. There is no ORM session in the server: a unit of work is a handful of small
-statements, and through the session each one cost 100-200 us of Python (execution context,
-events, result objects, the greenlet bridge, a pool checkout per transaction) against the few
-microseconds SQLite needs to run it. Measured here, a run's two transactions (create, settle)
-cost 1.46 ms of CPU through the ORM session, 1.09 ms through a Core connection and 0.09 ms on a
-bare connection.
+`Statements` here. There is no ORM session and no SQLAlchemy connection in the server's path: a
+unit of work is a handful of small statements, and through an ORM session each one cost
+100-200 us of Python (execution context, events, result objects, the greenlet bridge, a pool
+checkout per transaction) against the few microseconds SQLite needs to run it. Measured here,
+a run's two transactions (create, settle) cost 1.46 ms of CPU through the ORM session, 1.09 ms
+through a Core connection and 0.09 ms on a bare connection.
 
-So statements are compiled by SQLAlchemy, once per dialect, with its own bind and result
-processors (ids, datetimes and JSON are stored and read exactly as through the ORM), and on
-SQLite they run on one connection (`SqliteDirect`, which LangGraph's checkpointer shares),
-inline on the event loop's thread (db/inline_sqlite.py). Statements that never change are
-module constants (`Prepared`, compiled on first use); statements built per request (searches,
-auth filters) go through SQLAlchemy's compiled cache, keyed by their shape. On PostgreSQL,
-where the network round trip dominates, `EngineDirect` runs the same statements through
-SQLAlchemy Core. Callers see one interface either way: rows with attribute access, named after
-the table's columns (`row.metadata`).
+So statements are compiled by SQLAlchemy, for the backend's dialect, with its own bind and result
+processors (ids, datetimes and JSON are stored and read exactly as through the ORM), and run on
+the driver's connection: on SQLite one shared connection, inline on the event loop's thread
+(db/sqlite_turns.py); on PostgreSQL an asyncpg pool (db/postgres_transactions.py). Statements
+that never change are module constants (`Prepared`, compiled on first use per dialect);
+statements built per request (searches, auth filters) go through SQLAlchemy's compiled cache,
+keyed by their shape (`_AdHoc`). Callers see one interface either way: named-tuple rows read by
+the table's column names (`row.metadata`).
 
 Python-side column defaults are applied by `FullInsert`; updates set every column they mean to
 change (`updated_at` included): the models have no `onupdate`, so both backends write the same.
@@ -27,29 +26,37 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from pathlib import Path
-from types import TracebackType
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Float, Numeric, Table, insert, select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import LRUCache
 
-from aegra.db.group_commit import GroupCommit, TurnConnection, writes_may_lag
-from aegra.db.inline_sqlite import InlineConnection
-
 _REQUIRED = object()
+# Shapes of per-request statements kept compiled (SQLAlchemy's engines keep 500 by default).
+AD_HOC_CACHE_SIZE = 500
 
 
 class ConstraintViolation(Exception):
     """A write broke a key or foreign-key constraint (a duplicate id, a row deleted meanwhile).
     The transaction it happened in is spoiled: let it roll back, then decide."""
+
+
+# asyncpg's type oids for the numeric columns, whose result processors SQLAlchemy picks by the
+# type the driver reports (`cursor.description`); no other type of ours consults it.
+_PG_NUMERIC_OIDS = {"float": 701, "numeric": 1700}
+
+
+def _result_processors(columns: Sequence[Any], dialect: Dialect) -> list[Any]:
+    processors = []
+    for column in columns:
+        coltype = None
+        if dialect.name == "postgresql" and isinstance(column.type, Numeric):
+            coltype = _PG_NUMERIC_OIDS["float" if isinstance(column.type, Float) else "numeric"]
+        processors.append(column.type._cached_result_processor(dialect, coltype))
+    return processors
 
 
 def _row_type(columns: Sequence[Any]) -> type:
@@ -77,7 +84,7 @@ class _Compiled:
             for name in expanded.positiontup or ()
         ]
         columns = compiled._result_columns
-        self.results = [column.type._cached_result_processor(dialect, None) for column in columns]
+        self.results = _result_processors(columns, dialect)
         self.row = _row_type(columns)
 
     def parameters(self, values: Mapping[str, Any]) -> list[Any]:
@@ -91,7 +98,7 @@ class _Compiled:
         return out
 
 
-def _typed_rows(results: list[Any], row: type, raw: list[tuple[Any, ...]]) -> list[Any]:
+def _typed_rows(results: list[Any], row: type, raw: Sequence[Sequence[Any]]) -> list[Any]:
     return [row(*[v if p is None else p(v) for p, v in zip(results, values, strict=True)]) for values in raw]
 
 
@@ -104,7 +111,7 @@ class _AdHoc:
     def __init__(self, compiled: Any, dialect: Dialect) -> None:
         self.compiled = compiled
         columns = compiled._result_columns
-        self.results = [column.type._cached_result_processor(dialect, None) for column in columns]
+        self.results = _result_processors(columns, dialect)
         self.row = _row_type(columns)
 
     def sql_and_parameters(self, values: Mapping[str, Any], extracted: Any) -> tuple[str, list[Any]]:
@@ -199,84 +206,47 @@ class Statements:
         await self.execute(full.prepared, full.values(values))
 
 
-# Shapes of per-request statements kept compiled (SQLAlchemy's engines keep 500 by default).
-AD_HOC_CACHE_SIZE = 500
+class Compiler:
+    """SQL and positional parameters for one dialect, from a `Prepared` or a per-request statement."""
 
-
-class _SqliteStatements(Statements):
-    dialect = "sqlite"
-
-    def __init__(self, conn: InlineConnection, dialect: Dialect) -> None:
-        self._conn, self._dialect = conn, dialect
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
         self._compiled_cache: LRUCache[Any, Any] = LRUCache(AD_HOC_CACHE_SIZE)
         self._ad_hoc: LRUCache[int, _AdHoc] = LRUCache(AD_HOC_CACHE_SIZE)
 
-    async def rows(self, statement: Statement, params: Mapping[str, Any] | None = None) -> list[Any]:
-        compiled: _Compiled | _AdHoc
+    def __call__(self, statement: Statement, params: Mapping[str, Any]) -> tuple[_Compiled | _AdHoc, str, list[Any]]:
         if isinstance(statement, Prepared):
-            compiled = statement.compiled(self._dialect)
-            sql, parameters = compiled.sql, compiled.parameters(params or {})
-        else:
-            compiled, sql, parameters = self._ad_hoc_parameters(statement, params or {})
-        try:
-            cursor = await self._conn.statement(sql, parameters)
-        except sqlite3.IntegrityError as exc:
-            raise ConstraintViolation(str(exc)) from exc
-        if cursor.description is None:  # no result set (INSERT, UPDATE without RETURNING...)
-            return []
-        raw = cursor.fetchall()
-        # Textual SQL has no typed columns: its rows come back as SQLite gives them.
-        return _typed_rows(compiled.results, compiled.row, raw) if compiled.results else raw
-
-    def _ad_hoc_parameters(self, statement: Executable, params: Mapping[str, Any]) -> tuple[_AdHoc, str, list[Any]]:
-        compiled, extracted, _ = statement._compile_w_cache(  # type: ignore[attr-defined]
-            self._dialect, compiled_cache=self._compiled_cache, column_keys=[], for_executemany=False
+            compiled = statement.compiled(self.dialect)
+            return compiled, compiled.sql, compiled.parameters(params)
+        found, extracted, _ = statement._compile_w_cache(  # type: ignore[attr-defined]
+            self.dialect, compiled_cache=self._compiled_cache, column_keys=[], for_executemany=False
         )
-        ad_hoc = self._ad_hoc.get(id(compiled))
-        if ad_hoc is None or ad_hoc.compiled is not compiled:
-            ad_hoc = self._ad_hoc[id(compiled)] = _AdHoc(compiled, self._dialect)
+        ad_hoc = self._ad_hoc.get(id(found))
+        if ad_hoc is None or ad_hoc.compiled is not found:
+            ad_hoc = self._ad_hoc[id(found)] = _AdHoc(found, self.dialect)
         sql, parameters = ad_hoc.sql_and_parameters(params, extracted)
         return ad_hoc, sql, parameters
 
 
-# Row types by column names, for rows that SQLAlchemy's engine returns (its own `Row` differs).
-_ENGINE_ROWS: LRUCache[tuple[str, ...], type] = LRUCache(AD_HOC_CACHE_SIZE)
-
-
-class _EngineStatements(Statements):
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-        self.dialect = conn.dialect.name
-
-    async def rows(self, statement: Statement, params: Mapping[str, Any] | None = None) -> list[Any]:
-        executable = statement.statement if isinstance(statement, Prepared) else statement
-        try:
-            result = await self._conn.execute(executable, dict(params or {}))
-        except IntegrityError as exc:
-            raise ConstraintViolation(str(exc.orig)) from exc
-        if not result.returns_rows:
-            return []
-        # The same named tuples as on SQLite (`_replace`, `_fields`), whichever backend runs.
-        keys = tuple(result.keys())
-        row = _ENGINE_ROWS.get(keys)
-        if row is None:
-            row = _ENGINE_ROWS[keys] = collections.namedtuple("Row", keys, rename=True)  # type: ignore[misc]
-        return [row(*values) for values in result.all()]
-
-    async def insert(self, full: FullInsert, values: Mapping[str, Any]) -> None:
-        # Columns left out are NULL, as on SQLite (an explicit None would be a JSON `null`).
-        given = {name: value for name, value in full.values(values).items() if value is not None}
-        await self.execute(insert(full.table), given)
+def typed_rows(compiled: _Compiled | _AdHoc, raw: Sequence[Sequence[Any]]) -> list[Any]:
+    """The driver's rows as named tuples, each value through its column's result processor.
+    (Textual SQL has no typed columns: its rows come back as the driver gives them.)"""
+    if not compiled.results:
+        return list(raw)
+    return _typed_rows(compiled.results, compiled.row, raw)
 
 
 class Transactions(Protocol):
-    """The two ways the statements run: `SqliteTurns` and `EngineTransactions`. `Database` wraps one."""
+    """How the statements run on one backend (`SqliteTurns`, `PostgresTransactions`); `Database` wraps one."""
 
     def write(self) -> Any:
         """`async with t.write() as sql:` a transaction that may write; commits on success."""
 
     def read(self) -> Any:
         """`async with t.read() as sql:` reads outside a write transaction."""
+
+    def single_statements(self) -> Any:
+        """`async with t.single_statements() as sql:` statements that each commit on their own."""
 
     @property
     def failed_commits(self) -> int:
@@ -289,102 +259,7 @@ class Transactions(Protocol):
     def writes_may_lag(self, enabled: bool) -> contextlib.AbstractContextManager[None]:
         """Write blocks inside need not wait for their COMMIT (db/group_commit.py)."""
 
+    def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
+        """`async with t.exclusive(name) as mine:` whether this process alone does `name` now."""
+
     async def close(self) -> None: ...
-
-
-class SqliteTurns:
-    """One inline connection, shared by the process's coroutines in turns, with the writes of
-    nearby turns committed together (db/group_commit.py).
-
-    SQLite admits one writer at a time anyway, and these transactions run without yielding to
-    the loop (only the BEGIN may wait for the lock), so the turns are no real queue. They are not
-    reentrant: never open `read()` or `write()` inside another.
-    """
-
-    def __init__(self, path: Path, *, busy_timeout_ms: int, pragmas: list[str], dialect: Dialect) -> None:
-        # Also the checkpointer's connection (db/checkpointer.py), in the same turns. IMMEDIATE is
-        # for LangGraph's saver, which relies on the sqlite3 module's implicit transactions; the
-        # blocks here BEGIN explicitly.
-        self.connection = TurnConnection.open(
-            path, busy_timeout_ms=busy_timeout_ms, pragmas=pragmas, isolation_level="IMMEDIATE"
-        )
-        self.turns = GroupCommit(self.connection)
-        self._statements = _SqliteStatements(self.connection, dialect)
-
-    @property
-    def failed_commits(self) -> int:
-        """How many group COMMITs have failed so far (their writes were rolled back)."""
-        return self.turns.failed_commits
-
-    async def durable(self) -> None:
-        await self.turns.durable()
-
-    def writes_may_lag(self, enabled: bool) -> contextlib.AbstractContextManager[None]:
-        return writes_may_lag(enabled)
-
-    def write(self) -> _Turn:
-        """Commits with its group on success (and returns once that is durable), undone on error."""
-        return _Turn(self, begin=True)
-
-    def read(self) -> _Turn:
-        return _Turn(self, begin=False)
-
-    async def close(self) -> None:
-        await self.connection.close()
-
-
-class _Turn:
-    """`async with turns.write()` / `read()`: a turn on the shared connection, which a write
-    begins with BEGIN IMMEDIATE unless it joins the open group. (A class rather than an
-    `asynccontextmanager`: a run takes several turns, and the generator machinery cost more than
-    the rest of a turn's bookkeeping.)"""
-
-    __slots__ = ("_begin", "_owner")
-
-    def __init__(self, owner: SqliteTurns, *, begin: bool) -> None:
-        self._owner, self._begin = owner, begin
-
-    async def __aenter__(self) -> Statements:
-        owner = self._owner
-        await owner.turns.__aenter__()
-        if self._begin and not owner.connection.in_transaction:
-            try:
-                await owner.connection.statement("BEGIN IMMEDIATE")
-            except BaseException as exc:
-                await owner.turns.__aexit__(type(exc), exc, exc.__traceback__)
-                raise
-        return owner._statements
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:  # fmt: skip
-        await self._owner.turns.__aexit__(exc_type, exc, tb)
-
-
-class EngineTransactions:
-    """The same statements through SQLAlchemy Core connections from the engine's pool (PostgreSQL)."""
-
-    def __init__(self, engine: AsyncEngine, read_engine: AsyncEngine) -> None:
-        self._engine, self._read_engine = engine, read_engine
-
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[Statements]:
-        async with self._engine.begin() as conn:
-            yield _EngineStatements(conn)
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[Statements]:
-        async with self._read_engine.connect() as conn:
-            yield _EngineStatements(conn)
-
-    @property
-    def failed_commits(self) -> int:
-        return 0  # each transaction commits on its own, and its writer sees its errors
-
-    async def durable(self) -> None:
-        return None  # each write block commits before it returns
-
-    def writes_may_lag(self, enabled: bool) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()  # every write block commits before it returns
-
-    async def close(self) -> None:
-        return None

@@ -55,11 +55,11 @@ def _create_app(settings: Settings, http: HttpConfig) -> Litestar | ApiThenCusto
         load_auth(settings.config, settings.base_dir),
         disable_studio_auth=bool(auth_config and auth_config.disable_studio_auth),
     )
-    custom = load_custom_app(settings)
+    custom = None if settings.role == "worker" else load_custom_app(settings)
     cors = _cors(settings)
     lifespans = [lifespan] if custom is None else [lifespan, lifespan_of(custom)]
     api = Litestar(
-        route_handlers=_route_handlers(http),
+        route_handlers=_route_handlers(http, settings.role),
         dependencies={
             **{name: Provide(provider(name), sync_to_thread=False) for name in INJECTABLE},
             "auth": Provide(get_request_auth, sync_to_thread=False),
@@ -85,7 +85,9 @@ def _create_app(settings: Settings, http: HttpConfig) -> Litestar | ApiThenCusto
     return ApiThenCustom(api, CORSMiddleware(custom, cors))
 
 
-def _route_handlers(http: HttpConfig) -> list[type[Controller]]:
+def _route_handlers(http: HttpConfig, role: str = "all") -> list[type[Controller]]:
+    if role == "worker":  # `aegra worker`: runs only; its port answers health checks
+        return [HealthController]
     groups: list[tuple[bool, list[type[Controller]]]] = [
         (http.disable_meta, [SystemController]),
         (http.disable_assistants, [AssistantController]),

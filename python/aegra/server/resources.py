@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from aegra import vec
 from aegra.auth import RequestAuth
 from aegra.config import Settings
+from aegra.db import notifications
 from aegra.db.checkpointer import open_checkpointer
 from aegra.db.engine import Database
 from aegra.domain.a2a.services import A2AService
@@ -25,10 +26,18 @@ from aegra.domain.assistants.services import AssistantService
 from aegra.domain.crons.scheduler import CronScheduler
 from aegra.domain.crons.services import CronService
 from aegra.domain.mcp.services import McpService
-from aegra.domain.runs.broker import InProcessBroker
+from aegra.domain.runs.broker import Broker, InProcessBroker
 from aegra.domain.runs.execution import GraphRunner
 from aegra.domain.runs.executor import Executor
-from aegra.domain.runs.queue import LocalQueue, SingleProcessLeases
+from aegra.domain.runs.postgres_broker import PostgresBroker
+from aegra.domain.runs.queue import (
+    Leases,
+    LocalQueue,
+    PostgresLeases,
+    PostgresQueue,
+    RunQueue,
+    SingleProcessLeases,
+)
 from aegra.domain.runs.services import RunService
 from aegra.domain.runs.settle import Settler
 from aegra.domain.runs.webhooks import WebhookSender
@@ -97,20 +106,10 @@ async def open_resources(
         )
         sweeper.start()
         stack.push_async_callback(sweeper.stop)
-        broker = InProcessBroker()
         webhooks = WebhookSender(loopback_app)
         stack.push_async_callback(webhooks.drain)
-        executor = Executor(
-            db=db,
-            queue=LocalQueue(),
-            leases=SingleProcessLeases(db),
-            broker=broker,
-            runner=GraphRunner(graphs, checkpointer, store, broker, timeout_seconds=settings.bg_job_timeout_secs),
-            settler=Settler(db, checkpointer, delete_threads=threads.delete_many, webhooks=webhooks),
-            concurrency=settings.n_jobs_per_worker,
-        )
-        await executor.start()
-        stack.push_async_callback(executor.stop)
+        settler = Settler(db, checkpointer, delete_threads=threads.delete_many, webhooks=webhooks)
+        broker, executor = await _open_executor(stack, settings, db, graphs, checkpointer, store, settler)
         http = settings.config.http
         runs = RunService(
             db,
@@ -137,6 +136,39 @@ async def open_resources(
             mcp=McpService(assistants, runs, threads, sessions=bool(http and http.mcp_sessions)),
             a2a=A2AService(assistants, runs, threads),
         )
+
+
+async def _open_executor(
+    stack: AsyncExitStack, settings: Settings, db: Database, graphs: GraphRegistry,
+    checkpointer: BaseCheckpointSaver, store: BaseStore, settler: Settler,
+) -> tuple[Broker, Executor]:  # fmt: skip
+    """The broker and the executor, with the queue and leases of the backend: in-process on SQLite
+    (one process owns the file), through PostgreSQL's tables and LISTEN/NOTIFY on PostgreSQL."""
+    broker: Broker
+    queue: RunQueue
+    leases: Leases
+    if settings.database.backend == "sqlite":
+        broker, queue, leases = InProcessBroker(), LocalQueue(db), SingleProcessLeases(db)
+        grace = None  # runs cut off by a stop are settled at the next start
+    else:
+        assert settings.database.postgres_url is not None
+        listener = notifications.Listener(settings.database.postgres_url)
+        postgres_broker = broker = PostgresBroker(db, listener)
+        leases = PostgresLeases(db, settings.run_lease_seconds)
+        queue = PostgresQueue(db, listener, leases.owner)
+        await listener.start()
+        stack.push_async_callback(listener.stop)
+        await postgres_broker.start()
+        stack.push_async_callback(postgres_broker.stop)
+        grace = settings.shutdown_grace_seconds
+    runner = GraphRunner(graphs, checkpointer, store, broker, timeout_seconds=settings.bg_job_timeout_secs)
+    executor = Executor(
+        db=db, queue=queue, leases=leases, broker=broker, runner=runner, settler=settler,
+        concurrency=0 if settings.role == "api" else settings.n_jobs_per_worker, shutdown_grace_seconds=grace,
+    )  # fmt: skip
+    await executor.start()
+    stack.push_async_callback(executor.stop)
+    return broker, executor
 
 
 @asynccontextmanager

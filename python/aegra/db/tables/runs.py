@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, delete, exists, select, update
+from sqlalchemy import Select, String, and_, bindparam, case, delete, exists, func, or_, select, update
 
 from aegra.db.models import Run, Thread, in_flight, table
 from aegra.db.statements import FullInsert, Prepared, Statements, select_rows
@@ -25,7 +25,8 @@ TERMINAL = ("success", "error", "timeout", "interrupted")
 
 _runs = table(Run)
 _r = _runs.c
-_threads = table(Thread).c
+_threads_table = table(Thread)
+_threads = _threads_table.c
 
 INSERT = FullInsert(_runs)
 _ROW = select_rows(_runs)
@@ -117,27 +118,40 @@ async def end_pending(sql: Statements, run_id: uuid.UUID, *, delete_it: bool, no
 
 # -- the queue ---------------------------------------------------------------------------------
 
-# The claim: the oldest due pending run whose thread runs nothing. On SQLite the caller's write
-# transaction (BEGIN IMMEDIATE) makes it atomic; on PostgreSQL SKIP LOCKED lets several workers
-# claim different runs at once (SQLite compiles the FOR UPDATE away).
+# The claim: the oldest due pending run whose thread runs nothing, or a running run whose lease
+# ran out (its process died). On SQLite the caller's write transaction (BEGIN IMMEDIATE) makes it
+# atomic, and leases never run out (one process owns the file). On PostgreSQL SKIP LOCKED lets
+# several processes claim different runs at once; locking the run's thread row as well keeps two
+# of them from claiming two runs of one thread in the same instant (the second skips the run,
+# and finds the thread busy once the first commits). SQLite compiles FOR UPDATE away.
 _busy_threads = select(_r.thread_id).where(in_flight(_r.status), _r.status == "running")
 NEXT_CLAIMABLE = Prepared(
-    select(_r.run_id, _r.thread_id, _r.kwargs, _r.attempt)
+    select(_r.run_id, _r.thread_id, _r.kwargs, _r.attempt, _r.status, _r.cancel_requested)
+    .join_from(_runs, _threads_table, _threads.thread_id == _r.thread_id)
     .where(
         in_flight(_r.status),
-        _r.status == "pending",
-        _r.created_at <= bindparam("now"),
-        _r.thread_id.not_in(_busy_threads),
+        or_(
+            and_(_r.status == "pending", _r.created_at <= bindparam("now"), _r.thread_id.not_in(_busy_threads)),
+            and_(_r.status == "running", _r.lease_expires_at < bindparam("now")),
+        ),
     )
     .order_by(_r.created_at, _r.run_id)
     .limit(1)
-    .with_for_update(skip_locked=True)
+    .with_for_update(skip_locked=True, of=[_runs, _threads_table])
 )
 MARK_STARTED = Prepared(
     update(_runs)
     .where(_r.run_id == bindparam("claimed_run_id"))
-    .values(status="running", started_at=bindparam("now"), updated_at=bindparam("now"), attempt=_r.attempt + 1)
+    .values(status="running", started_at=bindparam("now"), updated_at=bindparam("now"), attempt=_r.attempt + 1,
+            lease_owner=bindparam("lease_owner"), lease_expires_at=bindparam("lease_expires_at"))
+)  # fmt: skip
+_NEXT_DELAYED = select(func.min(_r.created_at)).where(
+    in_flight(_r.status), _r.status == "pending", _r.created_at > bindparam("now")
 )
+_NEXT_EXPIRY = select(func.min(_r.lease_expires_at)).where(
+    in_flight(_r.status), _r.status == "running", _r.lease_expires_at > bindparam("now")
+)
+NEXT_DUE = Prepared(select(_NEXT_DELAYED.scalar_subquery(), _NEXT_EXPIRY.scalar_subquery()))
 
 
 class ClaimedRun(NamedTuple):
@@ -145,32 +159,111 @@ class ClaimedRun(NamedTuple):
     thread_id: uuid.UUID
     kwargs: dict[str, Any]
     attempt: int
+    cancel_requested: str | None = None  # a cancel asked before this process had the run
 
 
-async def claim_next(sql: Statements, now: datetime) -> ClaimedRun | None:
-    """Mark the next due pending run `running` (in the caller's write transaction) and return it."""
-    run = await sql.first(NEXT_CLAIMABLE, {"now": now})
-    if run is None:
-        return None
-    await sql.execute(MARK_STARTED, {"claimed_run_id": run.run_id, "now": now})
-    return ClaimedRun(run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1)
+class Lease(NamedTuple):
+    """Who holds a running run, and until when (None: no expiry, one process owns the database)."""
+
+    owner: str
+    expires_at: datetime | None
+
+    def columns(self) -> dict[str, Any]:
+        return {"lease_owner": self.owner, "lease_expires_at": self.expires_at}
 
 
+async def claim_next(sql: Statements, now: datetime, lease: Lease, *, max_attempts: int) -> ClaimedRun | None:
+    """Mark the next claimable run `running` under `lease` (in the caller's write transaction) and
+    return it. A run taken over `max_attempts` times already ends `error` instead."""
+    while (run := await sql.first(NEXT_CLAIMABLE, {"now": now})) is not None:
+        if run.status == "running" and run.attempt >= max_attempts:
+            await _give_up(sql, run, now, max_attempts)
+            continue
+        await sql.execute(MARK_STARTED, {"claimed_run_id": run.run_id, "now": now, **lease.columns()})
+        return ClaimedRun(run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1, run.cancel_requested)
+    return None
+
+
+async def _give_up(sql: Statements, run: Any, now: datetime, attempts: int) -> None:
+    error = {"error": "WorkerLost", "message": f"the process running this run was lost {attempts} times; giving up"}
+    await sql.execute(SETTLE, {"settled_run_id": run.run_id, "settled_status": "error", "settled_error": error,
+                               "now": now, "lease_owner": None})  # fmt: skip
+    await _release_threads(sql, [run.thread_id], now)
+
+
+async def next_due(sql: Statements, now: datetime) -> datetime | None:
+    """When a run becomes claimable without anyone saying so: the next delayed run
+    (`after_seconds`) comes due, or the next lease runs out (its process may be gone)."""
+    times = [when for when in await sql.first(NEXT_DUE, {"now": now}) if when is not None]
+    return min(times) if times else None
+
+
+# The settle's write: only the run's lease holder may end it (another process may have taken a
+# run over whose lease ran out); `lease_owner` NULL ends a run whoever holds it.
 SETTLE = Prepared(
     update(_runs)
-    .where(_r.run_id == bindparam("settled_run_id"))
+    .where(_r.run_id == bindparam("settled_run_id"),
+           or_(bindparam("lease_owner", type_=String) == None, _r.lease_owner == bindparam("lease_owner")))  # noqa: E711
     .values(status=bindparam("settled_status"), error=bindparam("settled_error", type_=_r.error.type),
-            ended_at=bindparam("now"), updated_at=bindparam("now"))
+            ended_at=bindparam("now"), updated_at=bindparam("now"), lease_expires_at=None)
+    .returning(_r.run_id)
 )  # fmt: skip
 
 
-async def settle(sql: Statements, run_id: uuid.UUID, *, status: str, error: dict[str, Any] | None,
-                 now: datetime) -> None:  # fmt: skip
-    await sql.execute(SETTLE, {"settled_run_id": run_id, "settled_status": status, "settled_error": error, "now": now})
+async def settle(sql: Statements, run_id: uuid.UUID, *, status: str, error: dict[str, Any] | None, now: datetime,
+                 owner: str | None) -> bool:  # fmt: skip
+    """End a run; False if `owner` no longer holds it."""
+    params = {"settled_run_id": run_id, "settled_status": status, "settled_error": error, "now": now,
+              "lease_owner": owner}  # fmt: skip
+    return await sql.first(SETTLE, params) is not None
 
 
-async def fail_interrupted_by_restart(sql: Statements, now: datetime) -> list[uuid.UUID]:
-    """Runs left `running` by a process that died: they end as `error`, never stay running."""
+RENEW = Prepared(
+    update(_runs)
+    .where(in_flight(_r.status), _r.status == "running", _r.lease_owner == bindparam("owner"))
+    .values(lease_expires_at=bindparam("expires_at"))
+)
+
+
+async def renew_leases(sql: Statements, owner: str, expires_at: datetime) -> None:
+    """Extend the leases of every run `owner` is running."""
+    await sql.execute(RENEW, {"owner": owner, "expires_at": expires_at})
+
+
+async def release(sql: Statements, run_id: uuid.UUID, owner: str, now: datetime) -> bool:
+    """Give a running run back to the queue (its process is stopping): pending again, for another
+    process to resume; its attempt number stays. False if `owner` no longer held it."""
+    statement = (
+        update(_runs)
+        .where(_r.run_id == run_id, _r.lease_owner == owner, in_flight(_r.status), _r.status == "running")
+        .values(status="pending", attempt=_r.attempt - 1, lease_owner=None, lease_expires_at=None, updated_at=now)
+        .returning(_r.run_id)
+    )
+    return await sql.first(statement) is not None
+
+
+async def request_cancel(sql: Statements, run_id: uuid.UUID, action: str) -> bool:
+    """Record a cancel for the process running the run; False if it is not running."""
+    statement = (
+        update(_runs)
+        .where(_r.run_id == run_id, in_flight(_r.status), _r.status == "running")
+        .values(cancel_requested=action)
+        .returning(_r.run_id)
+    )
+    return await sql.first(statement) is not None
+
+
+async def cancel_requests(sql: Statements, owner: str) -> list[tuple[uuid.UUID, str]]:
+    """`(run_id, action)` of the cancels asked of `owner`'s running runs."""
+    statement = select(_r.run_id, _r.cancel_requested).where(
+        in_flight(_r.status), _r.status == "running", _r.lease_owner == owner, _r.cancel_requested.is_not(None)
+    )
+    return [(row.run_id, row.cancel_requested) for row in await sql.rows(statement)]
+
+
+async def fail_orphans(sql: Statements, now: datetime) -> list[uuid.UUID]:
+    """Runs left `running` by a process that died (SQLite: this one, before its restart): they end
+    as `error`, never stay running, and their threads are released."""
     statement = (
         update(_runs)
         .where(in_flight(_r.status), _r.status == "running")
@@ -178,8 +271,25 @@ async def fail_interrupted_by_restart(sql: Statements, now: datetime) -> list[uu
             status="error",
             ended_at=now,
             updated_at=now,
+            lease_expires_at=None,
             error={"error": "ServerRestart", "message": "the server stopped while this run was in progress"},
         )
-        .returning(_r.run_id)
+        .returning(_r.run_id, _r.thread_id)
     )
-    return await sql.scalars(statement)
+    rows = await sql.rows(statement)
+    await _release_threads(sql, list({row.thread_id for row in rows}), now)
+    return [row.run_id for row in rows]
+
+
+async def _release_threads(sql: Statements, thread_ids: list[uuid.UUID], now: datetime) -> None:
+    """Threads whose run ended without a settle: `busy` while other runs of theirs are in flight
+    (they run next), else `error`, as after a run that failed."""
+    if not thread_ids:
+        return
+    others = exists().where(_r.thread_id == _threads.thread_id, in_flight(_r.status))
+    statement = (
+        update(_threads_table)
+        .where(_threads.thread_id.in_(thread_ids))
+        .values(status=case((others, "busy"), else_="error"), updated_at=now)
+    )
+    await sql.execute(statement)

@@ -1,14 +1,12 @@
 """Fan-out of a run's stream events to its listeners, with replay.
 
-One interface (`Broker`), one implementation for now: in-process (`InProcessBroker`), right
-for a single server process (SQLite, or one PostgreSQL worker). A multi-process broker over
-PostgreSQL will implement the same interface.
+One interface (`Broker`), two implementations: in-process (`InProcessBroker`), for one server
+process that owns its SQLite file, and `PostgresBroker` (postgres_broker.py), which carries the
+events of runs to readers in every process sharing a PostgreSQL database.
 
 Each run has a channel: events get monotonically increasing ids (`<seq>`), are kept for
 replay (so `join`, a late `GET .../stream` and `Last-Event-ID` reconnects see everything),
 and the channel ends with `close()`. Channels are dropped a while after they close.
-(Cancellation goes straight to the executor of this process; a multi-process broker will also
-have to carry it to the worker running the run.)
 """
 
 from __future__ import annotations
@@ -35,21 +33,25 @@ class StreamEvent(NamedTuple):
 
 
 class Broker(Protocol):
-    def open(self, run_id: uuid.UUID) -> None: ...
+    async def open(self, run_id: uuid.UUID, *, resumed: bool = False) -> None:
+        """This process starts publishing the run's events (`resumed`: after another process's)."""
 
     async def publish(self, run_id: uuid.UUID, event: str, data: bytes) -> None: ...
 
-    async def close(self, run_id: uuid.UUID) -> None: ...
+    async def close(self, run_id: uuid.UUID, *, ended: bool = True) -> None:
+        """The run's stream ends (`ended`), or only this process's part of it (it goes on elsewhere)."""
 
-    def subscribe(self, run_id: uuid.UUID, after: int | None = None) -> AsyncIterator[StreamEvent]: ...
+    def subscribe(self, run_id: uuid.UUID, after: int | None = None) -> AsyncIterator[StreamEvent]:
+        """Events after id `after` (all kept ones if None), then live ones until the stream ends."""
 
-    def has_stream(self, run_id: uuid.UUID) -> bool: ...
+    async def has_stream(self, run_id: uuid.UUID) -> bool:
+        """Whether the run's events can be followed or replayed (open, or closed recently)."""
 
 
 @dataclass
 class _Channel:
     events: list[StreamEvent] = field(default_factory=list)
-    next_id: int = 1
+    next_id: int = 1  # ids continue across attempts of a run (the first may be another process's)
     closed_at: float | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -75,11 +77,16 @@ class InProcessBroker:
             channel = self._live[run_id] = _Channel()
         return channel
 
-    def open(self, run_id: uuid.UUID) -> None:
+    async def open(self, run_id: uuid.UUID, *, resumed: bool = False, first_id: int = 1) -> None:
         self._expire()
-        self._channel(run_id)
+        channel = self._channel(run_id)
+        if not channel.events:
+            channel.next_id = first_id
 
-    def has_stream(self, run_id: uuid.UUID) -> bool:
+    async def has_stream(self, run_id: uuid.UUID) -> bool:
+        return self.holds(run_id)
+
+    def holds(self, run_id: uuid.UUID) -> bool:
         """Whether the run's events can be followed or replayed here (open, or closed recently)."""
         self._expire()
         return run_id in self._live or run_id.int in self._ended
@@ -92,8 +99,14 @@ class InProcessBroker:
             del channel.events[: len(channel.events) - MAX_EVENTS_PER_RUN]
         channel.notify()
 
-    async def close(self, run_id: uuid.UUID) -> None:
+    async def close(self, run_id: uuid.UUID, *, ended: bool = True) -> None:
         if run_id.int in self._ended:
+            return
+        if not ended:  # the run goes on elsewhere: nothing to replay from here
+            channel = self._live.pop(run_id, None)
+            if channel is not None:
+                channel.closed_at = time.monotonic()
+                channel.notify()
             return
         channel = self._live.pop(run_id, None) or _Channel()
         channel.closed_at = time.monotonic()

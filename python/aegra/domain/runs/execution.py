@@ -42,6 +42,16 @@ class Outcome:
     summary: dict[str, Any] | None = None
 
 
+def _resumed(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A run taken over from a process that died, or handed back by one that stopped, goes on from
+    the thread's last checkpoint (its own latest), not from its input or fork point again."""
+    configurable = {
+        key: value for key, value in kwargs["config"]["configurable"].items()
+        if key not in ("checkpoint_id", "checkpoint_map")
+    }  # fmt: skip
+    return {**kwargs, "input": None, "command": None, "config": {**kwargs["config"], "configurable": configurable}}
+
+
 def error_payload(exc: BaseException) -> dict[str, Any]:
     return {"error": type(exc).__name__, "message": str(exc)}
 
@@ -72,6 +82,8 @@ class GraphRunner:
 
         try:
             await publish("metadata", {"run_id": str(run_id), "attempt": attempt})
+            if attempt > 1 and await self._has_checkpoints(run_id, kwargs):
+                kwargs = _resumed(kwargs)
             async with asyncio.timeout(self.timeout_seconds):
                 summary = await self._stream_graph(run_id, graph_id, kwargs, publish)
             return Outcome("success", summary=summary)
@@ -120,6 +132,13 @@ class GraphRunner:
             if summary is None:
                 summary = await _read_summary(graph, config["configurable"]["thread_id"], run_id)
         return summary
+
+    async def _has_checkpoints(self, run_id: uuid.UUID, kwargs: dict[str, Any]) -> bool:
+        """Whether the run wrote a checkpoint already (LangGraph copies its id into their metadata)."""
+        thread = {"configurable": {"thread_id": kwargs["config"]["configurable"]["thread_id"]}}
+        async for _ in self.checkpointer.alist(thread, filter={"run_id": str(run_id)}, limit=1):  # type: ignore[arg-type]
+            return True
+        return False
 
     async def summary(self, graph_id: str, thread_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any]:
         """The thread's state after a run that did not report it (failed, cancelled): read back

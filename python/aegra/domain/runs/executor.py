@@ -1,21 +1,26 @@
 """The executor: the one owner of execution slots, claiming, cancellation and stream channels.
 
 Runs wait in the database (queue.py); a run executes in a task of its own while it holds one of
-`concurrency` slots, one active run per thread. The executor:
+`concurrency` slots, one active run per thread (across every process sharing the database). The
+executor:
 
 - takes runs in two ways: at creation, when a slot is free and nothing is ahead of the run on its
-  thread (`reserve_slot` + `submit`, no claim round trip), or by claiming the next pending run
+  thread (`reserve_slot` + `submit`, no claim round trip), or by claiming the next claimable run
   from the database, one dispatcher at a time, or in the transaction that settles a run (the
   next run takes its slot: a transaction of its own cost each queued run a COMMIT and a
   dispatcher round);
 - runs the graph (execution.py `GraphRunner`) and records the outcome (settle.py `Settler`);
-- cancels: a run executing here by cancelling its task, a pending one in the database;
-- opens a run's stream channel when it is submitted and closes it when the run has ended (or
-  will never start), so a listener always sees the end.
+- cancels: a run executing here by cancelling its task, a pending one in the database, one
+  running in another process by asking it (`RunQueue.request_cancel`);
+- opens a run's stream channel when it starts here and closes it when the run has ended (or will
+  never start), so a listener always sees the end;
+- at shutdown, on PostgreSQL, lets its runs finish within a grace period and hands the rest back
+  to the queue, for another process to resume.
 
 A single claimer (rather than every slot polling) keeps the claim transactions to about one per
 run: on SQLite each is a write transaction, and a herd of idle slots racing for the lock after
-every run would cost more than the runs themselves.
+every run would cost more than the runs themselves. `concurrency` 0 (`aegra serve --no-execute`)
+executes nothing: runs are stored and left for other processes.
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from aegra.db.engine import Database
 from aegra.db.tables import runs, threads
-from aegra.db.tables.runs import ClaimedRun
+from aegra.db.tables.runs import ClaimedRun, Lease
 from aegra.domain.runs.broker import Broker
 from aegra.domain.runs.execution import GraphRunner, Outcome
 from aegra.domain.runs.queue import Leases, RunQueue
@@ -38,54 +44,93 @@ from aegra.domain.runs.settle import Settler
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5
+# The dispatcher looks at the database at least this often (notifications are hints: a lost one
+# must not leave a run waiting), and sooner when a delayed run comes due.
+SAFETY_POLL_SECONDS = 5.0
+# After a failed claim (the database is unreachable), the dispatcher waits this long.
+CLAIM_RETRY_SECONDS = 1.0
+
+# How long a cancel of a run that is `running` but not executing here is remembered, in case its
+# task is about to start here (it was just created or claimed).
+EARLY_CANCEL_SECONDS = 60.0
+
+# Why a run's task is cancelled when no user asked: the process stops and gives the run back,
+# or its lease ran out and another process may have it. Neither settles the run.
+HANDOFF = "handoff"
+LEASE_LOST = "lease-lost"
 
 
 class Executor:
     def __init__(self, *, db: Database, queue: RunQueue, leases: Leases, broker: Broker, runner: GraphRunner,
-                 settler: Settler, concurrency: int) -> None:  # fmt: skip
+                 settler: Settler, concurrency: int, shutdown_grace_seconds: float | None = None) -> None:  # fmt: skip
+        """`shutdown_grace_seconds`: how long runs may go on at shutdown before they are handed
+        back to the queue; None: they are stopped at once and left `running`, for
+        `Leases.recover` at the next start (one process owns the database)."""
         self.db = db
         self.queue = queue
         self.leases = leases
         self.broker = broker
         self.runner = runner
         self.settler = settler
-        self.concurrency = max(concurrency, 1)
+        self.concurrency = max(concurrency, 0)
+        self.shutdown_grace_seconds = shutdown_grace_seconds
         self._free_slots = self.concurrency
         # Whether pending runs may be waiting in the database. Runs that start at creation
         # (the common case) never set it, so finishing them costs no claim transaction.
         self._backlog = True
+        self._next_due: datetime | None = None
+        self._stopping = False
         self._dispatcher: asyncio.Task[None] | None = None
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
-        # Runs cancelled by a user, and how (interrupt | rollback); a cancellation without an
-        # entry here is the server shutting down.
+        # Why each cancelled run's task was cancelled: a user's action (interrupt | rollback),
+        # HANDOFF or LEASE_LOST. A cancellation without an entry is the process stopping at once.
         self._cancel_actions: dict[uuid.UUID, str] = {}
         # Runs whose slot went to the run claimed when they settled (see _execute).
         self._slot_passed: set[uuid.UUID] = set()
+        # Cancels asked of runs stored `running` but not launched yet (a moment between a run's
+        # creation and its task, or a claim in flight), by when they are forgotten.
+        self._early_cancels: dict[uuid.UUID, tuple[str, float]] = {}
 
     async def start(self) -> None:
         await self.leases.recover()
-        self._dispatcher = asyncio.create_task(self._dispatch(), name="run-dispatcher")
+        await self.queue.start(self._cancel_here)
+        if self.concurrency:
+            await self.leases.start(self._leases_lost)
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="run-dispatcher")
 
     async def stop(self) -> None:
-        """Shutdown: runs in flight stay `running` in the database, for `Leases.recover`."""
-        tasks = [t for t in [self._dispatcher, *self._running.values()] if t is not None]
-        for task in tasks:
+        """Shutdown: no more claims; runs in flight finish within the grace period and are then
+        handed back to the queue, or (no grace period) stay `running` for `Leases.recover`."""
+        self._stopping = True
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+            self._dispatcher = None
+        tasks = list(self._running.values())
+        if tasks and self.shutdown_grace_seconds:
+            logger.info("waiting up to %gs for %d run(s) to finish", self.shutdown_grace_seconds, len(tasks))
+            await asyncio.wait(tasks, timeout=self.shutdown_grace_seconds)
+        for run_id, task in list(self._running.items()):
+            if self.shutdown_grace_seconds is not None:
+                self._cancel_actions[run_id] = HANDOFF
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._dispatcher = None
+        await self.leases.stop()
+        await self.queue.stop()
 
     # -- taking runs ----------------------------------------------------------------------
 
-    def reserve_slot(self) -> bool:
-        """Take an execution slot now if one is free (no waiting); pair with `submit(started=True)`
-        or `release_slot`. Run creation uses it to store a run as `running` at once."""
-        if self._free_slots == 0:
-            return False
+    def reserve_slot(self) -> Lease | None:
+        """Take an execution slot now if one is free (no waiting): the lease a run stored as
+        `running` gets; pair with `submit(started=True)` or `release_slot`. Run creation uses it
+        to start a run at once. None: no free slot."""
+        if self._free_slots == 0 or self._stopping:
+            return None
         self._free_slots -= 1
-        return True
+        return self.leases.lease()
 
     def release_slot(self) -> None:
         self._free_slots += 1
@@ -94,8 +139,7 @@ class Executor:
 
     def submit(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], *, started: bool) -> None:
         """A run was stored: `started` in a slot taken with `reserve_slot` (it executes now), or
-        pending (it waits for a claim)."""
-        self.broker.open(run_id)
+        pending (it waits for a claim, here or in another process)."""
         if started:
             self._launch(ClaimedRun(run_id, thread_id, kwargs, 1))
         else:
@@ -111,25 +155,37 @@ class Executor:
         task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
         self._running[run.run_id] = task
         task.add_done_callback(functools.partial(self._finished, run.run_id))
+        early = self._early_cancels.pop(run.run_id, None)
+        action = run.cancel_requested or (early[0] if early else None)
+        if action:  # asked before this process had it running
+            self._cancel_here(run.run_id, action)
 
     async def _dispatch(self) -> None:
         while True:
             run = await self._claim() if self._backlog and self.reserve_slot() else None
             if run is not None:
-                self.broker.open(run.run_id)
                 self._launch(run)
                 continue
-            if await self.queue.wait(POLL_SECONDS):
+            if await self.queue.wait(self._seconds_to_wait()):
                 self._backlog = True
 
+    def _seconds_to_wait(self) -> float:
+        if self._next_due is None:
+            return SAFETY_POLL_SECONDS
+        due_in = (self._next_due - datetime.now(UTC)).total_seconds()
+        return min(max(due_in, 0.001), SAFETY_POLL_SECONDS)
+
     async def _claim(self) -> ClaimedRun | None:
-        """Claim the next due run in the slot just reserved; the slot is given back if there is none."""
+        """Claim the next run in the slot just reserved; the slot is given back if there is none."""
+        now = datetime.now(UTC)
         try:
             async with self.db.write() as sql:
-                claimed = await self.queue.claim(sql, datetime.now(UTC))
-        except Exception:
-            logger.exception("claiming the next run failed")
-            claimed = None
+                claimed = await self.queue.claim(sql, now, self.leases.lease())
+                self._next_due = await runs.next_due(sql, now) if claimed is None else None
+        except Exception as exc:
+            logger.error("claiming the next run failed (not claiming for %gs): %s", CLAIM_RETRY_SECONDS, exc)
+            claimed, self._next_due = None, now
+            await asyncio.sleep(CLAIM_RETRY_SECONDS)
         if claimed is None:
             self._backlog = False
             self._free_slots += 1
@@ -137,6 +193,7 @@ class Executor:
 
     def _finished(self, run_id: uuid.UUID, _task: asyncio.Task[None] | None = None) -> None:
         self._running.pop(run_id, None)
+        self._cancel_actions.pop(run_id, None)
         if run_id in self._slot_passed:
             self._slot_passed.discard(run_id)  # a claimed run has its slot already
             return
@@ -149,68 +206,114 @@ class Executor:
         run_id, thread_id, kwargs = run.run_id, run.thread_id, run.kwargs
         graph_id = kwargs["config"]["configurable"]["graph_id"]
         failed_commits = self.db.failed_commits
+        ended = True  # whether the run's stream ends here (not when another process goes on with it)
         try:
+            await self.broker.open(run_id, resumed=run.attempt > 1)
             outcome = await self._run_graph(run, graph_id)
+            if outcome.cancel_action in (HANDOFF, LEASE_LOST):
+                ended = False
+                await self._give_back(run_id, outcome.cancel_action)
+                return
             if outcome.summary is None:
                 outcome.summary = await self.runner.summary(graph_id, thread_id, run_id)
             if outcome.cancel_action == "rollback":
                 await self.settler.rollback(run_id, thread_id)
-            claim_next = self._backlog
+            claim_next = self._backlog and not self._stopping
             now = datetime.now(UTC)
             async with self.db.write() as sql:
                 # Looked at within the settle's own turn: by then every group with the run's
                 # writes has committed, failed and been counted, or is the settle's own.
                 lost = self.db.failed_commits != failed_commits
-                settled = await self.settler.settle(sql, run_id, thread_id, outcome, lost_writes=lost, now=now)
-                claimed = await self.queue.claim(sql, now) if claim_next else None
+                settled = await self.settler.settle(
+                    sql, run_id, thread_id, outcome, lost_writes=lost, owner=self.leases.owner, now=now
+                )
+                claimed = await self.queue.claim(sql, now, self.leases.lease()) if claim_next else None
             if claimed is not None:
                 # The next run goes in this run's slot at once (the rest here is bookkeeping).
                 self._slot_passed.add(run_id)
-                self.broker.open(claimed.run_id)
                 self._launch(claimed)
             elif claim_next:
                 self._backlog = False
+            if settled is None:
+                ended = False  # another process took the run over: its stream goes on there
+                return
             if settled.thread_busy:
                 self.wake()  # the thread has queued runs
             await self.settler.after(run_id, thread_id, kwargs, settled)
         except Exception:
             logger.exception("run %s: recording its outcome failed", run_id)
         finally:
-            await self.broker.close(run_id)
+            await self.broker.close(run_id, ended=ended)
 
     async def _run_graph(self, run: ClaimedRun, graph_id: str) -> Outcome:
-        """The graph's outcome; a run cancelled by a user is `interrupted` (a cancellation
-        without a user's action is the server stopping, and propagates)."""
+        """The graph's outcome; a run cancelled by a user is `interrupted`, one handed back carries
+        HANDOFF or LEASE_LOST (a cancellation without a reason is the process stopping at once,
+        and propagates)."""
         try:
             # Under `async`/`exit` durability the checkpoint writes need not be durable before the
             # run goes on: its settle waits for a COMMIT that covers them (db/group_commit.py).
             with self.db.writes_may_lag(run.kwargs.get("durability") != "sync"):
                 return await self.runner.run(run.run_id, graph_id, run.kwargs, run.attempt)
         except asyncio.CancelledError:
-            action = self._cancel_actions.pop(run.run_id, None)
+            action = self._cancel_actions.get(run.run_id)
             if action is None:
-                raise  # the server is shutting down: leave the run for recovery
+                raise  # the server is stopping: leave the run for recovery
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
             return Outcome("interrupted", cancel_action=action)
 
+    async def _give_back(self, run_id: uuid.UUID, why: str) -> None:
+        """A run this process stops without ending it: back to the queue for another process
+        (HANDOFF), or already someone else's (LEASE_LOST: its lease ran out)."""
+        if why == HANDOFF:
+            async with self.db.write() as sql:
+                released = await runs.release(sql, run_id, self.leases.owner, datetime.now(UTC))
+            if released:
+                logger.info("run %s handed back to the queue for another process", run_id)
+                self.queue.notify()
+        else:
+            logger.warning("run %s stopped here: its lease ran out and another process may have it", run_id)
+
     # -- cancelling -----------------------------------------------------------------------
 
     async def cancel(self, thread_id: uuid.UUID, run_id: uuid.UUID, action: str) -> None:
         """Stop a run: `interrupt` (it ends `interrupted`) or `rollback` (it and its checkpoints
-        are deleted). A run executing here stops at its next step; a pending one never starts."""
-        task = self._running.get(run_id)
-        if task is not None:
-            self._cancel_actions[run_id] = action
-            task.cancel()
+        are deleted). A run executing here stops at its next step; a pending one never starts; one
+        running in another process is stopped there."""
+        if self._cancel_here(run_id, action):
             return
         now = datetime.now(UTC)
         async with self.db.write() as sql:
-            if await runs.end_pending(sql, run_id, delete_it=action == "rollback", now=now):
+            ended = await runs.end_pending(sql, run_id, delete_it=action == "rollback", now=now)
+            if ended:
                 thread = await threads.get(sql, thread_id)
                 if thread is not None and not await runs.any_in_flight(sql, thread_id):
                     status = "interrupted" if thread.interrupts else "idle"
                     await threads.update_fields(sql, thread_id, {"status": status, "updated_at": now})
-        await self.broker.close(run_id)
-        self.wake()
+        if ended:
+            await self.broker.close(run_id, ended=True)
+            self.wake()
+            return
+        self._remember_early_cancel(run_id, action)
+        await self.queue.request_cancel(run_id, action)
+
+    def _remember_early_cancel(self, run_id: uuid.UUID, action: str) -> None:
+        now = time.monotonic()
+        for stale in [key for key, (_, until) in self._early_cancels.items() if until < now]:
+            del self._early_cancels[stale]
+        self._early_cancels[run_id] = (action, now + EARLY_CANCEL_SECONDS)
+
+    def _cancel_here(self, run_id: uuid.UUID, action: str) -> bool:
+        """Cancel a run executing in this process; False if it is not running here."""
+        task = self._running.get(run_id)
+        if task is None:
+            return False
+        if run_id not in self._cancel_actions:
+            self._cancel_actions[run_id] = action
+            task.cancel()
+        return True
+
+    def _leases_lost(self) -> None:
+        for run_id in list(self._running):
+            self._cancel_here(run_id, LEASE_LOST)

@@ -115,7 +115,8 @@ class RunService:
                     await threads.mark_busy(sql, thread_uuid, thread_metadata, now)
                 # Start at once when nothing is ahead of it on the thread and a slot is free; else
                 # it waits as `pending` for the executor to claim it.
-                start_now = not inflight and not body.after_seconds and self.executor.reserve_slot()
+                lease = None if inflight or body.after_seconds else self.executor.reserve_slot()
+                start_now = lease is not None
                 run = schemas.Run(
                     run_id=run_id,
                     thread_id=thread_uuid,
@@ -129,7 +130,7 @@ class RunService:
                 )
                 await runs.insert(sql, {
                     **msgspec.structs.asdict(run), "started_at": now if start_now else None,
-                    "attempt": 1 if start_now else 0,
+                    "attempt": 1 if start_now else 0, **(lease.columns() if lease else {}),
                 })  # fmt: skip
         except BaseException:
             if start_now:
@@ -229,7 +230,7 @@ class RunService:
             allowed = await self._authorize(thread_id, run_id, auth, "read")
             async with self.db.read() as sql:
                 row = await self._get_row(sql, thread_id, run_id, allowed)
-            if row.status in TERMINAL and not self.broker.has_stream(row.run_id):
+            if row.status in TERMINAL and not await self.broker.has_stream(row.run_id):
                 return
             run_uuid = row.run_id
         async for event in self.broker.subscribe(run_uuid, after):

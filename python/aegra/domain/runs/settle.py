@@ -57,10 +57,11 @@ class Settler:
             await runs.delete_one(sql, run_id)
 
     async def settle(self, sql: Statements, run_id: uuid.UUID, thread_id: uuid.UUID, outcome: Outcome, *,
-                     lost_writes: bool, now: datetime) -> Settled:  # fmt: skip
+                     lost_writes: bool, owner: str, now: datetime) -> Settled | None:  # fmt: skip
         """Write the run's final status and copy the thread's new state onto the thread row, in
         the caller's write transaction. `lost_writes`: checkpoint writes of this run that nobody
-        waited for may have been lost (db/group_commit.py), so the run ends in `error`."""
+        waited for may have been lost (db/group_commit.py), so the run ends in `error`. None:
+        `owner` no longer holds the run (its lease ran out and another process took it over)."""
         summary = outcome.summary or UNKNOWN_STATE
         interrupts = summary["interrupts"]
         # Pending tasks left by a cancelled run are not a question for the user (a spurious
@@ -71,7 +72,10 @@ class Settler:
         if lost_writes:
             logger.error("run %s: a COMMIT with its checkpoint writes failed; the run ends in error", run_id)
             status, error, thread_status = "error", LOST_WRITES, "error"
-        await runs.settle(sql, run_id, status=status, error=error, now=now)
+        rolled_back = outcome.cancel_action == "rollback"  # the run is gone (`rollback`): only its thread
+        if not rolled_back and not await runs.settle(sql, run_id, status=status, error=error, now=now, owner=owner):
+            logger.warning("run %s: another process took it over; this outcome is not recorded", run_id)
+            return None
         after = await threads.settle(sql, run_id, thread_id, values=summary["values"], interrupts=interrupts,
                                      status=thread_status, now=now)  # fmt: skip
         return Settled(values=summary["values"], thread_busy=after == "busy")

@@ -31,8 +31,12 @@ class ThreadTTLSweeper:
         self._periodic = PeriodicSweep(self.sweep_once, interval_minutes, "threads")
 
     async def sweep_once(self, now: datetime | None = None) -> int:
-        """Settle every expired, idle thread; returns how many were swept."""
-        now = now or datetime.now(UTC)
+        """Settle every expired, idle thread; returns how many were swept (by one process of
+        those sharing the database at a time)."""
+        async with self.db.exclusive("aegra: thread TTL sweep") as mine:
+            return await self._sweep(now or datetime.now(UTC)) if mine else 0
+
+    async def _sweep(self, now: datetime) -> int:
         async with self.db.read() as sql:
             expired = await threads.expired(sql, now, self.batch_limit)
         doomed = [thread_id for thread_id, strategy in expired if strategy != "keep_latest"]
