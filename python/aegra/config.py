@@ -60,12 +60,22 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("KEEPALIVE_INTERVAL_SECS", "5", "SSE heartbeat and wait keep-alive interval"),
     EnvVar("MAX_SEARCH_LIMIT", "1000", "Largest `limit` a search accepts"),
     EnvVar("CRON_SCHEDULER_SLEEP_TIME", "5", "Seconds between two looks for crons that are due"),
-    EnvVar("AEGRA_ROLE", "all", "`all` serves HTTP and executes runs; `api` (`serve --no-execute`) HTTP only; "
-           "`worker` (`aegra worker`) executes runs and answers `/ok` only"),
-    EnvVar("RUN_LEASE_SECONDS", "30", "PostgreSQL: a running run whose process stops renewing its lease this long "
-           "is taken over by another process"),
-    EnvVar("SHUTDOWN_GRACE_SECONDS", "20", "PostgreSQL: on SIGTERM, how long runs may finish before they are handed "
-           "to another process"),
+    EnvVar(
+        "AEGRA_ROLE",
+        "all",
+        "`all` serves HTTP and executes runs; `api` (`serve --no-execute`) HTTP only; "
+        "`worker` (`aegra worker`) executes runs and answers `/ok` only",
+    ),
+    EnvVar(
+        "RUN_LEASE_SECONDS",
+        "30",
+        "PostgreSQL: a running run whose process stops renewing its lease this long is taken over by another process",
+    ),
+    EnvVar(
+        "SHUTDOWN_GRACE_SECONDS",
+        "20",
+        "PostgreSQL: on SIGTERM, how long runs may finish before they are handed to another process",
+    ),
     EnvVar("AEGRA_VEC", "rust", "`python` forces the pure-Python vector core"),
     EnvVar("AEGRA_PIN_CPU", "false", "Keep each worker's threads on one CPU core (Linux; see server/cpu_affinity.py)"),
 )
