@@ -30,10 +30,11 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.errors import ConflictError, NotFoundError
 
 from tests.e2e.test_crons import make_due
 from tests.graphs import TEST_GRAPHS_CONFIG
-from tests.support.postgres import create_database
+from tests.support.postgres import create_database, throwaway_cluster
 from tests.support.server import RunningServer, granian_server
 from tests.support.streams import sse_frames
 
@@ -171,6 +172,29 @@ async def test_a_cancel_from_the_other_host_stops_the_run(hosts) -> None:
     assert len(pids) == 1
 
 
+@pytest.mark.parametrize("strategy", ["interrupt", "rollback"])
+async def test_multitask_strategies_hold_across_hosts(hosts, strategy: str) -> None:
+    """A run on a thread busy on the other host interrupts (or rolls back) the run there."""
+    a, b, log, _ = hosts
+    on_a, on_b = get_client(url=a.url), get_client(url=b.url)
+    thread = await on_a.threads.create()
+    first = await on_a.runs.create(thread["thread_id"], "steps", input={"steps": 50, "seconds": 0.1})
+    await poll_until(lambda: [s for s in read_steps(log) if s.run_id == first["run_id"]], "the first run's steps")
+    second = await on_b.runs.create(thread["thread_id"], "steps", input={"steps": 1, "seconds": 0.05},
+                                    multitask_strategy=strategy)  # fmt: skip
+    assert (await until_terminal(on_b, thread["thread_id"], second["run_id"]))["status"] == "success"
+    if strategy == "interrupt":
+        assert (await on_a.runs.get(thread["thread_id"], first["run_id"]))["status"] == "interrupted"
+    else:
+        with pytest.raises(NotFoundError):
+            await on_a.runs.get(thread["thread_id"], first["run_id"])
+    with pytest.raises(ConflictError):  # `reject` on a busy thread, whichever host is asked
+        busy = await on_a.runs.create(thread["thread_id"], "steps", input={"steps": 30, "seconds": 0.1})
+        await poll_until(lambda: [s for s in read_steps(log) if s.run_id == busy["run_id"]], "the busy run's steps")
+        await on_b.runs.create(thread["thread_id"], "steps", input={}, multitask_strategy="reject")
+    await on_b.runs.cancel(thread["thread_id"], busy["run_id"], wait=True)
+
+
 async def test_background_runs_spread_over_every_worker_one_per_thread(hosts) -> None:
     a, b, log, _ = hosts
     on_a = get_client(url=a.url)
@@ -305,3 +329,30 @@ async def test_worker_and_api_roles(postgres_server: str, tmp_path: Path) -> Non
         result = await client.runs.wait(thread["thread_id"], "steps", input={"steps": 2, "seconds": 0.05})
         assert result["done"] == 2
         assert {s.pid for s in read_steps(log)} <= worker_pids(worker)
+
+
+async def test_losing_the_database_answers_503_and_the_server_recovers(tmp_path: Path) -> None:
+    """While PostgreSQL is down, requests that need it answer 503 with a detail; once it is back,
+    the server reconnects by itself, and the runs go on."""
+    with throwaway_cluster() as cluster:
+        database_url = create_database(cluster.url)
+        env = host_env(database_url, tmp_path / "steps.log")
+        with ExitStack() as stack:
+            server = start_host(stack, tmp_path / "server", env, workers=1)
+            client = get_client(url=server.url)
+            thread = await client.threads.create()
+            cluster.stop()
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                response = await http.get(f"/threads/{thread['thread_id']}")
+                assert response.status_code == 503, response.text
+                assert "database" in response.json()["detail"]
+                assert (await http.get("/ok")).status_code == 200  # liveness needs no database
+                cluster.start()
+
+                async def back() -> bool:
+                    return (await http.get(f"/threads/{thread['thread_id']}")).status_code == 200
+
+                await poll_until(back, "the server's reconnection", seconds=30, every=0.5)
+            result = await client.runs.wait(thread["thread_id"], "steps", input={"steps": 1, "seconds": 0.01})
+            assert result["done"] == 1
+            assert "Traceback" not in server.log()

@@ -56,6 +56,15 @@ class Cluster:
     url: str  # `postgresql://user@127.0.0.1:port`, no database part
     data: Path
     pg_bin: Path
+    options: str = ""
+    log: Path | None = None
+
+    def start(self) -> None:
+        """Start it (again, after `stop()`: same port, same data)."""
+        argv = [str(self.pg_bin / "pg_ctl"), "-D", str(self.data), "-o", self.options, "-w", "start"]
+        if self.log is not None:
+            argv[-2:-2] = ["-l", str(self.log)]
+        subprocess.run(_as_db_user(argv), check=True, capture_output=True)
 
     def stop(self) -> None:
         subprocess.run(
@@ -83,12 +92,10 @@ def throwaway_cluster(pg_bin: Path | None = None) -> Iterator[Cluster]:
         capture_output=True,
     )
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run(
-        _as_db_user([str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]),
-        check=True,
-        capture_output=True,
+    cluster = Cluster(
+        url=f"postgresql://{user}@127.0.0.1:{port}", data=data, pg_bin=pg_bin, options=options, log=root / "log"
     )
-    cluster = Cluster(url=f"postgresql://{user}@127.0.0.1:{port}", data=data, pg_bin=pg_bin)
+    cluster.start()
     try:
         yield cluster
     finally:

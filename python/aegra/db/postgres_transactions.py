@@ -20,18 +20,16 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import Dialect
 
+from aegra.db.outages import ASYNCPG_CONNECTION_ERRORS
 from aegra.db.statements import Compiler, ConstraintViolation, Statement, Statements, typed_rows
 from aegra.errors import Unavailable
-
-# What a lost or refused connection raises (asyncpg's pool replaces broken connections by itself).
-CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)
 
 
 @contextlib.asynccontextmanager
 async def _unavailable_when_unreachable() -> AsyncIterator[None]:
     try:
         yield
-    except CONNECTION_ERRORS as exc:
+    except ASYNCPG_CONNECTION_ERRORS as exc:  # asyncpg's pool replaces broken connections by itself
         raise Unavailable(f"The database cannot be reached; try again shortly ({type(exc).__name__})") from exc
 
 

@@ -12,6 +12,7 @@ statements about runs in flight spell their condition the way they do.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -176,7 +177,7 @@ async def claim_next(sql: Statements, now: datetime, lease: Lease, *, max_attemp
     """Mark the next claimable run `running` under `lease` (in the caller's write transaction) and
     return it. A run taken over `max_attempts` times already ends `error` instead."""
     while (run := await sql.first(NEXT_CLAIMABLE, {"now": now})) is not None:
-        if run.status == "running" and run.attempt >= max_attempts:
+        if run.attempt >= max_attempts:  # taken over, or given back after a failure, that often
             await _give_up(sql, run, now, max_attempts)
             continue
         await sql.execute(MARK_STARTED, {"claimed_run_id": run.run_id, "now": now, **lease.columns()})
@@ -185,7 +186,8 @@ async def claim_next(sql: Statements, now: datetime, lease: Lease, *, max_attemp
 
 
 async def _give_up(sql: Statements, run: Any, now: datetime, attempts: int) -> None:
-    error = {"error": "WorkerLost", "message": f"the process running this run was lost {attempts} times; giving up"}
+    message = f"this run was cut off {attempts} times (its process was lost, or lost the database); giving up"
+    error = {"error": "WorkerLost", "message": message}
     await sql.execute(SETTLE, {"settled_run_id": run.run_id, "settled_status": "error", "settled_error": error,
                                "now": now, "lease_owner": None})  # fmt: skip
     await _release_threads(sql, [run.thread_id], now)
@@ -218,25 +220,28 @@ async def settle(sql: Statements, run_id: uuid.UUID, *, status: str, error: dict
     return await sql.first(SETTLE, params) is not None
 
 
-RENEW = Prepared(
-    update(_runs)
-    .where(in_flight(_r.status), _r.status == "running", _r.lease_owner == bindparam("owner"))
-    .values(lease_expires_at=bindparam("expires_at"))
-)
+async def renew_leases(sql: Statements, owner: str, run_ids: Sequence[uuid.UUID], expires_at: datetime) -> None:
+    """Extend the leases of these runs, which `owner` is executing (a run it holds but no longer
+    executes, say one whose settle failed, lets its lease run out and is taken over)."""
+    if not run_ids:
+        return
+    statement = (
+        update(_runs)
+        .where(_r.run_id.in_(run_ids), in_flight(_r.status), _r.status == "running", _r.lease_owner == owner)
+        .values(lease_expires_at=expires_at)
+    )
+    await sql.execute(statement)
 
 
-async def renew_leases(sql: Statements, owner: str, expires_at: datetime) -> None:
-    """Extend the leases of every run `owner` is running."""
-    await sql.execute(RENEW, {"owner": owner, "expires_at": expires_at})
-
-
-async def release(sql: Statements, run_id: uuid.UUID, owner: str, now: datetime) -> bool:
-    """Give a running run back to the queue (its process is stopping): pending again, for another
-    process to resume; its attempt number stays. False if `owner` no longer held it."""
+async def release(sql: Statements, run_id: uuid.UUID, owner: str, now: datetime, *, count_attempt: bool) -> bool:
+    """Give a running run back to the queue: pending again, for a process to resume. A process
+    that stops does not count the attempt (`count_attempt` False); one that lost the database in
+    the middle does. False if `owner` no longer held it."""
+    attempt = _r.attempt if count_attempt else _r.attempt - 1
     statement = (
         update(_runs)
         .where(_r.run_id == run_id, _r.lease_owner == owner, in_flight(_r.status), _r.status == "running")
-        .values(status="pending", attempt=_r.attempt - 1, lease_owner=None, lease_expires_at=None, updated_at=now)
+        .values(status="pending", attempt=attempt, lease_owner=None, lease_expires_at=None, updated_at=now)
         .returning(_r.run_id)
     )
     return await sql.first(statement) is not None

@@ -20,6 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 from langgraph.types import Command, Send
 
+from aegra.db.outages import is_outage
 from aegra.domain.runs.broker import Broker
 from aegra.domain.runs.stream_modes import StreamTranslator
 from aegra.domain.threads.snapshots import jsonable, thread_summary
@@ -93,6 +94,8 @@ class GraphRunner:
             logger.warning("run %s timed out: %s", run_id, exc)
             return Outcome("timeout", error)
         except Exception as exc:
+            if is_outage(exc):
+                raise  # not the run's failure: the executor gives it back for another try
             error = error_payload(exc)
             logger.info("run %s failed: %s: %s", run_id, type(exc).__name__, exc)
             await publish("error", error)
@@ -147,7 +150,9 @@ class GraphRunner:
         try:
             async with self.graphs.graph(graph_id, None, checkpointer=self.checkpointer, store=self.store) as graph:
                 summary = await _read_summary(graph, str(thread_id), run_id)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raise
             logger.exception("loading graph %s to read thread %s after run %s", graph_id, thread_id, run_id)
         return summary or UNKNOWN_STATE
 
@@ -190,6 +195,8 @@ _UNSEEN = object()
 async def _read_summary(graph: Any, thread_id: str, run_id: uuid.UUID) -> dict[str, Any] | None:
     try:
         return thread_summary(await graph.aget_state({"configurable": {"thread_id": thread_id}}))
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            raise  # the run is not over for that: it is settled later, from its last checkpoint
         logger.exception("reading the state of thread %s after run %s", thread_id, run_id)
         return None

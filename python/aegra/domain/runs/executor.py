@@ -35,12 +35,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aegra.db.engine import Database
+from aegra.db.outages import is_outage
 from aegra.db.tables import runs, threads
 from aegra.db.tables.runs import ClaimedRun, Lease
 from aegra.domain.runs.broker import Broker
 from aegra.domain.runs.execution import GraphRunner, Outcome
 from aegra.domain.runs.queue import Leases, RunQueue
-from aegra.domain.runs.settle import Settler
+from aegra.domain.runs.settle import Settled, Settler
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +55,15 @@ CLAIM_RETRY_SECONDS = 1.0
 # task is about to start here (it was just created or claimed).
 EARLY_CANCEL_SECONDS = 60.0
 
-# Why a run's task is cancelled when no user asked: the process stops and gives the run back,
-# or its lease ran out and another process may have it. Neither settles the run.
+# Why a run ends here without being settled: the process stops and gives the run back, its lease
+# ran out and another process may have it, or the database went away under it (it is given back
+# for another try, which counts as an attempt).
 HANDOFF = "handoff"
 LEASE_LOST = "lease-lost"
+OUTAGE = "outage"
+# A settle that fails because the database is away is tried again after these pauses; then the
+# run is left to its lease (another process, or this one, takes it over when it runs out).
+SETTLE_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class Executor:
@@ -95,7 +101,7 @@ class Executor:
         await self.leases.recover()
         await self.queue.start(self._cancel_here)
         if self.concurrency:
-            await self.leases.start(self._leases_lost)
+            await self.leases.start(self._running.keys, self._leases_lost)
             self._dispatcher = asyncio.create_task(self._dispatch(), name="run-dispatcher")
 
     async def stop(self) -> None:
@@ -210,7 +216,7 @@ class Executor:
         try:
             await self.broker.open(run_id, resumed=run.attempt > 1)
             outcome = await self._run_graph(run, graph_id)
-            if outcome.cancel_action in (HANDOFF, LEASE_LOST):
+            if outcome.cancel_action in (HANDOFF, LEASE_LOST, OUTAGE):
                 ended = False
                 await self._give_back(run_id, outcome.cancel_action)
                 return
@@ -218,32 +224,52 @@ class Executor:
                 outcome.summary = await self.runner.summary(graph_id, thread_id, run_id)
             if outcome.cancel_action == "rollback":
                 await self.settler.rollback(run_id, thread_id)
-            claim_next = self._backlog and not self._stopping
-            now = datetime.now(UTC)
-            async with self.db.write() as sql:
-                # Looked at within the settle's own turn: by then every group with the run's
-                # writes has committed, failed and been counted, or is the settle's own.
-                lost = self.db.failed_commits != failed_commits
-                settled = await self.settler.settle(
-                    sql, run_id, thread_id, outcome, lost_writes=lost, owner=self.leases.owner, now=now
-                )
-                claimed = await self.queue.claim(sql, now, self.leases.lease()) if claim_next else None
+            settled, claimed = await self._settle(run_id, thread_id, outcome, failed_commits)
             if claimed is not None:
                 # The next run goes in this run's slot at once (the rest here is bookkeeping).
                 self._slot_passed.add(run_id)
                 self._launch(claimed)
-            elif claim_next:
-                self._backlog = False
             if settled is None:
                 ended = False  # another process took the run over: its stream goes on there
                 return
             if settled.thread_busy:
                 self.wake()  # the thread has queued runs
             await self.settler.after(run_id, thread_id, kwargs, settled)
-        except Exception:
-            logger.exception("run %s: recording its outcome failed", run_id)
+        except Exception as exc:
+            if is_outage(exc):
+                ended = False  # it is resumed once its lease runs out, and its stream goes on then
+                logger.error("run %s: not settled, the database is away (%s); its lease will run out", run_id, exc)
+            else:
+                logger.exception("run %s: recording its outcome failed", run_id)
         finally:
             await self.broker.close(run_id, ended=ended)
+
+    async def _settle(self, run_id: uuid.UUID, thread_id: uuid.UUID, outcome: Outcome,
+                      failed_commits: int) -> tuple[Settled | None, ClaimedRun | None]:  # fmt: skip
+        """Record the outcome and, when runs may be waiting, claim the next for this slot, in one
+        transaction; tried again while the database is away (`SETTLE_RETRY_SECONDS`)."""
+        for pause in (*SETTLE_RETRY_SECONDS, None):
+            claim_next = self._backlog and not self._stopping
+            now = datetime.now(UTC)
+            try:
+                async with self.db.write() as sql:
+                    # Looked at within the settle's own turn: by then every group with the run's
+                    # writes has committed, failed and been counted, or is the settle's own.
+                    lost = self.db.failed_commits != failed_commits
+                    settled = await self.settler.settle(
+                        sql, run_id, thread_id, outcome, lost_writes=lost, owner=self.leases.owner, now=now
+                    )
+                    claimed = await self.queue.claim(sql, now, self.leases.lease()) if claim_next else None
+            except Exception as exc:
+                if pause is None or not is_outage(exc):
+                    raise
+                logger.warning("run %s: the database is away (%s); settling again in %gs", run_id, exc, pause)
+                await asyncio.sleep(pause)
+                continue
+            if claim_next and claimed is None:
+                self._backlog = False
+            return settled, claimed
+        raise AssertionError("unreachable")
 
     async def _run_graph(self, run: ClaimedRun, graph_id: str) -> Outcome:
         """The graph's outcome; a run cancelled by a user is `interrupted`, one handed back carries
@@ -262,18 +288,31 @@ class Executor:
             if task is not None:
                 task.uncancel()
             return Outcome("interrupted", cancel_action=action)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            logger.warning("run %s: the database went away under it (%s); it goes back to the queue", run.run_id, exc)
+            return Outcome("interrupted", cancel_action=OUTAGE)
 
     async def _give_back(self, run_id: uuid.UUID, why: str) -> None:
         """A run this process stops without ending it: back to the queue for another process
-        (HANDOFF), or already someone else's (LEASE_LOST: its lease ran out)."""
-        if why == HANDOFF:
-            async with self.db.write() as sql:
-                released = await runs.release(sql, run_id, self.leases.owner, datetime.now(UTC))
-            if released:
-                logger.info("run %s handed back to the queue for another process", run_id)
-                self.queue.notify()
-        else:
+        (HANDOFF) or another try (OUTAGE), or already someone else's (LEASE_LOST)."""
+        if why == LEASE_LOST:
             logger.warning("run %s stopped here: its lease ran out and another process may have it", run_id)
+            return
+        try:
+            async with self.db.write() as sql:
+                released = await runs.release(
+                    sql, run_id, self.leases.owner, datetime.now(UTC), count_attempt=why == OUTAGE
+                )
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            logger.warning("run %s: not given back (%s); it is taken over when its lease runs out", run_id, exc)
+            return
+        if released:
+            logger.info("run %s given back to the queue (%s)", run_id, why)
+            self.wake()
 
     # -- cancelling -----------------------------------------------------------------------
 

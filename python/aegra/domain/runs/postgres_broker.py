@@ -134,8 +134,12 @@ class PostgresBroker:
         if first is not None and (after or 0) >= first - 1:
             # Executing here, and nothing before this process's part is asked: from memory.
             async for event in self._local.subscribe(run_id, after):
+                after = event.id
                 yield event
-            return
+            if self._local.holds(run_id):
+                return  # the stream ended here
+            # This process let the run go without ending it (shutdown, lost database): the rest
+            # comes from whichever process goes on with it.
         async for event in self._read_table(run_id, after or 0):
             yield event
 

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -159,8 +159,9 @@ class Leases(Protocol):
     async def recover(self) -> None:
         """At start: settle what a process that died left behind, where that is this process's to do."""
 
-    async def start(self, on_lost: Callable[[], None]) -> None:
-        """Keep this process's leases alive; `on_lost()` when they could not be renewed in time."""
+    async def start(self, running: Callable[[], Collection[uuid.UUID]], on_lost: Callable[[], None]) -> None:
+        """Keep the leases of the runs `running()` names alive; `on_lost()` when they could not be
+        renewed in time."""
 
     async def stop(self) -> None: ...
 
@@ -182,7 +183,7 @@ class SingleProcessLeases:
         if failed:
             logger.warning("%d run(s) were running when the server stopped; marked as error", len(failed))
 
-    async def start(self, on_lost: Callable[[], None]) -> None:
+    async def start(self, running: Callable[[], Collection[uuid.UUID]], on_lost: Callable[[], None]) -> None:
         return None
 
     async def stop(self) -> None:
@@ -206,8 +207,8 @@ class PostgresLeases:
     async def recover(self) -> None:
         return None  # runs of a dead process are claimed once their lease runs out (runs.claim_next)
 
-    async def start(self, on_lost: Callable[[], None]) -> None:
-        self._task = asyncio.create_task(self._renew(on_lost), name="lease-renewal")
+    async def start(self, running: Callable[[], Collection[uuid.UUID]], on_lost: Callable[[], None]) -> None:
+        self._task = asyncio.create_task(self._renew(running, on_lost), name="lease-renewal")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -215,14 +216,14 @@ class PostgresLeases:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _renew(self, on_lost: Callable[[], None]) -> None:
+    async def _renew(self, running: Callable[[], Collection[uuid.UUID]], on_lost: Callable[[], None]) -> None:
         renewed = datetime.now(UTC)
         while True:
             await asyncio.sleep(self.seconds / 3)
             try:
                 lease = self.lease()
                 async with self.db.write() as sql:
-                    await runs.renew_leases(sql, self.owner, lease.expires_at)  # type: ignore[arg-type]
+                    await runs.renew_leases(sql, self.owner, list(running()), lease.expires_at)  # type: ignore[arg-type]
                 renewed = datetime.now(UTC)
             except Exception as exc:
                 logger.error("renewing this process's run leases failed: %s", exc)
