@@ -26,12 +26,17 @@ from pathlib import Path
 
 import httpx
 from route_load import thread_get_load
-from runs_load import measured_wait_load, wait_load
+from runs_load import cpu_seconds, measured_wait_load, wait_load
 
 HERE = Path(__file__).parent
 # The tests' helper starts (and stops) a Granian server in a folder; it lives in the repository's root.
 sys.path.insert(0, str(HERE.parent))
+from tests.support.postgres import create_database  # noqa: E402
 from tests.support.server import granian_server  # noqa: E402
+
+# `--postgres`: measure on a fresh database of this PostgreSQL server, whose postmaster is
+# POSTGRES_PID (its CPU, and its backends', counts with the server's when given).
+POSTGRES: dict[str, str | int | None] = {"url": None, "pid": None}
 
 
 async def load(url: str, pid: int, clients: int, seconds: float) -> tuple[float, float]:
@@ -39,7 +44,11 @@ async def load(url: str, pid: int, clients: int, seconds: float) -> tuple[float,
     limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         await wait_load(http, "echo", 2, 1.0)  # warm-up
+        postgres_pid = POSTGRES["pid"]
+        before = cpu_seconds(postgres_pid) if isinstance(postgres_pid, int) else 0.0
         latencies, elapsed, cpu_per_run = await measured_wait_load(http, "echo", clients, seconds, pid)
+        if isinstance(postgres_pid, int):
+            cpu_per_run += (cpu_seconds(postgres_pid) - before) / len(latencies)
         return cpu_per_run * 1000, len(latencies) / elapsed
 
 
@@ -50,7 +59,9 @@ def measure(root: Path, extra_env: dict[str, str], clients: int, seconds: float,
         env = {
             "PYTHONPATH": str(root.resolve() / "python"),
             "AEGRA_CONFIG": str(HERE / "graphs" / "aegra.json"),
-            "DATABASE_URL": f"sqlite:///{folder}/bench.db",
+            "DATABASE_URL": create_database(str(POSTGRES["url"]))
+            if POSTGRES["url"]
+            else f"sqlite:///{folder}/bench.db",
             "LOG_LEVEL": "WARNING",
             **extra_env,
         }
@@ -81,7 +92,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workload", choices=["runs", "thread-get"], default="runs",
                         help="runs: the `wait` load; thread-get: GET /threads/{id} under wrk")  # fmt: skip
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server (no database part): run on it")
+    parser.add_argument("--postgres-pid", type=int, help="its postmaster's pid: count its CPU per run too")
     args = parser.parse_args()
+    POSTGRES.update(url=args.postgres, pid=args.postgres_pid)
     sides = {"A": (args.a, parse_env(args.env_a)), "B": (args.b, parse_env(args.env_b))}
     unit = "request" if args.workload == "thread-get" else "run"
     cpu: dict[str, list[float]] = {"A": [], "B": []}

@@ -18,7 +18,7 @@ async def _collect(stream) -> list[StreamEvent]:
 
 async def test_listeners_follow_live_and_replay_after_the_end() -> None:
     broker, run = InProcessBroker(), uuid.uuid4()
-    await broker.open(run)
+    broker.open(run)
     early = asyncio.create_task(_collect(broker.subscribe(run)))
     await broker.publish(run, "metadata", b"{}")
     await asyncio.sleep(0)
@@ -37,7 +37,7 @@ async def test_listeners_follow_live_and_replay_after_the_end() -> None:
 
 async def test_ended_streams_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     broker, run = InProcessBroker(), uuid.uuid4()
-    await broker.open(run)
+    broker.open(run)
     await broker.publish(run, "values", b"{}")
     await broker.close(run)
     await broker.close(run)  # twice is harmless
@@ -50,7 +50,7 @@ async def test_ended_streams_are_not_tracked_by_the_garbage_collector() -> None:
     broker = InProcessBroker()
     runs = [uuid.uuid4() for _ in range(50)]
     for run in runs:
-        await broker.open(run)
+        broker.open(run)
         await broker.publish(run, "values", b'{"x": 1}')
         await broker.close(run)
     gc.collect()

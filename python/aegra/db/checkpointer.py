@@ -14,7 +14,8 @@ through the checkpoint tables' migrations.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -84,10 +85,27 @@ async def _sqlite_checkpointer(settings: DatabaseSettings) -> AsyncIterator[Base
         await conn.close()
 
 
+class _SerializeInline:
+    """Stands in for `asyncio` inside LangGraph's PostgreSQL saver module, whose `aput`,
+    `aput_writes` and checkpoint loading send each (de)serialization to a thread
+    (`asyncio.to_thread`): five or six thread round trips a run, each costing more CPU than the
+    serialization of a small state. Here it runs in place, as the SQLite saver does it; everything
+    else is asyncio's own."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    @staticmethod
+    async def to_thread(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+
 @asynccontextmanager
 async def _postgres_checkpointer(settings: DatabaseSettings) -> AsyncIterator[BaseCheckpointSaver]:
+    from langgraph.checkpoint.postgres import aio
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
+    aio.asyncio = _SerializeInline()  # type: ignore[assignment]
     async with psycopg_pool(settings) as pool:
         async with pool.connection() as conn, advisory_lock(conn, CHECKPOINTER_SETUP_LOCK_KEY):
             await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]

@@ -33,8 +33,12 @@ class StreamEvent(NamedTuple):
 
 
 class Broker(Protocol):
-    async def open(self, run_id: uuid.UUID, *, resumed: bool = False) -> None:
-        """This process starts publishing the run's events (`resumed`: after another process's)."""
+    def open(self, run_id: uuid.UUID) -> None:
+        """This process starts publishing the run's events (its first attempt): at once, so that a
+        listener who subscribes a moment later follows it here."""
+
+    async def resume(self, run_id: uuid.UUID) -> None:
+        """This process goes on publishing the events of a run an earlier attempt began."""
 
     async def publish(self, run_id: uuid.UUID, event: str, data: bytes) -> None: ...
 
@@ -77,11 +81,14 @@ class InProcessBroker:
             channel = self._live[run_id] = _Channel()
         return channel
 
-    async def open(self, run_id: uuid.UUID, *, resumed: bool = False, first_id: int = 1) -> None:
+    def open(self, run_id: uuid.UUID, *, first_id: int = 1) -> None:
         self._expire()
         channel = self._channel(run_id)
         if not channel.events:
             channel.next_id = first_id
+
+    async def resume(self, run_id: uuid.UUID) -> None:
+        self.open(run_id)  # one process: no earlier attempt's events live elsewhere
 
     async def has_stream(self, run_id: uuid.UUID) -> bool:
         return self.holds(run_id)

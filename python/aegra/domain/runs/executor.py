@@ -158,6 +158,8 @@ class Executor:
 
     def _launch(self, run: ClaimedRun) -> None:
         """Execute a run already marked `running`, in a slot it holds."""
+        if run.attempt == 1:
+            self.broker.open(run.run_id)  # now: a listener a moment later follows it from here
         task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
         self._running[run.run_id] = task
         task.add_done_callback(functools.partial(self._finished, run.run_id))
@@ -214,7 +216,8 @@ class Executor:
         failed_commits = self.db.failed_commits
         ended = True  # whether the run's stream ends here (not when another process goes on with it)
         try:
-            await self.broker.open(run_id, resumed=run.attempt > 1)
+            if run.attempt > 1:
+                await self.broker.resume(run_id)
             outcome = await self._run_graph(run, graph_id)
             if outcome.cancel_action in (HANDOFF, LEASE_LOST, OUTAGE):
                 ended = False

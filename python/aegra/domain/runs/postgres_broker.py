@@ -71,13 +71,13 @@ class PostgresBroker:
 
     # -- publishing (the process that executes the run) -----------------------------------
 
-    async def open(self, run_id: uuid.UUID, *, resumed: bool = False) -> None:
-        first = 1
-        if resumed:  # an earlier attempt (another process) wrote the first events
-            async with self.db.read() as sql:
-                first = await run_events.last_seq(sql, run_id) + 1
+    def open(self, run_id: uuid.UUID, *, first: int = 1) -> None:
         self._next_seq[run_id] = self._first_seq[run_id] = first
-        await self._local.open(run_id, first_id=first)
+        self._local.open(run_id, first_id=first)
+
+    async def resume(self, run_id: uuid.UUID) -> None:
+        async with self.db.read() as sql:  # an earlier attempt (another process, maybe) wrote the first events
+            self.open(run_id, first=await run_events.last_seq(sql, run_id) + 1)
 
     async def publish(self, run_id: uuid.UUID, event: str, data: bytes) -> None:
         seq = self._next_seq[run_id]
