@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import msgspec
@@ -228,7 +228,7 @@ def _check_embed(config: AegraConfig, path: Path) -> None:
 
 def database_from_env(env: Mapping[str, str], cwd: Path) -> DatabaseSettings:
     """SQLite unless DATABASE_URL or a POSTGRES_* variable points at PostgreSQL."""
-    common = {
+    common: dict[str, Any] = {
         "pool_size": _int(env, "DB_POOL_SIZE"),
         "max_overflow": _int(env, "DB_MAX_OVERFLOW"),
         "busy_timeout_ms": _int(env, "SQLITE_BUSY_TIMEOUT_MS"),

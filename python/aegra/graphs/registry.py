@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -64,7 +64,7 @@ class GraphRegistry:
     async def graph(
         self,
         graph_id: str,
-        config: RunnableConfig | None = None,
+        config: RunnableConfig | Mapping[str, Any] | None = None,
         *,
         checkpointer: BaseCheckpointSaver | None = None,
         store: BaseStore | None = None,
@@ -105,10 +105,10 @@ def bind_persistence(
     return compiled.copy(update=update)
 
 
-def _config_for_factory(config: RunnableConfig | None) -> RunnableConfig:
+def _config_for_factory(config: RunnableConfig | Mapping[str, Any] | None) -> RunnableConfig:
     """A copy of `config` with a `configurable` dict, so a factory may read or fill it freely."""
-    config = config or {}
-    return {**config, "configurable": dict(config.get("configurable") or {})}
+    given: dict[str, Any] = dict(config or {})
+    return cast(RunnableConfig, {**given, "configurable": dict(given.get("configurable") or {})})
 
 
 def _detached_config(config: RunnableConfig | None) -> RunnableConfig | None:

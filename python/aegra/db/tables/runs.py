@@ -196,7 +196,8 @@ async def _give_up(sql: Statements, run: Any, now: datetime, attempts: int) -> N
 async def next_due(sql: Statements, now: datetime) -> datetime | None:
     """When a run becomes claimable without anyone saying so: the next delayed run
     (`after_seconds`) comes due, or the next lease runs out (its process may be gone)."""
-    times = [when for when in await sql.first(NEXT_DUE, {"now": now}) if when is not None]
+    row = await sql.first(NEXT_DUE, {"now": now})
+    times = [when for when in row or () if when is not None]
     return min(times) if times else None
 
 

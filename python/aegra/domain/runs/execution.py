@@ -14,8 +14,9 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 from langgraph.types import Command, Send
@@ -105,11 +106,11 @@ class GraphRunner:
                             publish: Callable[[str, Any], Awaitable[None]]) -> dict[str, Any] | None:  # fmt: skip
         """Run the graph, its stream translated to the run's events; the thread's state after it."""
         translator = StreamTranslator(kwargs["stream_mode"], subgraphs=kwargs.get("subgraphs", False))
-        config: dict[str, Any] = kwargs["config"]
+        config = cast(RunnableConfig, kwargs["config"])
         graph_input = _command(kwargs["command"]) if kwargs.get("command") else kwargs.get("input")
         async with self.graphs.graph(graph_id, config, checkpointer=self.checkpointer, store=self.store) as graph:
             final = FinalState(graph)
-            options = {
+            options: dict[str, Any] = {
                 "context": kwargs.get("context") or None,
                 "stream_mode": sorted({*translator.graph_modes(), *final.modes}),
                 "subgraphs": translator.subgraphs,

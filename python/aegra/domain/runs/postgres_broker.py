@@ -184,7 +184,8 @@ class PostgresBroker:
         if not payload:  # the connection came back: anything may have been missed
             woken = [event for readers in self._readers.values() for event in readers]
         else:
-            woken = [e for run in payload.split(",") for e in self._readers.get(_uuid(run), ())]
+            runs_named = [run_id for text in payload.split(",") if (run_id := _uuid(text)) is not None]
+            woken = [event for run_id in runs_named for event in self._readers.get(run_id, ())]
         for event in woken:
             event.set()
 

@@ -18,9 +18,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from aegra.db import notifications
 from aegra.db.engine import Database
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 # A run taken over from a lost process this many times ends `error` instead of a fourth try.
 MAX_ATTEMPTS = 3
 
-CancelHandler = Callable[[uuid.UUID, str], None]
+CancelHandler = Callable[[uuid.UUID, str], object]
 
 
 class RunQueue(Protocol):
@@ -144,8 +144,8 @@ class PostgresQueue(LocalQueue):
         except Exception as exc:  # other processes find the work on their next look
             logger.warning("NOTIFY %s failed: %s", channel, exc)
 
-    def _in_background(self, coroutine: object) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)  # type: ignore[arg-type]
+    def _in_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
