@@ -86,6 +86,7 @@ def test_loads_every_test_graph_in_config_order() -> None:
         "store_user",
         "module_style",
         "tool_agent",
+        "steps",
     ]
     assert "agent" in registry
     assert "nope" not in registry

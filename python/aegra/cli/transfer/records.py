@@ -20,12 +20,13 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy import Table
 
 from aegra.cli.transfer.codec import pack, unpack
-from aegra.db.models import Base
+from aegra.db.models import Base, RunEvent
 
 CHECKPOINT = "checkpoint"
 STORE_ITEM = "store_item"
-# Parents before children, so that foreign keys hold at every insert.
-TABLES: tuple[Table, ...] = tuple(Base.metadata.sorted_tables)
+# Parents before children, so that foreign keys hold at every insert. A run's stream events are
+# not data: kept 120 s after the run for readers in other processes (and only on PostgreSQL).
+TABLES: tuple[Table, ...] = tuple(t for t in Base.metadata.sorted_tables if t.name != RunEvent.__tablename__)
 TABLES_BY_KIND: dict[str, Table] = {table.name: table for table in TABLES}
 KINDS: tuple[str, ...] = (*TABLES_BY_KIND, CHECKPOINT, STORE_ITEM)
 
