@@ -73,6 +73,19 @@ def normalize(vectors: VectorsLike, dims: int) -> npt.NDArray[np.float32]:
     return out
 
 
+def check_embeddings(vectors: Sequence[Sequence[float]], dims: int, source: str) -> None:
+    """Raise a clear error naming `source` (an embedder) when its vectors do not have the configured
+    size, or hold NaN or infinite values (they would poison every score they touch)."""
+    for vector in vectors:
+        if len(vector) != dims:
+            raise ValueError(
+                f"{source} returned vectors of {len(vector)} dimensions, but the store index is "
+                f"configured with dims={dims}; set `store.index.dims` to {len(vector)}"
+            )
+    if vectors and not np.isfinite(np.asarray(vectors, dtype=np.float64)).all():
+        raise ValueError(f"{source} returned a vector with NaN or infinite values; nothing was stored or searched")
+
+
 def blob_size(dims: int) -> int:
     """Bytes of one packed vector."""
     return dims * FLOAT32.itemsize

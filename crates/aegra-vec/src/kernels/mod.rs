@@ -314,21 +314,18 @@ fn pair_portable(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// Euclidean norm, summed in f64 (same lanes and fold as the f32 kernels).
-///
-/// In f64 the squares of float32 values neither overflow nor underflow, so a tiny vector keeps
-/// its direction and only an all-zero vector has norm 0. Not on the hot path: norms are computed
-/// once per stored vector and once per query.
-pub fn norm(v: &[f32]) -> f64 {
+/// `sum(values)` in f64 in the canonical lanes (`i % LANES`, then folded in halves): the order the
+/// numpy twin reproduces for norms and code residuals.
+pub fn lane_sum_f64(values: &[f64]) -> f64 {
     let mut acc = [0f64; LANES];
-    let mut chunks = v.chunks_exact(LANES);
+    let mut chunks = values.chunks_exact(LANES);
     for chunk in &mut chunks {
         for (slot, x) in acc.iter_mut().zip(chunk) {
-            *slot += *x as f64 * *x as f64;
+            *slot += *x;
         }
     }
     for (slot, x) in acc.iter_mut().zip(chunks.remainder()) {
-        *slot += *x as f64 * *x as f64;
+        *slot += *x;
     }
     let mut width = LANES / 2;
     while width >= 1 {
@@ -337,7 +334,17 @@ pub fn norm(v: &[f32]) -> f64 {
         }
         width /= 2;
     }
-    acc[0].sqrt()
+    acc[0]
+}
+
+/// Euclidean norm, summed in f64 (same lanes and fold as the f32 kernels).
+///
+/// In f64 the squares of float32 values neither overflow nor underflow, so a tiny vector keeps
+/// its direction and only an all-zero vector has norm 0. Not on the hot path: norms are computed
+/// once per stored vector and once per query.
+pub fn norm(v: &[f32]) -> f64 {
+    let squares: Vec<f64> = v.iter().map(|x| *x as f64 * *x as f64).collect();
+    lane_sum_f64(&squares).sqrt()
 }
 
 #[cfg(test)]
