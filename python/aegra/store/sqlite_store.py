@@ -214,6 +214,9 @@ class AsyncSqliteStore(BaseStore):
         results: list[Result] = [None] * len(ops)
         queries = await self._embed_queries(op for op in ops if isinstance(op, SearchOp))
         writes = await self._prepare_writes([op for op in ops if isinstance(op, PutOp)])
+        if queries and self._cache is not None:
+            # Outside the lock: a semantic search waits for the index's load, writes must not.
+            await self._cache.ready()
         async with self._lock:
             for i, op in enumerate(ops):
                 if isinstance(op, GetOp):
