@@ -47,8 +47,8 @@ def as_matrix(vectors: VectorsLike, dims: int) -> npt.NDArray[np.float32]:
                 with np.errstate(over="ignore"):
                     flat = np.fromiter(itertools.chain.from_iterable(vectors), np.float32, len(vectors) * dims)
                 return flat.reshape(len(vectors), dims)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"vectors must be numbers, all of the same length ({exc})") from exc
+            except (ValueError, TypeError):
+                pass  # not plain numbers: the general path below says what is wrong
     matrix = as_float32(vectors)
     if matrix.size == 0:
         return matrix.reshape(0, dims)
