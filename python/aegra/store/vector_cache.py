@@ -116,6 +116,8 @@ class VectorCache:
                 self._backfill_codes(conn)
             conn.execute("BEGIN")  # one snapshot for the namespaces and every code record
             labels, item_ids, spaces = tables.namespaces_by_item(conn)
+            with self._mutations:
+                self.index.reserve(tables.code_count(conn, vec.code_record_size(self.dims)))
             count = 0
             for ids, records in tables.code_chunks(conn, vec.code_record_size(self.dims)):
                 count += self._load_chunk(labels, item_ids, spaces, ids, records)

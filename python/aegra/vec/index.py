@@ -103,6 +103,10 @@ class VectorIndex:
     def clear(self) -> None:
         self._impl.clear()
 
+    def reserve(self, vectors: int) -> None:
+        """Room for `vectors` more vectors, allocated at once (before a load in chunks)."""
+        self._impl.reserve(int(vectors))
+
     def encode(self, vectors: VectorsLike) -> bytes:
         """The code records of `vectors`, by this index's backend."""
         return bytes(self._module.encode_codes(as_matrix(vectors, self.dims), self.dims))

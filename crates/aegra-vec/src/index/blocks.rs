@@ -37,6 +37,11 @@ impl VectorIndex {
             return;
         }
         let block_index = self.block_for(namespace);
+        self.insert_into(block_index, row_id, records);
+    }
+
+    /// `insert` into a known block (made room for, when it is a bulk load).
+    pub(super) fn insert_into(&mut self, block_index: usize, row_id: i64, records: &[Record<'_>]) {
         self.make_room(block_index, records.len(), false);
         let block = &mut self.blocks[block_index];
         let extent = block

@@ -16,7 +16,7 @@
 //! - `first_pass.rs`: the scan of the codes and its bounds;
 //! - `metric.rs`: the scores; `row_ids.rs`: the row map's hasher.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::mem::size_of;
 
 use crate::codes::{self, Record};
@@ -155,6 +155,13 @@ impl VectorIndex {
         *self = Self::new(self.dims).expect("dims were checked");
     }
 
+    /// Room for `vectors` more vectors (and as many rows), allocated now: a load in chunks then
+    /// grows nothing (each growth of a 400 MB arena copied it, and held both copies meanwhile).
+    pub fn reserve(&mut self, vectors: usize) {
+        self.arena.reserve(vectors);
+        self.rows.reserve(vectors);
+    }
+
     /// Replaces the vectors of `row_id` with those of its code `records` (none removes the row).
     pub fn upsert(&mut self, row_id: i64, namespace: &[String], records: &[u8]) -> VecResult<()> {
         let parsed = codes::parse(records, self.dims)?;
@@ -192,45 +199,52 @@ impl VectorIndex {
                 namespaces.len()
             )));
         }
-        // Row id -> the batch positions of its records, in order of first appearance.
-        let mut order: Vec<i64> = Vec::new();
-        let mut positions: HashMap<i64, Vec<usize>> = HashMap::with_capacity(row_ids.len());
-        for (i, &row_id) in row_ids.iter().enumerate() {
-            let entry = positions.entry(row_id).or_insert_with(|| {
-                order.push(row_id);
-                Vec::new()
-            });
-            if let Some(&first) = entry.first() {
-                if namespace_ids[first] != namespace_ids[i] {
-                    return Err(VecError(format!(
-                        "row {row_id} has vectors in two namespaces"
-                    )));
+        // The batch's positions grouped by row id (a sort, not a map of vectors: a load names a
+        // million rows), each row's records in batch order.
+        let mut order: Vec<usize> = (0..row_ids.len()).collect();
+        order.sort_by_key(|&i| row_ids[i]);
+        let mut runs: Vec<(usize, usize)> = Vec::new(); // (start in `order`, length)
+        for (position, &i) in order.iter().enumerate() {
+            match runs.last_mut() {
+                Some((start, len)) if row_ids[order[*start]] == row_ids[i] => {
+                    if namespace_ids[order[*start]] != namespace_ids[i] {
+                        return Err(VecError(format!(
+                            "row {} has vectors in two namespaces",
+                            row_ids[i]
+                        )));
+                    }
+                    *len += 1;
                 }
+                _ => runs.push((position, 1)),
             }
-            entry.push(i);
         }
-        for row_id in &order {
-            self.remove_row(*row_id);
+        if !self.rows.is_empty() {
+            for &(start, _) in &runs {
+                self.remove_row(row_ids[order[start]]);
+            }
         }
-        // Exact room up front, in namespace order (the scan's order: the arena is then read front
-        // to back): growing by doubling would leave up to half of a bulk load unused.
-        let mut added: BTreeMap<&[String], usize> = BTreeMap::new();
+        // Exact room up front, a block per namespace looked up once: growing by doubling would
+        // leave up to half of a bulk load unused.
+        let mut counts = vec![0usize; namespaces.len()];
         for &n in namespace_ids {
-            *added.entry(namespaces[n as usize].as_slice()).or_default() += 1;
+            counts[n as usize] += 1;
         }
         self.arena.reserve(namespace_ids.len());
-        self.rows.reserve(order.len());
-        for (namespace, count) in added {
-            let block_index = self.block_for(namespace);
-            self.make_room(block_index, count, true);
+        self.rows.reserve(runs.len());
+        let mut blocks = vec![usize::MAX; namespaces.len()];
+        for (n, &count) in counts.iter().enumerate() {
+            if count > 0 {
+                blocks[n] = self.block_for(&namespaces[n]);
+                self.make_room(blocks[n], count, true);
+            }
         }
         let mut picked: Vec<Record<'_>> = Vec::new();
-        for row_id in order {
-            let picks = &positions[&row_id];
+        for (start, len) in runs {
+            let picks = &order[start..start + len];
             picked.clear();
             picked.extend(picks.iter().map(|&i| parsed[i]));
-            let namespace = &namespaces[namespace_ids[picks[0]] as usize];
-            self.insert(row_id, namespace, &picked);
+            let block = blocks[namespace_ids[picks[0]] as usize];
+            self.insert_into(block, row_ids[picks[0]], &picked);
         }
         self.compact_if_sparse();
         Ok(())

@@ -80,6 +80,16 @@ impl PyVectorIndex {
         })?)
     }
 
+    /// Room for `vectors` more vectors, allocated now (before a load in chunks).
+    fn reserve(&self, py: Python<'_>, vectors: usize) -> PyResult<()> {
+        Ok(py.detach(|| {
+            self.write(|index| {
+                index.reserve(vectors);
+                Ok(())
+            })
+        })?)
+    }
+
     /// Sets the vectors of `row_id` from their code records (none removes the row).
     fn upsert(
         &self,

@@ -96,6 +96,9 @@ class VectorIndex:
     def clear(self) -> None:
         self.__init__(self._dims)  # type: ignore[misc]
 
+    def reserve(self, vectors: int) -> None:
+        self._reserve(self._count + vectors)
+
     def upsert(self, row_id: int, namespace: Sequence[str], records: bytes) -> None:
         parsed = parse_records(records, self._dims)
         self.delete(row_id)
