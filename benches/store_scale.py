@@ -141,7 +141,11 @@ async def child(folder: Path, backend: str, n_queries: int) -> dict[str, Any]:
     exact: dict[str, int] = dict.fromkeys(cases, 0)
     tenant = np.array([i % TENANTS == int(PREFIX[1]) for i in range(len(matrix))])
     kind3 = np.array([value(i)["kind"] == FILTER["kind"] for i in range(len(matrix))])
-    eligible = {"unfiltered": np.arange(len(matrix)), "prefix 1%": np.flatnonzero(tenant), "filter 10%": np.flatnonzero(kind3)}
+    eligible = {
+        "unfiltered": np.arange(len(matrix)),
+        "prefix 1%": np.flatnonzero(tenant),
+        "filter 10%": np.flatnonzero(kind3),
+    }
     for q in range(n_queries):
         for name in ["floor", *cases]:
             wall, cpu = time.perf_counter(), time.process_time()
@@ -160,7 +164,11 @@ async def child(folder: Path, backend: str, n_queries: int) -> dict[str, Any]:
     for name, samples in times.items():
         wall = np.array([s[0] for s in samples]) * 1000
         cpu = np.array([s[1] for s in samples]) * 1000
-        out[name] = {"p50": float(np.median(wall)), "p99": float(np.percentile(wall, 99)), "cpu_p50": float(np.median(cpu))}
+        out[name] = {
+            "p50": float(np.median(wall)),
+            "p99": float(np.percentile(wall, 99)),
+            "cpu_p50": float(np.median(cpu)),
+        }
     out["exact"] = exact
     out["queries"] = n_queries
     return out

@@ -41,6 +41,7 @@ async def test_a_crash_during_a_fill_loses_no_acknowledged_item(
     (tmp_path / "embed.py").write_text(EMBED_FILE)
     env = {"PYTHONPATH": str(REPO), "DATABASE_URL": url}
     acknowledged: list[int] = []
+    enough = asyncio.Event()
     with granian_server(tmp_path, env) as server:
 
         async def writer(worker: int, http: httpx.AsyncClient) -> None:
@@ -53,11 +54,12 @@ async def test_a_crash_during_a_fill_loses_no_acknowledged_item(
                 if response.status_code != 204:
                     return
                 acknowledged.append(n)
+                if len(acknowledged) >= 300:
+                    enough.set()
 
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             tasks = [asyncio.create_task(writer(w, http)) for w in range(WRITERS)]
-            while len(acknowledged) < 300:
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(enough.wait(), timeout=120)
             server.kill()  # with puts in flight
             for task in tasks:
                 with contextlib.suppress(Exception):

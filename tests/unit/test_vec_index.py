@@ -280,6 +280,6 @@ def test_large_searches_are_the_brute_force_on_both_backends(metric: str) -> Non
                 expected = indexes["python"].brute_force(query, k, prefix, ids, metric)  # type: ignore[arg-type]
                 for index in indexes.values():
                     assert index.search(query, k, prefix, ids, metric) == expected  # type: ignore[arg-type]
-        rows, stats = indexes["rust"].index.candidates(query, 10, metric=metric)  # type: ignore[arg-type]
+        _, stats = indexes["rust"].index.candidates(query, 10, metric=metric)  # type: ignore[arg-type]
         if np.any(query):
             assert stats["selected"] == 20_000 and stats["survivors"] < 2_000, stats

@@ -39,16 +39,15 @@ def as_matrix(vectors: VectorsLike, dims: int) -> npt.NDArray[np.float32]:
     One vector (1-D) becomes one row; an empty input becomes `(0, dims)`.
     """
     _check_dims(dims)
-    if isinstance(vectors, list) and vectors and isinstance(vectors[0], list):
-        # An embedder's list of lists: read straight into float32 (numpy's nested-list conversion
-        # costs twice as much, 15 us per 384-float vector - a third of a put's own work).
-        if all(isinstance(row, list) and len(row) == dims for row in vectors):
-            try:
-                with np.errstate(over="ignore"):
-                    flat = np.fromiter(itertools.chain.from_iterable(vectors), np.float32, len(vectors) * dims)
-                return flat.reshape(len(vectors), dims)
-            except (ValueError, TypeError):
-                pass  # not plain numbers: the general path below says what is wrong
+    # An embedder's list of lists: read straight into float32 (numpy's nested-list conversion costs
+    # twice as much, 15 us per 384-float vector - a third of a put's own work).
+    if isinstance(vectors, list) and vectors and all(isinstance(row, list) and len(row) == dims for row in vectors):
+        try:
+            with np.errstate(over="ignore"):
+                flat = np.fromiter(itertools.chain.from_iterable(vectors), np.float32, len(vectors) * dims)
+            return flat.reshape(len(vectors), dims)
+        except (ValueError, TypeError):
+            pass  # not plain numbers: the general path below says what is wrong
     matrix = as_float32(vectors)
     if matrix.size == 0:
         return matrix.reshape(0, dims)
