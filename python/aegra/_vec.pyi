@@ -90,6 +90,7 @@ class VectorIndex:
         namespace_prefix: Sequence[str],
         candidate_ids: _I64 | None,
         metric: Literal["cosine", "inner_product"],
-    ) -> tuple[bytes, dict[str, int]]:
+    ) -> tuple[bytes, dict[str, float]]:
         """The rows that may hold a top-k vector (little-endian int64 bytes, ascending) and
-        {"selected", "survivors"}; runs without the GIL."""
+        {"selected", "survivors", "threshold"} (every other row scores below the threshold); runs
+        without the GIL."""

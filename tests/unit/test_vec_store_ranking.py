@@ -69,8 +69,8 @@ async def test_rank_filtered_ranks_exactly_as_the_candidate_list(tmp_path: Path,
                     op = SearchOp(prefix, query="q", filter=filter_, limit=limit, offset=offset)
                     where, params = store._where(op)
                     k = limit + offset
-                    expected = await cache.rank(store.conn, where, params, query, k)
-                    found = await cache.rank_filtered(store.conn, where, params, query, k, prefix)
+                    expected, _ = await cache.rank(store.conn, where, params, query, k)
+                    found, _ = await cache.rank_filtered(store.conn, where, params, query, k, prefix)
                     assert found == expected, (prefix, filter_, k)
         # End to end: scored items, then the items without vectors, paged.
         page = await store.asearch(("t", "0"), query="q 5", filter={"n": 3}, limit=100)

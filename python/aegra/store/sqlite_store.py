@@ -113,6 +113,10 @@ class AsyncSqliteStore(BaseStore):
         in the background (`vector_cache.py`): this returns in milliseconds whatever the size."""
         if self._conn is not None:
             return
+        if self.index_config and str(self.path) == ":memory:":
+            # The index reads the candidates' vectors on a connection of its own, which would see
+            # another, empty database.
+            raise ValueError("a store with an index config needs a database file, not ':memory:'")
         conn = await sqlite_connections.connect(self.path, self._busy_timeout_ms)
         try:
             await tables.create_tables(conn)
@@ -129,10 +133,7 @@ class AsyncSqliteStore(BaseStore):
         self._writer = conn if in_memory else sqlite_connections.connect_writer(self.path, self._busy_timeout_ms)
         self._loop = asyncio.get_running_loop()
         if self._cache is not None:
-            if in_memory:
-                self._cache.mark_loaded()  # a new in-memory database holds nothing
-            else:
-                self._cache.start_loading()
+            self._cache.start_loading()
 
     async def aclose(self) -> None:
         await self.stop_ttl_sweeper()
@@ -276,11 +277,12 @@ class AsyncSqliteStore(BaseStore):
         cache = self._cache
         assert cache is not None  # queries are embedded only with an index
         if not op.filter and not self._live("i")[0]:
-            ranked = await cache.search(self.conn, query_vector, k, op.namespace_prefix)
+            ranked, rows_by_id = await cache.search(query_vector, k, op.namespace_prefix)
         else:
-            # Best-scored rows first, SQL checking the filter on them only (see `rank_filtered`).
-            ranked = await cache.rank_filtered(self.conn, where, params, query_vector, k, op.namespace_prefix)
-        rows_by_id = await tables.items_by_id(self.conn, [item_id for item_id, _ in ranked[op.offset :]])
+            # The index's best rows first, SQL checking the filter on them only (see `rank_filtered`).
+            ranked, rows_by_id = await cache.rank_filtered(
+                self.conn, where, params, query_vector, k, op.namespace_prefix
+            )
         found: list[ScoredRow] = [(rows_by_id[item_id], score) for item_id, score in ranked[op.offset :]]
         if len(ranked) < op.offset + op.limit:
             # Scored items ran out: the page continues with the candidates that have no vectors.

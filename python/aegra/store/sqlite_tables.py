@@ -176,17 +176,11 @@ async def list_items(
         return list(await cursor.fetchall())
 
 
-async def items_by_id(conn: aiosqlite.Connection, ids: Sequence[int]) -> dict[int, Row]:
-    if not ids:
-        return {}
-    sql = f"SELECT {ITEM_COLUMNS} FROM store_items WHERE id IN (SELECT value FROM json_each(?))"
-    async with conn.execute(sql, [_json_ids(ids)]) as cursor:
-        return {int(row[0]): row for row in await cursor.fetchall()}
-
-
-async def passing_ids(conn: aiosqlite.Connection, where: str, params: Sequence[Any], ids: Sequence[int]) -> set[int]:
+async def passing_ids(
+    conn: aiosqlite.Connection, where: str, params: Sequence[Any], ids: Sequence[int] | np.ndarray
+) -> set[int]:
     """Which of `ids` satisfy `where`: looked up by id (CROSS JOIN keeps that join order)."""
-    if not ids:
+    if not len(ids):
         return set()
     sql = f"SELECT i.id FROM json_each(?) j CROSS JOIN store_items i ON i.id = j.value WHERE {where}"
     async with conn.execute(sql, [_json_ids(ids), *params]) as cursor:
@@ -221,17 +215,21 @@ async def unscored_items(
         return list(await cursor.fetchall())
 
 
-async def vectors_of(conn: aiosqlite.Connection, item_ids: Sequence[int], dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every float32 vector of size `dims` of the items: (the item of each, an (n, dims) matrix)."""
+def scored_rows(
+    conn: sqlite3.Connection, item_ids: Sequence[int] | np.ndarray, dims: int
+) -> tuple[np.ndarray, np.ndarray, dict[int, Row]]:
+    """For the index's candidates, in one statement: every float32 vector of size `dims` (the item
+    of each, an (n, dims) matrix) and each item's row (ITEM_COLUMNS), so that scoring them and
+    answering with the best needs no second trip."""
     sql = (
-        "SELECT item_id, embedding FROM store_item_vectors "
-        "WHERE item_id IN (SELECT value FROM json_each(?)) AND length(embedding) = ?"
+        f"SELECT v.item_id, v.embedding, {', '.join('i.' + c for c in ITEM_COLUMNS.split(', '))} "
+        "FROM json_each(?) j CROSS JOIN store_item_vectors v ON v.item_id = j.value "
+        "JOIN store_items i ON i.id = v.item_id WHERE length(v.embedding) = ?"
     )
-    async with conn.execute(sql, [_json_ids(item_ids), 4 * dims]) as cursor:
-        rows = await cursor.fetchall()
+    rows = conn.execute(sql, [_json_ids(item_ids), 4 * dims]).fetchall()
     owners = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dims)
-    return owners, matrix
+    return owners, matrix, {int(row[0]): row[2:] for row in rows}
 
 
 async def namespaces_under(conn: aiosqlite.Connection, prefix: Sequence[str], live: tuple[str, list[Any]]) -> list[str]:

@@ -155,10 +155,11 @@ class VectorIndex:
         namespace_prefix: Sequence[str] = (),
         candidate_ids: Iterable[int] | npt.NDArray[np.integer] | None = None,
         metric: Metric | None = None,
-    ) -> tuple[npt.NDArray[np.int64], dict[str, int]]:
+    ) -> tuple[npt.NDArray[np.int64], dict[str, float]]:
         """The rows under `namespace_prefix` (and among `candidate_ids` when given) that may be in
         the top `k` (ascending ids; every row of the exact top-k is among them), and how the scan
-        ran: {"selected": vectors scanned, "survivors": vectors not ruled out}."""
+        ran: {"selected": vectors scanned, "survivors": vectors not ruled out, "threshold": every
+        vector ruled out scores below it}."""
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         vector = as_float32(query).reshape(-1)

@@ -257,7 +257,7 @@ impl Pass {
 
 impl VectorIndex {
     /// The slots of `selection` that may hold a vector of the exact top `capacity` (see the
-    /// module doc).
+    /// module doc), and the threshold: every other vector scores below it.
     pub(super) fn first_pass(
         &self,
         query: &[f32],
@@ -265,7 +265,7 @@ impl VectorIndex {
         selection: &Selection<'_>,
         metric: Metric,
         capacity: usize,
-    ) -> Vec<usize> {
+    ) -> (Vec<usize>, f64) {
         let bounds = QueryBounds::new(query, query_norm, metric, self.arena.code_width());
         let mut pass = Pass::new(capacity);
         let code_bounds = &self.arena.code_bounds;
@@ -309,10 +309,12 @@ impl VectorIndex {
             }
         }
         let threshold = pass.threshold;
-        pass.candidates
+        let survivors = pass
+            .candidates
             .iter()
             .filter(|(_, hi)| may_reach(*hi, threshold))
             .map(|(slot, _)| *slot)
-            .collect()
+            .collect();
+        (survivors, threshold)
     }
 }

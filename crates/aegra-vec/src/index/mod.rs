@@ -78,12 +78,14 @@ impl Selection<'_> {
 }
 
 /// How the last search ran (for tests and benchmarks).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SearchStats {
     /// Vectors selected by the filters (and scanned).
     pub selected: usize,
     /// Vectors the first pass could not rule out.
     pub survivors: usize,
+    /// Every vector ruled out scores below this (-inf when none was).
+    pub threshold: f64,
 }
 
 pub struct VectorIndex {
@@ -270,17 +272,23 @@ impl VectorIndex {
     ) -> VecResult<(Vec<i64>, SearchStats)> {
         let query_norm = packing::validate_query(query, self.dims)?;
         if k == 0 {
-            return Ok((Vec::new(), SearchStats::default()));
+            let stats = SearchStats {
+                threshold: f64::INFINITY,
+                ..SearchStats::default()
+            };
+            return Ok((Vec::new(), stats));
         }
         let selection = match candidates {
             None => Selection::Blocks(self.blocks_under(prefix).collect()),
             Some(ids) => Selection::Slots(self.candidate_slots(prefix, ids)),
         };
         let capacity = k.saturating_mul(self.max_vectors_per_row);
-        let survivors = self.first_pass(query, query_norm, &selection, metric, capacity);
+        let (survivors, threshold) =
+            self.first_pass(query, query_norm, &selection, metric, capacity);
         let stats = SearchStats {
             selected: selection.vector_count(),
             survivors: survivors.len(),
+            threshold,
         };
         let mut owners: Vec<i64> = survivors
             .iter()

@@ -11,7 +11,7 @@ use super::{guard, slice_of, Fault};
 use crate::errors::VecError;
 use crate::index::{Metric, VectorIndex};
 
-type SearchStatsDict = HashMap<&'static str, usize>;
+type SearchStatsDict = HashMap<&'static str, f64>;
 
 /// The KNN index of int8 codes (see `crate::index`); safe to share between threads, its first
 /// pass runs without the GIL.
@@ -129,7 +129,7 @@ impl PyVectorIndex {
     }
 
     /// The rows that may hold a top-k vector (little-endian int64 bytes, ascending), and how the
-    /// first pass ran: {"selected", "survivors"}.
+    /// first pass ran: {"selected", "survivors", "threshold"} (every other row scores below it).
     #[pyo3(signature = (query, k, namespace_prefix, candidate_ids, metric))]
     fn candidates<'py>(
         &self,
@@ -163,7 +163,11 @@ impl PyVectorIndex {
             }
             Ok(())
         })?;
-        let stats = HashMap::from([("selected", stats.selected), ("survivors", stats.survivors)]);
+        let stats = HashMap::from([
+            ("selected", stats.selected as f64),
+            ("survivors", stats.survivors as f64),
+            ("threshold", stats.threshold),
+        ]);
         Ok((bytes, stats))
     }
 }

@@ -157,27 +157,32 @@ class VectorIndex:
         namespace_prefix: Sequence[str],
         candidate_ids: npt.NDArray[np.int64] | None,
         metric: str,
-    ) -> tuple[bytes, dict[str, int]]:
+    ) -> tuple[bytes, dict[str, float]]:
         check_metric(metric)
         if query.size != self._dims:
             raise wrong_dims(self._dims, query.size)
         query = query.reshape(1, -1)
         query_norm = float(validate_rows(query, self._dims, label="the query vector")[0])
         if k == 0:
-            return b"", {"selected": 0, "survivors": 0}
+            return b"", {"selected": 0.0, "survivors": 0.0, "threshold": np.inf}
         slots = self._eligible(tuple(namespace_prefix), candidate_ids)
-        survivors = self._first_pass(query[0], query_norm, metric, slots, k * self._max_vectors_per_row)
+        survivors, threshold = self._first_pass(query[0], query_norm, metric, slots, k * self._max_vectors_per_row)
         selected = self._count if slots is None else len(slots)
         owners = np.unique(self._owners[survivors]).astype("<i8")
-        return owners.tobytes(), {"selected": selected, "survivors": len(survivors)}
+        return owners.tobytes(), {
+            "selected": float(selected),
+            "survivors": float(len(survivors)),
+            "threshold": threshold,
+        }
 
     def _first_pass(
         self, query: F32Array, query_norm: float, metric: str, slots: np.ndarray | None, capacity: int
-    ) -> np.ndarray:
-        """The slots that may hold a vector of the exact top `capacity` (see `first_pass.rs`)."""
+    ) -> tuple[np.ndarray, float]:
+        """The slots that may hold a vector of the exact top `capacity`, and the threshold every
+        other vector scores below (see `first_pass.rs`)."""
         count = self._count if slots is None else len(slots)
         if count == 0:
-            return np.empty(0, dtype=np.intp)
+            return np.empty(0, dtype=np.intp), -np.inf
         pick = slice(None, self._count) if slots is None else slots
         q_codes, q_scale, q_residual = quantize(query.reshape(1, -1), np.array([query_norm]))
         q = _QueryBounds(float(q_scale[0]), float(q_residual[0]), code_norm(q_codes[0], float(q_scale[0])))
@@ -210,9 +215,9 @@ class VectorIndex:
         approx += error  # now the upper bounds
         threshold = -np.inf
         if count >= capacity:
-            threshold = np.partition(lo, count - capacity)[count - capacity]
+            threshold = float(np.partition(lo, count - capacity)[count - capacity])
         keep = np.flatnonzero((approx >= threshold) | np.isnan(approx))
-        return keep if slots is None else slots[keep]
+        return (keep if slots is None else slots[keep]), threshold
 
     def _dots(self, codes: np.ndarray, query_codes: np.ndarray) -> np.ndarray:
         """The integer dot products of each code row with the query's, as float64."""
