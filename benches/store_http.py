@@ -127,6 +127,12 @@ def main() -> None:
     args = parser.parse_args()
     process = None
     if args.serve:
+        # The same server on an empty store first: what startup costs without the store's data.
+        empty = Path(tempfile.mkdtemp(prefix="aegra-store-http-empty-")) / "empty.db"
+        process, url, ok, searched = serve(empty)
+        process.terminate()
+        process.wait(timeout=30)
+        print(f"server on an empty store: /ok after {ok:.2f} s, first semantic search answered after {searched:.2f} s")
         process, url, ok, searched = serve(args.serve)
         pid = process.pid
         print(f"server on {args.serve}: /ok after {ok:.2f} s, first semantic search answered after {searched:.2f} s")

@@ -26,12 +26,15 @@ pub enum Kernel {
     SquaredL2,
 }
 
+/// Folds the lanes in halves: `acc[l] += acc[l + w]` for w = 16, 8, 4, 2, 1 (f32 for the kernels,
+/// f64 for norms and code residuals).
 #[inline(always)]
-fn fold(mut acc: [f32; LANES]) -> f32 {
+fn fold<T: Copy + std::ops::AddAssign>(mut acc: [T; LANES]) -> T {
     let mut width = LANES / 2;
     while width >= 1 {
         for lane in 0..width {
-            acc[lane] += acc[lane + width];
+            let other = acc[lane + width];
+            acc[lane] += other;
         }
         width /= 2;
     }
@@ -327,14 +330,7 @@ pub fn lane_sum_f64(values: &[f64]) -> f64 {
     for (slot, x) in acc.iter_mut().zip(chunks.remainder()) {
         *slot += *x;
     }
-    let mut width = LANES / 2;
-    while width >= 1 {
-        for lane in 0..width {
-            acc[lane] += acc[lane + width];
-        }
-        width /= 2;
-    }
-    acc[0]
+    fold(acc)
 }
 
 /// Euclidean norm, summed in f64 (same lanes and fold as the f32 kernels).
