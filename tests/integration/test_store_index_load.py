@@ -40,8 +40,8 @@ def slow_loader(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     release = threading.Event()
     chunks = sqlite_tables.code_chunks
 
-    def held(conn: sqlite3.Connection, record_size: int) -> Iterator[tuple[np.ndarray, bytes]]:
-        for i, chunk in enumerate(chunks(conn, record_size)):
+    def held(conn: sqlite3.Connection, record_size: int, item_ids: np.ndarray) -> Iterator[tuple[np.ndarray, bytes]]:
+        for i, chunk in enumerate(chunks(conn, record_size, item_ids)):
             if i:
                 release.wait(timeout=30)
             yield chunk

@@ -437,7 +437,7 @@ async def restore_times(conn: Connection, rows: Sequence[tuple[str, str, float |
 # -- the index loader's reads (a plain sqlite3 connection, in its own thread) ----------------------------
 
 CODES_META = "codes_dims"  # the dims for which every vector has its code record
-LOAD_CHUNK = 65_536
+LOAD_CHUNK = 16_384  # items a chunk: ~7 MB of records at 384 dims, the load's transient memory
 
 
 def namespaces_by_item(conn: sqlite3.Connection) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray]:
@@ -459,27 +459,18 @@ def namespaces_by_item(conn: sqlite3.Connection) -> tuple[list[tuple[str, ...]],
     return labels, item_ids[order], spaces[order]
 
 
-def code_chunks(conn: sqlite3.Connection, record_size: int) -> Iterator[tuple[np.ndarray, bytes]]:
+def code_chunks(conn: sqlite3.Connection, record_size: int, item_ids: np.ndarray) -> Iterator[tuple[np.ndarray, bytes]]:
     """The code records of the index's size, a chunk of items at a time: (item id of each record,
     the records back to back). A chunk holds whole items (a chunk's load sets each of its rows'
-    vectors whole). SQLite joins each chunk's records and ids in C (`group_concat`, read as bytes):
-    a row per record into Python cost 3.5 us each, most of a million-vector load."""
+    vectors whole): its bounds are every LOAD_CHUNK-th of `item_ids` (sorted). SQLite joins each
+    chunk's records and ids in C (`group_concat`, read as bytes): a row per record into Python
+    cost 3.5 us each, most of a million-vector load."""
     text_factory = conn.text_factory
     conn.text_factory = bytes
     try:
+        bounds = [*item_ids[LOAD_CHUNK - 1 :: LOAD_CHUNK].tolist(), 2**63 - 1]
         last = -(2**63)
-        while True:
-            # The last item of the next chunk: the LOAD_CHUNK-th record's, or the very last one's.
-            row = (
-                conn.execute(
-                    "SELECT item_id FROM store_vector_codes WHERE item_id > ? ORDER BY item_id LIMIT 1 OFFSET ?",
-                    (last, LOAD_CHUNK - 1),
-                ).fetchone()
-                or conn.execute("SELECT max(item_id) FROM store_vector_codes WHERE item_id > ?", (last,)).fetchone()
-            )
-            if row is None or row[0] is None:
-                return
-            bound = int(row[0])
+        for bound in bounds:
             records, ids = conn.execute(
                 "SELECT group_concat(code, x''), group_concat(item_id) FROM store_vector_codes "
                 "WHERE item_id > ? AND item_id <= ? AND length(code) = ?",

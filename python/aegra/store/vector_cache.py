@@ -129,7 +129,7 @@ class VectorCache:
             with self._mutations:
                 self.index.reserve(tables.code_count(conn, vec.code_record_size(self.dims)))
             count = 0
-            for ids, records in tables.code_chunks(conn, vec.code_record_size(self.dims)):
+            for ids, records in tables.code_chunks(conn, vec.code_record_size(self.dims), item_ids):
                 count += self._load_chunk(labels, item_ids, spaces, ids, records)
             conn.execute("COMMIT")
             return count
@@ -155,9 +155,10 @@ class VectorCache:
             if not keep.any():
                 return 0
             size = vec.code_record_size(self.dims)
-            kept = np.frombuffer(records, dtype=np.uint8).reshape(-1, size)[keep]
+            everything = bool(keep.all())
+            kept = records if everything else np.frombuffer(records, dtype=np.uint8).reshape(-1, size)[keep].reshape(-1)
             used, local = np.unique(spaces[position[keep]], return_inverse=True)
-            self.index.load(ids[keep], local.astype(np.uint32), [labels[i] for i in used], kept.reshape(-1))
+            self.index.load(ids[keep], local.astype(np.uint32), [labels[i] for i in used], kept)
         return int(keep.sum())
 
     def _backfill_codes(self, conn: sqlite3.Connection) -> None:
