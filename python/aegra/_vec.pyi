@@ -16,6 +16,8 @@ __version__: str
 
 _F32 = npt.NDArray[np.float32]
 _I64 = npt.NDArray[np.int64]
+_U32 = npt.NDArray[np.uint32]
+_U8 = npt.NDArray[np.uint8]
 
 class BuildInfo(TypedDict):
     version: str
@@ -48,6 +50,16 @@ def pack_vectors(vectors: _F32, dims: int, normalize: bool) -> list[bytes]:
 def normalize_into(vectors: _F32, out: _F32, dims: int) -> None:
     """Writes the L2-normalized rows of `vectors` into `out` (same shape, writable)."""
 
+def encode_codes(vectors: _F32, dims: int) -> bytes:
+    """The int8 code record of each row (`16 + dims` bytes: norm f64, scale f32, residual f32,
+    codes), back to back; validated as `pack_vectors` validates."""
+
+def exact_top_k(
+    query: _F32, k: int, owners: _I64, vectors: _F32, metric: Literal["cosine", "inner_product"]
+) -> list[tuple[int, float]]:
+    """The k best rows over the given vectors (vector i owned by owners[i]), scored with the
+    canonical float32 kernel; best first, ties by row id."""
+
 def _panic_for_tests(message: str) -> None:
     """Panics inside Rust on purpose; raises `RuntimeError`."""
 
@@ -55,7 +67,7 @@ def _read_all(data: _F32) -> float:
     """Sums a float32 array in one streaming read (benchmarks' memory-bandwidth floor)."""
 
 class VectorIndex:
-    """Exact KNN over float32 vectors grouped by namespace; see `aegra.vec.index`."""
+    """The KNN index of int8 code records grouped by namespace; see `aegra.vec.index`."""
 
     def __init__(self, dims: int) -> None: ...
     @property
@@ -65,27 +77,20 @@ class VectorIndex:
     def vector_count(self) -> int: ...
     def memory_bytes(self) -> int: ...
     def clear(self) -> None: ...
-    def upsert(self, row_id: int, namespace: Sequence[str], vectors: _F32) -> None: ...
-    def upsert_many(self, row_ids: _I64, namespaces: Sequence[Sequence[str]], vectors: _F32) -> None: ...
+    def reserve(self, vectors: int) -> None: ...
+    def upsert(self, row_id: int, namespace: Sequence[str], records: bytes) -> None: ...
+    def upsert_many(
+        self, row_ids: _I64, namespace_ids: _U32, namespaces: Sequence[Sequence[str]], records: bytes | _U8
+    ) -> None: ...
     def delete(self, row_id: int) -> bool: ...
-    def search(
+    def candidates(
         self,
         query: _F32,
         k: int,
         namespace_prefix: Sequence[str],
         candidate_ids: _I64 | None,
-        metric: Literal["cosine", "l2", "inner_product"],
-    ) -> list[tuple[int, float]]:
-        """The k best (row id, score), best first, ties by row id; runs without the GIL."""
-    def _search_stats(
-        self,
-        query: _F32,
-        k: int,
-        namespace_prefix: Sequence[str],
-        candidate_ids: _I64 | None,
-        metric: Literal["cosine", "l2", "inner_product"],
-    ) -> tuple[list[tuple[int, float]], dict[str, int]]:
-        """`search`, and how it ran: {"selected", "first_pass", "rescored"} (benchmarks, tests)."""
-    def _set_first_pass_min_vectors(self, min_vectors: int | None) -> None:
-        """From how many selected vectors searches take the int8 first pass (None: never, 0: always)."""
-    def _first_pass_min_vectors(self) -> int | None: ...
+        metric: Literal["cosine", "inner_product"],
+    ) -> tuple[bytes, dict[str, float]]:
+        """The rows that may hold a top-k vector (little-endian int64 bytes, ascending) and
+        {"selected", "survivors", "threshold"} (every other row scores below the threshold); runs
+        without the GIL."""

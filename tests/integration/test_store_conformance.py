@@ -1,5 +1,5 @@
 """One suite, three stores: LangGraph's `InMemoryStore` (the reference), `AsyncSqliteStore` on a
-real SQLite file (scored by its vector index, by sqlite-vec and by numpy), and `AegraPostgresStore`
+real SQLite file (its vector index on the Rust core and on the numpy twin), and `AegraPostgresStore`
 on a real PostgreSQL with pgvector (`tests.support.postgres.pgvector_server`).
 
 `store` runs explicit cases on each store; `pair` feeds the same random data and queries to the
@@ -28,21 +28,21 @@ from tests.support.postgres import create_database, pgvector_server
 from tests.support.tiny_model import DIMS, embed
 
 INDEX: dict[str, Any] = {"dims": DIMS, "embed": embed, "fields": ["text", "tags[*]"]}
-SQLITE_KINDS = ["index", "sqlite-vec", "numpy"]
+SQLITE_KINDS = ["rust", "python"]
 POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
 SUBJECTS = [*SQLITE_KINDS, POSTGRES]
 
 
 async def open_sqlite(path: Path, scoring: str, **kwargs: Any) -> AsyncSqliteStore:
-    store = AsyncSqliteStore(path, index=INDEX, vector_scoring=scoring, **kwargs)  # type: ignore[arg-type]
+    store = AsyncSqliteStore(path, index=INDEX, vector_backend=scoring, **kwargs)  # type: ignore[arg-type]
     await store.setup()
     return store
 
 
 @asynccontextmanager
 async def open_subject(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> AsyncIterator[BaseStore]:
-    """A store under test: SQLite scored one of SQLITE_KINDS ways, or PostgreSQL + pgvector on a
-    fresh database."""
+    """A store under test: SQLite with its index on one of SQLITE_KINDS, or PostgreSQL + pgvector on
+    a fresh database."""
     if kind == "postgres":
         url = create_database(pgvector_server(request.config))
         async with AegraPostgresStore.from_conn_string(url, index=INDEX) as postgres:  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""The KNN index: exact results, LangGraph's scores, namespace and id filters, both backends alike."""
+"""The KNN index: exact results (first pass over the int8 codes, then the survivors' float32 vectors
+scored), LangGraph's scores, namespace and id filters, both backends alike."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from langgraph.store.memory import _cosine_similarity
 
 from aegra import vec
 from aegra.vec._backend import available, native
+from tests.support.vector_memory import MemoryIndex
 
 BACKENDS = available()
 RNG = np.random.default_rng(7)
 
 
-def _small_index(backend: str) -> vec.VectorIndex:
-    index = vec.VectorIndex(3, backend=backend)  # type: ignore[arg-type]
+def _small_index(backend: str) -> MemoryIndex:
+    index = MemoryIndex(3, backend=backend)
     index.upsert(1, ("users", "a"), [1, 0, 0])
     index.upsert(2, ("users", "b"), [[0, 1, 0], [1, 1, 0]])  # two fields: scores as its best
     index.upsert(3, ("users", "a", "deep"), [1, 0, 0])  # ties with 1
@@ -51,12 +53,9 @@ def test_namespace_prefix_and_candidate_ids_filter(backend: str) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_metrics_report_what_langgraph_stores_report(backend: str) -> None:
     index = _small_index(backend)
-    assert index.search([1, 0, 0], 1, metric="l2") == [(1, -0.0)]
-    assert index.search([3, 4, 0], 1, metric="l2")[0] == (2, pytest.approx(-np.sqrt(4 + 9)))  # -|q - (1,1,0)|
     assert index.search([3, 4, 0], 1, metric="inner_product") == [(2, 7.0)]
-    l2_index = vec.VectorIndex(3, metric="l2", backend=backend)  # type: ignore[arg-type]
-    l2_index.upsert(1, (), [1, 1, 1])
-    assert l2_index.search([1, 1, 1], 1) == [(1, 0.0)]
+    with pytest.raises(ValueError, match="unknown metric 'l2'; expected 'cosine' or 'inner_product'"):
+        index.search([1, 0, 0], 1, metric="l2")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -64,7 +63,7 @@ def test_cosine_scores_match_langgraph_in_memory_store(backend: str) -> None:
     vectors = RNG.normal(size=(200, 24)).astype(np.float32)
     vectors[7] = 0.0
     query = RNG.normal(size=24).astype(np.float32)
-    index = vec.VectorIndex(24, backend=backend)  # type: ignore[arg-type]
+    index = MemoryIndex(24, backend=backend)
     index.upsert_many(range(200), [("ns",)] * 200, vectors)
     reference = _cosine_similarity(query.tolist(), vectors.tolist())
     found = index.search(query, k=200)
@@ -78,7 +77,7 @@ def test_cosine_scores_match_langgraph_in_memory_store(backend: str) -> None:
 def test_exact_recall_on_384_dims(backend: str) -> None:
     vectors = RNG.normal(size=(3000, 384)).astype(np.float32)
     spaces = [("tenant", str(i % 10)) for i in range(3000)]
-    index = vec.VectorIndex(384, backend=backend)  # type: ignore[arg-type]
+    index = MemoryIndex(384, backend=backend)
     index.upsert_many(np.arange(3000), spaces, vectors)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     for _ in range(5):
@@ -114,7 +113,7 @@ def test_bad_input_raises_clear_errors_and_changes_nothing(backend: str) -> None
         (lambda: index.upsert_many([9, 9], [("a",), ("b",)], np.eye(3)[:2]), "row 9 has vectors in two namespaces"),
         (
             lambda: index.upsert_many([9], [("a",), ("a",)], np.eye(3)[:2]),
-            "got 2 vectors but 1 row ids and 2 namespaces",
+            "got 2 code records but 1 row ids and 2 namespace ids",
         ),
         (lambda: index.search([1, 0], 3), "expected vectors of 3 dimensions, got 2"),
         (lambda: index.search([np.inf, 0, 0], 3), r"the query vector has a non-finite value \(inf\) at position 0"),
@@ -122,6 +121,7 @@ def test_bad_input_raises_clear_errors_and_changes_nothing(backend: str) -> None
         (lambda: index.search([1, 0, 0], -1), "k must be a non-negative integer"),
         (lambda: index.search([1, 0, 0], 3, metric="dot"), "unknown metric 'dot'"),  # type: ignore[arg-type]
         (lambda: vec.VectorIndex(0, backend=backend), "dims must be a positive integer"),  # type: ignore[arg-type]
+        (lambda: index.index.upsert_codes(9, ("a",), b"\x00" * 5), "5 bytes are not whole code records of 19 bytes"),
     ]
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -171,7 +171,7 @@ def scenarios(draw: st.DrawFn) -> tuple[int, list[tuple], list[tuple]]:
     return dims, ops, searches
 
 
-def _apply(index: vec.VectorIndex, op: tuple, dims: int) -> None:
+def _apply(index: MemoryIndex, op: tuple, dims: int) -> None:
     if op[0] == "upsert":
         index.upsert(op[1], op[2], np.array(op[3], dtype=np.float32).reshape(-1, dims))
     elif op[0] == "delete":
@@ -185,57 +185,29 @@ def _apply(index: vec.VectorIndex, op: tuple, dims: int) -> None:
         index.upsert_many(ids, spaces, matrix)
 
 
-def _brute_force(rows: dict[int, tuple[tuple, np.ndarray]], query: np.ndarray, metric: str) -> dict[int, float]:
-    """Best score per row. Products stay float32 as in the index (two tiny vectors' dot underflows
-    to 0 there too); sums and norms are float64."""
-    best = {}
-    for row, (_, vectors) in rows.items():
-        dots = (vectors * query).astype(np.float64).sum(axis=1)
-        if metric == "cosine":
-            norms = np.linalg.norm(vectors.astype(np.float64), axis=1) * np.linalg.norm(query.astype(np.float64))
-            scores = np.where(norms > 0, dots / np.where(norms > 0, norms, 1), 0.0)
-        elif metric == "l2":
-            diff = vectors - query
-            scores = -np.sqrt((diff * diff).astype(np.float64).sum(axis=1))
-        else:
-            scores = dots
-        best[row] = float(scores.max())
-    return best
-
-
 @pytest.mark.skipif(native is None, reason="the Rust extension is not built")
 @settings(max_examples=250, deadline=None)
 @given(scenario=scenarios())
-def test_backends_return_identical_results_on_random_operations(scenario: tuple[int, list, list]) -> None:
+def test_backends_return_the_brute_force_on_random_operations(scenario: tuple[int, list, list]) -> None:
     dims, ops, searches = scenario
-    rust, python = vec.VectorIndex(dims, backend="rust"), vec.VectorIndex(dims, backend="python")
-    # The int8 first pass forced on, however small the index: it must change nothing.
-    first_pass = vec.VectorIndex(dims, backend="rust")
-    first_pass.set_first_pass(0)
+    rust, python = MemoryIndex(dims, backend="rust"), MemoryIndex(dims, backend="python")
     mirror: dict[int, tuple[tuple, np.ndarray]] = {}
     for op in ops:
         _apply(rust, op, dims)
         _apply(python, op, dims)
-        _apply(first_pass, op, dims)
         _apply_to_mirror(mirror, op, dims)
     assert (len(rust), rust.vector_count()) == (len(python), python.vector_count()) == (len(mirror), _count(mirror))
     for query, k, prefix, candidates, metric in searches:
         q = np.array(query, dtype=np.float32)
         found = rust.search(q, k, prefix, candidates, metric)
         assert found == python.search(q, k, prefix, candidates, metric)
-        assert found == first_pass.search(q, k, prefix, candidates, metric)
-        eligible = {
-            row: score
-            for row, score in _brute_force(mirror, q, metric).items()
-            if mirror[row][0][: len(prefix)] == prefix and (candidates is None or row in candidates)
-        }
+        assert found == rust.brute_force(q, k, prefix, candidates, metric)
+        eligible = [
+            row
+            for row, (space, _) in mirror.items()
+            if space[: len(prefix)] == prefix and (candidates is None or row in candidates)
+        ]
         assert len(found) == min(k, len(eligible))
-        assert len({row for row, _ in found}) == len(found)
-        for row, score in found:
-            assert score == pytest.approx(eligible[row], rel=1e-4, abs=1e-5)
-        if found and len(found) < len(eligible):
-            missed = max(score for row, score in eligible.items() if row not in dict(found))
-            assert missed <= found[-1][1] + 1e-4 * (1 + abs(missed))
 
 
 def _apply_to_mirror(mirror: dict[int, tuple[tuple, np.ndarray]], op: tuple, dims: int) -> None:
@@ -264,7 +236,7 @@ def test_the_sqlite_vec_vec0_traps_do_not_apply(backend: str) -> None:
     rows = 6000
     vectors = RNG.normal(size=(rows, 8)).astype(np.float32)
     spaces = [("org", f"team{i % 60}", f"user{i % 7}") for i in range(rows)]
-    index = vec.VectorIndex(8, backend=backend)  # type: ignore[arg-type]
+    index = MemoryIndex(8, backend=backend)
     index.upsert_many(range(rows), spaces, vectors)
     query = RNG.normal(size=8).astype(np.float32)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -284,9 +256,9 @@ def test_the_sqlite_vec_vec0_traps_do_not_apply(backend: str) -> None:
 
 @pytest.mark.skipif(native is None, reason="the Rust extension is not built")
 @pytest.mark.parametrize("metric", vec.METRICS)
-def test_the_int8_first_pass_keeps_large_searches_identical_to_the_twin(metric: str) -> None:
-    """20k vectors (past the first pass's threshold), built to tie: duplicates, scaled copies, zero
-    and tiny vectors, rows with two vectors, clustered near-duplicates as text embeddings are."""
+def test_large_searches_are_the_brute_force_on_both_backends(metric: str) -> None:
+    """20k vectors built to tie: duplicates, scaled copies, zero and tiny vectors, rows with two
+    vectors, clustered near-duplicates as text embeddings are. The first pass rules out most."""
     rng = np.random.default_rng(5)
     dims = 96
     centers = rng.normal(size=(20, dims)).astype(np.float32)
@@ -297,7 +269,7 @@ def test_the_int8_first_pass_keeps_large_searches_identical_to_the_twin(metric: 
     vectors[3::777] *= np.float32(1e-30)
     row_ids = np.arange(20_000) // 2 * 2 + (np.arange(20_000) % 7 == 0)  # some rows own two vectors
     spaces = [("t", str(r % 5)) for r in row_ids.tolist()]
-    indexes = {b: vec.VectorIndex(dims, backend=b) for b in ("rust", "python")}  # type: ignore[arg-type]
+    indexes = {b: MemoryIndex(dims, backend=b) for b in ("rust", "python")}
     for index in indexes.values():
         index.upsert_many(row_ids, spaces, vectors)
     candidates = np.flatnonzero(rng.random(20_000) < 0.5)
@@ -305,13 +277,9 @@ def test_the_int8_first_pass_keeps_large_searches_identical_to_the_twin(metric: 
     for query in queries:
         for k in (1, 10, 100):
             for prefix, ids in (((), None), (("t", "2"), None), ((), candidates), (("t",), candidates)):
-                expected = indexes["python"].search(query, k, prefix, ids, metric)  # type: ignore[arg-type]
-                q = np.asarray(query, dtype=np.float32)
-                found, stats = indexes["rust"]._impl._search_stats(q, k, prefix, _as_ids(ids), metric)
-                assert found == expected
-                if prefix == () and ids is None:  # 20k selected: the first pass runs (never for l2)
-                    assert stats["first_pass"] == (metric != "l2")
-
-
-def _as_ids(ids: np.ndarray | None) -> np.ndarray | None:
-    return None if ids is None else ids.astype(np.int64)
+                expected = indexes["python"].brute_force(query, k, prefix, ids, metric)  # type: ignore[arg-type]
+                for index in indexes.values():
+                    assert index.search(query, k, prefix, ids, metric) == expected  # type: ignore[arg-type]
+        _, stats = indexes["rust"].index.candidates(query, 10, metric=metric)  # type: ignore[arg-type]
+        if np.any(query):
+            assert stats["selected"] == 20_000 and stats["survivors"] < 2_000, stats

@@ -6,7 +6,9 @@
 
 pub mod batching;
 pub mod build_info;
+pub mod codes;
 pub mod errors;
+pub mod exact;
 mod hugepages;
 pub mod index;
 pub mod kernels;

@@ -2,13 +2,14 @@
 the server's SQLite file) and the embedders named by `store.index.embed`.
 
 Where things are:
-- `sqlite_store.py`   the store: batching, reads, semantic search, TTL (`store_writes.py` writes,
-                      `schema.py` tables and connection);
+- `sqlite_store.py`   the store: batching, reads, semantic search, TTL;
+- `sqlite_tables.py`  its tables and every SQL statement on them; `sqlite_connections.py` how the
+                      file is opened (an aiosqlite reader, an inline writer);
 - `sqlite_vec_loader.py` how sqlite-vec reaches every connection without a second libsqlite3;
 - `namespaces.py`, `filters.py` the namespace and filter rules of LangGraph's InMemoryStore;
-- `vector_cache.py`   the KNN path on the vector core (`aegra.vec`, Rust or its numpy twin), which
-                      also plans and batches the texts puts embed; `vectors.py` blob layout and
-                      checks; `knn.py` the sqlite-vec and numpy scorers kept as references;
+- `vector_cache.py`   semantic search on the vector core (`aegra.vec`, Rust or its numpy twin): the
+                      index of int8 codes, loaded in the background, exact scores from the file's
+                      float32 vectors (docs/store.md says why);
 - `embeddings.py`     `fastembed:` / `openai:` / user-function embedders; `factory.py` opens the
                       server's store (SQLite or PostgreSQL) from the config file's `store` section;
 - `postgres_store.py` LangGraph's PostgreSQL store with the same filter semantics as ours.

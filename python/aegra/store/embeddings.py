@@ -29,7 +29,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base.embed import EmbeddingsLambda
 
-from aegra.store import vectors
+from aegra.vec.packing import check_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +86,7 @@ class CheckedEmbeddings(Embeddings):
         return self._checked([await self.inner.aembed_query(text)])[0]
 
     def _checked(self, out: list[list[float]]) -> list[list[float]]:
-        vectors.check_dims(out, self.dims, self.source)
-        vectors.check_finite(out, self.source)
+        check_embeddings(out, self.dims, self.source)
         return out
 
 

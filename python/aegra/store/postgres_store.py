@@ -149,3 +149,21 @@ def _match(path: list[str], condition: Any) -> tuple[str, list[Any]]:
         # Like InMemoryStore, a nested condition needs an object there, even an empty condition.
         parts.append(("jsonb_typeof(value #> %s) = 'object'", [path]))
     return " AND ".join(f"({sql})" for sql, _ in parts), [param for _, params in parts for param in params]
+
+
+# -- export and import (`aegra db export|import`): LangGraph's `store` table ---------------------------
+
+
+async def export_rows(store: AsyncPostgresStore) -> list[Any]:
+    """Every item with its times and TTL."""
+    sql = "SELECT prefix, key, value, created_at, updated_at, expires_at, ttl_minutes FROM store ORDER BY prefix, key"
+    async with store.conn.connection() as conn:  # type: ignore[union-attr]
+        cursor = await conn.execute(sql)
+        return list(await cursor.fetchall())
+
+
+async def restore_times(store: AsyncPostgresStore, rows: Sequence[tuple[Any, ...]]) -> None:
+    """(created_at, updated_at, expires_at, prefix, key): the times of imported items."""
+    sql = "UPDATE store SET created_at = %s, updated_at = %s, expires_at = %s WHERE prefix = %s AND key = %s"
+    async with store.conn.connection() as conn, conn.transaction(), conn.cursor() as cursor:  # type: ignore[union-attr]
+        await cursor.executemany(sql, rows)

@@ -1,140 +1,307 @@
-"""The KNN path on the vector core: an in-memory `aegra.vec.VectorIndex` mirroring the
-`store_item_vectors` table of the `.db` file.
+"""The store's semantic search: an in-memory `aegra.vec.VectorIndex` of int8 codes mirroring the
+`store_vector_codes` table, and the float32 vectors of `store_item_vectors` for exact scores.
 
-The file is the truth: the cache is loaded from it when the store opens, and every put, delete,
-re-index and TTL sweep of this store is applied to it after its transaction commits. One server
-process owns a SQLite file, so no other writer can make it stale behind our back. A search asks
-SQL only for the ids of the candidate items (namespace prefix, value filter, expiry) and lets the
-index score them, exactly, in Rust (or in its numpy twin); the ids come back as one comma-joined
-text (`candidate_ids`), not a row each. A search with only a namespace prefix (no value filter, no
-expiry to respect) skips SQL altogether: the index groups rows by namespace.
+The file is the truth. The index is loaded from the code records in the background when the store
+opens (`start_loading`), so the server answers at once whatever the store's size; a semantic
+search waits for the load to finish (a few seconds at a million vectors), then is exact. Puts,
+deletes, re-indexing and TTL sweeps of this store are applied to the index after their
+transaction commits (`follow`), also while the load runs: the loader reads one snapshot and skips
+the rows written since it began. One server process owns a SQLite file, so no other writer can
+make the index stale behind its back.
+
+A search is two steps (see `aegra.vec.index`): the index scans the codes and names the few rows
+that may be in the top-k; their float32 vectors are read from the file and scored exactly. A
+search with a value filter or expiry asks SQL which items pass, on the best-ranked rows only when
+it can (`rank_filtered`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Iterable, Sequence
+import contextlib
+import ctypes
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import numpy as np
 
 from aegra import vec
-from aegra.store import namespaces, vectors
+from aegra.store import sqlite_tables as tables
+
+logger = logging.getLogger(__name__)
 
 # `rank_filtered` checks the filter on the index's best DEEPEN_START, or DEEPEN_FACTOR x k, items
-# first; it hands over to `rank` past 1/DEEPEN_LIMIT of the index.
+# first; it hands over to a candidate list past 1/DEEPEN_LIMIT of the index.
 DEEPEN_START = 256
 DEEPEN_FACTOR = 32
 DEEPEN_LIMIT = 8
+BACKFILL_CHUNK = 8192
+
+
+def release_free_memory() -> None:
+    """Give the memory the load freed back to the system. glibc keeps freed blocks of a thread's
+    arena (the loader's chunks: tens of MB) resident; measured, without this the process kept
+    about 90 MB more after loading a million vectors. Best effort, glibc only."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class IndexUnavailable(RuntimeError):
+    """The vector index could not be loaded from the file (the error is logged at startup)."""
 
 
 class VectorCache:
-    def __init__(self, dims: int) -> None:
+    def __init__(self, path: str | Path, dims: int, *, busy_timeout_ms: int = 5000, backend: Any = None) -> None:
+        self.path = str(path)
         self.dims = dims
-        self.index = vec.VectorIndex(dims, "cosine")
+        self.index = vec.VectorIndex(dims, "cosine", backend=backend)
+        self.busy_timeout_ms = busy_timeout_ms
+        # Index changes come from the loader's thread and the event loop: one at a time.
+        self._mutations = threading.Lock()
+        self._written_during_load: set[int] | None = None
+        self._loaded = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+        self.load_seconds: float | None = None
+        self._read_conn: sqlite3.Connection | None = None
+        self._reading = threading.Lock()
 
-    async def load(self, conn: aiosqlite.Connection) -> int:
-        """Fill the index from the file (vectors of another size belong to an old model: skipped)."""
-        sql = (
-            "SELECT v.item_id, i.prefix, v.embedding FROM store_item_vectors v "
-            "JOIN store_items i ON i.id = v.item_id WHERE length(v.embedding) = ? ORDER BY v.item_id"
-        )
-        async with conn.execute(sql, [vectors.blob_size(self.dims)]) as cursor:
-            rows = list(await cursor.fetchall())
-        self.index.clear()
-        if rows:
-            ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-            spaces = [namespaces.from_text(row[1]) for row in rows]
-            self.index.upsert_many(ids, spaces, vec.unpack_matrix([row[2] for row in rows], self.dims))
-        return len(rows)
+    # -- loading ---------------------------------------------------------------------------------
 
-    def put(self, item_id: int, namespace: Sequence[str], blobs: Iterable[bytes]) -> None:
-        """An item's vectors after a write (none: it is not searchable by similarity any more)."""
-        usable = [blob for blob in blobs if len(blob) == vectors.blob_size(self.dims)]
-        if usable:
-            self.index.upsert(item_id, namespace, vec.unpack_matrix(usable, self.dims))
-        else:
-            self.index.delete(item_id)
+    def start_loading(self) -> None:
+        """Load the index from the file in a thread; searches wait for it (`ready`)."""
+        self._written_during_load = set()  # before the loader's snapshot: see `_load_chunk`
+        self._task = asyncio.create_task(self._load(), name="aegra-store-index-load")
 
-    def drop(self, item_ids: Iterable[int]) -> None:
-        for item_id in item_ids:
-            self.index.delete(item_id)
+    @property
+    def loading(self) -> bool:
+        return not self._loaded.is_set()
+
+    async def ready(self) -> None:
+        await self._loaded.wait()
+        if self._failure is not None:
+            raise IndexUnavailable(f"the store's vector index could not be loaded: {self._failure}")
+
+    async def stop(self) -> None:
+        """Wait for the loader (it cannot be interrupted inside SQLite; it is bounded by the file)."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        self.close()
+
+    async def _load(self) -> None:
+        start = time.perf_counter()
+        try:
+            count = await asyncio.to_thread(self._load_from_file)
+            self.load_seconds = time.perf_counter() - start
+            logger.info(
+                "store index: %d vectors loaded in %.2f s (%.0f MB, %s)",
+                count,
+                self.load_seconds,
+                self.index.memory_bytes() / 2**20,
+                self.index.backend,
+            )
+        except Exception as exc:
+            self._failure = exc
+            logger.exception("store index: loading %s failed", self.path)
+        finally:
+            self._written_during_load = None
+            self._loaded.set()
+            release_free_memory()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        return conn
+
+    def _load_from_file(self) -> int:
+        conn = self._connect()
+        try:
+            if not tables.codes_complete(conn, self.dims):
+                self._backfill_codes(conn)
+            conn.execute("BEGIN")  # one snapshot for the namespaces and every code record
+            labels, item_ids, spaces = tables.namespaces_by_item(conn)
+            with self._mutations:
+                self.index.reserve(tables.code_count(conn, vec.code_record_size(self.dims)))
+            count = 0
+            for ids, records in tables.code_chunks(conn, vec.code_record_size(self.dims), item_ids):
+                count += self._load_chunk(labels, item_ids, spaces, ids, records)
+            conn.execute("COMMIT")
+            return count
+        finally:
+            conn.close()
+
+    def _load_chunk(
+        self,
+        labels: list[tuple[str, ...]],
+        item_ids: np.ndarray,
+        spaces: np.ndarray,
+        ids: np.ndarray,
+        records: bytes,
+    ) -> int:
+        """Add a chunk of code records, but none of a row written since the load began: the index
+        already has that row's newer state (or its deletion) from `follow`."""
+        position = np.minimum(np.searchsorted(item_ids, ids), max(len(item_ids) - 1, 0))
+        keep = item_ids[position] == ids if len(item_ids) else np.zeros(len(ids), dtype=bool)
+        with self._mutations:
+            written = self._written_during_load
+            if written:
+                keep &= ~np.isin(ids, np.fromiter(written, dtype=np.int64, count=len(written)))
+            if not keep.any():
+                return 0
+            size = vec.code_record_size(self.dims)
+            everything = bool(keep.all())
+            kept = records if everything else np.frombuffer(records, dtype=np.uint8).reshape(-1, size)[keep].reshape(-1)
+            used, local = np.unique(spaces[position[keep]], return_inverse=True)
+            self.index.load(ids[keep], local.astype(np.uint32), [labels[i] for i in used], kept)
+        return int(keep.sum())
+
+    def _backfill_codes(self, conn: sqlite3.Connection) -> None:
+        """Give every vector its code record (a file written before the codes existed), a chunk per
+        write transaction so that puts go on meanwhile."""
+        after, total = 0, 0
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = tables.vectors_without_codes(conn, self.dims, after, BACKFILL_CHUNK)
+                if rows:
+                    matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(len(rows), self.dims)
+                    records = self.index.encode(matrix)
+                    size = vec.code_record_size(self.dims)
+                    coded = [(r[1], r[2], records[i * size : (i + 1) * size]) for i, r in enumerate(rows)]
+                    tables.add_codes(conn, coded)
+                    after, total = rows[-1][0], total + len(rows)
+                else:
+                    tables.mark_codes_complete(conn, self.dims)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            if not rows:
+                break
+        if total:
+            logger.info("store index: wrote the code records of %d vectors (a file from an older version)", total)
+
+    # -- following the file ------------------------------------------------------------------------
+
+    def follow(self, written: tables.Written) -> None:
+        """Bring the index up to date with a committed batch."""
+        with self._mutations:
+            if self._written_during_load is not None:
+                self._written_during_load.update(written.deleted)
+                self._written_during_load.update(item_id for item_id, _, _ in written.items)
+            for item_id in written.deleted:
+                self.index.delete(item_id)
+            size = vec.code_record_size(self.dims)
+            coded = [(i, ns, [c for c in codes if len(c) == size]) for i, ns, codes in written.items]
+            for item_id, _, codes in coded:
+                if not codes:
+                    self.index.delete(item_id)
+            coded = [entry for entry in coded if entry[2]]
+            if not coded:
+                return
+            spaces: dict[tuple[str, ...], int] = {}
+            ids = [item_id for item_id, _, codes in coded for _ in codes]
+            space_ids = [spaces.setdefault(ns, len(spaces)) for _, ns, codes in coded for _ in codes]
+            records = b"".join(code for _, _, codes in coded for code in codes)
+            self.index.load(ids, np.array(space_ids, dtype=np.uint32), list(spaces), records)
+
+    def drop(self, item_ids: Sequence[int]) -> None:
+        self.follow(tables.Written(deleted=list(item_ids)))
+
+    # -- searching ---------------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        """The connection the search threads read vectors on (one at a time, `_reading`): reads
+        there need no hop to aiosqlite's thread, so a search is one trip off the event loop."""
+        if self._read_conn is None:
+            self._read_conn = self._connect()
+        return self._read_conn
+
+    def _exact(
+        self, query: np.ndarray, k: int, rows: np.ndarray
+    ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
+        """The exact top `k` of `rows` (their vectors read from the file, scored), and their rows."""
+        if not len(rows):
+            return [], {}
+        with self._reading:
+            owners, matrix, items = tables.scored_rows(self._reader(), rows, self.dims)
+        return self.index.exact(query, k, owners, matrix), items
+
+    def _search(
+        self, query: np.ndarray, k: int, prefix: Sequence[str], candidate_ids: np.ndarray | None
+    ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
+        rows, _ = self.index.candidates(query, k, prefix, candidate_ids)
+        return self._exact(query, k, rows)
+
+    async def search(
+        self,
+        query: Sequence[float],
+        k: int,
+        namespace_prefix: Sequence[str] = (),
+        candidate_ids: np.ndarray | None = None,
+    ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
+        """The exact top `k` (item id, score) and the items' rows: the index's candidates, their
+        vectors from the file, scored - in one worker thread (Rust's scan releases the GIL)."""
+        await self.ready()
+        if k <= 0:
+            return [], {}
+        vector = np.asarray(query, dtype=np.float32)
+        return await asyncio.to_thread(self._search, vector, k, namespace_prefix, candidate_ids)
 
     async def rank(
-        self, conn: aiosqlite.Connection, candidates_sql: str, params: Sequence[Any], query: Sequence[float], k: int
-    ) -> list[tuple[int, float]]:
+        self, conn: aiosqlite.Connection, where: str, params: Sequence[Any], query: Sequence[float], k: int
+    ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
+        """The top `k` among the items passing `where`, listed by SQL."""
         if k <= 0:
-            return []
-        ids = await candidate_ids(conn, candidates_sql, params)
+            return [], {}
+        ids = await tables.candidate_ids(conn, where, params)
         if not len(ids):
-            return []
+            return [], {}
         return await self.search(query, k, candidate_ids=ids)
 
     async def rank_filtered(
         self,
         conn: aiosqlite.Connection,
         where: str,
-        candidates_sql: str,
         params: Sequence[Any],
         query: Sequence[float],
         k: int,
         namespace_prefix: Sequence[str],
-    ) -> list[tuple[int, float]]:
+    ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
         """`rank` for a search whose SQL condition `where` (on `store_items i`: namespace prefix,
         value filter, expiry) is costly to run on every item: the filter function is Python, about
-        1.5 us an item, 150 ms at 100k items. Instead the index ranks the items under the prefix
-        and SQL checks `where` on the best `depth` of them only, `depth` growing (from the pass rate
-        seen) until k of them pass. Exact: the index's ranking is a total order (score, then id),
-        so the first k passing items of its first `depth` are the first k passing items of all.
-        When the filter passes so few items that `depth` would reach an eighth of the index, SQL
-        lists the candidates instead (`rank`): the rounds before (each deeper by the pass rate seen,
-        so a filter passing nothing hands over after about three) add a little to that case."""
+        1.5 us an item, 1.5 s at 1M items. Instead the index names the rows that may be in the top
+        `depth` under the prefix, SQL checks `where` on those only, and the passing ones are scored.
+        Exact: every row the index ruled out scores below its threshold, so when the k-th best
+        passing row scores at or above it, no row outside can pass ahead of it. Otherwise `depth`
+        grows (from the pass rate seen); once it would reach an eighth of the index, SQL lists
+        the candidates instead (`rank`)."""
         if k <= 0:
-            return []
+            return [], {}
+        await self.ready()
+        vector = np.asarray(query, dtype=np.float32)
         limit = len(self.index) // DEEPEN_LIMIT
         depth = max(DEEPEN_FACTOR * k, DEEPEN_START)
-        ranked: list[tuple[int, float]] = []
-        passing: list[tuple[int, float]] = []
         while depth <= limit:
-            checked = len(ranked)
-            ranked = await self.search(query, depth, namespace_prefix)
-            fresh = ranked[checked:]
-            kept = await _passing(conn, where, params, [item_id for item_id, _ in fresh])
-            passing += [pair for pair in fresh if pair[0] in kept]
-            if len(passing) >= k or len(ranked) < depth:  # enough, or every item under the prefix seen
-                return passing[:k]
+            rows, stats = await asyncio.to_thread(self.index.candidates, vector, depth, namespace_prefix)
+            kept = await tables.passing_ids(conn, where, params, rows)
+            passing = np.array(sorted(kept), dtype=np.int64)
+            ranked, items = await asyncio.to_thread(self._exact, vector, k, passing)
+            threshold = stats["threshold"]
+            if threshold == -np.inf or (len(ranked) >= k and ranked[k - 1][1] >= threshold):
+                return ranked, items
             # Deeper by the pass rate seen so far (x2 for luck), at least 4x.
-            rate = max(len(passing), 1) / len(ranked)
+            rate = max(len(passing), 1) / max(len(rows), 1)
             depth = max(4 * depth, int(2 * k / rate))
-        return await self.rank(conn, candidates_sql, params, query, k)
+        return await self.rank(conn, where, params, vector, k)
 
-    async def search(
-        self, query: Sequence[float], k: int, namespace_prefix: Sequence[str] = (), candidate_ids: Any = None
-    ) -> list[tuple[int, float]]:
-        """Off the event loop: the Rust scan releases the GIL, so other requests go on meanwhile."""
-        vector = np.asarray(query, dtype=np.float32)
-        return await asyncio.to_thread(self.index.search, vector, k, namespace_prefix, candidate_ids)
-
-
-async def _passing(conn: aiosqlite.Connection, where: str, params: Sequence[Any], item_ids: list[int]) -> set[int]:
-    """Which of `item_ids` satisfy `where`: looked up by id (CROSS JOIN keeps that join order)."""
-    if not item_ids:
-        return set()
-    sql = f"SELECT i.id FROM json_each(?) j CROSS JOIN store_items i ON i.id = j.value WHERE {where}"
-    async with conn.execute(sql, [json.dumps(item_ids), *params]) as cursor:
-        return {int(row[0]) for row in await cursor.fetchall()}
-
-
-async def candidate_ids(conn: aiosqlite.Connection, candidates_sql: str, params: Sequence[Any]) -> np.ndarray:
-    """The ids of the `candidates` CTE as an int64 array, in one row of text: SQLite's
-    `group_concat` joins them in C and numpy parses them in C, where a row per id paid Python's
-    per-row cost (tuple, int, iterator) - about 40 ms of 100 for 100k ids measured at 1M items."""
-    async with conn.execute(f"{candidates_sql} SELECT group_concat(id) FROM candidates", list(params)) as cursor:
-        row = await cursor.fetchone()
-    text = row[0] if row is not None else None
-    if not text:
-        return np.empty(0, dtype=np.int64)
-    # Text mode (`sep`) of fromstring is not deprecated; ids are plain decimal integers.
-    return np.fromstring(text, dtype=np.int64, sep=",")
+    def close(self) -> None:
+        if self._read_conn is not None:
+            self._read_conn.close()
+            self._read_conn = None

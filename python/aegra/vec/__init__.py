@@ -8,7 +8,7 @@ for it. Both must return the same results; callers never import `aegra._vec` dir
 - embedder batching: `plan_texts` (texts of a batch of puts, each distinct text once),
   `length_batches`, `embed_in_batches` / `aembed_in_batches`, `dedupe_texts`;
 - BLOBs for sqlite-vec: `pack_vectors`, `pack_vector`, `normalize`, `unpack_vector`, `unpack_matrix`;
-- KNN: `VectorIndex`.
+- KNN: `VectorIndex` (int8 codes in memory, `encode_codes` records), `exact_top_k`.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from aegra.vec.batching import (
     length_batches,
     plan_texts,
 )
-from aegra.vec.index import METRICS, Metric, VectorIndex
+from aegra.vec.index import METRICS, Metric, VectorIndex, VectorSource, code_record_size, encode_codes, exact_top_k
 from aegra.vec.packing import (
     as_matrix,
     blob_size,
+    check_embeddings,
     normalize,
     pack_vector,
     pack_vectors,
@@ -50,14 +51,19 @@ __all__ = [
     "Metric",
     "TextPlan",
     "VectorIndex",
+    "VectorSource",
     "aembed_in_batches",
     "announce",
     "as_matrix",
     "backend",
     "blob_size",
     "build_info",
+    "check_embeddings",
+    "code_record_size",
     "dedupe_texts",
     "embed_in_batches",
+    "encode_codes",
+    "exact_top_k",
     "get_text_at_path",
     "length_batches",
     "normalize",

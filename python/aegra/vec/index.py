@@ -1,23 +1,26 @@
-"""Exact KNN over the store's vectors, in memory, grouped by namespace.
+"""Exact KNN over the store's vectors, grouped by namespace, from int8 codes kept in memory.
 
 A row is a store item (its integer id); it owns one or more vectors (one per embedded field) and
 scores as its best one, as in LangGraph's `InMemoryStore`. Results are `(row_id, score)`, best
 first, ties by row id, identical on both backends:
 
 - `cosine`: cosine similarity (0 for a zero vector), what LangGraph's stores report;
-- `l2`: minus the Euclidean distance (PostgresStore's `-(a <-> b)`);
 - `inner_product`: the dot product (PostgresStore's `-(a <#> b)`).
 
-The index is a cache with no persistence: the `.db` file is the truth. The store loads it at
-start (`upsert_many`) and applies each put/delete of this process (`upsert`/`delete`). Rust
-searches run without the GIL; the index may be shared between threads. Large Rust searches under
-cosine or inner product first scan int8 codes of the vectors and re-score only the vectors whose
-score bounds can reach the top-k (see `set_first_pass`): still exact, same results as the twin.
+The index keeps each vector's int8 code record (`encode_codes`: a quarter of the float32 bytes),
+not the vector. A search is two steps: `candidates` scans the codes and returns the rows that may
+hold a top-k vector (a proof from error bounds, not a guess); their float32 vectors, read by the
+caller (the store reads them from its file), are then ranked exactly (`exact_top_k`). `search`
+does both with a `VectorSource`. The results are those of scoring every vector exactly.
+
+The index has no persistence: the store loads it from the code records in its file (`load`) and
+applies each put/delete of this process. Rust's first pass runs without the GIL; the index may be
+shared between threads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -26,8 +29,31 @@ import numpy.typing as npt
 from aegra.vec import _backend
 from aegra.vec.packing import VectorsLike, as_float32, as_matrix
 
-Metric = Literal["cosine", "l2", "inner_product"]
-METRICS: tuple[Metric, ...] = ("cosine", "l2", "inner_product")
+Metric = Literal["cosine", "inner_product"]
+METRICS: tuple[Metric, ...] = ("cosine", "inner_product")
+CODE_HEADER = 16
+
+# Given row ids, every float32 vector of those rows: (the owner of each vector, an (n, dims) matrix).
+VectorSource = Callable[[npt.NDArray[np.int64]], tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]
+
+
+def code_record_size(dims: int) -> int:
+    """Bytes of one code record: norm f64, scale f32, residual f32, then `dims` int8 codes."""
+    return CODE_HEADER + dims
+
+
+def encode_codes(vectors: VectorsLike, dims: int) -> bytes:
+    """The code records of `vectors` (validated as `pack_vectors` validates), back to back."""
+    return bytes(_backend.current().encode_codes(as_matrix(vectors, dims), dims))
+
+
+def exact_top_k(
+    query: VectorsLike, k: int, owners: npt.NDArray[np.int64] | Sequence[int], vectors: VectorsLike, metric: Metric
+) -> list[tuple[int, float]]:
+    """The `k` best rows over the given vectors (vector `i` owned by `owners[i]`), scored with the
+    canonical float32 kernel: the exact ranking both backends agree on."""
+    query = as_float32(query).reshape(-1)
+    return _backend.current().exact_top_k(query, int(k), _ids(owners), as_matrix(vectors, query.size), metric)
 
 
 def _namespace(labels: Sequence[str]) -> tuple[str, ...]:
@@ -48,9 +74,10 @@ class VectorIndex:
 
     def __init__(self, dims: int, metric: Metric = "cosine", *, backend: _backend.BackendName | None = None) -> None:
         if metric not in METRICS:
-            raise ValueError(f"unknown metric '{metric}'; expected 'cosine', 'l2' or 'inner_product'")
+            raise ValueError(f"unknown metric '{metric}'; expected 'cosine' or 'inner_product'")
         implementation = _backend.current() if backend is None else _backend.implementation(backend)
         as_matrix([], dims)  # validates dims
+        self._module: Any = implementation
         self._impl: Any = implementation.VectorIndex(dims)
         self.backend: _backend.BackendName = _backend.name_of(implementation)
         self.dims = dims
@@ -70,15 +97,27 @@ class VectorIndex:
         return self._impl.vector_count()
 
     def memory_bytes(self) -> int:
-        """Bytes held by vectors and bookkeeping (capacity, approximate for the Python backend)."""
+        """Bytes held by codes and bookkeeping (capacity, approximate for the Python backend)."""
         return self._impl.memory_bytes()
 
     def clear(self) -> None:
         self._impl.clear()
 
+    def reserve(self, vectors: int) -> None:
+        """Room for `vectors` more vectors, allocated at once (before a load in chunks)."""
+        self._impl.reserve(int(vectors))
+
+    def encode(self, vectors: VectorsLike) -> bytes:
+        """The code records of `vectors`, by this index's backend."""
+        return bytes(self._module.encode_codes(as_matrix(vectors, self.dims), self.dims))
+
     def upsert(self, row_id: int, namespace: Sequence[str], vectors: VectorsLike) -> None:
         """Sets the vectors of `row_id` (one vector, or several rows; none removes the row)."""
-        self._impl.upsert(int(row_id), _namespace(namespace), as_matrix(vectors, self.dims))
+        self.upsert_codes(row_id, namespace, self.encode(vectors))
+
+    def upsert_codes(self, row_id: int, namespace: Sequence[str], records: bytes) -> None:
+        """`upsert` from code records (what the store keeps beside each vector)."""
+        self._impl.upsert(int(row_id), list(_namespace(namespace)), records)
 
     def upsert_many(
         self,
@@ -86,20 +125,49 @@ class VectorIndex:
         namespaces: Sequence[Sequence[str]],
         vectors: VectorsLike,
     ) -> None:
-        """Bulk load: vector `i` belongs to `row_ids[i]` in `namespaces[i]`; each row named gets
-        exactly its vectors from this call. All or nothing."""
-        self._impl.upsert_many(_ids(row_ids), [_namespace(ns) for ns in namespaces], as_matrix(vectors, self.dims))
+        """Bulk: vector `i` belongs to `row_ids[i]` in `namespaces[i]`; each row named gets exactly
+        its vectors from this call. All or nothing."""
+        distinct: dict[tuple[str, ...], int] = {}
+        spaces = np.fromiter((distinct.setdefault(_namespace(ns), len(distinct)) for ns in namespaces), dtype=np.uint32)
+        self.load(row_ids, spaces, list(distinct), self.encode(vectors))
+
+    def load(
+        self,
+        row_ids: Iterable[int] | npt.NDArray[np.integer],
+        namespace_ids: npt.NDArray[np.integer],
+        namespaces: Sequence[Sequence[str]],
+        records: bytes | npt.NDArray[np.uint8],
+    ) -> None:
+        """Bulk, from code records: record `i` belongs to `row_ids[i]` in
+        `namespaces[namespace_ids[i]]`. All or nothing."""
+        spaces = np.ascontiguousarray(namespace_ids, dtype=np.uint32).reshape(-1)
+        names = [list(_namespace(ns)) for ns in namespaces]
+        self._impl.upsert_many(_ids(row_ids), spaces, names, records)
 
     def delete(self, row_id: int) -> bool:
         """Removes a row; False when it was not there."""
         return self._impl.delete(int(row_id))
 
-    def set_first_pass(self, min_vectors: int | None) -> None:
-        """From how many selected vectors on a Rust search takes the int8 first pass (None: never,
-        0: always). It skips, provably, vectors that cannot make the top-k, so results are the same
-        either way; only time differs. The numpy twin always scans exactly (this is a no-op there)."""
-        if self.backend == "rust":
-            self._impl._set_first_pass_min_vectors(min_vectors)
+    def candidates(
+        self,
+        query: VectorsLike,
+        k: int,
+        namespace_prefix: Sequence[str] = (),
+        candidate_ids: Iterable[int] | npt.NDArray[np.integer] | None = None,
+        metric: Metric | None = None,
+    ) -> tuple[npt.NDArray[np.int64], dict[str, float]]:
+        """The rows under `namespace_prefix` (and among `candidate_ids` when given) that may be in
+        the top `k` (ascending ids; every row of the exact top-k is among them), and how the scan
+        ran: {"selected": vectors scanned, "survivors": vectors not ruled out, "threshold": every
+        vector ruled out scores below it}."""
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        vector = as_float32(query).reshape(-1)
+        ids = None if candidate_ids is None else _ids(candidate_ids)
+        rows, stats = self._impl.candidates(
+            vector, int(k), list(_namespace(namespace_prefix)), ids, metric or self.metric
+        )
+        return np.frombuffer(rows, dtype="<i8").astype(np.int64, copy=False), stats
 
     def search(
         self,
@@ -108,10 +176,27 @@ class VectorIndex:
         namespace_prefix: Sequence[str] = (),
         candidate_ids: Iterable[int] | npt.NDArray[np.integer] | None = None,
         metric: Metric | None = None,
+        *,
+        vectors: VectorSource,
     ) -> list[tuple[int, float]]:
-        """The `k` best rows under `namespace_prefix` (and among `candidate_ids` when given)."""
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
-            raise ValueError(f"k must be a non-negative integer, got {k!r}")
-        vector = as_float32(query).reshape(-1)
-        candidates = None if candidate_ids is None else _ids(candidate_ids)
-        return self._impl.search(vector, int(k), _namespace(namespace_prefix), candidates, metric or self.metric)
+        """The `k` best rows under `namespace_prefix` (and among `candidate_ids` when given),
+        exactly: `candidates`, then the float32 vectors that `vectors` returns for them, ranked."""
+        rows, _ = self.candidates(query, k, namespace_prefix, candidate_ids, metric)
+        if not len(rows):
+            return []
+        owners, matrix = vectors(rows)
+        return self.exact(query, k, owners, matrix, metric)
+
+    def exact(
+        self,
+        query: VectorsLike,
+        k: int,
+        owners: npt.NDArray[np.int64] | Sequence[int],
+        vectors: VectorsLike,
+        metric: Metric | None = None,
+    ) -> list[tuple[int, float]]:
+        """`exact_top_k` on this index's backend: the second step of `search`."""
+        query = as_float32(query).reshape(-1)
+        return self._module.exact_top_k(
+            query, int(k), _ids(owners), as_matrix(vectors, self.dims), metric or self.metric
+        )

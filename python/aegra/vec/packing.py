@@ -7,6 +7,7 @@ the vector and position, and so is a vector whose squared norm overflows float32
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,6 +39,15 @@ def as_matrix(vectors: VectorsLike, dims: int) -> npt.NDArray[np.float32]:
     One vector (1-D) becomes one row; an empty input becomes `(0, dims)`.
     """
     _check_dims(dims)
+    # An embedder's list of lists: read straight into float32 (numpy's nested-list conversion costs
+    # twice as much, 15 us per 384-float vector - a third of a put's own work).
+    if isinstance(vectors, list) and vectors and all(isinstance(row, list) and len(row) == dims for row in vectors):
+        try:
+            with np.errstate(over="ignore"):
+                flat = np.fromiter(itertools.chain.from_iterable(vectors), np.float32, len(vectors) * dims)
+            return flat.reshape(len(vectors), dims)
+        except (ValueError, TypeError):
+            pass  # not plain numbers: the general path below says what is wrong
     matrix = as_float32(vectors)
     if matrix.size == 0:
         return matrix.reshape(0, dims)
@@ -71,6 +81,19 @@ def normalize(vectors: VectorsLike, dims: int) -> npt.NDArray[np.float32]:
     out = np.empty_like(matrix)
     _backend.current().normalize_into(matrix, out, dims)
     return out
+
+
+def check_embeddings(vectors: Sequence[Sequence[float]], dims: int, source: str) -> None:
+    """Raise a clear error naming `source` (an embedder) when its vectors do not have the configured
+    size, or hold NaN or infinite values (they would poison every score they touch)."""
+    for vector in vectors:
+        if len(vector) != dims:
+            raise ValueError(
+                f"{source} returned vectors of {len(vector)} dimensions, but the store index is "
+                f"configured with dims={dims}; set `store.index.dims` to {len(vector)}"
+            )
+    if vectors and not np.isfinite(np.asarray(vectors, dtype=np.float64)).all():
+        raise ValueError(f"{source} returned a vector with NaN or infinite values; nothing was stored or searched")
 
 
 def blob_size(dims: int) -> int:

@@ -4,56 +4,75 @@
 //! compacted away once it passes half of the arena.
 
 use super::arena::Extent;
-use super::{Block, Row, VectorIndex};
+use super::{Block, Row, VectorIndex, MORE};
+use crate::codes::Record;
 
 impl VectorIndex {
+    /// The slots of a row's vectors, first slot first.
+    fn slots_of(&self, row_id: i64, row: Row) -> Vec<usize> {
+        let mut slots = vec![row.first as usize];
+        if row.has_more() {
+            slots.extend(self.more[&row_id].iter().map(|&s| s as usize));
+        }
+        slots
+    }
+
     pub(super) fn remove_row(&mut self, row_id: i64) -> bool {
-        let Some(mut row) = self.rows.remove(&row_id) else {
+        let Some(row) = self.rows.get(&row_id).copied() else {
             return false;
         };
+        let mut slots = self.slots_of(row_id, row);
+        self.rows.remove(&row_id);
+        self.more.remove(&row_id);
         // Highest slot first, so a swap never moves one of this row's own remaining vectors.
-        row.slots.sort_unstable_by(|a, b| b.cmp(a));
-        for slot in row.slots {
-            self.remove_slot(row.block, slot);
+        slots.sort_unstable_by(|a, b| b.cmp(a));
+        for slot in slots {
+            self.remove_slot(row.block(), slot);
         }
         true
     }
 
-    pub(super) fn insert(
-        &mut self,
-        row_id: i64,
-        namespace: &[String],
-        data: &[f32],
-        norms: &[f64],
-    ) {
-        if norms.is_empty() {
+    pub(super) fn insert(&mut self, row_id: i64, namespace: &[String], records: &[Record<'_>]) {
+        if records.is_empty() {
             return;
         }
         let block_index = self.block_for(namespace);
-        self.make_room(block_index, norms.len());
+        self.insert_into(block_index, row_id, records);
+    }
+
+    /// `insert` into a known block (made room for, when it is a bulk load).
+    pub(super) fn insert_into(&mut self, block_index: usize, row_id: i64, records: &[Record<'_>]) {
+        self.make_room(block_index, records.len(), false);
         let block = &mut self.blocks[block_index];
         let extent = block
             .extents
             .last_mut()
             .expect("make_room leaves an extent");
         let first = extent.start + extent.len;
-        for (i, (vector, &norm)) in data.chunks_exact(self.dims).zip(norms).enumerate() {
-            self.arena.write(first + i, vector, row_id, norm);
+        for (i, record) in records.iter().enumerate() {
+            self.arena.write(first + i, record, row_id);
         }
-        extent.len += norms.len();
-        block.len += norms.len();
-        self.max_vectors_per_row = self.max_vectors_per_row.max(norms.len());
+        extent.len += records.len();
+        block.len += records.len();
+        self.max_vectors_per_row = self.max_vectors_per_row.max(records.len());
+        let mut block_bits = block_index as u32;
+        if records.len() > 1 {
+            block_bits |= MORE;
+            let rest = (first + 1..first + records.len()).map(|s| s as u32);
+            self.more.insert(row_id, rest.collect());
+        }
         self.rows.insert(
             row_id,
             Row {
-                block: block_index,
-                slots: (first..first + norms.len()).collect(),
+                block: block_bits,
+                first: first as u32,
             },
         );
     }
 
-    /// Ensures the block's last extent has `count` free slots, opening a new one if needed.
-    pub(super) fn make_room(&mut self, block_index: usize, count: usize) {
+    /// Ensures the block's last extent has `count` free slots, opening a new one if needed
+    /// (of exactly `count` slots when `exact`, for a bulk load).
+    pub(super) fn make_room(&mut self, block_index: usize, count: usize, exact: bool) {
         let block = &mut self.blocks[block_index];
         if let Some(last) = block.extents.last_mut() {
             if last.cap - last.len >= count {
@@ -66,7 +85,7 @@ impl VectorIndex {
                 block.extents.pop();
             }
         }
-        let extent = self.arena.allocate(block.len, count);
+        let extent = self.arena.allocate(block.len, count, exact);
         block.extents.push(extent);
     }
 
@@ -75,6 +94,7 @@ impl VectorIndex {
         if let Some(&index) = self.by_namespace.get(namespace) {
             return index;
         }
+        assert!(self.blocks.len() < MORE as usize, "too many namespaces");
         self.blocks.push(Block {
             namespace: namespace.to_vec(),
             extents: Vec::new(),
@@ -83,6 +103,27 @@ impl VectorIndex {
         self.by_namespace
             .insert(namespace.to_vec(), self.blocks.len() - 1);
         self.blocks.len() - 1
+    }
+
+    /// Points the row owning slot `from` at slot `to` instead.
+    fn move_owner_slot(&mut self, owner: i64, from: usize, to: usize) {
+        let row = self
+            .rows
+            .get_mut(&owner)
+            .expect("every vector's owner is a live row");
+        if row.first as usize == from {
+            row.first = to as u32;
+            return;
+        }
+        let more = self
+            .more
+            .get_mut(&owner)
+            .expect("the owner lists the moved slot");
+        let position = more
+            .iter()
+            .position(|&s| s as usize == from)
+            .expect("the owner lists the moved slot");
+        more[position] = to as u32;
     }
 
     /// Fills `slot` with the block's last vector and drops the last. A block's extents sit in
@@ -97,25 +138,16 @@ impl VectorIndex {
             .expect("a block with vectors has a non-empty extent");
         let extent = &mut block.extents[position];
         let last = extent.start + extent.len - 1;
-        if slot != last {
-            let moved_owner = self.arena.owners[last];
-            self.arena.copy_slot(last, slot);
-            let moved = self
-                .rows
-                .get_mut(&moved_owner)
-                .expect("every vector's owner is a live row");
-            let position = moved
-                .slots
-                .iter()
-                .position(|&s| s == last)
-                .expect("the owner lists the moved slot");
-            moved.slots[position] = slot;
-        }
         extent.len -= 1;
         block.len -= 1;
         if extent.len == 0 {
             self.arena.release(extent.cap);
             block.extents.remove(position);
+        }
+        if slot != last {
+            let moved_owner = self.arena.owners[last];
+            self.arena.copy_slot(last, slot);
+            self.move_owner_slot(moved_owner, last, slot);
         }
     }
 
@@ -130,18 +162,28 @@ impl VectorIndex {
         for (block, extents) in self.blocks.iter_mut().zip(moved) {
             block.extents = extents;
         }
-        for row in self.rows.values_mut() {
-            row.slots.clear();
+        // Every row's slots again, in arena order: the first seen is its first slot.
+        let mut seen: super::RowMap<bool> = super::RowMap::default();
+        seen.reserve(self.rows.len());
+        for more in self.more.values_mut() {
+            more.clear();
         }
         for block in &self.blocks {
             for extent in &block.extents {
-                let (_, owners, _) = self.arena.extent(extent);
-                for (offset, owner) in owners.iter().enumerate() {
-                    let row = self
-                        .rows
-                        .get_mut(owner)
-                        .expect("every vector's owner is a live row");
-                    row.slots.push(extent.start + offset);
+                for slot in extent.start..extent.start + extent.len {
+                    let owner = self.arena.owners[slot];
+                    if seen.insert(owner, true).is_none() {
+                        let row = self
+                            .rows
+                            .get_mut(&owner)
+                            .expect("every vector's owner is a live row");
+                        row.first = slot as u32;
+                    } else {
+                        self.more
+                            .get_mut(&owner)
+                            .expect("a row with several vectors is in `more`")
+                            .push(slot as u32);
+                    }
                 }
             }
         }
@@ -166,13 +208,16 @@ impl VectorIndex {
         let mut block_matches: Vec<Option<bool>> = vec![None; self.blocks.len()];
         let mut slots: Vec<usize> = Vec::with_capacity(candidates.len());
         for row_id in candidates {
-            let Some(row) = self.rows.get(row_id) else {
+            let Some(&row) = self.rows.get(row_id) else {
                 continue;
             };
-            let matches = *block_matches[row.block]
-                .get_or_insert_with(|| self.blocks[row.block].namespace.starts_with(prefix));
+            let matches = *block_matches[row.block()]
+                .get_or_insert_with(|| self.blocks[row.block()].namespace.starts_with(prefix));
             if matches {
-                slots.extend_from_slice(&row.slots);
+                slots.push(row.first as usize);
+                if row.has_more() {
+                    slots.extend(self.more[row_id].iter().map(|&s| s as usize));
+                }
             }
         }
         slots.sort_unstable();

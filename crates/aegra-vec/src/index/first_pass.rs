@@ -1,24 +1,23 @@
-//! The int8 first pass: exact results from a scan of a quarter of the bytes.
+//! The first pass: which vectors may be in the exact top-k, from a scan of their int8 codes.
 //!
-//! Every vector also has int8 codes (`kernels/int8.rs`). The query is quantized the same way;
-//! the integer dot product of the codes is exact, and from the two residuals (how far each side
-//! lies from its codes) and the f32 kernel's worst rounding error it gives a rigorous interval
-//! `[lo, hi]` around the score the exact kernel would return. The pass keeps the `capacity`-th
-//! largest `lo` seen so far (`threshold`): a vector whose `hi` lies below it is beaten by at least
-//! `capacity` vectors and cannot be in the exact top-k. The few others are re-scored with the
-//! canonical f32 kernel, so results are the exact scan's, bit for bit and in the same tie order
-//! (the top-k keeps the same best `capacity` vectors, whatever was skipped).
-//!
-//! Only for the dot-product metrics (cosine, inner product); l2 takes the exact scan.
+//! The query is quantized as the vectors are (`kernels/int8.rs`); the integer dot product of the
+//! codes is exact, and from the two residuals (how far each side lies from its codes) and the f32
+//! kernel's worst rounding error it gives a rigorous interval `[lo, hi]` around the score the exact
+//! kernel would return. The pass keeps the `capacity`-th largest `lo` seen so far (`threshold`): a
+//! vector whose `hi` lies below it is beaten by at least `capacity` vectors and cannot be in the
+//! exact top-k (`capacity` = k x the most vectors a row has, so those vectors span k rows). The few
+//! others survive; scoring them with the canonical f32 kernel (`exact::top_k`) gives the exact
+//! scan's results, bit for bit and in the same tie order.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use super::exact_scan::PREFETCH_SLOTS;
 use super::{Metric, Selection, VectorIndex};
 use crate::kernels;
 use crate::kernels::int8::{self, Code};
-use crate::topk::TopK;
+
+/// Candidate slots prefetched ahead of the one being scored (a candidate list jumps around).
+const PREFETCH_SLOTS: usize = 4;
 
 /// Code rows prefetched ahead of the one being scored, in each stream.
 const PREFETCH_ROWS: usize = 16;
@@ -105,7 +104,10 @@ struct QueryBounds {
     codes: Vec<i8>,
     metric: Metric,
     norm: f64,
-    code: Code,
+    /// The query's scale and residual, and an upper bound of its codes' norm.
+    scale: f64,
+    residual: f64,
+    code_norm: f64,
     /// Times `|v|`: bounds the f32 kernel's rounding, relative to `|q| |v|`.
     rounding: f64,
     /// Products that underflow lose at most this much in all.
@@ -115,16 +117,18 @@ struct QueryBounds {
 impl QueryBounds {
     fn new(query: &[f32], norm: f64, metric: Metric, width: usize) -> Self {
         let mut codes = vec![0i8; width];
-        let code = int8::quantize(query, &mut codes);
+        let code = int8::quantize(query, norm, &mut codes);
         let n = query.len() as f64;
         // Any summation order of n products rounds by at most gamma(n + 1) = (n + 1)u / (1 - (n + 1)u)
         // of the sum of |products| <= |q| |v|; twice that, for slack.
         let rounding = 2.0 * (n + 1.0) * F32_UNIT / (1.0 - (n + 1.0) * F32_UNIT) * norm;
         Self {
+            code_norm: int8::code_norm(&codes, code.scale),
             codes,
             metric,
             norm,
-            code,
+            scale: code.scale as f64,
+            residual: code.residual as f64,
             rounding,
             underflow: 2.0 * n * F32_UNDERFLOW,
         }
@@ -135,9 +139,9 @@ impl QueryBounds {
     #[inline]
     fn dot_bounds(&self, dot: i32, code: &Code, norm: f64) -> (f64, f64) {
         // q.v = q~.v~ + (q - q~).v + q~.(v - v~), and Cauchy-Schwarz on the last two terms.
-        let approx = self.code.scale * code.scale * dot as f64;
-        let error = self.code.residual * norm
-            + self.code.norm * code.residual
+        let approx = self.scale * code.scale as f64 * dot as f64;
+        let error = self.residual * norm
+            + self.code_norm * code.residual as f64
             + self.rounding * norm
             + self.underflow;
         // f64 rounding of the lines above is ~1e-16 relative: the slack covers it (and the one
@@ -153,7 +157,6 @@ impl QueryBounds {
             Metric::Cosine if self.norm == 0.0 || norm == 0.0 => None,
             Metric::Cosine => Some(self.norm * norm),
             Metric::InnerProduct => Some(1.0),
-            Metric::L2 => unreachable!("l2 takes the exact scan"),
         }
     }
 
@@ -253,16 +256,16 @@ impl Pass {
 }
 
 impl VectorIndex {
-    /// The exact top-k of `selection` by way of the int8 first pass (see the module doc).
-    pub(super) fn first_pass_search(
+    /// The slots of `selection` that may hold a vector of the exact top `capacity` (see the
+    /// module doc), and the threshold: every other vector scores below it.
+    pub(super) fn first_pass(
         &self,
         query: &[f32],
         query_norm: f64,
         selection: &Selection<'_>,
         metric: Metric,
         capacity: usize,
-        top: &mut TopK,
-    ) -> usize {
+    ) -> (Vec<usize>, f64) {
         let bounds = QueryBounds::new(query, query_norm, metric, self.arena.code_width());
         let mut pass = Pass::new(capacity);
         let code_bounds = &self.arena.code_bounds;
@@ -306,13 +309,12 @@ impl VectorIndex {
             }
         }
         let threshold = pass.threshold;
-        let survivors: Vec<usize> = pass
+        let survivors = pass
             .candidates
             .iter()
             .filter(|(_, hi)| may_reach(*hi, threshold))
             .map(|(slot, _)| *slot)
             .collect();
-        self.score_slots(query, query_norm, &survivors, metric, top);
-        survivors.len()
+        (survivors, threshold)
     }
 }

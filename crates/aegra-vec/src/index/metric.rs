@@ -1,15 +1,12 @@
 //! How a query and a vector are scored.
 
 use crate::errors::{VecError, VecResult};
-use crate::kernels::Kernel;
 
 /// How a query and a vector are scored; higher is better, as LangGraph's stores report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
     /// Cosine similarity (0 when either side is the zero vector).
     Cosine,
-    /// Minus the Euclidean distance (PostgresStore's `-(a <-> b)`).
-    L2,
     /// The dot product (PostgresStore's `-(a <#> b)`).
     InnerProduct,
 }
@@ -18,28 +15,19 @@ impl Metric {
     pub fn parse(name: &str) -> VecResult<Self> {
         match name {
             "cosine" => Ok(Self::Cosine),
-            "l2" => Ok(Self::L2),
             "inner_product" => Ok(Self::InnerProduct),
             other => Err(VecError(format!(
-                "unknown metric '{other}'; expected 'cosine', 'l2' or 'inner_product'"
+                "unknown metric '{other}'; expected 'cosine' or 'inner_product'"
             ))),
-        }
-    }
-
-    pub(super) fn kernel(self) -> Kernel {
-        match self {
-            Self::L2 => Kernel::SquaredL2,
-            Self::Cosine | Self::InnerProduct => Kernel::Dot,
         }
     }
 
     /// The final score from the kernel's f32 output; the numpy twin does the same f64 steps.
     #[inline]
-    pub(super) fn score(self, raw: f32, query_norm: f64, vector_norm: f64) -> f64 {
+    pub fn score(self, raw: f32, query_norm: f64, vector_norm: f64) -> f64 {
         match self {
             Self::Cosine if query_norm == 0.0 || vector_norm == 0.0 => 0.0,
             Self::Cosine => raw as f64 / (query_norm * vector_norm),
-            Self::L2 => -(raw.sqrt() as f64),
             Self::InnerProduct => raw as f64,
         }
     }

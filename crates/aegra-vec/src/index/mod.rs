@@ -1,27 +1,30 @@
-//! The in-memory KNN index: float32 vectors grouped by namespace, all in one arena.
+//! The in-memory KNN index: int8 codes of the vectors, grouped by namespace, all in one arena.
 //!
 //! A row (the store's item id) owns one or more vectors, all in its namespace's block. Grouping by
 //! namespace makes a namespace-prefix filter a range lookup in a `BTreeMap` followed by a scan of
-//! just the matching blocks; a candidate-id filter (rows that passed a value filter in SQL) scores
-//! only those rows' vectors. The index has no persistence: the store rebuilds it from the `.db`
-//! file at start.
+//! just the matching blocks; a candidate-id filter (rows that passed a value filter in SQL) scans
+//! only those rows' vectors.
 //!
-//! - `arena.rs`: the one buffer of vectors (and their int8 codes), carved into extents;
+//! The index keeps codes, not the float32 vectors (a quarter of the memory): a search is in two
+//! steps. `candidates` scans the codes and returns the rows that may hold a top-k vector - a proof,
+//! not a guess (`first_pass.rs`); the caller reads those rows' float32 vectors (the store, from
+//! its file) and `exact::top_k` ranks them with the canonical kernel. The result is the exact
+//! scan's, bit for bit. The index has no persistence: the store loads it from its code records.
+//!
+//! - `arena.rs`: the one buffer of codes, carved into extents;
 //! - `blocks.rs`: which extents a namespace owns, inserting, removing, compacting;
-//! - `exact_scan.rs`: scoring every selected vector with the canonical f32 kernel;
-//! - `first_pass.rs`: the int8 pass that skips, provably, vectors that cannot make the top-k;
+//! - `first_pass.rs`: the scan of the codes and its bounds;
 //! - `metric.rs`: the scores; `row_ids.rs`: the row map's hasher.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::mem::size_of;
 
+use crate::codes::{self, Record};
 use crate::errors::{check_dims_positive, VecError, VecResult};
 use crate::packing;
-use crate::topk::TopK;
 
 mod arena;
 mod blocks;
-mod exact_scan;
 mod first_pass;
 mod metric;
 mod row_ids;
@@ -30,13 +33,6 @@ use arena::{Arena, Extent};
 pub use metric::Metric;
 use row_ids::RowMap;
 
-/// Below this many selected vectors the exact scan is as fast as the first pass plus re-scoring.
-pub const FIRST_PASS_MIN_VECTORS: usize = 4096;
-
-/// The first pass pays only when it can skip most vectors: the selection must hold this many
-/// times the top-k's capacity.
-const FIRST_PASS_MIN_RATIO: usize = 16;
-
 /// One namespace: its extents of the arena (each using a prefix of its slots) and its vector count.
 struct Block {
     namespace: Vec<String>,
@@ -44,12 +40,29 @@ struct Block {
     len: usize,
 }
 
+/// Where a row's vectors are: its block and its first slot; the slots of its other vectors (rows
+/// with several embedded fields) are in `VectorIndex::more`. 16 bytes a row in the map, where a
+/// `Vec` of slots cost about 70 with its allocation - a tenth of the codes at 384 dims.
+#[derive(Clone, Copy)]
 struct Row {
-    block: usize,
-    slots: Vec<usize>,
+    /// The block's index; the top bit says whether `more` holds further slots.
+    block: u32,
+    first: u32,
 }
 
-/// What a search scores: whole namespace blocks, or the slots of candidate rows.
+const MORE: u32 = 1 << 31;
+
+impl Row {
+    fn block(self) -> usize {
+        (self.block & !MORE) as usize
+    }
+
+    fn has_more(self) -> bool {
+        self.block & MORE != 0
+    }
+}
+
+/// What a search scans: whole namespace blocks, or the slots of candidate rows.
 enum Selection<'a> {
     Blocks(Vec<&'a Block>),
     Slots(Vec<usize>),
@@ -65,14 +78,14 @@ impl Selection<'_> {
 }
 
 /// How the last search ran (for tests and benchmarks).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SearchStats {
-    /// Vectors selected by the filters.
+    /// Vectors selected by the filters (and scanned).
     pub selected: usize,
-    /// Whether the int8 first pass ran.
-    pub first_pass: bool,
-    /// Vectors scored with the exact f32 kernel.
-    pub rescored: usize,
+    /// Vectors the first pass could not rule out.
+    pub survivors: usize,
+    /// Every vector ruled out scores below this (-inf when none was).
+    pub threshold: f64,
 }
 
 pub struct VectorIndex {
@@ -81,10 +94,9 @@ pub struct VectorIndex {
     blocks: Vec<Block>,
     by_namespace: BTreeMap<Vec<String>, usize>,
     rows: RowMap<Row>,
-    /// Never shrinks: only sizes the top-k buffer (see `TopK`).
+    more: RowMap<Vec<u32>>,
+    /// Never shrinks: sizes the first pass's threshold (see `first_pass.rs`).
     max_vectors_per_row: usize,
-    /// The int8 first pass runs from this many selected vectors on; None: never.
-    first_pass_min_vectors: Option<usize>,
 }
 
 impl VectorIndex {
@@ -96,8 +108,8 @@ impl VectorIndex {
             blocks: Vec::new(),
             by_namespace: BTreeMap::new(),
             rows: RowMap::default(),
+            more: RowMap::default(),
             max_vectors_per_row: 1,
-            first_pass_min_vectors: Some(FIRST_PASS_MIN_VECTORS),
         })
     }
 
@@ -122,111 +134,119 @@ impl VectorIndex {
         self.rows.contains_key(&row_id)
     }
 
-    /// From how many selected vectors on a search takes the int8 first pass (None: never; 0:
-    /// always, even where it cannot pay - for tests). Results do not depend on it, only time.
-    pub fn set_first_pass_min_vectors(&mut self, min_vectors: Option<usize>) {
-        self.first_pass_min_vectors = min_vectors;
-    }
-
-    pub fn first_pass_min_vectors(&self) -> Option<usize> {
-        self.first_pass_min_vectors
-    }
-
-    /// Heap bytes held by vectors, codes, owners, norms and the row map (allocated capacity).
+    /// Heap bytes held by codes, bounds, owners, norms and the row map (allocated capacity).
     pub fn memory_bytes(&self) -> usize {
         let blocks: usize = self
             .blocks
             .iter()
             .map(|b| {
-                b.extents.capacity() * size_of::<Extent>()
-                    + b.namespace.iter().map(|s| s.capacity()).sum::<usize>()
+                size_of::<Block>()
+                    + b.extents.capacity() * size_of::<Extent>()
+                    + 2 * b.namespace.iter().map(|s| s.capacity() + 24).sum::<usize>()
             })
             .sum();
-        let rows: usize = self
-            .rows
-            .values()
-            .map(|r| r.slots.capacity() * size_of::<usize>())
-            .sum();
+        let more: usize = self.more.values().map(|s| s.capacity() * 4).sum();
         self.arena.heap_bytes()
             + blocks
-            + rows
-            + self.rows.capacity() * (size_of::<i64>() + size_of::<Row>() + 1)
+            + more
+            + self.rows.capacity() * (size_of::<(i64, Row)>() + 1)
+            + self.more.capacity() * (size_of::<(i64, Vec<u32>)>() + 1)
     }
 
     pub fn clear(&mut self) {
-        self.arena = Arena::new(self.dims);
-        self.blocks.clear();
-        self.by_namespace.clear();
-        self.rows.clear();
-        self.max_vectors_per_row = 1;
+        *self = Self::new(self.dims).expect("dims were checked");
     }
 
-    /// Replaces the vectors of `row_id` (a row-major `n x dims` matrix; `n = 0` removes the row).
-    pub fn upsert(&mut self, row_id: i64, namespace: &[String], data: &[f32]) -> VecResult<()> {
-        let norms = self.validate(data)?;
+    /// Room for `vectors` more vectors (and as many rows), allocated now: a load in chunks then
+    /// grows nothing (each growth of a 400 MB arena copied it, and held both copies meanwhile).
+    pub fn reserve(&mut self, vectors: usize) {
+        self.arena.reserve(vectors);
+        self.rows.reserve(vectors);
+    }
+
+    /// Replaces the vectors of `row_id` with those of its code `records` (none removes the row).
+    pub fn upsert(&mut self, row_id: i64, namespace: &[String], records: &[u8]) -> VecResult<()> {
+        let parsed = codes::parse(records, self.dims)?;
         self.remove_row(row_id);
-        self.insert(row_id, namespace, data, &norms);
+        self.insert(row_id, namespace, &parsed);
         self.compact_if_sparse();
         Ok(())
     }
 
-    /// Loads many vectors at once: vector `i` belongs to `row_ids[i]` in `namespaces[i]`. Each row
-    /// named gets exactly its vectors from this batch. Nothing changes if any input is invalid.
+    /// Loads many code records at once: record `i` belongs to `row_ids[i]` in namespace
+    /// `namespaces[namespace_ids[i]]`. Each row named gets exactly its vectors from this call.
+    /// Nothing changes if any input is invalid.
     pub fn upsert_many(
         &mut self,
         row_ids: &[i64],
+        namespace_ids: &[u32],
         namespaces: &[Vec<String>],
-        data: &[f32],
+        records: &[u8],
     ) -> VecResult<()> {
-        let norms = self.validate(data)?;
-        if row_ids.len() != norms.len() || namespaces.len() != norms.len() {
+        let parsed = codes::parse(records, self.dims)?;
+        if row_ids.len() != parsed.len() || namespace_ids.len() != parsed.len() {
             return Err(VecError(format!(
-                "got {} vectors but {} row ids and {} namespaces",
-                norms.len(),
+                "got {} code records but {} row ids and {} namespace ids",
+                parsed.len(),
                 row_ids.len(),
+                namespace_ids.len()
+            )));
+        }
+        if let Some(&bad) = namespace_ids
+            .iter()
+            .find(|&&n| n as usize >= namespaces.len())
+        {
+            return Err(VecError(format!(
+                "namespace id {bad} is out of range ({} namespaces)",
                 namespaces.len()
             )));
         }
-        // Row id -> the batch positions of its vectors, in order of first appearance.
-        let mut order: Vec<i64> = Vec::new();
-        let mut positions: HashMap<i64, Vec<usize>> = HashMap::new();
-        for (i, &row_id) in row_ids.iter().enumerate() {
-            let entry = positions.entry(row_id).or_insert_with(|| {
-                order.push(row_id);
-                Vec::new()
-            });
-            if let Some(&first) = entry.first() {
-                if namespaces[first] != namespaces[i] {
-                    return Err(VecError(format!(
-                        "row {row_id} has vectors in two namespaces"
-                    )));
+        // The batch's positions grouped by row id (a sort, not a map of vectors: a load names a
+        // million rows), each row's records in batch order.
+        let mut order: Vec<usize> = (0..row_ids.len()).collect();
+        order.sort_by_key(|&i| row_ids[i]);
+        let mut runs: Vec<(usize, usize)> = Vec::new(); // (start in `order`, length)
+        for (position, &i) in order.iter().enumerate() {
+            match runs.last_mut() {
+                Some((start, len)) if row_ids[order[*start]] == row_ids[i] => {
+                    if namespace_ids[order[*start]] != namespace_ids[i] {
+                        return Err(VecError(format!(
+                            "row {} has vectors in two namespaces",
+                            row_ids[i]
+                        )));
+                    }
+                    *len += 1;
                 }
+                _ => runs.push((position, 1)),
             }
-            entry.push(i);
         }
-        // Exact room up front: growing by doubling would leave up to half of a bulk load unused.
-        // In namespace order, which is the scan's order: the arena is then read front to back.
-        let mut added: BTreeMap<&[String], usize> = BTreeMap::new();
-        for namespace in namespaces {
-            *added.entry(namespace.as_slice()).or_default() += 1;
-        }
-        self.arena.reserve(namespaces.len());
-        for (namespace, count) in added {
-            let block_index = self.block_for(namespace);
-            self.make_room(block_index, count);
-        }
-        let mut rows_data = Vec::new();
-        let mut rows_norms = Vec::new();
-        for row_id in order {
-            let picks = &positions[&row_id];
-            rows_data.clear();
-            rows_norms.clear();
-            for &i in picks {
-                rows_data.extend_from_slice(&data[i * self.dims..(i + 1) * self.dims]);
-                rows_norms.push(norms[i]);
+        if !self.rows.is_empty() {
+            for &(start, _) in &runs {
+                self.remove_row(row_ids[order[start]]);
             }
-            self.remove_row(row_id);
-            self.insert(row_id, &namespaces[picks[0]], &rows_data, &rows_norms);
+        }
+        // Exact room up front, a block per namespace looked up once: growing by doubling would
+        // leave up to half of a bulk load unused.
+        let mut counts = vec![0usize; namespaces.len()];
+        for &n in namespace_ids {
+            counts[n as usize] += 1;
+        }
+        self.arena.reserve(namespace_ids.len());
+        self.rows.reserve(runs.len());
+        let mut blocks = vec![usize::MAX; namespaces.len()];
+        for (n, &count) in counts.iter().enumerate() {
+            if count > 0 {
+                blocks[n] = self.block_for(&namespaces[n]);
+                self.make_room(blocks[n], count, true);
+            }
+        }
+        let mut picked: Vec<Record<'_>> = Vec::new();
+        for (start, len) in runs {
+            let picks = &order[start..start + len];
+            picked.clear();
+            picked.extend(picks.iter().map(|&i| parsed[i]));
+            let block = blocks[namespace_ids[picks[0]] as usize];
+            self.insert_into(block, row_ids[picks[0]], &picked);
         }
         self.compact_if_sparse();
         Ok(())
@@ -239,68 +259,44 @@ impl VectorIndex {
         found
     }
 
-    /// Exact k nearest rows among those whose namespace starts with `prefix` (and, when given,
-    /// whose id is in `candidates`), as (row id, score), best first, ties by row id.
-    pub fn search(
+    /// The rows among those whose namespace starts with `prefix` (and, when given, whose id is in
+    /// `candidates`) that may hold one of the `k` best rows' vectors, ascending: every row of the
+    /// exact top-k is among them (see `first_pass.rs`).
+    pub fn candidates(
         &self,
         query: &[f32],
         k: usize,
         prefix: &[String],
         candidates: Option<&[i64]>,
         metric: Metric,
-    ) -> VecResult<Vec<(i64, f64)>> {
-        Ok(self
-            .search_with_stats(query, k, prefix, candidates, metric)?
-            .0)
-    }
-
-    /// `search`, and how it ran.
-    pub fn search_with_stats(
-        &self,
-        query: &[f32],
-        k: usize,
-        prefix: &[String],
-        candidates: Option<&[i64]>,
-        metric: Metric,
-    ) -> VecResult<(Vec<(i64, f64)>, SearchStats)> {
+    ) -> VecResult<(Vec<i64>, SearchStats)> {
         let query_norm = packing::validate_query(query, self.dims)?;
         if k == 0 {
-            return Ok((Vec::new(), SearchStats::default()));
+            let stats = SearchStats {
+                threshold: f64::INFINITY,
+                ..SearchStats::default()
+            };
+            return Ok((Vec::new(), stats));
         }
-        let capacity = k.saturating_mul(self.max_vectors_per_row);
-        let mut top = TopK::new(capacity);
         let selection = match candidates {
             None => Selection::Blocks(self.blocks_under(prefix).collect()),
             Some(ids) => Selection::Slots(self.candidate_slots(prefix, ids)),
         };
-        let selected = selection.vector_count();
-        let first_pass = metric != Metric::L2
-            && self.first_pass_min_vectors.is_some_and(|min| {
-                selected >= min && (min == 0 || selected / FIRST_PASS_MIN_RATIO >= capacity)
-            });
-        let rescored = if first_pass {
-            self.first_pass_search(query, query_norm, &selection, metric, capacity, &mut top)
-        } else {
-            self.exact_scan(query, query_norm, &selection, metric, &mut top);
-            selected
-        };
+        let capacity = k.saturating_mul(self.max_vectors_per_row);
+        let (survivors, threshold) =
+            self.first_pass(query, query_norm, &selection, metric, capacity);
         let stats = SearchStats {
-            selected,
-            first_pass,
-            rescored,
+            selected: selection.vector_count(),
+            survivors: survivors.len(),
+            threshold,
         };
-        Ok((top.finish(k), stats))
-    }
-
-    fn validate(&self, data: &[f32]) -> VecResult<Vec<f64>> {
-        if data.len() % self.dims != 0 {
-            return Err(VecError(format!(
-                "{} floats do not make whole vectors of {} dimensions",
-                data.len(),
-                self.dims
-            )));
-        }
-        packing::validate(data, self.dims)
+        let mut owners: Vec<i64> = survivors
+            .iter()
+            .map(|&slot| self.arena.owners[slot])
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        Ok((owners, stats))
     }
 }
 

@@ -1,124 +1,198 @@
-//! Unit tests of the index.
+//! Unit tests of the index: every search is the first pass, then the exact ranking of the
+//! surviving rows' vectors (read from a mirror, as the store reads them from its file), held to
+//! the brute force (`exact::top_k` over every eligible vector).
+
+use std::collections::BTreeMap;
 
 use super::*;
+use crate::codes::encode;
+use crate::exact;
 use crate::testdata::next_unit;
 
 fn ns(labels: &[&str]) -> Vec<String> {
     labels.iter().map(|s| s.to_string()).collect()
 }
 
-fn sample() -> VectorIndex {
-    let mut index = VectorIndex::new(2).unwrap();
-    index.upsert(1, &ns(&["users", "a"]), &[1.0, 0.0]).unwrap();
-    index.upsert(2, &ns(&["users", "b"]), &[0.0, 1.0]).unwrap();
-    index.upsert(3, &ns(&["users", "a"]), &[1.0, 1.0]).unwrap();
-    index.upsert(4, &ns(&["docs"]), &[-1.0, 0.0]).unwrap();
+/// The index beside the float32 vectors it was given.
+struct Mirror {
+    index: VectorIndex,
+    rows: BTreeMap<i64, (Vec<String>, Vec<f32>)>,
+}
+
+impl Mirror {
+    fn new(dims: usize) -> Self {
+        Self {
+            index: VectorIndex::new(dims).unwrap(),
+            rows: BTreeMap::new(),
+        }
+    }
+
+    fn upsert(&mut self, row_id: i64, namespace: &[String], data: &[f32]) {
+        let records = encode(data, self.index.dims()).unwrap();
+        self.index.upsert(row_id, namespace, &records).unwrap();
+        self.rows.remove(&row_id);
+        if !data.is_empty() {
+            self.rows
+                .insert(row_id, (namespace.to_vec(), data.to_vec()));
+        }
+    }
+
+    fn delete(&mut self, row_id: i64) -> bool {
+        self.rows.remove(&row_id);
+        self.index.delete(row_id)
+    }
+
+    /// The vectors of `rows` (owner per vector, row-major data).
+    fn vectors_of(&self, rows: impl Iterator<Item = i64>) -> (Vec<i64>, Vec<f32>) {
+        let dims = self.index.dims();
+        let (mut owners, mut data) = (Vec::new(), Vec::new());
+        for row in rows {
+            if let Some((_, vectors)) = self.rows.get(&row) {
+                owners.extend(std::iter::repeat(row).take(vectors.len() / dims));
+                data.extend_from_slice(vectors);
+            }
+        }
+        (owners, data)
+    }
+
+    fn search_stats(
+        &self,
+        query: &[f32],
+        k: usize,
+        prefix: &[String],
+        candidates: Option<&[i64]>,
+        metric: Metric,
+    ) -> (Vec<(i64, f64)>, SearchStats) {
+        let (rows, stats) = self
+            .index
+            .candidates(query, k, prefix, candidates, metric)
+            .unwrap();
+        let (owners, data) = self.vectors_of(rows.into_iter());
+        let found = exact::top_k(query, k, &owners, &data, metric).unwrap();
+        (found, stats)
+    }
+
+    fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        prefix: &[String],
+        candidates: Option<&[i64]>,
+        metric: Metric,
+    ) -> Vec<(i64, f64)> {
+        self.search_stats(query, k, prefix, candidates, metric).0
+    }
+
+    fn brute_force(
+        &self,
+        query: &[f32],
+        k: usize,
+        prefix: &[String],
+        candidates: Option<&[i64]>,
+        metric: Metric,
+    ) -> Vec<(i64, f64)> {
+        let eligible = self.rows.iter().filter(|(id, (space, _))| {
+            space.starts_with(prefix) && candidates.is_none_or(|c| c.contains(id))
+        });
+        let (owners, data) = self.vectors_of(eligible.map(|(id, _)| *id));
+        exact::top_k(query, k, &owners, &data, metric).unwrap()
+    }
+}
+
+fn sample() -> Mirror {
+    let mut index = Mirror::new(2);
+    index.upsert(1, &ns(&["users", "a"]), &[1.0, 0.0]);
+    index.upsert(2, &ns(&["users", "b"]), &[0.0, 1.0]);
+    index.upsert(3, &ns(&["users", "a"]), &[1.0, 1.0]);
+    index.upsert(4, &ns(&["docs"]), &[-1.0, 0.0]);
     index
 }
 
 #[test]
 fn cosine_search_ranks_by_similarity() {
     let index = sample();
-    let found = index
-        .search(&[1.0, 0.0], 10, &[], None, Metric::Cosine)
-        .unwrap();
+    let found = index.search(&[1.0, 0.0], 10, &[], None, Metric::Cosine);
     let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, vec![1, 3, 2, 4]);
     assert_eq!(found[0].1, 1.0);
     assert!((found[1].1 - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-6);
     assert_eq!(found[3].1, -1.0);
+    let ip = index.search(&[2.0, 2.0], 1, &[], None, Metric::InnerProduct);
+    assert_eq!(ip, vec![(3, 4.0)]);
 }
 
 #[test]
 fn namespace_prefix_and_candidates_narrow_the_search() {
     let index = sample();
     let users = ns(&["users"]);
-    let found = index
-        .search(&[1.0, 0.0], 10, &users, None, Metric::Cosine)
-        .unwrap();
+    let found = index.search(&[1.0, 0.0], 10, &users, None, Metric::Cosine);
     assert_eq!(found.len(), 3);
-    let only = index
-        .search(
-            &[1.0, 0.0],
-            10,
-            &users,
-            Some(&[2, 4, 99, 2]),
-            Metric::Cosine,
-        )
-        .unwrap();
+    let only = index.search(
+        &[1.0, 0.0],
+        10,
+        &users,
+        Some(&[2, 4, 99, 2]),
+        Metric::Cosine,
+    );
     assert_eq!(only, vec![(2, 0.0)]);
-    let none = index.search(&[1.0, 0.0], 10, &ns(&["nobody"]), None, Metric::Cosine);
-    assert!(none.unwrap().is_empty());
+    assert!(index
+        .search(&[1.0, 0.0], 10, &ns(&["nobody"]), None, Metric::Cosine)
+        .is_empty());
     // "user" is not a prefix of the label "users".
     assert!(index
         .search(&[1.0, 0.0], 10, &ns(&["user"]), None, Metric::Cosine)
-        .unwrap()
         .is_empty());
-}
-
-#[test]
-fn other_metrics() {
-    let index = sample();
-    let l2 = index.search(&[1.0, 0.0], 1, &[], None, Metric::L2).unwrap();
-    assert_eq!(l2, vec![(1, -0.0)]);
-    let ip = index
-        .search(&[2.0, 2.0], 1, &[], None, Metric::InnerProduct)
-        .unwrap();
-    assert_eq!(ip, vec![(3, 4.0)]);
 }
 
 #[test]
 fn rows_with_several_vectors_score_their_best_one_once() {
     let mut index = sample();
-    index
-        .upsert(9, &ns(&["docs"]), &[0.0, 1.0, 1.0, 0.1])
-        .unwrap();
-    let found = index
-        .search(&[1.0, 0.0], 2, &[], None, Metric::Cosine)
-        .unwrap();
+    index.upsert(9, &ns(&["docs"]), &[0.0, 1.0, 1.0, 0.1]);
+    let found = index.search(&[1.0, 0.0], 2, &[], None, Metric::Cosine);
     assert_eq!(found[0].0, 1);
     assert_eq!(found[1].0, 9);
-    assert_eq!(index.vector_count(), 6);
+    assert_eq!(index.index.vector_count(), 6);
 }
 
 #[test]
 fn delete_and_replace_keep_blocks_dense_and_consistent() {
     let mut index = sample();
-    index
-        .upsert(5, &ns(&["users", "a"]), &[0.5, 0.5, 0.2, 0.9])
-        .unwrap();
+    index.upsert(5, &ns(&["users", "a"]), &[0.5, 0.5, 0.2, 0.9]);
     assert!(index.delete(1));
     assert!(!index.delete(1));
-    index.upsert(3, &ns(&["docs"]), &[0.0, 1.0]).unwrap(); // moves namespace
-    index.upsert(2, &ns(&["users", "b"]), &[]).unwrap(); // no vectors: removed
-    assert_eq!(index.len(), 3);
-    assert_eq!(index.vector_count(), 4);
-    let found = index
-        .search(&[0.0, 1.0], 10, &ns(&["users"]), None, Metric::Cosine)
-        .unwrap();
+    index.upsert(3, &ns(&["docs"]), &[0.0, 1.0]); // moves namespace
+    index.upsert(2, &ns(&["users", "b"]), &[]); // no vectors: removed
+    assert_eq!(index.index.len(), 3);
+    assert_eq!(index.index.vector_count(), 4);
+    let found = index.search(&[0.0, 1.0], 10, &ns(&["users"]), None, Metric::Cosine);
     assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), vec![5]);
-    let found = index
-        .search(&[0.0, 1.0], 10, &[], None, Metric::Cosine)
-        .unwrap();
+    let found = index.search(&[0.0, 1.0], 10, &[], None, Metric::Cosine);
     assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), vec![3, 5, 4]);
 }
 
 #[test]
-fn upsert_many_groups_vectors_by_row_and_rejects_bad_input_whole() {
+fn upsert_many_groups_records_by_row_and_rejects_bad_input_whole() {
     let mut index = VectorIndex::new(2).unwrap();
-    let spaces = vec![ns(&["a"]), ns(&["b"]), ns(&["a"])];
+    let spaces = vec![ns(&["a"]), ns(&["b"])];
+    let records = encode(&[1.0, 0.0, 0.0, 1.0, 0.0, -1.0], 2).unwrap();
     index
-        .upsert_many(&[7, 8, 7], &spaces, &[1.0, 0.0, 0.0, 1.0, 0.0, -1.0])
+        .upsert_many(&[7, 8, 7], &[0, 1, 0], &spaces, &records)
         .unwrap();
     assert_eq!((index.len(), index.vector_count()), (2, 3));
+    let two = encode(&[1.0, 0.0, 0.0, 1.0], 2).unwrap();
     let err = index
-        .upsert_many(&[1, 1], &[ns(&["a"]), ns(&["b"])], &[1.0, 0.0, 0.0, 1.0])
+        .upsert_many(&[1, 1], &[0, 1], &spaces, &two)
         .unwrap_err();
     assert!(err.0.contains("two namespaces"), "{err}");
     let err = index
-        .upsert_many(&[1], &[ns(&["a"])], &[1.0, f32::NAN])
+        .upsert_many(&[1, 2], &[0, 5], &spaces, &two)
         .unwrap_err();
-    assert_eq!(err.0, "vector 0 has a non-finite value (nan) at position 1");
+    assert_eq!(err.0, "namespace id 5 is out of range (2 namespaces)");
+    let err = index.upsert_many(&[1], &[0], &spaces, &two).unwrap_err();
+    assert_eq!(
+        err.0,
+        "got 2 code records but 1 row ids and 1 namespace ids"
+    );
     assert_eq!(index.len(), 2);
 }
 
@@ -126,29 +200,27 @@ fn upsert_many_groups_vectors_by_row_and_rejects_bad_input_whole() {
 fn errors_are_clear() {
     let index = sample();
     let err = index
-        .search(&[1.0], 3, &[], None, Metric::Cosine)
+        .index
+        .candidates(&[1.0], 3, &[], None, Metric::Cosine)
         .unwrap_err();
     assert_eq!(err.0, "expected vectors of 2 dimensions, got 1");
-    assert!(Metric::parse("dot")
-        .unwrap_err()
-        .0
-        .contains("unknown metric"));
+    assert_eq!(
+        Metric::parse("l2").unwrap_err().0,
+        "unknown metric 'l2'; expected 'cosine' or 'inner_product'"
+    );
     assert!(VectorIndex::new(0).is_err());
     assert!(index
         .search(&[1.0, 0.0], 0, &[], None, Metric::Cosine)
-        .unwrap()
         .is_empty());
 }
 
 #[test]
 fn ties_break_by_row_id_across_blocks() {
-    let mut index = VectorIndex::new(2).unwrap();
+    let mut index = Mirror::new(2);
     for (id, space) in [(30, "c"), (10, "a"), (20, "b"), (5, "c")] {
-        index.upsert(id, &ns(&[space]), &[1.0, 1.0]).unwrap();
+        index.upsert(id, &ns(&[space]), &[1.0, 1.0]);
     }
-    let found = index
-        .search(&[1.0, 1.0], 3, &[], None, Metric::Cosine)
-        .unwrap();
+    let found = index.search(&[1.0, 1.0], 3, &[], None, Metric::Cosine);
     assert_eq!(
         found.iter().map(|f| f.0).collect::<Vec<_>>(),
         vec![5, 10, 20]
@@ -157,43 +229,58 @@ fn ties_break_by_row_id_across_blocks() {
 
 #[test]
 fn extents_survive_reloads_deletes_and_compaction() {
-    let mut index = VectorIndex::new(2).unwrap();
+    let mut index = Mirror::new(2);
     let space = ns(&["a"]);
     for id in 0..40 {
-        index.upsert(id, &space, &[id as f32, 1.0]).unwrap();
+        index.upsert(id, &space, &[id as f32, 1.0]);
     }
-    // A bulk reload of rows already there: room is reserved before the old vectors go.
+    // A bulk reload of rows already there.
     let ids: Vec<i64> = (0..40).collect();
-    let spaces = vec![space.clone(); 40];
     let data: Vec<f32> = (0..40).flat_map(|id| [1.0, id as f32]).collect();
-    index.upsert_many(&ids, &spaces, &data).unwrap();
-    assert_eq!((index.len(), index.vector_count()), (40, 40));
-    // Deleting most rows leaves garbage; compaction must keep every survivor findable.
-    let before = index.memory_bytes();
+    let records = encode(&data, 2).unwrap();
+    index
+        .index
+        .upsert_many(&ids, &[0; 40], std::slice::from_ref(&space), &records)
+        .unwrap();
+    for id in 0..40 {
+        index.rows.insert(id, (space.clone(), vec![1.0, id as f32]));
+    }
+    assert_eq!((index.index.len(), index.index.vector_count()), (40, 40));
+    // Deleting most rows, and filling and emptying another namespace again and again, leaves
+    // garbage; compaction must give it back and keep every survivor findable.
+    let before = index.index.memory_bytes();
+    for round in 0..20 {
+        for id in 100..140 {
+            index.upsert(id, &ns(&["b"]), &[1.0, round as f32]);
+        }
+        for id in 100..140 {
+            assert!(index.delete(id));
+        }
+    }
     for id in 0..36 {
         assert!(index.delete(id));
     }
-    let found = index
-        .search(&[0.0, 1.0], 10, &[], None, Metric::Cosine)
-        .unwrap();
+    let found = index.search(&[0.0, 1.0], 10, &[], None, Metric::Cosine);
     assert_eq!(
         found.iter().map(|f| f.0).collect::<Vec<_>>(),
         vec![39, 38, 37, 36]
     );
     for id in 36..40 {
-        let only = index
-            .search(&[0.0, 1.0], 1, &[], Some(&[id]), Metric::InnerProduct)
-            .unwrap();
+        let only = index.search(&[0.0, 1.0], 1, &[], Some(&[id]), Metric::InnerProduct);
         assert_eq!(only, vec![(id, id as f64)]);
     }
-    assert!(index.memory_bytes() < before, "compaction gave memory back");
+    let after = index.index.memory_bytes();
+    assert!(
+        after < 2 * before,
+        "compaction gave memory back: {before} -> {after}"
+    );
 }
 
 /// Vectors built to tie and to sit near the bounds: duplicates, scaled copies, zero vectors,
 /// subnormal and large coordinates, and rows owning several vectors.
-fn awkward_index(dims: usize, rows: usize, seed: u64) -> VectorIndex {
+fn awkward_index(dims: usize, rows: usize, seed: u64) -> Mirror {
     let mut state = seed;
-    let mut index = VectorIndex::new(dims).unwrap();
+    let mut index = Mirror::new(dims);
     let base: Vec<f32> = (0..dims).map(|_| next_unit(&mut state)).collect();
     for row in 0..rows as i64 {
         let kind = row % 7;
@@ -214,15 +301,23 @@ fn awkward_index(dims: usize, rows: usize, seed: u64) -> VectorIndex {
             data.extend(vector);
         }
         let namespace = ns(&["t", &(row % 3).to_string()]);
-        index.upsert(row, &namespace, &data).unwrap();
+        index.upsert(row, &namespace, &data);
     }
     index
 }
 
 #[test]
-fn the_first_pass_returns_exactly_what_the_exact_scan_returns() {
+fn searches_return_exactly_the_brute_force() {
     for (dims, rows, seed) in [(1, 50, 1), (3, 300, 2), (33, 500, 3), (384, 400, 4)] {
         let mut index = awkward_index(dims, rows, seed);
+        // Deletes and re-inserts move vectors around (swaps, compaction).
+        for row in (0..rows as i64).step_by(5) {
+            let (space, data) = index.rows[&row].clone();
+            index.delete(row);
+            if row % 10 == 0 {
+                index.upsert(row, &space, &data);
+            }
+        }
         let mut state = seed * 7 + 1;
         let mut queries: Vec<Vec<f32>> = (0..4)
             .map(|_| (0..dims).map(|_| next_unit(&mut state)).collect())
@@ -240,16 +335,9 @@ fn the_first_pass_returns_exactly_what_the_exact_scan_returns() {
                 for k in [1, 3, 10, rows] {
                     for prefix in [ns(&[]), ns(&["t", "1"])] {
                         for filter in [None, Some(candidates.as_slice())] {
-                            index.set_first_pass_min_vectors(None);
-                            let (exact, plain) = index
-                                .search_with_stats(query, k, &prefix, filter, metric)
-                                .unwrap();
-                            index.set_first_pass_min_vectors(Some(0));
-                            let (fast, stats) = index
-                                .search_with_stats(query, k, &prefix, filter, metric)
-                                .unwrap();
-                            assert!(stats.first_pass && !plain.first_pass);
-                            assert_eq!(fast, exact, "dims={dims} k={k} {metric:?} {prefix:?}");
+                            let found = index.search(query, k, &prefix, filter, metric);
+                            let expected = index.brute_force(query, k, &prefix, filter, metric);
+                            assert_eq!(found, expected, "dims={dims} k={k} {metric:?} {prefix:?}");
                         }
                     }
                 }
@@ -259,28 +347,26 @@ fn the_first_pass_returns_exactly_what_the_exact_scan_returns() {
 }
 
 #[test]
-fn the_first_pass_skips_most_vectors_and_l2_never_takes_it() {
+fn the_first_pass_rules_out_most_vectors() {
     let dims = 64;
     let mut state = 9;
     let data: Vec<f32> = (0..20_000 * dims).map(|_| next_unit(&mut state)).collect();
     let ids: Vec<i64> = (0..20_000).collect();
-    let spaces = vec![ns(&["a"]); 20_000];
-    let mut index = VectorIndex::new(dims).unwrap();
-    index.upsert_many(&ids, &spaces, &data).unwrap();
+    let mut index = Mirror::new(dims);
+    let records = encode(&data, dims).unwrap();
+    index
+        .index
+        .upsert_many(&ids, &vec![0; 20_000], &[ns(&["a"])], &records)
+        .unwrap();
+    for (id, vector) in ids.iter().zip(data.chunks_exact(dims)) {
+        index.rows.insert(*id, (ns(&["a"]), vector.to_vec()));
+    }
     let query: Vec<f32> = (0..dims).map(|_| next_unit(&mut state)).collect();
-    let (fast, stats) = index
-        .search_with_stats(&query, 10, &[], None, Metric::Cosine)
-        .unwrap();
-    assert!(stats.first_pass && stats.selected == 20_000);
-    assert!(stats.rescored < 1000, "{stats:?}");
-    index.set_first_pass_min_vectors(None);
+    let (found, stats) = index.search_stats(&query, 10, &[], None, Metric::Cosine);
+    assert_eq!(stats.selected, 20_000);
+    assert!(stats.survivors < 1000, "{stats:?}");
     assert_eq!(
-        index.search(&query, 10, &[], None, Metric::Cosine).unwrap(),
-        fast
+        found,
+        index.brute_force(&query, 10, &[], None, Metric::Cosine)
     );
-    index.set_first_pass_min_vectors(Some(0));
-    let (_, l2) = index
-        .search_with_stats(&query, 10, &[], None, Metric::L2)
-        .unwrap();
-    assert!(!l2.first_pass && l2.rescored == 20_000);
 }

@@ -1,10 +1,16 @@
-//! int8 codes of the vectors, for the index's first pass (see `index/first_pass.rs`).
+//! int8 codes of the vectors: what the index keeps in memory and scans (see `index/first_pass.rs`).
 //!
-//! A vector `v` is stored as `scale * codes` with `scale = max|v_i| / 127` and `codes` rounded to
-//! `[-127, 127]`, plus the exact distance it lies from that approximation (`residual`). The dot
-//! product of two code rows is an integer sum, exact in `i32` (384 dims x 127 x 127 is about 6.2M),
-//! so every backend and instruction set computes the same value and the error bounds built on it
-//! hold whatever the CPU. Rows are padded with zero codes to a multiple of `CODE_ALIGN` bytes.
+//! A vector `v` is kept as `scale * codes`, with `scale = max|v_i| / 127` rounded to f32 and the
+//! codes rounded (half away from zero) to `[-127, 127]`, plus an upper bound of the distance it lies
+//! from that approximation (`residual`). The dot product of two code rows is an integer sum, exact
+//! in `i32` (384 dims x 127 x 127 is about 6.2M), so every backend and instruction set computes the
+//! same value and the error bounds built on it hold whatever the CPU. Rows are padded with zero codes
+//! to a multiple of `CODE_ALIGN` bytes.
+//!
+//! Every step is spelled so that the numpy twin (`aegra/vec/_python/codes.py`) gets the same bits:
+//! f64 arithmetic, one rounding each, and the residual summed in the lanes of `kernels::norm`.
+
+use super::lane_sum_f64;
 
 /// Code rows are padded to a multiple of this many bytes (one AVX2 register).
 pub const CODE_ALIGN: usize = 32;
@@ -14,41 +20,72 @@ pub fn padded(dims: usize) -> usize {
     dims.div_ceil(CODE_ALIGN) * CODE_ALIGN
 }
 
-/// How far the quantized vector may lie from the real one, and its scale.
+/// How far the codes may lie from the real vector, and their scale: `v ~ scale * codes`, and
+/// `|v - scale * codes| <= residual` (Euclidean).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Code {
-    /// `v ~ scale * codes`
-    pub scale: f64,
-    /// An upper bound of `|v - scale * codes|` (Euclidean), rounding included.
-    pub residual: f64,
-    /// An upper bound of `|scale * codes|`.
-    pub norm: f64,
+    pub scale: f32,
+    pub residual: f32,
 }
 
-/// Writes the codes of `v` into `out` (`padded(v.len())` bytes) and returns its scale and bounds.
-pub fn quantize(v: &[f32], out: &mut [i8]) -> Code {
+/// The smallest f32 not below `value` (a non-negative f64): bounds rounded to f32 stay bounds.
+pub fn f32_at_least(value: f64) -> f32 {
+    let rounded = value as f32;
+    if (rounded as f64) < value {
+        // The next f32 up; `value` is finite and non-negative, so `rounded` is too.
+        f32::from_bits(rounded.to_bits() + 1)
+    } else {
+        rounded
+    }
+}
+
+/// `round()` of Rust (half away from zero), which the twin spells out with `trunc`.
+#[inline]
+fn round_half_away(x: f64) -> f64 {
+    x.round()
+}
+
+/// Writes the codes of `v` into `out` (`padded(v.len())` bytes) and returns its scale and bound;
+/// `norm` is `kernels::norm(v)`, the bound when the scale underflows.
+pub fn quantize(v: &[f32], norm: f64, out: &mut [i8]) -> Code {
     debug_assert_eq!(out.len(), padded(v.len()));
     out.fill(0);
     let largest = v.iter().fold(0f64, |m, x| m.max((*x as f64).abs()));
+    let scale = (largest / 127.0) as f32;
     if largest == 0.0 {
         return Code::default();
     }
-    let scale = largest / 127.0;
-    let mut residual = 0f64;
-    let mut norm = 0f64;
-    for (code, &x) in out.iter_mut().zip(v) {
-        let c = (x as f64 / scale).round().clamp(-127.0, 127.0);
-        *code = c as i8;
-        let approx = scale * c;
-        residual += (x as f64 - approx) * (x as f64 - approx);
-        norm += approx * approx;
+    if scale == 0.0 || !scale.is_normal() {
+        // A vector this small (subnormal coordinates) keeps no codes: it lies `norm` from zero.
+        return Code {
+            scale: 0.0,
+            residual: f32_at_least(norm * (1.0 + 1e-9)),
+        };
     }
-    // f64 rounding in the sums above is relative 1e-16-ish; the slack keeps the bounds bounds.
+    let s = scale as f64;
+    let mut errors = vec![0f64; v.len()];
+    for ((code, &x), error) in out.iter_mut().zip(v).zip(errors.iter_mut()) {
+        let c = round_half_away(x as f64 / s).clamp(-127.0, 127.0);
+        *code = c as i8;
+        let e = x as f64 - s * c;
+        *error = e * e;
+    }
+    // f64 rounding in the sum is relative 1e-16-ish; the slack keeps the bound a bound.
+    let residual = lane_sum_f64(&errors).sqrt() * (1.0 + 1e-9) + f64::MIN_POSITIVE;
     Code {
         scale,
-        residual: residual.sqrt() * (1.0 + 1e-9) + f64::MIN_POSITIVE,
-        norm: norm.sqrt() * (1.0 + 1e-9),
+        residual: f32_at_least(residual),
     }
+}
+
+/// An upper bound of `|scale * codes|` (for the query's side of the bounds).
+pub fn code_norm(codes: &[i8], scale: f32) -> f64 {
+    let s = scale as f64;
+    let squares: Vec<f64> = codes
+        .iter()
+        .map(|&c| (s * c as f64) * (s * c as f64))
+        .collect();
+    lane_sum_f64(&squares).sqrt() * (1.0 + 1e-9)
 }
 
 /// `sum(a[i] * b[i])` over two code rows of equal, `CODE_ALIGN`-padded length.
@@ -153,6 +190,7 @@ mod avx2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::norm;
 
     #[test]
     fn codes_bound_the_vector() {
@@ -160,20 +198,31 @@ mod tests {
             .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
             .collect();
         let mut codes = vec![0i8; padded(70)];
-        let code = quantize(&v, &mut codes);
+        let code = quantize(&v, norm(&v), &mut codes);
         assert_eq!(codes.len(), 96);
         assert!(codes[70..].iter().all(|&c| c == 0));
         assert_eq!(codes.iter().map(|c| c.unsigned_abs()).max(), Some(127));
         let error: f64 = v
             .iter()
             .zip(&codes)
-            .map(|(x, c)| (*x as f64 - code.scale * *c as f64).powi(2))
+            .map(|(x, c)| (*x as f64 - code.scale as f64 * *c as f64).powi(2))
             .sum::<f64>()
             .sqrt();
-        assert!(error <= code.residual && code.residual < 0.05);
-        assert_eq!(quantize(&[0.0; 3], &mut [0; 32]), Code::default());
-        let tiny = quantize(&[3e-39, -1e-45], &mut [0; 32]);
-        assert!(tiny.scale > 0.0 && tiny.residual.is_finite());
+        assert!(error <= code.residual as f64 && code.residual < 0.05);
+        assert_eq!(quantize(&[0.0; 3], 0.0, &mut [0; 32]), Code::default());
+        let tiny = [3e-39f32, -1e-45];
+        let code = quantize(&tiny, norm(&tiny), &mut [0; 32]);
+        assert_eq!(code.scale, 0.0);
+        assert!(code.residual as f64 >= norm(&tiny) && code.residual > 0.0);
+    }
+
+    #[test]
+    fn bounds_round_up_to_f32() {
+        assert_eq!(f32_at_least(1.0), 1.0);
+        let up = f32_at_least(1.0 + 1e-12);
+        assert!(up > 1.0 && (up as f64) >= 1.0 + 1e-12);
+        assert_eq!(f32_at_least(0.0), 0.0);
+        assert!(f32_at_least(1e-50) > 0.0);
     }
 
     #[test]

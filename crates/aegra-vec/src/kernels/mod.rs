@@ -26,12 +26,15 @@ pub enum Kernel {
     SquaredL2,
 }
 
+/// Folds the lanes in halves: `acc[l] += acc[l + w]` for w = 16, 8, 4, 2, 1 (f32 for the kernels,
+/// f64 for norms and code residuals).
 #[inline(always)]
-fn fold(mut acc: [f32; LANES]) -> f32 {
+fn fold<T: Copy + std::ops::AddAssign>(mut acc: [T; LANES]) -> T {
     let mut width = LANES / 2;
     while width >= 1 {
         for lane in 0..width {
-            acc[lane] += acc[lane + width];
+            let other = acc[lane + width];
+            acc[lane] += other;
         }
         width /= 2;
     }
@@ -314,30 +317,30 @@ fn pair_portable(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
+/// `sum(values)` in f64 in the canonical lanes (`i % LANES`, then folded in halves): the order the
+/// numpy twin reproduces for norms and code residuals.
+pub fn lane_sum_f64(values: &[f64]) -> f64 {
+    let mut acc = [0f64; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (slot, x) in acc.iter_mut().zip(chunk) {
+            *slot += *x;
+        }
+    }
+    for (slot, x) in acc.iter_mut().zip(chunks.remainder()) {
+        *slot += *x;
+    }
+    fold(acc)
+}
+
 /// Euclidean norm, summed in f64 (same lanes and fold as the f32 kernels).
 ///
 /// In f64 the squares of float32 values neither overflow nor underflow, so a tiny vector keeps
 /// its direction and only an all-zero vector has norm 0. Not on the hot path: norms are computed
 /// once per stored vector and once per query.
 pub fn norm(v: &[f32]) -> f64 {
-    let mut acc = [0f64; LANES];
-    let mut chunks = v.chunks_exact(LANES);
-    for chunk in &mut chunks {
-        for (slot, x) in acc.iter_mut().zip(chunk) {
-            *slot += *x as f64 * *x as f64;
-        }
-    }
-    for (slot, x) in acc.iter_mut().zip(chunks.remainder()) {
-        *slot += *x as f64 * *x as f64;
-    }
-    let mut width = LANES / 2;
-    while width >= 1 {
-        for lane in 0..width {
-            acc[lane] += acc[lane + width];
-        }
-        width /= 2;
-    }
-    acc[0].sqrt()
+    let squares: Vec<f64> = v.iter().map(|x| *x as f64 * *x as f64).collect();
+    lane_sum_f64(&squares).sqrt()
 }
 
 #[cfg(test)]

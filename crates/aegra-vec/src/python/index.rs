@@ -1,18 +1,20 @@
-//! `aegra._vec.VectorIndex`: the index behind a lock, searched without the GIL.
+//! `aegra._vec.VectorIndex`: the index of code records behind a lock, searched without the GIL.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
-use super::{guard, matrix, slice_of, Fault};
+use super::{guard, slice_of, Fault};
 use crate::errors::VecError;
 use crate::index::{Metric, VectorIndex};
 
-type SearchStatsDict = HashMap<&'static str, usize>;
+type SearchStatsDict = HashMap<&'static str, f64>;
 
-/// The KNN index (see `crate::index`); safe to share between threads, searches run without the GIL.
+/// The KNN index of int8 codes (see `crate::index`); safe to share between threads, its first
+/// pass runs without the GIL.
 #[pyclass(frozen, name = "VectorIndex", module = "aegra._vec")]
 pub(super) struct PyVectorIndex {
     inner: RwLock<VectorIndex>,
@@ -78,96 +80,104 @@ impl PyVectorIndex {
         })?)
     }
 
+    /// Room for `vectors` more vectors, allocated now (before a load in chunks).
+    fn reserve(&self, py: Python<'_>, vectors: usize) -> PyResult<()> {
+        Ok(py.detach(|| {
+            self.write(|index| {
+                index.reserve(vectors);
+                Ok(())
+            })
+        })?)
+    }
+
+    /// Sets the vectors of `row_id` from their code records (none removes the row).
     fn upsert(
         &self,
         py: Python<'_>,
         row_id: i64,
         namespace: Vec<String>,
-        vectors: PyBuffer<f32>,
+        records: PyBuffer<u8>,
     ) -> PyResult<()> {
         // Copied under the GIL, applied without it (a search may hold the lock meanwhile).
-        let data = matrix(&vectors, self.dims_now())?.to_vec();
+        let data = slice_of(&records)?.to_vec();
         Ok(py.detach(|| self.write(|index| index.upsert(row_id, &namespace, &data)))?)
     }
 
+    /// Bulk load: record `i` belongs to `row_ids[i]` in `namespaces[namespace_ids[i]]`.
     fn upsert_many(
         &self,
         py: Python<'_>,
         row_ids: PyBuffer<i64>,
+        namespace_ids: PyBuffer<u32>,
         namespaces: Vec<Vec<String>>,
-        vectors: PyBuffer<f32>,
+        records: PyBuffer<u8>,
     ) -> PyResult<()> {
-        let ids = slice_of(&row_ids)?.to_vec();
-        let data = matrix(&vectors, self.dims_now())?.to_vec();
-        Ok(py.detach(|| self.write(|index| index.upsert_many(&ids, &namespaces, &data)))?)
+        // Borrowed, not copied: a bulk load may be hundreds of MB, and a copy would be a transient
+        // peak of that size. The caller's buffers live until this returns; the GIL is released,
+        // so the caller must not mutate them meanwhile (aegra.vec passes fresh arrays).
+        let ids = slice_of(&row_ids)?;
+        let spaces = slice_of(&namespace_ids)?;
+        let data = slice_of(&records)?;
+        let (ids, spaces, data) = (Shared(ids), Shared(spaces), Shared(data));
+        Ok(py.detach(|| {
+            self.write(|index| index.upsert_many(ids.0, spaces.0, &namespaces, data.0))
+        })?)
     }
 
     fn delete(&self, py: Python<'_>, row_id: i64) -> PyResult<bool> {
         Ok(py.detach(|| self.write(|index| Ok(index.delete(row_id))))?)
     }
 
+    /// The rows that may hold a top-k vector (little-endian int64 bytes, ascending), and how the
+    /// first pass ran: {"selected", "survivors", "threshold"} (every other row scores below it).
     #[pyo3(signature = (query, k, namespace_prefix, candidate_ids, metric))]
-    fn search(
+    fn candidates<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         query: PyBuffer<f32>,
         k: usize,
         namespace_prefix: Vec<String>,
         candidate_ids: Option<PyBuffer<i64>>,
         metric: &str,
-    ) -> PyResult<Vec<(i64, f64)>> {
-        let (found, _) =
-            self._search_stats(py, query, k, namespace_prefix, candidate_ids, metric)?;
-        Ok(found)
-    }
-
-    /// `search`, and how it ran: (results, {"selected", "first_pass", "rescored"}).
-    #[pyo3(signature = (query, k, namespace_prefix, candidate_ids, metric))]
-    fn _search_stats(
-        &self,
-        py: Python<'_>,
-        query: PyBuffer<f32>,
-        k: usize,
-        namespace_prefix: Vec<String>,
-        candidate_ids: Option<PyBuffer<i64>>,
-        metric: &str,
-    ) -> PyResult<(Vec<(i64, f64)>, SearchStatsDict)> {
+    ) -> PyResult<(Bound<'py, PyBytes>, SearchStatsDict)> {
         let metric = guard(|| Metric::parse(metric))?;
         let query = slice_of(&query)?.to_vec();
         let candidates = match &candidate_ids {
-            Some(buffer) => Some(slice_of(buffer)?.to_vec()),
+            Some(buffer) => Some(Shared(slice_of(buffer)?)),
             None => None,
         };
-        let (found, stats) = py.detach(|| {
+        let (rows, stats) = py.detach(|| {
             self.read(|index| {
-                index.search_with_stats(&query, k, &namespace_prefix, candidates.as_deref(), metric)
+                index.candidates(
+                    &query,
+                    k,
+                    &namespace_prefix,
+                    candidates.map(|c| c.0),
+                    metric,
+                )
             })
         })?;
+        let bytes = PyBytes::new_with(py, rows.len() * 8, |out| {
+            for (chunk, row) in out.chunks_exact_mut(8).zip(&rows) {
+                chunk.copy_from_slice(&row.to_le_bytes());
+            }
+            Ok(())
+        })?;
         let stats = HashMap::from([
-            ("selected", stats.selected),
-            ("first_pass", usize::from(stats.first_pass)),
-            ("rescored", stats.rescored),
+            ("selected", stats.selected as f64),
+            ("survivors", stats.survivors as f64),
+            ("threshold", stats.threshold),
         ]);
-        Ok((found, stats))
-    }
-
-    /// From how many selected vectors on searches take the int8 first pass (None: never, 0:
-    /// always). Results are the same either way; for tests and benchmarks.
-    #[pyo3(signature = (min_vectors))]
-    fn _set_first_pass_min_vectors(
-        &self,
-        py: Python<'_>,
-        min_vectors: Option<usize>,
-    ) -> PyResult<()> {
-        Ok(py.detach(|| {
-            self.write(|index| {
-                index.set_first_pass_min_vectors(min_vectors);
-                Ok(())
-            })
-        })?)
-    }
-
-    fn _first_pass_min_vectors(&self) -> PyResult<Option<usize>> {
-        Ok(self.read(|index| Ok(index.first_pass_min_vectors()))?)
+        Ok((bytes, stats))
     }
 }
+
+/// A borrowed slice sent into `py.detach`: the Python buffer it points into stays alive (its
+/// `PyBuffer` is held by the caller's frame) for the whole call.
+#[derive(Clone, Copy)]
+struct Shared<'a, T>(&'a [T]);
+
+// SAFETY: the data is only read, and the exporter keeps it alive and unmoved while the
+// `PyBuffer` that produced the slice is held (for the whole method call).
+unsafe impl<T> Send for Shared<'_, T> {}
+unsafe impl<T> Sync for Shared<'_, T> {}

@@ -15,7 +15,8 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 
 use crate::build_info as info;
 use crate::errors::{check_dims_positive, wrong_dims, VecError};
-use crate::{batching, kernels, packing};
+use crate::index::Metric;
+use crate::{batching, codes, exact, kernels, packing};
 
 mod index;
 mod paths;
@@ -174,6 +175,36 @@ fn normalize_into(
     out.copy_from_slice(py, &normalized)
 }
 
+/// The code records of the rows of `vectors` (`16 + dims` bytes each; see `crate::codes`).
+#[pyfunction]
+fn encode_codes<'py>(
+    py: Python<'py>,
+    vectors: PyBuffer<f32>,
+    dims: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    guard(|| check_dims_positive(dims))?;
+    let data = matrix(&vectors, dims)?;
+    let records = guard(|| codes::encode(data, dims))?;
+    Ok(PyBytes::new(py, &records))
+}
+
+/// The exact top-k rows over the given vectors (vector `i` owned by `owners[i]`).
+#[pyfunction]
+fn exact_top_k(
+    py: Python<'_>,
+    query: PyBuffer<f32>,
+    k: usize,
+    owners: PyBuffer<i64>,
+    vectors: PyBuffer<f32>,
+    metric: &str,
+) -> PyResult<Vec<(i64, f64)>> {
+    let metric = guard(|| Metric::parse(metric))?;
+    let query = slice_of(&query)?.to_vec();
+    let owners = slice_of(&owners)?.to_vec();
+    let data = matrix(&vectors, query.len())?.to_vec();
+    Ok(py.detach(|| guard(|| exact::top_k(&query, k, &owners, &data, metric)))?)
+}
+
 /// Reads a float32 array once (benchmarks: the memory-bandwidth floor of a scan).
 #[pyfunction]
 fn _read_all(data: PyBuffer<f32>) -> PyResult<f32> {
@@ -196,6 +227,8 @@ fn _vec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(length_batches, m)?)?;
     m.add_function(wrap_pyfunction!(pack_vectors, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_into, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(exact_top_k, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(_read_all, m)?)?;
     m.add_class::<index::PyVectorIndex>()?;

@@ -18,27 +18,14 @@ from langgraph.store.base import BaseStore, PutOp
 
 from aegra.cli.transfer.backend import is_sqlite_store
 from aegra.cli.transfer.records import StoredItem
-from aegra.store import namespaces
-from aegra.store.store_writes import timestamp
-
-_SQLITE_SELECT = (
-    "SELECT prefix, key, value, created_at, updated_at, expires_at, ttl_minutes, index_spec "
-    "FROM store_items ORDER BY prefix, key"
-)
-_SQLITE_TIMES = "UPDATE store_items SET created_at = ?, updated_at = ?, expires_at = ? WHERE prefix = ? AND key = ?"
-_POSTGRES_SELECT = (
-    "SELECT prefix, key, value, created_at, updated_at, expires_at, ttl_minutes FROM store ORDER BY prefix, key"
-)
-_POSTGRES_TIMES = "UPDATE store SET created_at = %s, updated_at = %s, expires_at = %s WHERE prefix = %s AND key = %s"
+from aegra.store import namespaces, postgres_store
+from aegra.store import sqlite_tables as tables
 
 
 async def read_items(store: BaseStore) -> list[StoredItem]:
     if is_sqlite_store(store):
-        async with store.conn.execute(_SQLITE_SELECT) as cursor:  # type: ignore[attr-defined]
-            return [_from_sqlite(row) for row in await cursor.fetchall()]
-    async with store.conn.connection() as conn:  # type: ignore[attr-defined]
-        cursor = await conn.execute(_POSTGRES_SELECT)
-        return [_from_postgres(row) for row in await cursor.fetchall()]
+        return [_from_sqlite(row) for row in await tables.export_rows(store.conn)]  # type: ignore[attr-defined]
+    return [_from_postgres(row) for row in await postgres_store.export_rows(store)]  # type: ignore[arg-type]
 
 
 async def write_items(store: BaseStore, items: Sequence[StoredItem]) -> None:
@@ -47,31 +34,23 @@ async def write_items(store: BaseStore, items: Sequence[StoredItem]) -> None:
         [PutOp(item.namespace, item.key, item.value, index=item.index, ttl=item.ttl_minutes) for item in items]
     )
     if is_sqlite_store(store):
-        params: list[tuple[Any, ...]] = [
+        rows = [
             (
-                timestamp(item.created_at.astimezone(UTC)),
-                timestamp(item.updated_at.astimezone(UTC)),
+                tables.timestamp(item.created_at.astimezone(UTC)),
+                tables.timestamp(item.updated_at.astimezone(UTC)),
                 None if item.expires_at is None else item.expires_at.timestamp(),
                 namespaces.to_text(item.namespace),
                 item.key,
             )
             for item in items
         ]
-        conn = store.conn  # type: ignore[attr-defined]
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            await conn.executemany(_SQLITE_TIMES, params)
-            await conn.execute("COMMIT")
-        except BaseException:
-            await conn.execute("ROLLBACK")
-            raise
+        await tables.restore_times(store.conn, rows)  # type: ignore[attr-defined]
         return
     params = [
         (item.created_at, item.updated_at, item.expires_at, namespaces.to_text(item.namespace), item.key)
         for item in items
     ]
-    async with store.conn.connection() as conn, conn.transaction(), conn.cursor() as cursor:  # type: ignore[attr-defined]
-        await cursor.executemany(_POSTGRES_TIMES, params)
+    await postgres_store.restore_times(store, params)  # type: ignore[arg-type]
 
 
 def _from_sqlite(row: Sequence[Any]) -> StoredItem:

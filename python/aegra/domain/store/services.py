@@ -15,7 +15,7 @@ hides namespaces holding no item it matches from `list_namespaces`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 from langgraph.store.base import NOT_PROVIDED, BaseStore, Item, SearchItem
 
@@ -89,7 +89,7 @@ class StoreService:
         value: dict[str, Any] = {"namespace": check_namespace(namespace.split(".")), "key": key}
         allowed = await auth.authorize("store", "get", value)
         item = await self.store.aget(check_namespace(value["namespace"]), key, refresh_ttl=refresh_ttl)
-        return None if item is None or not _matches(item, allowed) else _item(item)
+        return None if item is None or not _matches(item, allowed) else _wire(item)
 
     async def delete(self, data: schemas.StoreDelete, *, auth: RequestAuth) -> None:
         value: dict[str, Any] = {"namespace": check_namespace(data.namespace), "key": data.key}
@@ -128,7 +128,7 @@ class StoreService:
             )
         except EmbeddingUnavailableError as exc:
             raise EmbedderUnavailable(str(exc)) from exc
-        return schemas.SearchItemsResponse(items=[_search_item(item) for item in found])
+        return schemas.SearchItemsResponse(items=[_wire(item) for item in found])
 
     async def list_namespaces(
         self, data: schemas.StoreListNamespaces, *, auth: RequestAuth
@@ -195,22 +195,19 @@ def _matches(item: Item | None, allowed: Filter | None) -> bool:
     return item is not None and (not allowed or filters.matches(item.value, allowed))
 
 
-def _item(item: Item) -> schemas.StoreItem:
-    return schemas.StoreItem(
-        namespace=list(item.namespace),
-        key=item.key,
-        value=item.value,
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-    )
-
-
-def _search_item(item: SearchItem) -> schemas.StoreSearchItem:
-    return schemas.StoreSearchItem(
-        namespace=list(item.namespace),
-        key=item.key,
-        value=item.value,
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-        score=item.score,
-    )
+@overload
+def _wire(item: SearchItem) -> schemas.StoreSearchItem: ...
+@overload
+def _wire(item: Item) -> schemas.StoreItem: ...
+def _wire(item: Item) -> schemas.StoreItem:
+    """The wire shape of a store item; a `SearchItem` keeps its score."""
+    fields = {
+        "namespace": list(item.namespace),
+        "key": item.key,
+        "value": item.value,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+    if isinstance(item, SearchItem):
+        return schemas.StoreSearchItem(**fields, score=item.score)
+    return schemas.StoreItem(**fields)

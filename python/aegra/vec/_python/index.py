@@ -1,41 +1,68 @@
-"""The KNN index (`index/mod.rs`) in numpy: same scores, same order, same errors."""
+"""The KNN index (`index/mod.rs`) in numpy: the same code records, the same candidates, the same
+exact ranking (`exact.rs`) and errors.
+
+The first pass (`first_pass.rs`) computes each vector's integer code dot product with BLAS: int8
+codes turned into float32 a block at a time (the block stays in cache), then one matrix-vector
+product. The products of codes in [-127, 127] summed over fewer than 1040 dimensions stay below
+2^24, so float32 holds every partial sum exactly whatever order BLAS adds them in: the dots are
+the Rust kernel's integers, and the bounds built on them are its bounds. (numpy has no fast int8
+product; this runs at about the speed of reading the float32 vectors once.)
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from aegra.vec._python.codes import SLACK, code_norm, parse_records, quantize
 from aegra.vec._python.errors import as_rows, check_dims_positive, validate_rows, wrong_dims
-from aegra.vec._python.kernels import F32Array, dot_rows, squared_l2_rows
+from aegra.vec._python.kernels import F32Array, dot_rows
 
-METRICS = ("cosine", "l2", "inner_product")
+METRICS = ("cosine", "inner_product")
 Namespace = tuple[str, ...]
+BLOCK_ROWS = 1024  # int8 codes converted a block at a time: 1.5 MB of float32 stays in cache
+F32_UNIT = 2.0**-24
+F32_UNDERFLOW = float(np.finfo(np.float32).tiny) * 2.0**-24
+EXACT_F32_DIMS = 1040  # 1040 x 127 x 127 < 2^24
 
 
-def _check_metric(metric: str) -> str:
+def check_metric(metric: str) -> str:
     if metric not in METRICS:
-        raise ValueError(f"unknown metric '{metric}'; expected 'cosine', 'l2' or 'inner_product'")
+        raise ValueError(f"unknown metric '{metric}'; expected 'cosine' or 'inner_product'")
     return metric
 
 
+class _QueryBounds(NamedTuple):
+    scale: float
+    residual: float
+    code_norm: float
+
+
 class VectorIndex:
-    """Unlike `index/mod.rs` (one block per namespace), one matrix for all rows plus a namespace id per
-    vector: numpy's per-call overhead makes a thousand small scans cost more than one large one.
-    Deleting moves the last vector into the hole, so the matrix stays dense."""
+    """Unlike `index/mod.rs` (one block per namespace), one array of codes for all rows plus a
+    namespace id per vector: numpy's per-call overhead makes a thousand small scans cost more than
+    one large one. Deleting moves the last vector into the hole, so the arrays stay dense."""
 
     def __init__(self, dims: int) -> None:
         check_dims_positive(dims)
         self._dims = dims
-        self._data = np.empty((8, dims), dtype=np.float32)
-        self._owners = np.empty(8, dtype=np.int64)
+        self._codes = np.empty((8, dims), dtype=np.int8)
+        self._scales = np.empty(8, dtype=np.float32)
+        self._residuals = np.empty(8, dtype=np.float32)
         self._norms = np.empty(8, dtype=np.float64)
-        self._spaces = np.empty(8, dtype=np.int32)  # index into `_namespaces`
+        self._owners = np.empty(8, dtype=np.int64)
+        self._spaces = np.empty(8, dtype=np.int32)  # index into `_namespace_ids`
+        # Cosine bounds' per-vector factors: scale / norm, residual / norm, 1 / norm (0 for zero norm).
+        self._gain = np.empty(8, dtype=np.float64)
+        self._spread = np.empty(8, dtype=np.float64)
+        self._inverse = np.empty(8, dtype=np.float64)
         self._count = 0
         self._namespace_ids: dict[Namespace, int] = {}
         self._rows: dict[int, list[int]] = {}  # row id -> its vector slots
-        self._max_vectors_per_row = 1  # sizes the top-k selection; never shrinks, as in Rust
+        self._max_vectors_per_row = 1  # sizes the first pass's threshold; never shrinks, as in Rust
 
     @property
     def dims(self) -> int:
@@ -50,36 +77,64 @@ class VectorIndex:
     def vector_count(self) -> int:
         return self._count
 
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return (
+            self._codes,
+            self._scales,
+            self._residuals,
+            self._norms,
+            self._owners,
+            self._spaces,
+            self._gain,
+            self._spread,
+            self._inverse,
+        )
+
     def memory_bytes(self) -> int:
-        arrays = self._data.nbytes + self._owners.nbytes + self._norms.nbytes + self._spaces.nbytes
-        return arrays + sum(8 * len(slots) for slots in self._rows.values())
+        return sum(a.nbytes for a in self._arrays()) + sum(8 * len(slots) for slots in self._rows.values())
 
     def clear(self) -> None:
         self.__init__(self._dims)  # type: ignore[misc]
 
-    def upsert(self, row_id: int, namespace: Sequence[str], vectors: F32Array) -> None:
-        rows = as_rows(vectors, self._dims)
-        norms = validate_rows(rows, self._dims)
+    def reserve(self, vectors: int) -> None:
+        self._reserve(self._count + vectors)
+
+    def upsert(self, row_id: int, namespace: Sequence[str], records: bytes) -> None:
+        parsed = parse_records(records, self._dims)
         self.delete(row_id)
-        self._insert(row_id, tuple(namespace), rows, norms)
+        self._insert(row_id, tuple(namespace), parsed)
 
     def upsert_many(
-        self, row_ids: npt.NDArray[np.int64], namespaces: Sequence[Sequence[str]], vectors: F32Array
+        self,
+        row_ids: npt.NDArray[np.int64],
+        namespace_ids: npt.NDArray[np.uint32],
+        namespaces: Sequence[Sequence[str]],
+        records: bytes | npt.NDArray[np.uint8],
     ) -> None:
-        rows = as_rows(vectors, self._dims)
-        norms = validate_rows(rows, self._dims)
-        if len(row_ids) != len(rows) or len(namespaces) != len(rows):
-            raise ValueError(f"got {len(rows)} vectors but {len(row_ids)} row ids and {len(namespaces)} namespaces")
+        parsed = parse_records(records, self._dims)
+        if len(row_ids) != len(parsed) or len(namespace_ids) != len(parsed):
+            raise ValueError(
+                f"got {len(parsed)} code records but {len(row_ids)} row ids and {len(namespace_ids)} namespace ids"
+            )
+        if len(namespace_ids) and int(namespace_ids.max()) >= len(namespaces):
+            raise ValueError(f"namespace id {int(namespace_ids.max())} is out of range ({len(namespaces)} namespaces)")
+        ids = row_ids.tolist()
+        spaces = namespace_ids.tolist()
         positions: dict[int, list[int]] = {}
-        for i, row_id in enumerate(row_ids.tolist()):
+        for i, row_id in enumerate(ids):
             picks = positions.setdefault(row_id, [])
-            if picks and tuple(namespaces[picks[0]]) != tuple(namespaces[i]):
+            if picks and spaces[picks[0]] != spaces[i]:
                 raise ValueError(f"row {row_id} has vectors in two namespaces")
             picks.append(i)
-        self._reserve(self._count + len(rows))  # exact room: doubling would waste up to half
-        for row_id, picks in positions.items():
+        for row_id in positions:
             self.delete(row_id)
-            self._insert(row_id, tuple(namespaces[picks[0]]), rows[picks], norms[picks])
+        self._reserve(self._count + len(parsed))  # exact room: doubling would waste up to half
+        if len(positions) == len(parsed):
+            # One vector per row (a load): appended in one step per array.
+            self._append(parsed, row_ids, [tuple(ns) for ns in namespaces], namespace_ids)
+            return
+        for row_id, picks in positions.items():
+            self._insert(row_id, tuple(namespaces[spaces[picks[0]]]), parsed[picks])
 
     def delete(self, row_id: int) -> bool:
         slots = self._rows.pop(row_id, None)
@@ -88,41 +143,97 @@ class VectorIndex:
         for slot in sorted(slots, reverse=True):  # highest first: never moves this row's own vectors
             last = self._count - 1
             if slot != last:
-                for array in (self._data, self._owners, self._norms, self._spaces):
+                for array in self._arrays():
                     array[slot] = array[last]
                 moved = self._rows[int(self._owners[slot])]
                 moved[moved.index(last)] = slot
             self._count = last
         return True
 
-    def search(
+    def candidates(
         self,
         query: F32Array,
         k: int,
         namespace_prefix: Sequence[str],
         candidate_ids: npt.NDArray[np.int64] | None,
         metric: str,
-    ) -> list[tuple[int, float]]:
-        _check_metric(metric)
+    ) -> tuple[bytes, dict[str, float]]:
+        check_metric(metric)
         if query.size != self._dims:
             raise wrong_dims(self._dims, query.size)
         query = query.reshape(1, -1)
-        query_norm = validate_rows(query, self._dims, label="the query vector")[0]
+        query_norm = float(validate_rows(query, self._dims, label="the query vector")[0])
         if k == 0:
-            return []
+            return b"", {"selected": 0.0, "survivors": 0.0, "threshold": np.inf}
         slots = self._eligible(tuple(namespace_prefix), candidate_ids)
-        count = self._count
-        if slots is None:
-            data, owners, norms = self._data[:count], self._owners[:count], self._norms[:count]
+        survivors, threshold = self._first_pass(query[0], query_norm, metric, slots, k * self._max_vectors_per_row)
+        selected = self._count if slots is None else len(slots)
+        owners = np.unique(self._owners[survivors]).astype("<i8")
+        return owners.tobytes(), {
+            "selected": float(selected),
+            "survivors": float(len(survivors)),
+            "threshold": threshold,
+        }
+
+    def _first_pass(
+        self, query: F32Array, query_norm: float, metric: str, slots: np.ndarray | None, capacity: int
+    ) -> tuple[np.ndarray, float]:
+        """The slots that may hold a vector of the exact top `capacity`, and the threshold every
+        other vector scores below (see `first_pass.rs`)."""
+        count = self._count if slots is None else len(slots)
+        if count == 0:
+            return np.empty(0, dtype=np.intp), -np.inf
+        pick = slice(None, self._count) if slots is None else slots
+        q_codes, q_scale, q_residual = quantize(query.reshape(1, -1), np.array([query_norm]))
+        q = _QueryBounds(float(q_scale[0]), float(q_residual[0]), code_norm(q_codes[0], float(q_scale[0])))
+        n = float(self._dims)
+        rounding = 2.0 * (n + 1.0) * F32_UNIT / (1.0 - (n + 1.0) * F32_UNIT) * query_norm
+        underflow = 2.0 * n * F32_UNDERFLOW
+        approx = self._dots(self._codes[pick], q_codes[0])
+        if metric == "cosine" and query_norm != 0:
+            # The Rust bounds divided through by `|q| |v|` ahead of time (`_gain`, `_spread`,
+            # `_inverse` per vector), in place: a handful of passes over the scores instead of a
+            # dozen temporaries. Their rounding (a few ulps) is covered by the slack terms.
+            approx *= self._gain[pick]
+            approx *= q.scale / query_norm
+            error = self._spread[pick] * (q.code_norm / query_norm * SLACK)
+            error += self._inverse[pick] * (underflow / query_norm * SLACK)
+            error += (q.residual + rounding) / query_norm * SLACK
+        elif metric == "cosine":
+            approx[:] = 0.0  # a zero query scores 0 against everything
+            error = np.zeros(count)
         else:
-            data, owners, norms = self._data[slots], self._owners[slots], self._norms[slots]
-        if len(owners) == 0:
-            return []
-        scores = _scores(metric, query[0], query_norm, data, norms)
-        return _top_k_rows(scores, owners, k, k * self._max_vectors_per_row)
+            norms = self._norms[pick]
+            approx *= self._scales[pick]
+            approx *= q.scale
+            error = (q.residual + rounding) * norms
+            error += q.code_norm * self._residuals[pick]
+            error += underflow
+            error *= SLACK
+        error += np.abs(approx) * 1e-12
+        lo = approx - error
+        approx += error  # now the upper bounds
+        threshold = -np.inf
+        if count >= capacity:
+            threshold = float(np.partition(lo, count - capacity)[count - capacity])
+        keep = np.flatnonzero((approx >= threshold) | np.isnan(approx))
+        return (keep if slots is None else slots[keep]), threshold
+
+    def _dots(self, codes: np.ndarray, query_codes: np.ndarray) -> np.ndarray:
+        """The integer dot products of each code row with the query's, as float64."""
+        kind = np.float32 if self._dims < EXACT_F32_DIMS else np.float64
+        q = query_codes.astype(kind)
+        out = np.empty(len(codes), dtype=np.float64)
+        block = np.empty((min(BLOCK_ROWS, len(codes)), self._dims), dtype=kind)
+        for start in range(0, len(codes), BLOCK_ROWS):
+            rows = codes[start : start + BLOCK_ROWS]
+            converted = block[: len(rows)]
+            converted[...] = rows  # int8 -> float: exact
+            out[start : start + len(rows)] = converted @ q
+        return out
 
     def _eligible(self, prefix: Namespace, candidate_ids: npt.NDArray[np.int64] | None) -> np.ndarray | None:
-        """Slots to score, or None for all of them."""
+        """Slots to scan (ascending), or None for all of them."""
         spaces = [i for ns, i in self._namespace_ids.items() if ns[: len(prefix)] == prefix]
         if candidate_ids is None:
             if len(spaces) == len(self._namespace_ids):
@@ -135,54 +246,75 @@ class VectorIndex:
             if row_id in self._rows and int(self._spaces[self._rows[row_id][0]]) in allowed
             for slot in self._rows[row_id]
         ]
-        return np.array(slots, dtype=np.intp)
+        return np.sort(np.array(slots, dtype=np.intp))
 
     def _reserve(self, capacity: int) -> None:
         if capacity > len(self._owners):
-            self._data = np.resize(self._data, (capacity, self._dims))
-            self._owners = np.resize(self._owners, capacity)
-            self._norms = np.resize(self._norms, capacity)
-            self._spaces = np.resize(self._spaces, capacity)
+            self._codes = np.resize(self._codes, (capacity, self._dims))
+            for name in ("_scales", "_residuals", "_norms", "_owners", "_spaces", "_gain", "_spread", "_inverse"):
+                setattr(self, name, np.resize(getattr(self, name), capacity))
 
-    def _insert(self, row_id: int, namespace: Namespace, rows: F32Array, norms: np.ndarray) -> None:
-        if len(rows) == 0:
+    def _append(
+        self, parsed: np.ndarray, row_ids: np.ndarray, namespaces: list[Namespace], namespace_ids: np.ndarray
+    ) -> None:
+        """Rows of one vector each, none of them present."""
+        start, end = self._count, self._count + len(parsed)
+        space_of = np.array([self._namespace_ids.setdefault(ns, len(self._namespace_ids)) for ns in namespaces])
+        self._write(slice(start, end), parsed, row_ids, space_of[namespace_ids] if len(parsed) else 0)
+        self._rows.update(zip(row_ids.tolist(), ([slot] for slot in range(start, end)), strict=True))
+        self._count = end
+
+    def _insert(self, row_id: int, namespace: Namespace, parsed: np.ndarray) -> None:
+        if len(parsed) == 0:
             return
-        end = self._count + len(rows)
+        end = self._count + len(parsed)
         if end > len(self._owners):
             self._reserve(max(end, 2 * len(self._owners)))
         space = self._namespace_ids.setdefault(namespace, len(self._namespace_ids))
-        self._data[self._count : end] = rows
-        self._owners[self._count : end] = row_id
-        self._norms[self._count : end] = norms
-        self._spaces[self._count : end] = space
+        self._write(slice(self._count, end), parsed, row_id, space)
         self._rows[row_id] = list(range(self._count, end))
         self._count = end
-        self._max_vectors_per_row = max(self._max_vectors_per_row, len(rows))
+        self._max_vectors_per_row = max(self._max_vectors_per_row, len(parsed))
+
+    def _write(self, where: slice, parsed: np.ndarray, owners: object, spaces: object) -> None:
+        self._codes[where] = parsed["codes"]
+        self._scales[where] = parsed["scale"]
+        self._residuals[where] = parsed["residual"]
+        self._norms[where] = parsed["norm"]
+        self._owners[where] = owners
+        self._spaces[where] = spaces
+        norms = parsed["norm"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inverse = np.where(norms > 0, 1.0 / norms, 0.0)
+        self._inverse[where] = inverse
+        self._gain[where] = parsed["scale"].astype(np.float64) * inverse
+        self._spread[where] = parsed["residual"].astype(np.float64) * inverse
 
 
-def _scores(metric: str, query: F32Array, query_norm: float, data: F32Array, norms: np.ndarray) -> np.ndarray:
-    """`Metric::score` of `index/mod.rs`, with the same f32 kernel and the same f64 steps."""
-    if metric == "l2":
-        return -np.sqrt(squared_l2_rows(data, query)).astype(np.float64) + 0.0
-    raw = dot_rows(data, query).astype(np.float64)
+def exact_top_k(
+    query: F32Array, k: int, owners: npt.NDArray[np.int64], vectors: F32Array, metric: str
+) -> list[tuple[int, float]]:
+    """`exact::top_k`: the canonical f32 kernel and the same f64 steps as Rust."""
+    check_metric(metric)
+    dims = query.size
+    query = query.reshape(1, -1)
+    query_norm = float(validate_rows(query, dims, label="the query vector")[0])
+    rows = as_rows(vectors, dims) if vectors.size else vectors.reshape(0, dims)
+    if len(rows) != len(owners):
+        raise ValueError(f"got {rows.size} floats for {len(owners)} owners of {dims}-dimension vectors")
+    norms = validate_rows(rows, dims)
+    if k == 0 or len(rows) == 0:
+        return []
+    raw = dot_rows(rows, query[0]).astype(np.float64)
     if metric == "inner_product":
-        return raw + 0.0
-    out = np.zeros(len(raw), dtype=np.float64)
-    if query_norm != 0:
-        denominators = query_norm * norms
-        np.divide(raw, denominators, out=out, where=norms != 0)
-    return out + 0.0
-
-
-def _top_k_rows(scores: np.ndarray, owners: npt.NDArray[np.int64], k: int, capacity: int) -> list[tuple[int, float]]:
-    """Rows by best score (highest first), ties by row id; each row once (max pooling)."""
-    if len(scores) > capacity:
-        # Keeping every vector tied with the capacity-th best keeps the result exact.
-        threshold = np.partition(scores, len(scores) - capacity)[len(scores) - capacity]
-        keep = np.flatnonzero(scores >= threshold)
-        scores, owners = scores[keep], owners[keep]
+        scores = raw + 0.0
+    else:
+        scores = np.zeros(len(raw), dtype=np.float64)
+        if query_norm != 0:
+            np.divide(raw, query_norm * norms, out=scores, where=norms != 0)
+        scores = scores + 0.0
     order = np.lexsort((owners, -scores))
-    scores, owners = scores[order], owners[order]
-    _, first = np.unique(owners, return_index=True)
+    scores, ranked = scores[order], owners[order]
+    _, first = np.unique(ranked, return_index=True)
     first = np.sort(first)[:k]
-    return list(zip(owners[first].tolist(), scores[first].tolist(), strict=True))
+    return list(zip(ranked[first].tolist(), scores[first].tolist(), strict=True))
