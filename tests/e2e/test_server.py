@@ -28,6 +28,7 @@ def test_sqlite_server_serves_health_info_docs_from_one_file(tmp_path: Path) -> 
         info = httpx.get(f"{server.url}/info").json()
         assert info["version"] and info["langgraph_py_version"] and info["flags"]["assistants"] is True
         assert info["host"]["database"] == "sqlite"
+        assert info["vector_core"]["simd"] == _simd_this_cpu_runs(), info["vector_core"]
         docs = httpx.get(f"{server.url}/docs")
         assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
         spec = httpx.get(f"{server.url}/openapi.json").json()
@@ -38,6 +39,20 @@ def test_sqlite_server_serves_health_info_docs_from_one_file(tmp_path: Path) -> 
         assert wrong.status_code == 422 and "check_db" in wrong.json()["detail"]
     files = {p.name for p in (tmp_path / "data").iterdir()} - {"app.db-wal", "app.db-shm"}
     assert files == {"app.db"}
+
+
+def _simd_this_cpu_runs() -> list[str]:
+    """What the vector kernels use here, read from the CPU's own flags: AVX2 if it has it, else the
+    x86_64 baseline (SSE2) or aarch64's NEON."""
+    import platform
+
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith(("flags", "Features")):
+            flags |= set(line.split(":", 1)[1].split())
+    if platform.machine() == "x86_64":
+        return ["avx2"] if "avx2" in flags else ["sse2"]
+    return ["neon"] if platform.machine() in ("aarch64", "arm64") else []
 
 
 async def test_the_sdk_client_talks_to_the_server(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from aegra.cli.db import db
 from aegra.cli.granian import exec_granian, granian_argv
 from aegra.cli.init import create_project, init
 from aegra.cli.options import config_option, env_file_option, host_option, no_reload_option, port_option
+from aegra.cli.reload import watch_rules
 from aegra.config import CONFIG_FILE_NAMES, DatabaseSettings, Settings
 from aegra.graphs import GraphRegistry
 
@@ -138,8 +139,8 @@ def run_dev(*, host: str | None, port: int | None, config: Path | None, env_file
     port = port or settings.port
     check_port_free(host, port)
     _announce(settings, registry, host, port)
-    argv = granian_argv(host=host, port=port, reload=reload, watch=settings.base_dir, log_level=settings.log_level)
-    exec_granian(argv, env)
+    watch = watch_rules(settings, env) if reload else None
+    exec_granian(granian_argv(host=host, port=port, watch=watch, log_level=settings.log_level), env)
 
 
 def prepare_database(database: DatabaseSettings, *, migrate: bool) -> None:

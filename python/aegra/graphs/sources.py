@@ -21,7 +21,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 
-from aegra.graphs.errors import GraphLoadError
+from aegra.graphs.errors import GraphLoadError, GraphUnavailableError
 from aegra.graphs.importing import GraphTarget, describe_exception
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,23 @@ class StaticGraph:
     @asynccontextmanager
     async def open(self, config: RunnableConfig) -> AsyncIterator[Pregel]:
         yield self.compiled
+
+
+@dataclass(frozen=True)
+class BrokenGraph:
+    """A graph whose file failed to load while `aegra dev` reloads: every use answers its error."""
+
+    error: str
+
+    @property
+    def is_factory(self) -> bool:
+        return False
+
+    def unavailable(self) -> GraphUnavailableError:
+        return GraphUnavailableError(f"{self.error}. Fix it and save: the server reloads")
+
+    def open(self, config: RunnableConfig) -> AbstractAsyncContextManager[Pregel]:
+        raise self.unavailable()
 
 
 @dataclass(frozen=True)
