@@ -57,7 +57,7 @@ def test_init_sqlite_writes_a_runnable_project(tmp_path: Path) -> None:
     assert config["dependencies"] == ["./src"]
     assert config["store"] == {"index": {"embed": "fastembed:BAAI/bge-small-en-v1.5", "dims": 384}}
     package = tmp_path / "src" / "my_bot"
-    assert {p.name for p in package.iterdir()} == {"__init__.py", "graph.py", "models.py"}
+    assert {p.name for p in package.iterdir()} == {"__init__.py", "graph.py", "memory.py", "models.py"}
     assert "aegra dev" in (tmp_path / "README.md").read_text() and "My Bot" in (tmp_path / "README.md").read_text()
     example = (tmp_path / ".env.example").read_text()
     assert dotenv_values(tmp_path / ".env.example") == {"DATABASE_URL": "sqlite:///./my_bot.db"}

@@ -31,14 +31,14 @@ def two_graph_project(folder: Path) -> Path:
 
 
 @contextmanager
-def dev_server(cwd: Path, logs: Path, *args: str) -> Iterator[RunningServer]:
+def dev_server(cwd: Path, logs: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[RunningServer]:
     """`aegra dev --port <free>` with its reloader, in its own process group (like a terminal's job)."""
     port = free_port()
     log_path = logs / f"dev-{port}.log"  # outside the project: the log must not be what triggers a reload
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             aegra_argv("dev", "--port", str(port), *args),
-            cwd=cwd, env=clean_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=cwd, env=env or clean_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     server = RunningServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     try:

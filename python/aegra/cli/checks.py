@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 import click
 
 from aegra.config import ConfigError, DatabaseSettings, Settings, database_from_env, find_config_file, load_settings
-from aegra.graphs import GraphRegistry
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from aegra.graphs import GraphRegistry
 
 # Long enough for a slow network, short enough that a wrong host fails while the user waits.
 POSTGRES_CONNECT_TIMEOUT_SECS = 5
@@ -51,6 +52,8 @@ def load_checked_settings(config: Path | None, env_file: Path | None) -> tuple[S
 
     Graphs are imported here too, so a broken graph file is one clear line, not a worker crash.
     """
+    from aegra.graphs import GraphRegistry
+
     env = cli_environment(config, env_file)
     with user_errors():
         settings = load_settings(env)
@@ -58,6 +61,12 @@ def load_checked_settings(config: Path | None, env_file: Path | None) -> tuple[S
     # The server process reads the same files again; pass the resolved choices down.
     env["AEGRA_CONFIG"] = str(settings.config_path)
     return settings, registry, env
+
+
+def load_checked_config(config: Path | None, env_file: Path | None) -> Settings:
+    """The settings alone (no graph is imported), or click's one-line error."""
+    with user_errors():
+        return load_settings(cli_environment(config, env_file))
 
 
 def load_database_settings(env_file: Path | None) -> DatabaseSettings:

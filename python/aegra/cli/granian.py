@@ -12,9 +12,16 @@ APP_FACTORY = "aegra.server.app:create_app"
 
 
 def granian_argv(
-    *, host: str, port: int, workers: int = 1, watch: WatchRules | None = None, log_level: str = "info"
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    watch: WatchRules | None = None,
+    fetch_model: str | None = None,
+    log_level: str = "info",
 ) -> list[str]:
-    """The server's command line; `watch`: reload when what it names changes (`aegra dev`)."""
+    """The server's command line. `watch`: reload when what it names changes; `fetch_model`: download
+    that fastembed model in the background if it is not cached (both for `aegra dev`)."""
     argv = [
         sys.executable, "-m", "aegra.cli.server_process",
         "--host", host,
@@ -24,6 +31,8 @@ def granian_argv(
     ]  # fmt: skip
     if watch is not None:
         argv += ["--reload", *watch.argv()]
+    if fetch_model:
+        argv += ["--fetch-model", fetch_model]
     return argv
 
 

@@ -7,6 +7,8 @@ API, for what its command line cannot do:
 - `aegra dev` reloads on changes to the graphs' sources, the config and `.env` only (the
   rules come from the CLI: aegra/cli/reload.py), and a worker that fails to start during a
   reload (a config file saved half-edited) waits for the next save instead of ending the server.
+- `aegra dev` downloads a missing embedding model in the background (`--fetch-model`), in a
+  process of its own (aegra/local_models/__main__.py), ended with the server.
 - A terminal's Ctrl-C reaches every process of the group. Only this process acts on it: it stops
   the workers with SIGTERM, so none ends on its own first, which Granian reports as
   "Unexpected exit from worker-1" (see `_worker_signals`).
@@ -21,6 +23,8 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -47,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reload", action="store_true", help="restart the workers when the sources change")
     parser.add_argument("--watch-file", type=Path, action="append", default=[], help="a file to watch")
     parser.add_argument("--watch-sources", type=Path, action="append", default=[], help="a folder of .py files")
+    parser.add_argument("--fetch-model", help="a fastembed model to download in the background if missing")
     args = parser.parse_args(argv)
 
     from granian.constants import Interfaces, Loops
@@ -79,8 +84,18 @@ def main(argv: list[str] | None = None) -> None:
         log_level=LogLevels(args.log_level.lower()),
         **reload_options,  # type: ignore[arg-type]
     )
+    if args.fetch_model:
+        fetcher = subprocess.Popen([sys.executable, "-m", "aegra.local_models", args.fetch_model])
+        server.on_shutdown(partial(_stop, fetcher))
     os.register_at_fork(after_in_child=_worker_signals)
     server.serve(target_loader=partial(load_app, dev=args.reload), wrap_loader=False)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End the background download with the server (it resumes where it stopped next time)."""
+    if process.poll() is None:
+        process.terminate()
+    process.wait()
 
 
 if __name__ == "__main__":
