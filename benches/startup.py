@@ -72,7 +72,7 @@ def session_cpu_seconds(session_id: int) -> float:
 
 def time_to_first_ok(root: Path, command: str, kind: str, timeout: float = 60.0) -> tuple[float, float]:
     """Wall-clock seconds to the first `/ok`, and the CPU seconds the server's processes used by then."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as logs:
         folder = Path(tmp)
         env = {
             # Without PYTHONDONTWRITEBYTECODE: a user's installed package has its bytecode cached, so
@@ -89,7 +89,7 @@ def time_to_first_ok(root: Path, command: str, kind: str, timeout: float = 60.0)
         write_project(folder, kind, env)
         port = free_port()
         argv = [sys.executable, "-m", "aegra.cli.main", command, "--host", "127.0.0.1", "--port", str(port)]
-        log = folder / "server.log"
+        log = Path(logs) / "server.log"  # outside the project, where `aegra dev` might reload on it
         url = f"http://127.0.0.1:{port}/ok"
         with log.open("wb") as out, httpx.Client(timeout=1.0) as http:
             started = time.perf_counter()

@@ -129,7 +129,7 @@ def bind_persistence(
 def _config_for_factory(config: RunnableConfig | Mapping[str, Any] | None) -> RunnableConfig:
     """A copy of `config` with a `configurable` dict, so a factory may read or fill it freely."""
     given: dict[str, Any] = dict(config or {})
-    return cast(RunnableConfig, {**given, "configurable": dict(given.get("configurable") or {})})
+    return cast("RunnableConfig", {**given, "configurable": dict(given.get("configurable") or {})})
 
 
 def _detached_config(config: RunnableConfig | None) -> RunnableConfig | None:

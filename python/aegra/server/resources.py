@@ -7,11 +7,8 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.store.base import BaseStore
-from langgraph_sdk import Auth
 from litestar import Litestar
 from litestar.datastructures import State
 
@@ -48,6 +45,11 @@ from aegra.domain.threads.ttl_sweeper import ThreadTTLSweeper
 from aegra.graphs import GraphRegistry
 from aegra.server.cpu_affinity import pin_to_one_core
 from aegra.store.factory import open_store
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.store.base import BaseStore
+    from langgraph_sdk import Auth
 
 logger = logging.getLogger(__name__)
 
