@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -32,6 +31,10 @@ import time
 from pathlib import Path
 
 import httpx
+
+# The tests' helpers live in the repository's root (as for runs_ab.py).
+sys.path.insert(0, str(Path(__file__).parent.parent))
+from tests.support.server import stop_group
 
 POLL_SECONDS = 0.005
 
@@ -106,13 +109,7 @@ def time_to_first_ok(root: Path, command: str, kind: str, timeout: float = 60.0)
                     time.sleep(POLL_SECONDS)
                 raise RuntimeError(f"no /ok after {timeout} s:\n{log.read_text()}")
             finally:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+                stop_group(process)
 
 
 def summary(values: list[float]) -> str:

@@ -8,8 +8,8 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -18,7 +18,7 @@ import pytest
 from tests.e2e.test_cli import aegra, aegra_argv, clean_env
 from tests.support.postgres import free_port
 from tests.support.projects import TRIVIAL_GRAPH
-from tests.support.server import RunningServer, wait_until_ready
+from tests.support.server import RunningServer, cli_server, wait_until_ready
 
 TWO_GRAPHS = '{"graphs": {"good": "./good.py:graph", "edited": "./edited.py:graph"}}'
 
@@ -31,24 +31,12 @@ def two_graph_project(folder: Path) -> Path:
     return folder
 
 
-@contextmanager
-def dev_server(cwd: Path, logs: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[RunningServer]:
-    """`aegra dev --port <free>` with its reloader, in its own process group (like a terminal's job)."""
-    port = free_port()
-    log_path = logs / f"dev-{port}.log"  # outside the project: the log must not be what triggers a reload
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            aegra_argv("dev", "--port", str(port), *args),
-            cwd=cwd, env=env or clean_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    server = RunningServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
-    try:
-        wait_until_ready(server, timeout=120)
-        yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def dev_server(
+    cwd: Path, logs: Path, *args: str, env: dict[str, str] | None = None
+) -> AbstractContextManager[RunningServer]:
+    """`aegra dev --port <free>` with its reloader, in its own process group (like a terminal's job);
+    the log goes to `logs`: a log inside the project must not be what triggers a reload."""
+    return cli_server(aegra_argv("dev", *args), cwd=cwd, logs=logs, env=env or clean_env())
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 90.0) -> None:

@@ -17,9 +17,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from tests.support.local_http import local_http_server
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -127,17 +129,12 @@ def fake_hub(
     repo_id: str, files: dict[str, bytes], *, bytes_per_second: float | None = None, hold: bool = False
 ) -> Iterator[FakeHub]:
     hub = FakeHub(repo_id, files, bytes_per_second, hold)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
-    server.daemon_threads = True
-    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield hub
-    finally:
-        hub.release()
-        server.shutdown()
-        server.server_close()
+    with local_http_server(_handler(hub)) as url:
+        hub.url = url
+        try:
+            yield hub
+        finally:
+            hub.release()
 
 
 def repo_files(folder: Path, renames: dict[str, str] | None = None) -> dict[str, bytes]:
