@@ -1,5 +1,6 @@
-"""Starting the server's main process (Granian, see aegra/cli/server_process.py) in place of this
-one (exec), the way `aegra dev|serve` do."""
+"""Starting the server's main process (Granian, see aegra/server/process.py) in place of this one
+(exec), the way `aegra dev|serve` do. Only its command line is built here: the CLI imports nothing
+of the server."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def granian_argv(
     """The server's command line. `watch`: reload when what it names changes; `fetch_model`: download
     that fastembed model in the background if it is not cached (both for `aegra dev`)."""
     argv = [
-        sys.executable, "-m", "aegra.cli.server_process",
+        sys.executable, "-m", "aegra.server.process",
         "--host", host,
         "--port", str(port),
         "--workers", str(workers),

@@ -43,7 +43,6 @@ def check_config_and_context(config: JSONObject | None, context: JSONObject | No
         )
 
 
-
 def sync_config_and_context(config: JSONObject | None, context: JSONObject | None) -> tuple[JSONObject, JSONObject]:
     """Make `config.configurable` and `context` carry the same values, whichever was given."""
     check_config_and_context(config, context)
@@ -53,6 +52,7 @@ def sync_config_and_context(config: JSONObject | None, context: JSONObject | Non
     if context:
         config["configurable"] = dict(context)
     return config, dict(context or {})
+
 
 S = TypeVar("S", bound=msgspec.Struct)
 _READERS: dict[tuple[type, tuple[str, ...]], Callable[[Any], Any]] = {}

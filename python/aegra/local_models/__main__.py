@@ -2,7 +2,7 @@
 
 Downloads the fastembed model MODEL unless it is cached, printing progress lines into the
 server's log, so that the first store write does not wait for the download. It runs in a process
-of its own (started by aegra/cli/server_process.py, at a lower priority than the server): the
+of its own (started by aegra/server/process.py, at a lower priority than the server): the
 server's workers are forked, and forking a process in which a download thread holds locks is
 how children deadlock.
 """

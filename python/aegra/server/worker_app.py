@@ -1,4 +1,4 @@
-"""The ASGI app of one server worker: what Granian calls in each worker (aegra/cli/server_process.py).
+"""The ASGI app of one server worker: what Granian calls in each worker (aegra/server/process.py).
 
 `aegra serve`: `create_app()`; a configuration error ends the worker with its message.
 

@@ -217,4 +217,3 @@ class CronService:
         filters = await self._filters(body, auth, {})
         async with self.db.read() as sql:
             return await crons.count(sql, crons.filters(sql.dialect, **filters))
-

@@ -84,5 +84,3 @@ class BulkCancel(Request):
     status: Literal["pending", "running", "all"] | None = None
     thread_id: str | None = None
     run_ids: list[str] | None = None
-
-

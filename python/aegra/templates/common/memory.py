@@ -36,7 +36,8 @@ async def save_memory(store: BaseStore | None, config: Mapping[str, Any] | None,
     if store is None:
         logger.warning("no store is configured: memory is off")
         return False
-    namespace, key, value = user_namespace(config), uuid.uuid4().hex, {"text": text, **extra}
+    # str(): a message's `.text` is a str subclass that JSON encoders may refuse.
+    namespace, key, value = user_namespace(config), uuid.uuid4().hex, {"text": str(text), **extra}
     if _embedding_works():
         try:
             await store.aput(namespace, key, value)

@@ -4,16 +4,17 @@ API, for what its command line cannot do:
 - The app is imported by its module name (`aegra.server.app`). Granian's own loader takes the
   target for a path below the working directory, and in a folder that holds an `__init__.py`
   looks for `<folder>.aegra.server.app`.
-- `aegra dev` reloads on changes to the graphs' sources, the config and `.env` only (the
-  rules come from the CLI: aegra/cli/reload.py), and a worker that fails to start during a
-  reload (a config file saved half-edited) waits for the next save instead of ending the server.
+- `aegra dev` reloads on changes to the graphs' sources, the config and `.env` only (the rules
+  come from the CLI, aegra/cli/reload.py; the filter is reload_filter.py), and a worker that fails
+  to start during a reload (a config file saved half-edited) waits for the next save instead of
+  ending the server.
 - `aegra dev` downloads a missing embedding model in the background (`--fetch-model`), in a
   process of its own (aegra/local_models/__main__.py), ended with the server.
 - A terminal's Ctrl-C reaches every process of the group. Only this process acts on it: it stops
   the workers with SIGTERM, so none ends on its own first, which Granian reports as
   "Unexpected exit from worker-1" (see `_worker_signals`).
 
-Run as `python -m aegra.cli.server_process --host H --port P [--workers N] [--reload ...]`;
+Run as `python -m aegra.server.process --host H --port P [--workers N] [--reload ...]`;
 `aegra.cli.granian.granian_argv` builds that command line. This process imports Granian and this
 module only: the app is imported by the workers.
 """
@@ -62,13 +63,12 @@ def main(argv: list[str] | None = None) -> None:
 
     reload_options = {}
     if args.reload:
-        from aegra.cli.reload import WatchRules, sources_filter
+        from aegra.server.reload_filter import sources_filter, watched_folders
 
-        rules = WatchRules(files=tuple(args.watch_file), source_dirs=tuple(args.watch_sources))
         reload_options = {
             "reload": True,
-            "reload_paths": rules.folders() or [Path.cwd()],
-            "reload_filter": sources_filter(rules),
+            "reload_paths": watched_folders(args.watch_file, args.watch_sources) or [Path.cwd()],
+            "reload_filter": sources_filter(args.watch_file, args.watch_sources),
             "reload_ignore_worker_failure": True,
         }
     server = Server(
