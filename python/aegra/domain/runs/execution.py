@@ -25,9 +25,9 @@ from aegra.serialization import dumps_lenient
 
 if TYPE_CHECKING:
     # Imported where used: langgraph.types pulls in LangSmith's tracing, a third of the server's startup.
+    from langchain_core.runnables import RunnableConfig
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.store.base import BaseStore
-    from langchain_core.runnables import RunnableConfig
     from langgraph.types import Command
 
 logger = logging.getLogger(__name__)
