@@ -2,7 +2,7 @@
 
     AEGRA_CONFIG=benches/graphs/aegra.json DATABASE_URL=sqlite:////tmp/bench.db LOG_LEVEL=WARNING \\
         aegra serve --port 2026 &
-    python benches/mcp_ab.py --url http://127.0.0.1:2026 --server-pid "$(pgrep -o -f 'granian.*--port 2026')"
+    python benches/mcp_ab.py --url http://127.0.0.1:2026 --server-pid "$(pgrep -o -f 'server.process.*2026')"
     python benches/mcp_ab.py --start-server --rounds 3     # a fresh server (SQLite) per round
 
 A `tools/call` is a stateless run of the tool's assistant, so its peer is a stateless

@@ -1,7 +1,7 @@
 """One route under wrk: requests per second and the server's CPU per request.
 
     aegra serve --port 2026 &
-    python benches/route_load.py --url http://127.0.0.1:2026 --server-pid "$(pgrep -o -f 'granian.*--port 2026')"
+    python benches/route_load.py --url http://127.0.0.1:2026 --server-pid "$(pgrep -o -f 'server.process.*2026')"
 
 The route is `GET /threads/{id}` of a thread that has been run once (values, metadata, config as a
 real thread has them); `runs_ab.py --workload thread-get` alternates two versions on it. wrk

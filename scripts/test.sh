@@ -20,6 +20,12 @@ if [ ! -e "$pgvector" ]; then
   fi
 fi
 
+# A browser, for the test that /docs renders with no network (tests/e2e/test_docs_page.py).
+if ! command -v chromium >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
 # The package with its dev extras; this builds the Rust extension aegra._vec.
 python -m pip install -q --disable-pip-version-check -e ".[dev]"
 

@@ -23,13 +23,14 @@ class BuildInfo(TypedDict):
     version: str
     profile: str
     arch: str
-    simd: list[str]
+    simd: list[str]  # what the kernels run with on this CPU, e.g. ["avx2"]
+    compiled_simd: list[str]  # the build's baseline, e.g. ["sse2"]
     kernel: Literal["avx2", "portable"]
     description: str
 
 def build_info() -> BuildInfo:
-    """Facts about the compiled extension: version, cargo profile, arch, SIMD features and the
-    kernel chosen at run time on this CPU."""
+    """Facts about the compiled extension: version, cargo profile, arch, the SIMD instruction sets
+    in use on this CPU (the kernel chosen at run time) and those the build was compiled for."""
 
 def tokenize_path(path: str) -> list[str]:
     """`langgraph.store.base.embed.tokenize_path`."""

@@ -57,7 +57,7 @@ def test_init_sqlite_writes_a_runnable_project(tmp_path: Path) -> None:
     assert config["dependencies"] == ["./src"]
     assert config["store"] == {"index": {"embed": "fastembed:BAAI/bge-small-en-v1.5", "dims": 384}}
     package = tmp_path / "src" / "my_bot"
-    assert {p.name for p in package.iterdir()} == {"__init__.py", "graph.py", "models.py"}
+    assert {p.name for p in package.iterdir()} == {"__init__.py", "graph.py", "memory.py", "models.py"}
     assert "aegra dev" in (tmp_path / "README.md").read_text() and "My Bot" in (tmp_path / "README.md").read_text()
     example = (tmp_path / ".env.example").read_text()
     assert dotenv_values(tmp_path / ".env.example") == {"DATABASE_URL": "sqlite:///./my_bot.db"}
@@ -188,3 +188,15 @@ def test_db_against_unreachable_postgres_fails_with_the_password_hidden(tmp_path
     line = one_error_line(aegra("db", "upgrade", cwd=tmp_path, env=clean_env(DATABASE_URL=url)))
     assert "cannot reach PostgreSQL" in line and "aegra:***@127.0.0.1" in line
     assert "hunter2secret" not in line
+
+
+def test_a_one_letter_password_is_hidden_in_the_url_only(tmp_path: Path) -> None:
+    from tests.support.postgres import free_port
+
+    port = free_port()
+    url = f"postgresql://aegra:p@127.0.0.1:{port}/app"
+    line = one_error_line(aegra("db", "upgrade", cwd=tmp_path, env=clean_env(DATABASE_URL=url)))
+    assert f"postgresql://aegra:***@127.0.0.1:{port}/app" in line
+    # psycopg's own words stay as they are: "port 5432 failed", "PostgreSQL", "Start the server".
+    assert f"port {port} failed" in line and "PostgreSQL" in line and "Start the server" in line, line
+    assert "***ort" not in line and "***ostgreSQL" not in line

@@ -3,13 +3,9 @@ a temp folder, a real Granian server, checked over HTTP with langgraph-sdk."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -19,37 +15,14 @@ from langgraph_sdk import get_client, get_sync_client
 from aegra.db.migrate import head_revision
 from tests.e2e.test_cli import aegra, aegra_argv, clean_env, one_error_line
 from tests.support.postgres import free_port
-from tests.support.server import RunningServer, wait_until_ready
+from tests.support.server import RunningServer, cli_server
 
 
-@contextmanager
-def aegra_server(*args: str, cwd: Path, logs: Path) -> Iterator[RunningServer]:
-    """Run `aegra <args> --no-reload --port <free>` until the block ends; `dev` execs Granian,
-    whose workers are its children, so the whole process group is stopped."""
-    port = free_port()
-    log_path = logs / f"aegra-{port}.log"  # outside the project: nothing there but what the CLI writes
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            aegra_argv(*args, "--no-reload", "--port", str(port)),
-            cwd=cwd, env=clean_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    server = RunningServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
-    try:
-        wait_until_ready(server, timeout=120)
-        yield server
-    finally:
-        _stop_group(process)
-
-
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def aegra_server(*args: str, cwd: Path, logs: Path) -> AbstractContextManager[RunningServer]:
+    """Run `aegra <args> --no-reload --port <free>` until the block ends (the whole process group:
+    `dev` execs the server, whose workers are its children); its log goes to `logs`, outside the
+    project, so the folder holds only what the CLI writes."""
+    return cli_server(aegra_argv(*args, "--no-reload"), cwd=cwd, logs=logs, env=clean_env())
 
 
 async def test_init_sqlite_then_dev_serves_the_template_graph(

@@ -62,6 +62,25 @@ async def test_chatbot_answers_with_the_labelled_fallback_and_says_so_once(
     assert len(warnings) == 1 and "OPENAI_API_KEY is not set" in warnings[0]
 
 
+async def test_chatbot_recalls_what_the_user_said_in_other_conversations(tmp_path: Path) -> None:
+    from tests.support.tiny_model import DIMS, embed
+
+    store = InMemoryStore(index={"embed": embed, "dims": DIMS})
+
+    def config(user: str, thread: str) -> dict[str, Any]:
+        return {"configurable": {"user_id": user, "thread_id": thread}}
+
+    async with project_graph(tmp_path, "chatbot", store) as graph:
+        first = await graph.ainvoke({"messages": [("user", "My cat is called Tom")]}, config("ada", "t1"))
+        later = await graph.ainvoke({"messages": [("user", "What is my cat called?")]}, config("ada", "t2"))
+        other_user = await graph.ainvoke({"messages": [("user", "What is my cat called?")]}, config("bob", "t3"))
+    assert last_text(first) == f"{FALLBACK_LABEL} You said: My cat is called Tom"  # nothing known yet
+    assert "I remember: They said: My cat is called Tom" in last_text(later)
+    assert "I remember" not in last_text(other_user)
+    saved = store.search(("memories", "ada"), query="cat")
+    assert saved[0].value == {"text": "My cat is called Tom", "thread_id": "t1"} and saved[0].score is not None
+
+
 async def test_chatbot_streams_the_fallback_answer_token_by_token(tmp_path: Path) -> None:
     async with project_graph(tmp_path, "chatbot") as graph:
         chunks = [c async for c, _ in graph.astream({"messages": [("user", "one two")]}, stream_mode="messages")]

@@ -44,6 +44,10 @@ async def test_the_api_and_custom_routes_move_under_the_prefix(tmp_path: Path) -
         assert created.headers["content-location"].startswith("/threads/")
 
         assert (await http.get("/agents/openapi.json")).status_code == 200
+        # The docs page loads Swagger UI from under the prefix too.
+        docs = (await http.get("/agents/docs")).text
+        assert 'src="/agents/docs/assets/swagger-ui-bundle.js"' in docs
+        assert (await http.get("/agents/docs/assets/swagger-ui-bundle.js")).status_code == 200
         assert (await http.get("/agents/hello")).json() == {"hello": "/agents/hello", "root_path": "/agents"}
         # Health checks stay at the root; nothing else does.
         assert (await http.get("/ok")).json()["ok"] is True

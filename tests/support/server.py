@@ -56,6 +56,38 @@ def granian_server(
         stop(process)
 
 
+@contextmanager
+def cli_server(argv: list[str], *, cwd: Path, logs: Path, env: Mapping[str, str]) -> Iterator[RunningServer]:
+    """Run a command that starts a server (`argv` plus `--port <free>`) in a process group of its own,
+    as a terminal runs a job, until the block ends; its output goes to a file in `logs`."""
+    port = free_port()
+    log_path = logs / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*argv, "--port", str(port)],
+            cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    server = RunningServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    try:
+        wait_until_ready(server, timeout=120)
+        yield server
+    finally:
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the whole process group (the server execs Granian, whose workers are its
+    children), then SIGKILL if it is still there after 20 s."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def wait_until_ready(server: RunningServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -70,8 +70,11 @@ def tiny_vocab() -> list[str]:
     return [*SPECIAL_TOKENS, *TINY_WORDS]
 
 
-def build_onnx_model(folder: Path, dims: int = TINY_MODEL_DIMS, seed: int = 7) -> Path:
+def build_onnx_model(folder: Path, dims: int = TINY_MODEL_DIMS, seed: int = 7, pad_to_bytes: int = 0) -> Path:
     """Write `model.onnx`, `tokenizer.json` and configs for a BERT-shaped model into `folder`.
+
+    `pad_to_bytes`: make `model.onnx` about that large with an unused tensor, to stand for a real
+    model's download size (the model computes the same).
 
     The graph takes input_ids / attention_mask / token_type_ids like BERT and returns
     last_hidden_state [batch, seq, dims]: a seeded random embedding per word (zero for special
@@ -111,6 +114,11 @@ def build_onnx_model(folder: Path, dims: int = TINY_MODEL_DIMS, seed: int = 7) -
             numpy_helper.from_array(table, "word_table"),
             numpy_helper.from_array(token_types, "type_table"),
             numpy_helper.from_array(np.array([2], dtype=np.int64), "axis_2"),
+            *(
+                [numpy_helper.from_array(np.zeros(pad_to_bytes // 4, dtype=np.float32), "padding")]
+                if pad_to_bytes
+                else []
+            ),
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

@@ -73,3 +73,22 @@ async def test_factory_returning_a_non_graph_fails_when_called() -> None:
     with pytest.raises(GraphLoadError, match=r"factory_returning_string returned str, not a graph"):
         async with registry.graph("broken"):
             pass
+
+
+async def test_keep_broken_serves_the_others_and_answers_the_load_error(caplog: pytest.LogCaptureFixture) -> None:
+    from aegra.graphs.errors import GraphUnavailableError
+
+    config = AegraConfig(graphs={"fine": "./broken/wrong_type.py:valid_graph", "bad": "./broken/syntax_error.py:graph"})
+    registry = GraphRegistry.load(config, TEST_GRAPHS_DIR, keep_broken=True)
+    assert registry.graph_ids == ["fine", "bad"]
+    registry.require_loaded("fine")
+    async with registry.graph("fine") as graph:
+        assert graph is not None
+    with pytest.raises(GraphUnavailableError) as unavailable:
+        registry.require_loaded("bad")
+    assert unavailable.value.status_code == 503 and "SyntaxError" in unavailable.value.detail
+    with pytest.raises(GraphUnavailableError, match="Graph 'bad'"):
+        async with registry.graph("bad"):
+            pass
+    [logged] = [r.getMessage() for r in caplog.records if "Graph 'bad'" in r.getMessage()]
+    assert "SyntaxError" in logged and "\n" not in logged

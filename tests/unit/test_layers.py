@@ -15,10 +15,11 @@ ALLOWED = {
     "graphs": set(),
     "auth": {"graphs"},
     "db": set(),
-    "store": {"db", "vec"},
+    "local_models": set(),
+    "store": {"db", "vec", "local_models"},
     "domain": {"db", "store", "graphs", "auth", "vec"},
     "server": {"domain", "db", "store", "graphs", "auth", "vec"},
-    "cli": {"db", "store", "graphs", "vec", "templates"},
+    "cli": {"db", "store", "graphs", "vec", "templates", "local_models"},
     "templates": set(),
 }
 

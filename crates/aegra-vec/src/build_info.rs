@@ -10,7 +10,8 @@ pub const PROFILE: &str = if cfg!(debug_assertions) {
     "release"
 };
 
-/// The SIMD instruction sets this build may use on x86_64 and aarch64.
+/// The SIMD instruction sets the compiler may use everywhere in this build (its baseline), on
+/// x86_64 and aarch64. Wider kernels (AVX2) are chosen at run time: see [`simd_in_use`].
 pub fn target_features() -> Vec<&'static str> {
     let mut features = Vec::new();
     if cfg!(target_feature = "sse2") {
@@ -28,9 +29,19 @@ pub fn target_features() -> Vec<&'static str> {
     features
 }
 
-/// A one-line human description, e.g. `aegra-vec 0.12.0 (release, x86_64, sse2)`.
+/// The SIMD instruction sets the vector kernels run with on this CPU: the wide kernel picked at
+/// run time (AVX2 when the CPU has it), else the build's baseline (SSE2 on x86_64, NEON on
+/// aarch64), which the portable kernels are auto-vectorized for.
+pub fn simd_in_use() -> Vec<&'static str> {
+    match crate::kernels::active_simd() {
+        "portable" => target_features(),
+        wide => vec![wide],
+    }
+}
+
+/// A one-line human description, e.g. `aegra-vec 0.12.0 (release, x86_64, avx2)`.
 pub fn describe() -> String {
-    let features = target_features();
+    let features = simd_in_use();
     let simd = if features.is_empty() {
         "no simd".to_string()
     } else {
@@ -58,5 +69,19 @@ mod tests {
         assert!(text.starts_with(&format!("aegra-vec {VERSION} (")));
         assert!(text.contains(PROFILE));
         assert!(text.contains(std::env::consts::ARCH));
+    }
+
+    #[test]
+    fn simd_in_use_is_the_kernel_chosen_at_run_time() {
+        let in_use = simd_in_use();
+        match crate::kernels::active_simd() {
+            "portable" => assert_eq!(in_use, target_features()),
+            wide => assert_eq!(in_use, vec![wide]),
+        }
+        assert!(describe().contains(&in_use.join("+")));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            assert_eq!(in_use, vec!["avx2"]);
+        }
     }
 }

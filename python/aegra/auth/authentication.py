@@ -19,14 +19,15 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
-
-from langgraph_sdk import Auth
 
 from aegra.auth.context import RequestAuth
 from aegra.auth.errors import AuthError, Forbidden
 from aegra.auth.users import ANONYMOUS, normalize_user
+
+if TYPE_CHECKING:
+    from langgraph_sdk import Auth
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Authenticator:
         if self.disable_studio_auth and headers.get(b"x-auth-scheme") == STUDIO_SCHEME:
             raise Forbidden("LangSmith Studio authentication is disabled on this server (auth.disable_studio_auth)")
         arguments = {name: _argument(name, scope, headers, make_request) for name in self._wanted}
+        from langgraph_sdk import Auth  # imported here: servers without auth never need it
+
         try:
             result: Any = self._handler(**arguments)
             if inspect.isawaitable(result):

@@ -9,13 +9,19 @@ never read, counted, changed or deleted: it is answered as not found. Handlers m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from langgraph_sdk import Auth
+from typing import TYPE_CHECKING, Any
 
 from aegra.auth.errors import AuthError, Forbidden, InvalidFilter
 from aegra.auth.filters import Filter, validate_filter
 from aegra.auth.users import ANONYMOUS, AuthUser
+
+if TYPE_CHECKING:
+    from langgraph_sdk import Auth
+else:
+    # langgraph_sdk costs a third of a second to import: only servers with auth need it (it is
+    # imported where used). msgspec still resolves `RequestAuth`'s annotations at run time, when
+    # Litestar hands the `auth` dependency to a handler: there the name stands for anything.
+    Auth = Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,8 @@ class RequestAuth:
         handler = _handler(self.auth, resource, action) if self.auth else None
         if handler is None:
             return None
+        from langgraph_sdk import Auth
+
         ctx = Auth.types.AuthContext(
             user=self.user,  # type: ignore[arg-type]
             permissions=list(self.user.permissions),

@@ -7,14 +7,15 @@ and error messages behave alike; a failure stops startup with the key, the spec 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from langgraph_sdk import Auth
+from typing import TYPE_CHECKING, Any
 
 from aegra.config import ConfigError
 from aegra.config_schema import AegraConfig
 from aegra.graphs.errors import GraphLoadError
 from aegra.graphs.importing import add_dependencies_to_sys_path, import_target, parse_target
+
+if TYPE_CHECKING:
+    from langgraph_sdk import Auth
 
 
 def import_object(key: str, spec: str, config: AegraConfig, base_dir: Path) -> Any:
@@ -34,6 +35,8 @@ def load_auth(config: AegraConfig, base_dir: Path) -> Auth | None:
     if not spec:
         return None
     auth = import_object("auth.path", spec, config, base_dir)
+    from langgraph_sdk import Auth  # the auth file imported it already
+
     if not isinstance(auth, Auth):
         raise ConfigError(f"auth.path ({spec}): expected a langgraph_sdk.Auth instance, got {type(auth).__name__}")
     if auth._authenticate_handler is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,10 +18,11 @@ from typing import TYPE_CHECKING
 import click
 
 from aegra.config import ConfigError, DatabaseSettings, Settings, database_from_env, find_config_file, load_settings
-from aegra.graphs import GraphRegistry
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from aegra.graphs import GraphRegistry
 
 # Long enough for a slow network, short enough that a wrong host fails while the user waits.
 POSTGRES_CONNECT_TIMEOUT_SECS = 5
@@ -50,6 +52,8 @@ def load_checked_settings(config: Path | None, env_file: Path | None) -> tuple[S
 
     Graphs are imported here too, so a broken graph file is one clear line, not a worker crash.
     """
+    from aegra.graphs import GraphRegistry
+
     env = cli_environment(config, env_file)
     with user_errors():
         settings = load_settings(env)
@@ -57,6 +61,12 @@ def load_checked_settings(config: Path | None, env_file: Path | None) -> tuple[S
     # The server process reads the same files again; pass the resolved choices down.
     env["AEGRA_CONFIG"] = str(settings.config_path)
     return settings, registry, env
+
+
+def load_checked_config(config: Path | None, env_file: Path | None) -> Settings:
+    """The settings alone (no graph is imported), or click's one-line error."""
+    with user_errors():
+        return load_settings(cli_environment(config, env_file))
 
 
 def load_database_settings(env_file: Path | None) -> DatabaseSettings:
@@ -98,7 +108,7 @@ def check_postgres_reachable(database: DatabaseSettings) -> None:
         with psycopg.connect(database.postgres_url, connect_timeout=POSTGRES_CONNECT_TIMEOUT_SECS):
             pass
     except psycopg.Error as exc:
-        reason = _one_line(str(exc), secret=_password(database.postgres_url))
+        reason = _one_line(redact_passwords(str(exc)))
         raise click.ClickException(
             f"cannot reach PostgreSQL at {database.describe()} ({reason}). Start the server or fix DATABASE_URL / "
             "POSTGRES_* in .env; or use SQLite, with no server: DATABASE_URL=sqlite:///./aegra.db"
@@ -142,14 +152,17 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _password(url: str) -> str | None:
-    from urllib.parse import urlsplit
+# A password where a connection string carries one: `scheme://user:PASSWORD@host` and `password=...`.
+# Only there: replacing the password's characters everywhere turned "port" into "***ort" for `p`.
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
-    return urlsplit(url).password
+
+def redact_passwords(text: str) -> str:
+    """`text` with the password of each connection URL or `password=` pair in it shown as `***`."""
+    return _KEYWORD_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
 
 
-def _one_line(text: str, *, secret: str | None, limit: int = 300) -> str:
+def _one_line(text: str, *, limit: int = 300) -> str:
     line = " ".join(text.split()) or "connection failed"
-    if secret:
-        line = line.replace(secret, "***")
     return line if len(line) <= limit else line[: limit - 3] + "..."

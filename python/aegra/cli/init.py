@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from aegra.cli.models import download_model_option, offer_download
 from aegra.cli.scaffold import TEMPLATES, Project, existing_files, plan_project, write_project
 
 
@@ -22,7 +23,8 @@ from aegra.cli.scaffold import TEMPLATES, Project, existing_files, plan_project,
 )
 @click.option("--name", "-n", help="Project name  [default: the folder's name]")
 @click.option("--force", is_flag=True, help="Overwrite files that exist already")
-def init(path: Path, sqlite: bool, template: str, name: str | None, force: bool) -> None:
+@download_model_option
+def init(path: Path, sqlite: bool, template: str, name: str | None, force: bool, download_model: bool | None) -> None:
     """Create a runnable project in PATH (default: here).
 
     Writes aegra.json, .env.example, a graph package under src/ and a README.
@@ -31,6 +33,7 @@ def init(path: Path, sqlite: bool, template: str, name: str | None, force: bool)
     click.echo(f"Created the project '{project.name}' from the {template} template in {path.resolve()}:")
     for relative in project.files:
         click.echo(f"  {relative}")
+    offer_download(project.store_embed, download_model)
     click.echo("Next:")
     if path.resolve() != Path.cwd():
         click.echo(f"  cd {path}")

@@ -1,32 +1,56 @@
 """`aegra`: create a project (`init`), check it (`validate`), run it (`dev`, `minimal`, `serve`),
-and migrate its PostgreSQL database (`db`)."""
+fetch its embedding model (`models`), and migrate or move its database (`db`).
+
+Imports stay light here: `aegra dev` execs the server within a few hundred milliseconds, and the
+commands that need more (`db`, `models`) are imported when they run (`LazyGroup`).
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from aegra import __version__
 from aegra.cli.checks import check_port_free, check_postgres_reachable, load_checked_settings, migrate_postgres
-from aegra.cli.db import db
 from aegra.cli.granian import exec_granian, granian_argv
 from aegra.cli.init import create_project, init
+from aegra.cli.models import cache_state, download_model_option, offer_download
 from aegra.cli.options import config_option, env_file_option, host_option, no_reload_option, port_option
+from aegra.cli.reload import watch_rules
 from aegra.config import CONFIG_FILE_NAMES, DatabaseSettings, Settings
-from aegra.graphs import GraphRegistry
+from aegra.local_models import fastembed_model
+
+if TYPE_CHECKING:
+    from aegra.graphs import GraphRegistry
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose heavier subcommands are imported when they run (or when `--help` lists them)."""
+
+    lazy_commands = {"db": "aegra.cli.db:db", "models": "aegra.cli.models:models"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands:
+            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="aegra")
 def main() -> None:
     """Aegra: a self-hosted LangGraph agent server."""
 
 
 main.add_command(init)
-main.add_command(db)
 
 
 @main.command()
@@ -45,7 +69,8 @@ def dev(host: str | None, port: int | None, config: Path | None, env_file: Path 
 @host_option
 @port_option
 @no_reload_option
-def minimal(path: Path, host: str | None, port: int | None, no_reload: bool) -> None:
+@download_model_option
+def minimal(path: Path, host: str | None, port: int | None, no_reload: bool, download_model: bool | None) -> None:
     """Create a SQLite chatbot (unless PATH has a project) and run it.
 
     The same as `aegra init --sqlite PATH`, `cp .env.example .env` and `aegra dev`, in one command.
@@ -65,6 +90,7 @@ def minimal(path: Path, host: str | None, port: int | None, no_reload: bool) -> 
             refusal_hint="run `aegra minimal NEW_FOLDER`, or `aegra init --sqlite --force` here",
         )
         click.echo(f"Created the SQLite chatbot project '{project.name}' in {root}")
+        offer_download(project.store_embed, download_model)
     if not (root / ".env").exists() and (root / ".env.example").is_file():
         shutil.copyfile(root / ".env.example", root / ".env")
         click.echo("Created .env from .env.example (add OPENAI_API_KEY there for a real model)")
@@ -129,6 +155,9 @@ def validate(config: Path | None, env_file: Path | None) -> None:
     click.echo(f"  database: {settings.database.backend} ({settings.database.describe()})")
     if index is not None:
         click.echo(f"  store:    semantic search with {index.embed}, {index.dims} dimensions")
+        state = cache_state(index.embed)
+        if state is not None:
+            click.echo(f"  model:    {state}")
 
 
 def run_dev(*, host: str | None, port: int | None, config: Path | None, env_file: Path | None, reload: bool) -> None:
@@ -138,7 +167,11 @@ def run_dev(*, host: str | None, port: int | None, config: Path | None, env_file
     port = port or settings.port
     check_port_free(host, port)
     _announce(settings, registry, host, port)
-    argv = granian_argv(host=host, port=port, reload=reload, watch=settings.base_dir, log_level=settings.log_level)
+    watch = watch_rules(settings, env) if reload else None
+    index = settings.config.store.index if settings.config.store else None
+    # A missing embedding model is fetched in the background (if missing), not by the first write.
+    fetch = fastembed_model(index.embed) if index else None
+    argv = granian_argv(host=host, port=port, watch=watch, fetch_model=fetch, log_level=settings.log_level)
     exec_granian(argv, env)
 
 

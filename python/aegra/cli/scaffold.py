@@ -18,9 +18,12 @@ from pathlib import Path
 from string import Template
 
 from aegra.cli.env_example import render_env_example
+from aegra.local_models import fastembed_model
 
 # What `aegra init --sqlite` puts in aegra.json: local embeddings, no API key (the SQLite guide's promise).
 SQLITE_STORE_INDEX = {"embed": "fastembed:BAAI/bge-small-en-v1.5", "dims": 384}
+# Its download, as fastembed lists it (size_in_GB 0.067), for the README: no fastembed import at init.
+SQLITE_MODEL_MB = 67
 # What a fresh project's .env.example sets without --sqlite: a local PostgreSQL, as in the README's docker line.
 POSTGRES_DEFAULTS = {"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres", "POSTGRES_HOST": "localhost"}
 
@@ -40,7 +43,7 @@ TEMPLATES = {
         graph_id="chatbot",
         description="A chatbot",
         example="Hello!",
-        files=(("graph.py", "The graph: one node that asks the chat model"),),
+        files=(("graph.py", "The graph: one node that asks the chat model, with what the user said before"),),
     ),
     "react-agent": ProjectTemplate(
         folder="react_agent",
@@ -50,7 +53,6 @@ TEMPLATES = {
         files=(
             ("graph.py", "The graph: the model answers or calls tools, in a loop"),
             ("tools.py", "The tools: `remember` (saves to the store) and `get_current_time`"),
-            ("memory.py", "Long-term memory per user in the server's store (semantic search with `store.index`)"),
         ),
     ),
 }
@@ -63,6 +65,11 @@ class Project:
     template: ProjectTemplate
     sqlite: bool
     files: dict[str, str]  # relative path -> text
+
+    @property
+    def store_embed(self) -> str | None:
+        """The embedder the project's store uses (`store.index.embed`), if it has one."""
+        return SQLITE_STORE_INDEX["embed"] if self.sqlite else None  # type: ignore[return-value]
 
 
 def plan_project(*, name: str, template: str, sqlite: bool) -> Project:
@@ -121,8 +128,18 @@ def _env_example(package: str, sqlite: bool) -> str:
 
 def _readme(name: str, package: str, template: ProjectTemplate, sqlite: bool) -> str:
     if sqlite:
-        database = f"All data (threads, checkpoints, memories and their vectors) lives in one file, `./{package}.db`."
-        store_note = ", and semantic search for the store (local embeddings, no API key)"
+        model = fastembed_model(str(SQLITE_STORE_INDEX["embed"]))
+        database = (
+            f"All data (threads, checkpoints, memories and their vectors) lives in one file, `./{package}.db`.\n\n"
+            f"The store's semantic search embeds text with a local model, `{model}` (fastembed, no API key). "
+            f"The first run downloads it (~{SQLITE_MODEL_MB} MB): `aegra dev` starts the download in the "
+            "background when the model is missing, and `aegra models pull` fetches it ahead of time. "
+            "With no network, copy the model's folder from another machine's fastembed cache into this "
+            "one's (`FASTEMBED_CACHE_PATH`) and set `HF_HUB_OFFLINE=1`, or set `store.index.embed` to "
+            "`openai:text-embedding-3-small` or to your own `./file.py:function`. Until the model is there, "
+            "memories are saved and listed, without semantic ranking."
+        )
+        store_note = f", and semantic search for the store (local embeddings with `{model}`, no API key)"
     else:
         database = (
             "`.env` points at a local PostgreSQL (the `POSTGRES_*` lines); start one, e.g.\n"
@@ -133,6 +150,8 @@ def _readme(name: str, package: str, template: ProjectTemplate, sqlite: bool) ->
         store_note = ""
     rows = [
         *(f"| `src/{package}/{file}` | {what} |" for file, what in template.files),
+        f"| `src/{package}/memory.py` | Long-term memory per user in the server's store (semantic search with "
+        "`store.index`) |",
         f"| `src/{package}/models.py` | Chooses the chat model: OpenAI with a key, else the local fallback |",
     ]
     text = _template_text(resources.files("aegra.templates") / "project" / "README.md")
@@ -143,6 +162,7 @@ def _readme(name: str, package: str, template: ProjectTemplate, sqlite: bool) ->
         graph_id=template.graph_id,
         example=template.example,
         store_note=store_note,
+        model_row="| `aegra models pull` | Downloads the store's embedding model ahead of time |\n" if sqlite else "",
         file_rows="\n".join(rows),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aegra.config import ConfigError
+from aegra.errors import AegraError
 
 
 class GraphLoadError(ConfigError):
@@ -15,3 +16,10 @@ class GraphNotFoundError(LookupError):
     def __init__(self, graph_id: str) -> None:
         super().__init__(f"Graph '{graph_id}' is not configured")
         self.graph_id = graph_id
+
+
+class GraphUnavailableError(AegraError):
+    """A configured graph that failed to load (`aegra dev` keeps serving the others meanwhile)."""
+
+    # The server is up; this graph's code is what fails, until the next save reloads it.
+    status_code = 503

@@ -22,9 +22,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from langgraph.graph import StateGraph
-from langgraph.pregel import Pregel
-
 from aegra.graphs.errors import GraphLoadError
 
 _MAX_CAUSE_CHARS = 300
@@ -162,6 +159,9 @@ def _exec_file(file: Path, name: str) -> ModuleType:
 
 
 def _graph_names(module: ModuleType) -> list[str]:
+    from langgraph.graph import StateGraph
+    from langgraph.pregel import Pregel
+
     return [
         name
         for name, value in vars(module).items()

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.runnables.utils import create_model
-from langgraph.pregel import Pregel
-from pydantic import TypeAdapter
+if TYPE_CHECKING:
+    from langgraph.pregel import Pregel
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +46,8 @@ def subgraph_schemas(graph: Pregel, namespace: str | None = None, recurse: bool 
 
     `namespace` selects one (`parent|child`; nested ones need `recurse`).
     """
+    from langgraph.pregel import Pregel
+
     return {
         name: _schemas(subgraph)
         for name, subgraph in graph.get_subgraphs(namespace=namespace, recurse=recurse)
@@ -80,6 +81,8 @@ def _render(graph: Pregel, kind: str, render: Callable[[], JsonSchema | None]) -
 
 def state_jsonschema(graph: Pregel) -> JsonSchema:
     """One property per streamed channel, typed by what the channel accepts (`Any` if unrenderable)."""
+    from langchain_core.runnables.utils import create_model
+
     fields: dict[str, Any] = {}
     for name in graph.stream_channels_list:
         update_type = graph.channels[name].UpdateType
@@ -96,6 +99,8 @@ def config_jsonschema(graph: Pregel) -> JsonSchema:
 
     Graphs without a context schema get `{}`.
     """
+    from pydantic import TypeAdapter
+
     context_schema = graph.context_schema
     if context_schema is None:
         return {}

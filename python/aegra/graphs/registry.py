@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
-
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.pregel import Pregel
-from langgraph.store.base import BaseStore
+from typing import TYPE_CHECKING, Any, cast
 
 from aegra.config_schema import AegraConfig
-from aegra.graphs.errors import GraphNotFoundError
+from aegra.graphs.errors import GraphLoadError, GraphNotFoundError
 from aegra.graphs.importing import add_dependencies_to_sys_path, import_target, parse_target
-from aegra.graphs.sources import GraphSource, make_source
+from aegra.graphs.sources import BrokenGraph, GraphSource, make_source
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.pregel import Pregel
+    from langgraph.store.base import BaseStore
+
+logger = logging.getLogger(__name__)
 
 # The name `StateGraph.compile()` gives a graph when the user names none.
 _DEFAULT_GRAPH_NAME = "LangGraph"
@@ -36,13 +40,24 @@ class GraphRegistry:
         self._entries = dict(entries)
 
     @classmethod
-    def load(cls, config: AegraConfig, base_dir: Path) -> GraphRegistry:
-        """Put `dependencies` on `sys.path`, then import every graph; raises `GraphLoadError`."""
+    def load(cls, config: AegraConfig, base_dir: Path, *, keep_broken: bool = False) -> GraphRegistry:
+        """Put `dependencies` on `sys.path`, then import every graph; raises `GraphLoadError`.
+
+        `keep_broken` (`aegra dev` while it reloads): a graph that fails to load is logged in one
+        line and kept as a `BrokenGraph`, which answers that error; the others load as usual.
+        """
         dependency_dirs = add_dependencies_to_sys_path(config.dependencies, base_dir)
         entries: dict[str, GraphEntry] = {}
         for graph_id, spec in config.graph_specs().items():
-            target = parse_target(graph_id, spec.path, base_dir)
-            source = make_source(target, import_target(target, dependency_dirs))
+            source: GraphSource
+            try:
+                target = parse_target(graph_id, spec.path, base_dir)
+                source = make_source(target, import_target(target, dependency_dirs))
+            except GraphLoadError as exc:
+                if not keep_broken:
+                    raise
+                logger.error("%s", exc)
+                source = BrokenGraph(str(exc))
             entries[graph_id] = GraphEntry(graph_id, spec.description, source)
         return cls(entries)
 
@@ -59,6 +74,12 @@ class GraphRegistry:
 
     def is_factory(self, graph_id: str) -> bool:
         return self._entry(graph_id).source.is_factory
+
+    def require_loaded(self, graph_id: str) -> None:
+        """Raise `GraphUnavailableError` (with its load error) if the graph failed to load."""
+        source = self._entry(graph_id).source
+        if isinstance(source, BrokenGraph):
+            raise source.unavailable()
 
     @asynccontextmanager
     async def graph(
@@ -108,7 +129,7 @@ def bind_persistence(
 def _config_for_factory(config: RunnableConfig | Mapping[str, Any] | None) -> RunnableConfig:
     """A copy of `config` with a `configurable` dict, so a factory may read or fill it freely."""
     given: dict[str, Any] = dict(config or {})
-    return cast(RunnableConfig, {**given, "configurable": dict(given.get("configurable") or {})})
+    return cast("RunnableConfig", {**given, "configurable": dict(given.get("configurable") or {})})
 
 
 def _detached_config(config: RunnableConfig | None) -> RunnableConfig | None:

@@ -14,15 +14,15 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from langchain_core.runnables import RunnableConfig
-from langchain_core.runnables.config import var_child_runnable_config
-from langgraph.graph import StateGraph
-from langgraph.pregel import Pregel
-
-from aegra.graphs.errors import GraphLoadError
+from aegra.graphs.errors import GraphLoadError, GraphUnavailableError
 from aegra.graphs.importing import GraphTarget, describe_exception
+
+if TYPE_CHECKING:
+    # Imported where used: a server with no graph loaded yet never pays for LangGraph's runtime.
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.pregel import Pregel
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,23 @@ class StaticGraph:
 
 
 @dataclass(frozen=True)
+class BrokenGraph:
+    """A graph whose file failed to load while `aegra dev` reloads: every use answers its error."""
+
+    error: str
+
+    @property
+    def is_factory(self) -> bool:
+        return False
+
+    def unavailable(self) -> GraphUnavailableError:
+        return GraphUnavailableError(f"{self.error}. Fix it and save: the server reloads")
+
+    def open(self, config: RunnableConfig) -> AbstractAsyncContextManager[Pregel]:
+        raise self.unavailable()
+
+
+@dataclass(frozen=True)
 class GraphFactory:
     graph_id: str
     function: Callable[..., Any]
@@ -59,6 +76,8 @@ class GraphFactory:
 
     @asynccontextmanager
     async def open(self, config: RunnableConfig) -> AsyncIterator[Pregel]:
+        from langchain_core.runnables.config import var_child_runnable_config
+
         async with AsyncExitStack() as stack:
             # While the factory runs, `get_config()` inside it sees the run's config (as on
             # LangGraph Platform); it is reset before the graph is handed out.
@@ -71,6 +90,9 @@ class GraphFactory:
             yield self._as_compiled(value)
 
     def _as_compiled(self, value: Any) -> Pregel:
+        from langgraph.graph import StateGraph
+        from langgraph.pregel import Pregel
+
         if isinstance(value, StateGraph):
             value = value.compile()
         if not isinstance(value, Pregel):
@@ -94,6 +116,9 @@ async def _enter(stack: AsyncExitStack, produced: Any) -> Any:
 
 def make_source(target: GraphTarget, value: Any) -> GraphSource:
     """Classify the imported object; anything that cannot yield a graph is a `GraphLoadError`."""
+    from langgraph.graph import StateGraph
+    from langgraph.pregel import Pregel
+
     if isinstance(value, Pregel):
         _warn_if_persistence_attached(target, value)
         return StaticGraph(value)

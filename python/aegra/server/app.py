@@ -8,16 +8,13 @@ wrapped with the user's app (server/custom_app.py); `http.disable_*` leave route
 
 from __future__ import annotations
 
-from litestar import Controller, Litestar
+from litestar import Controller, Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.middleware.cors import CORSMiddleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from aegra import __version__
 from aegra.auth import Authenticator, load_auth
 from aegra.config import Settings, get_settings
 from aegra.config_schema import CorsConfig, HttpConfig
@@ -32,6 +29,7 @@ from aegra.domain.threads.controllers import ThreadController
 from aegra.serialization import TYPE_ENCODERS
 from aegra.server.auth import AuthMiddleware, get_request_auth
 from aegra.server.custom_app import ApiThenCustom, lifespan_of, load_custom_app
+from aegra.server.docs_page import docs_assets_router, docs_openapi_config
 from aegra.server.errors import EXCEPTION_HANDLERS
 from aegra.server.mount_prefix import MountedUnder, validate_mount_prefix
 from aegra.server.resources import INJECTABLE, lifespan, provider
@@ -40,15 +38,21 @@ from aegra.server.resources import INJECTABLE, lifespan, provider
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
 
 
-def create_app(settings: Settings | None = None) -> Litestar | ApiThenCustom | MountedUnder:
+def create_app(
+    settings: Settings | None = None, *, keep_broken_graphs: bool = False
+) -> Litestar | ApiThenCustom | MountedUnder:
+    """`keep_broken_graphs` (`aegra dev`): serve the graphs that load, and answer the error of those
+    that do not (see `GraphRegistry.load`), instead of failing startup."""
     settings = settings or get_settings()
     http = settings.config.http or HttpConfig()
     prefix = validate_mount_prefix(http.mount_prefix)
-    app = _create_app(settings, http)
+    app = _create_app(settings, http, prefix, keep_broken_graphs)
     return app if prefix is None else MountedUnder(app, prefix)
 
 
-def _create_app(settings: Settings, http: HttpConfig) -> Litestar | ApiThenCustom:
+def _create_app(
+    settings: Settings, http: HttpConfig, prefix: str | None, keep_broken_graphs: bool
+) -> Litestar | ApiThenCustom:
     # Loaded here, before anything opens: a broken auth file or custom app stops startup.
     auth_config = settings.config.auth
     authenticator = Authenticator(
@@ -69,9 +73,9 @@ def _create_app(settings: Settings, http: HttpConfig) -> Litestar | ApiThenCusto
         exception_handlers=EXCEPTION_HANDLERS,
         type_encoders=TYPE_ENCODERS,
         cors_config=cors,
-        openapi_config=None if http.disable_meta else _openapi(),
+        openapi_config=None if http.disable_meta else docs_openapi_config(prefix),
         # `auth`: the cron scheduler judges each firing with the same handlers (server/resources.py).
-        state=State({"settings": settings, "auth": authenticator.auth}),
+        state=State({"settings": settings, "auth": authenticator.auth, "keep_broken_graphs": keep_broken_graphs}),
         # Unexpected errors are logged once, by server.errors.handle_unexpected.
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]}, log_exceptions="never"
@@ -85,7 +89,7 @@ def _create_app(settings: Settings, http: HttpConfig) -> Litestar | ApiThenCusto
     return ApiThenCustom(api, CORSMiddleware(custom, cors))
 
 
-def _route_handlers(http: HttpConfig, role: str = "all") -> list[type[Controller]]:
+def _route_handlers(http: HttpConfig, role: str = "all") -> list[type[Controller] | Router]:
     if role == "worker":  # `aegra worker`: runs only; its port answers health checks
         return [HealthController]
     groups: list[tuple[bool, list[type[Controller]]]] = [
@@ -98,18 +102,8 @@ def _route_handlers(http: HttpConfig, role: str = "all") -> list[type[Controller
         (http.disable_mcp, [McpController]),
         (http.disable_a2a, [A2AController, AgentCardController]),
     ]
-    return [HealthController, *(c for disabled, controllers in groups if not disabled for c in controllers)]
-
-
-def _openapi() -> OpenAPIConfig:
-    return OpenAPIConfig(
-        title="Aegra",
-        version=__version__,
-        description="The LangGraph Platform API, self-hosted.",
-        # The UI lives at /docs; /openapi.json (the path clients expect) is SystemController's.
-        path="/docs",
-        render_plugins=[SwaggerRenderPlugin(path="/")],
-    )
+    docs = [] if http.disable_meta else [docs_assets_router()]
+    return [HealthController, *docs, *(c for disabled, controllers in groups if not disabled for c in controllers)]
 
 
 def _cors(settings: Settings) -> CORSConfig:

@@ -7,11 +7,8 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.store.base import BaseStore
-from langgraph_sdk import Auth
 from litestar import Litestar
 from litestar.datastructures import State
 
@@ -49,6 +46,11 @@ from aegra.graphs import GraphRegistry
 from aegra.server.cpu_affinity import pin_to_one_core
 from aegra.store.factory import open_store
 
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.store.base import BaseStore
+    from langgraph_sdk import Auth
+
 logger = logging.getLogger(__name__)
 
 
@@ -70,12 +72,12 @@ class Resources:
 
 @asynccontextmanager
 async def open_resources(
-    settings: Settings, loopback_app: Any | None = None, auth: Auth | None = None
+    settings: Settings, loopback_app: Any | None = None, auth: Auth | None = None, *, keep_broken_graphs: bool = False
 ) -> AsyncIterator[Resources]:
     """`loopback_app`: this server's ASGI app, for webhooks addressed to its own routes; `auth`: its
-    `Auth` object, which judges cron firings."""
+    `Auth` object, which judges cron firings; `keep_broken_graphs`: see `GraphRegistry.load`."""
     # Import user graphs first: a broken graph file should stop startup before anything opens.
-    graphs = GraphRegistry.load(settings.config, settings.base_dir)
+    graphs = GraphRegistry.load(settings.config, settings.base_dir, keep_broken=keep_broken_graphs)
     async with AsyncExitStack() as stack:
         db = await Database.open(settings.database)
         stack.push_async_callback(db.close)
@@ -175,7 +177,11 @@ async def _open_executor(
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     if app.state.settings.pin_cpu:
         pin_to_one_core()  # first: the threads started from here on inherit the core
-    async with open_resources(app.state.settings, loopback_app=app, auth=app.state.get("auth")) as resources:
+    state = app.state
+    keep_broken = bool(state.get("keep_broken_graphs"))
+    async with open_resources(
+        state.settings, loopback_app=app, auth=state.get("auth"), keep_broken_graphs=keep_broken
+    ) as resources:
         app.state.resources = resources
         tune_garbage_collector()
         yield

@@ -29,6 +29,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base.embed import EmbeddingsLambda
 
+from aegra.local_models import load_text_embedding
 from aegra.vec.packing import check_embeddings
 
 logger = logging.getLogger(__name__)
@@ -115,17 +116,14 @@ class FastEmbedEmbeddings(Embeddings):
                     raise self._failure
                 logger.info("loading fastembed model %s (the first run downloads it)", self.model_name)
                 try:
-                    from fastembed import TextEmbedding
-
-                    self._model = TextEmbedding(model_name=self.model_name, **self.options)
+                    # From the cache with no network; else downloaded first, failing in seconds offline.
+                    self._model = load_text_embedding(self.model_name, **self.options)
                 except Exception as exc:
                     self._failed_at = time.monotonic()
                     self._failure = EmbeddingUnavailableError(
-                        f"fastembed could not load the embedding model {self.model_name!r}: {exc}. "
-                        "The first run downloads it from Hugging Face; check network access, or point "
-                        "FASTEMBED_CACHE_PATH at a folder that holds it. Until then, semantic search and "
-                        f"indexed puts fail (next attempt in {RETRY_AFTER_SECONDS:.0f} s); get, list, and "
-                        "keyword/filter search keep working."
+                        f"fastembed could not load the embedding model {self.model_name!r}: {exc}. Until then, "
+                        f"semantic search and indexed puts fail (next attempt in {RETRY_AFTER_SECONDS:.0f} s); "
+                        "get, list, and keyword/filter search keep working."
                     )
                     raise self._failure from exc
             return self._model

@@ -84,14 +84,16 @@ pub(crate) fn matrix(buffer: &PyBuffer<f32>, dims: usize) -> PyResult<&[f32]> {
     slice_of(buffer)
 }
 
-/// Facts about this build, as a dict (version, profile, arch, simd features).
+/// Facts about this build, as a dict: version, profile, arch, the SIMD instruction sets the
+/// kernels run with on this CPU (`simd`), the build's baseline (`compiled_simd`).
 #[pyfunction]
 fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let info = PyDict::new(py);
     info.set_item("version", info::VERSION)?;
     info.set_item("profile", info::PROFILE)?;
     info.set_item("arch", std::env::consts::ARCH)?;
-    info.set_item("simd", info::target_features())?;
+    info.set_item("simd", info::simd_in_use())?;
+    info.set_item("compiled_simd", info::target_features())?;
     info.set_item("kernel", kernels::active_simd())?;
     info.set_item("description", info::describe())?;
     Ok(info)

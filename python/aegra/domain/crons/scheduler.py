@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
-
-from langgraph_sdk import Auth
+from typing import TYPE_CHECKING, Any
 
 from aegra.auth import ANONYMOUS, AuthUser, RequestAuth
 from aegra.db.engine import Database
@@ -25,6 +23,9 @@ from aegra.domain.crons.services import run_request
 from aegra.domain.runs.services import RunService
 from aegra.errors import AegraError
 from aegra.periodic import PeriodicSweep
+
+if TYPE_CHECKING:
+    from langgraph_sdk import Auth
 
 logger = logging.getLogger(__name__)
 

@@ -14,12 +14,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, cast
-
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.store.base import BaseStore
-from langgraph.types import Command, Send
+from typing import TYPE_CHECKING, Any, cast
 
 from aegra.db.outages import is_outage
 from aegra.domain.runs.broker import Broker
@@ -27,6 +22,13 @@ from aegra.domain.runs.stream_modes import StreamTranslator
 from aegra.domain.threads.snapshots import jsonable, thread_summary
 from aegra.graphs import GraphRegistry
 from aegra.serialization import dumps_lenient
+
+if TYPE_CHECKING:
+    # Imported where used: langgraph.types pulls in LangSmith's tracing, a third of the server's startup.
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.store.base import BaseStore
+    from langgraph.types import Command
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
 
 
 def _command(body: dict[str, Any]) -> Command:
+    from langgraph.types import Command, Send
+
     goto = body.get("goto")
     if isinstance(goto, dict):
         goto = Send(goto["node"], goto.get("input"))
@@ -106,7 +110,7 @@ class GraphRunner:
                             publish: Callable[[str, Any], Awaitable[None]]) -> dict[str, Any] | None:  # fmt: skip
         """Run the graph, its stream translated to the run's events; the thread's state after it."""
         translator = StreamTranslator(kwargs["stream_mode"], subgraphs=kwargs.get("subgraphs", False))
-        config = cast(RunnableConfig, kwargs["config"])
+        config = cast("RunnableConfig", kwargs["config"])
         graph_input = _command(kwargs["command"]) if kwargs.get("command") else kwargs.get("input")
         async with self.graphs.graph(graph_id, config, checkpointer=self.checkpointer, store=self.store) as graph:
             final = FinalState(graph)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from aegra.errors import Invalid
 from aegra.serialization import dumps
+
+if TYPE_CHECKING:
+    # Imported where used: httpx brings its command line (rich, pygments) along, a tenth of startup.
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +54,16 @@ class WebhookSender:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _client(self, url: str) -> httpx.AsyncClient:
+        import httpx
+
         if url.startswith("/"):
             transport = httpx.ASGITransport(app=self._loopback_app)  # type: ignore[arg-type]
             return httpx.AsyncClient(transport=transport, base_url=LOOPBACK_BASE, timeout=TIMEOUT_SECONDS)
         return httpx.AsyncClient(timeout=TIMEOUT_SECONDS)
 
     async def _deliver(self, url: str, payload: dict[str, Any]) -> None:
+        import httpx
+
         body = dumps(payload)
         delay = FIRST_BACKOFF_SECONDS
         async with self._client(url) as client:

@@ -7,21 +7,31 @@ checkpoint, parent_checkpoint, interrupts`, plus the deprecated `checkpoint_id` 
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from langchain_core.runnables import RunnableConfig
-from langgraph.types import Interrupt, StateSnapshot
 
 from aegra.errors import Invalid
 from aegra.serialization import dumps
 
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.types import Interrupt, StateSnapshot
+
 STATE_FIELDS = frozenset(
     {"values", "next", "tasks", "checkpoint", "metadata", "created_at", "parent_checkpoint", "interrupts"}
 )
-EMPTY_STATE = StateSnapshot(
-    values={}, next=(), config=None, metadata=None, created_at=None, parent_config=None, tasks=(), interrupts=()
-)
+
+
+@cache
+def empty_state() -> StateSnapshot:
+    """The state of a thread that has no checkpoint yet."""
+    from langgraph.types import StateSnapshot
+
+    return StateSnapshot(
+        values={}, next=(), config=None, metadata=None, created_at=None, parent_config=None, tasks=(), interrupts=()
+    )
 
 
 def jsonable(value: Any) -> Any:
@@ -48,6 +58,8 @@ def interrupt_of(interrupt: Interrupt | dict[str, Any]) -> dict[str, Any]:
 
 
 def thread_state(snapshot: StateSnapshot) -> dict[str, Any]:
+    from langgraph.types import StateSnapshot
+
     metadata = snapshot.metadata
     if metadata is not None and metadata.get("checkpoint_ns") == "":
         # langgraph-api leaves the root namespace out of a state's metadata.

@@ -13,13 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
-from typing import Any
-
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.errors import InvalidUpdateError
-from langgraph.pregel import Pregel
-from langgraph.store.base import BaseStore
-from langgraph.types import Command, Send, StateSnapshot, StateUpdate
+from typing import TYPE_CHECKING, Any
 
 from aegra.auth import RequestAuth
 from aegra.db.engine import Database
@@ -27,8 +21,8 @@ from aegra.db.tables import runs, threads
 from aegra.domain.threads import schemas
 from aegra.domain.threads.rows import parse_thread_id, require_thread, touched
 from aegra.domain.threads.snapshots import (
-    EMPTY_STATE,
     check_select,
+    empty_state,
     jsonable,
     select_state,
     thread_state,
@@ -36,6 +30,13 @@ from aegra.domain.threads.snapshots import (
 )
 from aegra.errors import BadRequest, Conflict, NotFound
 from aegra.graphs import GraphRegistry
+
+if TYPE_CHECKING:
+    # Imported where used: langgraph.types pulls in LangSmith's tracing, a third of the server's startup.
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.pregel import Pregel
+    from langgraph.store.base import BaseStore
+    from langgraph.types import Send, StateSnapshot
 
 
 def no_graph_id(thread_id: uuid.UUID) -> BadRequest:
@@ -85,7 +86,7 @@ class ThreadStateService:
         check_select(select)
         row = await self._row(thread_id, auth, "read")
         graph_id = row.metadata.get("graph_id")
-        snapshot = EMPTY_STATE
+        snapshot = empty_state()
         if graph_id:
             configurable = {"checkpoint_ns": "", **(checkpoint or {}), "thread_id": str(row.thread_id)}
             async with self._graph(row.thread_id, row.config, graph_id) as graph:
@@ -160,6 +161,8 @@ class ThreadStateService:
         graph_id = metadata.get("graph_id")
         if not graph_id:
             raise no_graph_id(thread_id)
+        from langgraph.types import StateUpdate
+
         steps = [[StateUpdate(_update_value(u), u.as_node) for u in step.updates] for step in supersteps]
         config: Any = {"configurable": {"thread_id": str(thread_id), "checkpoint_ns": ""}}
         async with self._graph(thread_id, {}, graph_id) as graph:
@@ -182,6 +185,8 @@ class ThreadStateService:
 @contextmanager
 def _refused_update() -> Iterator[None]:
     """What LangGraph raises for an update that does not fit the graph is the client's error (400)."""
+    from langgraph.errors import InvalidUpdateError
+
     try:
         yield
     # NotImplementedError: LangChain's "Unsupported message type" when coercing messages.
@@ -192,6 +197,8 @@ def _refused_update() -> Iterator[None]:
 def _update_value(update: schemas.SuperstepUpdate) -> Any:
     if update.command is None:
         return update.values
+    from langgraph.types import Command
+
     command = update.command
     goto: Any = ()
     if isinstance(command.goto, str | schemas.Send):
@@ -202,4 +209,6 @@ def _update_value(update: schemas.SuperstepUpdate) -> Any:
 
 
 def _goto(target: str | schemas.Send) -> str | Send:
+    from langgraph.types import Send
+
     return target if isinstance(target, str) else Send(target.node, target.input)
