@@ -29,8 +29,10 @@ from aegra.domain.runs.broker import Broker, StreamEvent
 from aegra.domain.runs.executor import Executor
 from aegra.domain.runs.options import build_kwargs, validate_options
 from aegra.domain.runs.results import RunResult, thread_fallback
+from aegra.domain.runs.webhooks import WebhookPolicy
 from aegra.domain.schemas import check_limit, from_row, parse_uuid
 from aegra.errors import BadRequest, Conflict, Invalid, NotFound
+from aegra.ids import new_id
 
 
 class NewThread(NamedTuple):
@@ -45,9 +47,9 @@ class NewThread(NamedTuple):
 
 class RunService:
     def __init__(self, db: Database, assistants: AssistantService, broker: Broker, executor: Executor,
-                 *, max_search_limit: int = 1000, webhooks_enabled: bool = True) -> None:  # fmt: skip
+                 *, max_search_limit: int = 1000, webhooks: WebhookPolicy | None = None) -> None:  # fmt: skip
         self.db = db
-        self.webhooks_enabled = webhooks_enabled
+        self.webhooks = webhooks  # None: disabled
         self.assistants = assistants
         self.broker = broker
         self.executor = executor
@@ -70,10 +72,10 @@ class RunService:
     async def create(self, thread_id: str | None, body: schemas.RunCreate, *, auth: RequestAuth) -> schemas.Run:
         """Persist a pending run (creating its thread when allowed) and hand it to the executor."""
         stateless = thread_id is None
-        validate_options(body, stateless=stateless, webhooks_enabled=self.webhooks_enabled)
+        validate_options(body, stateless=stateless, webhooks=self.webhooks)
         assistant_id = await self.assistants.run_access(body.assistant_id, auth=auth)
-        thread_uuid = uuid.uuid4() if stateless else parse_uuid(thread_id, "thread ID")  # type: ignore[arg-type]
-        run_id = uuid.uuid4()
+        thread_uuid = new_id() if stateless else parse_uuid(thread_id, "thread ID")  # type: ignore[arg-type]
+        run_id = new_id()
         body, allowed = await self._authorize_create(thread_uuid, run_id, body, auth)
         strategy = None if stateless else (body.multitask_strategy or "enqueue")
         to_cancel: list[uuid.UUID] = []

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from aegra.domain.schemas import JSONObject, Limit, Offset, Request, SortOrder
+from aegra.errors import Invalid
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 ThreadField = Literal[
@@ -114,10 +115,26 @@ class StateUpdate(Request):
 
 class HistorySearch(Request):
     limit: Limit = 1
-    before: str | CheckpointConfig | None = None
+    # A checkpoint id (the Python SDK's `str`), a `Checkpoint` (its other form), or a config
+    # `{"configurable": {...}}` (the JS SDK's form, the one langgraph-api reads): see `before_config`.
+    before: str | JSONObject | None = None
     metadata: JSONObject | None = None
     checkpoint: CheckpointConfig | None = None
     select: list[str] | None = None
+
+
+def before_config(before: str | JSONObject | None) -> dict[str, Any] | None:
+    """The `before` of a history search as the config LangGraph's `aget_state_history` takes."""
+    if before is None:
+        return None
+    if isinstance(before, str):
+        return {"configurable": {"checkpoint_id": before}}
+    fields = before.get("configurable", before) if set(before) <= {"configurable"} else before
+    try:
+        checkpoint = msgspec.convert(fields, CheckpointConfig)
+    except msgspec.ValidationError as exc:
+        raise Invalid(f"Invalid `before`: {exc}") from None
+    return {"configurable": checkpoint.configurable()}
 
 
 class ThreadTTL(msgspec.Struct):

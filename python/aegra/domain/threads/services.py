@@ -31,6 +31,7 @@ from aegra.domain.threads.rows import parse_thread_id, require_thread, to_schema
 from aegra.domain.threads.state import ThreadStateService, no_graph_id
 from aegra.errors import Conflict, Invalid, NotFound
 from aegra.graphs import GraphRegistry
+from aegra.ids import new_id
 
 INCLUDABLE = frozenset({"ttl"})
 
@@ -63,7 +64,7 @@ class ThreadService:
     # -- CRUD -----------------------------------------------------------------------------
 
     async def create(self, body: schemas.ThreadCreate, *, auth: RequestAuth) -> schemas.Thread:
-        thread_id = parse_thread_id(body.thread_id) if body.thread_id else uuid.uuid4()
+        thread_id = parse_thread_id(body.thread_id) if body.thread_id else new_id()
         value: dict[str, Any] = {
             "thread_id": thread_id,
             "metadata": dict(body.metadata or {}),
@@ -200,14 +201,14 @@ class ThreadService:
         allowed = await auth.authorize("threads", "read", {"thread_id": resolved})
         async with self.db.read() as sql:
             source = await require_thread(sql, resolved, allowed)
-        new_id = uuid.uuid4()
-        value: dict[str, Any] = {"thread_id": new_id, "metadata": dict(source.metadata)}
+        copy_id = new_id()
+        value: dict[str, Any] = {"thread_id": copy_id, "metadata": dict(source.metadata)}
         await auth.authorize("threads", "create", value)
         # Checkpoints first: if copying them fails, no thread appears with half a history.
-        await checkpoints.copy_thread(self.checkpointer, str(resolved), str(new_id))
+        await checkpoints.copy_thread(self.checkpointer, str(resolved), str(copy_id))
         now = datetime.now(UTC)
         row = {
-            "thread_id": new_id, "created_at": now, "updated_at": now,
+            "thread_id": copy_id, "created_at": now, "updated_at": now,
             "state_updated_at": source.state_updated_at or now, "metadata": value["metadata"],
             "config": dict(source.config), "status": source.status, "values": source.values,
             "interrupts": dict(source.interrupts),
