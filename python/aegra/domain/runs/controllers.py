@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
+from litestar.params import Parameter
 from litestar.response import Stream
 
 from aegra.auth import RequestAuth
@@ -19,6 +20,7 @@ from aegra.domain.runs import schemas
 from aegra.domain.runs.broker import StreamEvent
 from aegra.domain.runs.services import RunService
 from aegra.domain.runs.sse import call_in_background, disconnected, json_when_done, sse_stream
+from aegra.domain.schemas import INT64_MAX
 from aegra.errors import Invalid
 from aegra.serialization import dumps
 
@@ -166,12 +168,10 @@ class ThreadRunController(Controller):
         runs: RunService,
         auth: RequestAuth,
         thread_id: str,
-        limit: int = 10,
-        offset: int = 0,
-        status: str | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 10,
+        offset: Annotated[int, Parameter(ge=0, le=INT64_MAX)] = 0,
+        status: schemas.RunStatus | None = None,
     ) -> Response[list[schemas.Run]]:
-        if limit < 1 or offset < 0:
-            raise Invalid("limit must be at least 1 and offset not negative")
         page = await runs.list(thread_id, auth=auth, limit=limit, offset=offset, status=status)
         return Response(page.items, headers=page.headers())
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from aegra.domain.schemas import JSONObject, Limit, Offset, Request, SortOrder
+from aegra.domain.schemas import JSONObject, Limit, Offset, PositiveMinutes, Request, SortOrder
 from aegra.errors import Invalid
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
@@ -20,7 +20,7 @@ ThreadField = Literal[
 ThreadSortField = Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"]
 TTLStrategy = Literal["delete", "keep_latest"]
 # TTLs are minutes; a non-positive one would expire the thread before anyone could use it.
-Minutes = Annotated[float, msgspec.Meta(gt=0)]
+Minutes = PositiveMinutes
 # At most ten extracted paths per search, as langgraph-api allows.
 Extract = Annotated[dict[str, str], msgspec.Meta(max_length=10)]
 
