@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from tests.compat.compare import shape
 from tests.compat.pair import Pair, Side
 
 
@@ -86,7 +87,10 @@ async def test_copy_and_prune(pair: Pair) -> None:
         copy_id = s.name_id(copied["thread_id"], "copy")
         history_before = await s.sdk.threads.get_history(tid, limit=100)
         other = s.name_id((await s.sdk.threads.create())["thread_id"], "other")
+        storage = await s.request("GET", f"/threads/{tid}/storage")
         return {
+            "threads.storage": {**storage, "body": shape(storage["body"])},
+            "threads.storage.unknown": await s.request("GET", f"/threads/{uuid.uuid4()}/storage"),
             "threads.copy": copied,
             "threads.copy.state": await s.sdk.threads.get_state(copy_id),
             "threads.copy.history": len(await s.sdk.threads.get_history(copy_id, limit=100)) == len(history_before),

@@ -12,7 +12,8 @@ test suite runs one, tests/e2e/test_fuzz_openapi.py), see the truth:
   `config.configurable`, a graph that refuses a state update);
 - 404: an id in the path (or the body) that names nothing the caller may see;
 - 409: creating what exists, or changing what is busy (threads, runs, assistants, crons);
-- 401 and 403: refused by the `auth.path` handlers (only when auth is configured).
+- 401 and 403: refused by the `auth.path` handlers (only when auth is configured);
+- 501: thread storage, with a checkpointer whose tables it does not know.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict with the resource's current state",
     422: "The request does not fit the schema",
+    501: "Not available with this server's configuration",
 }
 # Path parameters that are UUIDs (an assistant id may also be a graph's name).
 UUID_PARAMETERS = frozenset({"thread_id", "run_id", "cron_id", "checkpoint_id"})
@@ -71,4 +73,6 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     statuses += [401, 403, 404]
     if method != "get" and path.startswith(CONFLICTING):
         statuses.append(409)
+    if path.endswith("/storage"):
+        statuses.append(501)  # a checkpointer whose tables it cannot read
     return statuses

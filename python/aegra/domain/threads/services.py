@@ -29,7 +29,7 @@ from aegra.domain.threads import schemas
 from aegra.domain.threads.extract import check_extract, extract
 from aegra.domain.threads.rows import parse_thread_id, require_thread, to_schema, touched, ttl_columns
 from aegra.domain.threads.state import ThreadStateService, no_graph_id
-from aegra.errors import Conflict, Invalid, NotFound
+from aegra.errors import Conflict, Invalid, NotFound, NotImplementedHere
 from aegra.graphs import GraphRegistry
 from aegra.ids import new_id
 
@@ -192,6 +192,17 @@ class ThreadService:
                 allowed_by=allowed,
             )  # fmt: skip
             return await threads.count(sql, conditions)
+
+    async def storage(self, thread_id: str, *, auth: RequestAuth) -> dict[str, Any]:
+        """What the thread's checkpoints occupy in the database (501 for a checkpointer of another kind)."""
+        resolved = parse_thread_id(thread_id)
+        allowed = await auth.authorize("threads", "read", {"thread_id": resolved})
+        async with self.db.read() as sql:
+            await require_thread(sql, resolved, allowed)
+        report = await checkpoints.thread_storage(self.checkpointer, str(resolved))
+        if report is None:
+            raise NotImplementedHere(f"Storage is not reported for the {type(self.checkpointer).__name__} checkpointer")
+        return {"thread_id": str(resolved), **report}
 
     # -- copy and prune -------------------------------------------------------------------
 
