@@ -20,7 +20,7 @@ from aegra.domain.runs import schemas
 from aegra.domain.runs.broker import StreamEvent
 from aegra.domain.runs.services import RunService
 from aegra.domain.runs.sse import call_in_background, disconnected, json_when_done, sse_stream
-from aegra.domain.schemas import INT64_MAX
+from aegra.domain.schemas import INT64_MAX, selected
 from aegra.errors import Invalid
 from aegra.serialization import dumps
 
@@ -134,7 +134,10 @@ async def _join_stream(runs: RunService, auth: RequestAuth, state: State, reques
                        cancel_on_disconnect: bool) -> Stream:  # fmt: skip
     await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
     on_disconnect = _canceller(runs, auth, thread_id, run_id, cancel_on_disconnect)
-    events = _only_modes(runs.events(thread_id, run_id, auth=auth, after=_last_event_id(request)), stream_mode)
+    after = _last_event_id(request)
+    # Without `Last-Event-ID`, the events from now on (langgraph-sdk: "Output is not buffered, so
+    # any output produced before this call will not be received here"); with it, those after it.
+    events = _only_modes(runs.events(thread_id, run_id, auth=auth, after=after, live_only=after is None), stream_mode)
     body = sse_stream(events, with_ids=True, keepalive=_keepalive(state), on_disconnect=on_disconnect)
     return Stream(body, media_type=SSE)
 
@@ -172,9 +175,10 @@ class ThreadRunController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 10,
         offset: Annotated[int, Parameter(ge=0, le=INT64_MAX)] = 0,
         status: schemas.RunStatus | None = None,
-    ) -> Response[list[schemas.Run]]:
+        select: list[schemas.RunField] | None = None,
+    ) -> Response[list[dict[str, Any]]]:
         page = await runs.list(thread_id, auth=auth, limit=limit, offset=offset, status=status)
-        return Response(page.items, headers=page.headers())
+        return Response([selected(run, select) for run in page.items], headers=page.headers())
 
     @get("/{run_id:str}", summary="Get a run")
     async def get_run(self, runs: RunService, auth: RequestAuth, thread_id: str, run_id: str) -> schemas.Run:

@@ -17,6 +17,10 @@ StreamModeName = Literal[
 ]
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
+RunField = Literal[
+    "run_id", "thread_id", "assistant_id", "created_at", "updated_at", "status", "metadata", "kwargs",
+    "multitask_strategy", "langsmith_session_name",
+]  # fmt: skip
 
 
 class CommandBody(Request):
