@@ -54,6 +54,9 @@ async def test_interrupt_and_input_respond(pair: Pair) -> None:
             await thread.run.start(input={"request": "deploy"})
             first = await asyncio.wait_for(_until_terminal(thread), 30)
             requested = [data for method, _, data in first if method == "input.requested"]
+            async with asyncio.timeout(10):  # the SDK learns of interrupts on a stream of its own
+                while not thread.interrupts:  # noqa: ASYNC110 - the SDK exposes no event for it
+                    await asyncio.sleep(0.05)
             answer = await s.call(thread.run.respond("yes", interrupt_id=requested[0]["interrupt_id"]))
         # The resumed run, through the REST API (an event stream replays the thread's earlier runs too).
         resumed = (await s.sdk.runs.list(thread.thread_id, limit=1))[0]

@@ -35,12 +35,12 @@ async def test_store(pair: Pair) -> None:
             ),
             "store.get_item.no_key": await s.request("GET", "/store/items", params={"namespace": "compat"}),
             "store.search_items": keys(await st.search_items(ns)),
-            "store.search_items.filter": keys(await st.search_items(["compat"], filter={"tag": "x"})),
+            "store.search_items.filter": keys(await st.search_items(["compat", m], filter={"tag": "x"})),
             "store.search_items.page": keys(await st.search_items(ns, limit=2, offset=1)),
             "store.search_items.op_filter": keys(await st.search_items(ns, filter={"n": {"$gt": 2}})),
             "store.list_namespaces": await st.list_namespaces(prefix=["compat", m]),
             "store.list_namespaces.depth": await st.list_namespaces(prefix=["compat", m], max_depth=2),
-            "store.list_namespaces.suffix": await st.list_namespaces(prefix=["compat"], suffix=["deep"]),
+            "store.list_namespaces.suffix": await st.list_namespaces(prefix=["compat", m], suffix=["deep"]),
             "store.delete_item": await st.delete_item(ns, "a"),
             "store.get_item.deleted": await s.request(
                 "GET", "/store/items", params={"namespace": ".".join(ns), "key": "a"}
