@@ -28,6 +28,9 @@ fi
 
 # The package with its dev extras; this builds the Rust extension aegra._vec.
 python -m pip install -q --disable-pip-version-check -e ".[dev]"
+# The official server (langgraph-cli[inmem], pinned) for the compatibility suite, in a venv of its
+# own so its pins never move ours (tests/compat/official.py; kept under ~/.cache, keyed by the pins).
+python -m tests.compat.official
 
 cargo fmt --check
 cargo clippy -q --all-features -- -D warnings

@@ -83,6 +83,22 @@ class HttpConfig(msgspec.Struct):
     mount_prefix: str | None = None
 
 
+class WebhookUrlConfig(msgspec.Struct):
+    """`webhooks.url`: which URLs a run's webhook may name (langgraph-api's keys; see
+    domain/runs/webhooks.py). Aegra refuses private addresses unless `disable_private_ips` is false."""
+
+    allowed_domains: list[str] = msgspec.field(default_factory=list)
+    allowed_ports: list[PositiveInt] = msgspec.field(default_factory=list)
+    require_https: bool = False
+    max_url_length: PositiveInt = 4096
+    disable_loopback: bool = True
+    disable_private_ips: bool = True
+
+
+class WebhooksConfig(msgspec.Struct):
+    url: WebhookUrlConfig | None = None
+
+
 class AegraConfig(msgspec.Struct):
     """The whole config file. Every key has a default, so `{}` is a valid (empty) config."""
 
@@ -93,6 +109,7 @@ class AegraConfig(msgspec.Struct):
     checkpointer: CheckpointerConfig | None = None
     auth: AuthConfig | None = None
     http: HttpConfig | None = None
+    webhooks: WebhooksConfig | None = None
 
     def graph_specs(self) -> dict[str, GraphSpec]:
         """`graphs` with the string shorthand expanded."""
@@ -120,7 +137,6 @@ IGNORED_LANGGRAPH_KEYS = frozenset(
         "priority",
         "ui",
         "ui_config",
-        "webhooks",
     }
 )
 

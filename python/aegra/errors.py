@@ -38,3 +38,9 @@ class Unavailable(AegraError):
 
     status_code = 503
     headers = {"Retry-After": "1"}
+
+
+class NotImplementedHere(AegraError):
+    """The operation exists in the API, but not for this server's configuration (501)."""
+
+    status_code = 501

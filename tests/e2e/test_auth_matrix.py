@@ -137,7 +137,18 @@ MATRIX = [
     Call("POST", "/threads/{thread_id}/state", {"values": {"sleep": 0}}),
     Call("POST", "/threads/{thread_id}/state/checkpoint", {"checkpoint": {"checkpoint_id": "{checkpoint_id}"}}),
     Call("GET", "/threads/{thread_id}/state/{checkpoint_id}"),
-    Call("GET", "/threads/{thread_id}/stream"),
+    Call("GET", "/threads/{thread_id}/storage"),
+    # The thread stream stays open for the thread's next runs: alice's would never end.
+    Call("GET", "/threads/{thread_id}/stream", control=False),
+    Call("POST", "/threads/{thread_id}/stream/events", {"channels": ["values"]}, control=False),
+    # A protocol command answers in its own envelope: bob's is an error, never a started run.
+    Call(
+        "POST",
+        "/threads/{thread_id}/commands",
+        {"id": 1, "method": "run.start", "params": {"assistant_id": "whoami", "input": {}}},
+        sees=lambda body: body.get("type") == "success",
+        control=False,
+    ),
     # -- runs of a thread (after the state rows: alice's runs here keep her thread busy a moment)
     Call("GET", "/threads/{thread_id}/runs"),
     Call("POST", "/threads/{thread_id}/runs", THREAD_RUN),

@@ -124,7 +124,7 @@ async def test_every_client_method(client: LangGraphClient, http: httpx.AsyncCli
     )
     assert set(stateless) == CRON_FIELDS
     assert stateless["thread_id"] is None and stateless["on_run_completed"] == "delete"
-    assert stateless["enabled"] is True and stateless["end_time"] is None and stateless["user_id"] is None
+    assert stateless["enabled"] is True and stateless["end_time"] is None and stateless["user_id"] == ""
     assert stateless["metadata"] == marker and stateless["schedule"] == "*/5 * * * *"
     assert stateless["payload"]["input"] == USER_HI and stateless["payload"]["stream_mode"] == ["values", "updates"]
     next_run = parse_time(stateless["next_run_date"])

@@ -107,7 +107,9 @@ async def test_background_run_then_join(client: LangGraphClient) -> None:
     result = await client.runs.join(thread["thread_id"], run["run_id"])
     assert result["messages"][-1]["content"] == "You said: hi"
     assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "success"
-    replay = await collect(client.runs.join_stream(thread["thread_id"], run["run_id"]))
+    # As langgraph-api: joining a finished run's stream yields nothing; with Last-Event-ID it replays.
+    assert await collect(client.runs.join_stream(thread["thread_id"], run["run_id"])) == []
+    replay = await collect(client.runs.join_stream(thread["thread_id"], run["run_id"], last_event_id="0"))
     assert replay[0][0] == "metadata" and replay[-1][0] == "values", "a finished run's stream replays"
 
 
@@ -154,10 +156,12 @@ async def test_cancel_stops_a_running_graph(client: LangGraphClient) -> None:
     await client.runs.cancel(thread["thread_id"], run["run_id"])
     ended = await wait_status(client, thread["thread_id"], run["run_id"], {"interrupted"})
     assert ended["status"] == "interrupted"
-    with pytest.raises(ConflictError):
+    with pytest.raises(NotFoundError):  # as langgraph-api: only a run in flight can be cancelled
         await client.runs.cancel(thread["thread_id"], run["run_id"])
-    finished_thread = await client.threads.get(thread["thread_id"])
-    assert finished_thread["status"] == "idle"
+    # Stopped mid-graph, the thread says so (langgraph-sdk: "the thread's execution was
+    # interrupted"), as langgraph-api's does; `next` is what would run on resume.
+    assert (await client.threads.get(thread["thread_id"]))["status"] == "interrupted"
+    assert (await client.threads.get_state(thread["thread_id"]))["next"] == ["sleep_in_steps"]
 
 
 async def test_cancel_with_wait_returns_the_result(client: LangGraphClient) -> None:
@@ -405,10 +409,27 @@ async def test_events_mode_streams_langchain_events_beside_other_modes(client: L
 async def test_join_the_thread_stream(client: LangGraphClient) -> None:
     thread = await client.threads.create()
     run = await client.runs.create(thread["thread_id"], "slow", input={"seconds": 0.2}, stream_mode=["custom"])
-    parts = await collect(await client.threads.join_stream(thread["thread_id"], stream_mode="custom"))
+    parts = []
+    # As langgraph-api's, the thread stream stays open for the thread's next runs; each run's end
+    # is a `metadata` event with `status: run_done`.
+    async for part in await client.threads.join_stream(thread["thread_id"], stream_mode="custom"):
+        parts.append((part.event, part.data))
+        if part.event == "metadata" and part.data.get("status") == "run_done":
+            break
     assert [data["step"] for event, data in parts if event == "custom"] == [1, 2, 3, 4]
+    assert parts[-1][1] == {"status": "run_done", "run_id": run["run_id"]}
     assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "success"
-    assert await collect(await client.threads.join_stream(thread["thread_id"])) == [], "an idle thread's stream ends"
+
+    async def next_run_done() -> str:
+        async for part in await client.threads.join_stream(thread["thread_id"], stream_mode="custom"):
+            if part.event == "metadata" and part.data.get("status") == "run_done":
+                return str(part.data["run_id"])
+        return "the stream ended"
+
+    waiting = asyncio.create_task(next_run_done())  # joined while the thread is idle
+    await asyncio.sleep(0.5)
+    second = await client.runs.create(thread["thread_id"], "slow", input={"seconds": 0.1}, stream_mode=["custom"])
+    assert await asyncio.wait_for(waiting, 20) == second["run_id"], "a run that starts later is followed too"
 
 
 async def test_wait_and_join_cancel_on_disconnect_before_the_response_starts(

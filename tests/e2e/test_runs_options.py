@@ -105,18 +105,29 @@ async def test_the_thread_stream_accepts_stream_modes(server: RunningServer, cli
     """The SDK sends `stream_mode`; langgraph-api's own spelling is `stream_modes`."""
     thread_id = (await client.threads.create())["thread_id"]
     await client.runs.create(thread_id, "slow", input={"seconds": 0.3}, stream_mode=["custom", "values"])
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        response = await http.get(f"/threads/{thread_id}/stream", params={"stream_modes": "custom"})
-    events = sse_events(response.text)
+    body = ""
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=30) as http,
+        http.stream("GET", f"/threads/{thread_id}/stream", params={"stream_modes": "custom"}) as response,
+    ):
+        # The thread stream stays open for the thread's next runs (as langgraph-api's): read up to
+        # the end of this run.
+        async for text in response.aiter_text():
+            body += text
+            if '"run_done"' in body:
+                break
+    events = sse_events(body)
     assert {event for event, _ in events} == {"metadata", "custom"}, "the run's `values` are left out"
     assert [data["step"] for event, data in events if event == "custom"] == [1, 2, 3, 4, 5, 6]
+    assert events[-1][1]["status"] == "run_done"
 
 
 async def test_a_stateless_run_can_be_streamed_again_and_joined(server: RunningServer, client: LangGraphClient) -> None:
     run = await client.runs.create(None, "slow", input={"seconds": 0.3}, stream_mode=["custom", "values"],
                                    on_completion="keep")  # fmt: skip
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        streamed = await http.get(f"/runs/{run['run_id']}/stream")
+        # From the start (Last-Event-ID 0): without it, a join streams from now on.
+        streamed = await http.get(f"/runs/{run['run_id']}/stream", headers={"Last-Event-ID": "0"})
         assert streamed.status_code == 200
         events = sse_events(streamed.text)
         assert events[0][0] == "metadata" and events[0][1]["run_id"] == run["run_id"]

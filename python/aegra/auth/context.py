@@ -59,7 +59,10 @@ class RequestAuth:
         return validate_filter(result) or None
 
     def configurable(self) -> dict[str, Any]:
-        """What a run's graph sees of the user, in `config["configurable"]` (as in langgraph-api)."""
+        """What a run's graph sees of the user, in `config["configurable"]` (as in langgraph-api:
+        without authentication, no user and an empty id)."""
+        if self.user is ANONYMOUS:
+            return {"langgraph_auth_user": None, "langgraph_auth_user_id": "", "langgraph_auth_permissions": []}
         return {
             "langgraph_auth_user": self.user.to_dict(),
             "langgraph_auth_user_id": self.user.identity,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, and_, cast, exists, false, func, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -40,20 +41,40 @@ def _same_scalar(a: JSONValue, b: JSONValue) -> bool:
     return type(a) is type(b) and a == b
 
 
+# How deep a filter may nest. SQLite's unrolled form costs time quadratic in the depth (a filter
+# 300 levels deep took seconds to build): real filters are a level or two.
+MAX_FILTER_DEPTH = 16
+
+
 def json_contains(column: Any, wanted: dict[str, Any], dialect: str) -> ColumnElement[bool]:
     """SQL for `column @> wanted` on `dialect` (`postgresql` or `sqlite`)."""
     if not wanted:
         return true()
+    if _depth(wanted) > MAX_FILTER_DEPTH:
+        raise ValueError(f"filters may not nest deeper than {MAX_FILTER_DEPTH} levels")
     if dialect == "postgresql":
         return column.op("@>")(cast(literal(json.dumps(wanted)), JSONB))
     return _sqlite_contains(column, literal("$"), wanted)
 
 
 def path_key(key: str) -> str:
-    """One JSON-path step for SQLite; keys are quoted so dots and spaces in them are literal."""
+    """One JSON-path step for SQLite; keys are quoted so dots and spaces in them are literal.
+
+    SQLite matches a quoted label against the key as written in the stored JSON text, escapes and
+    all (`a\\b` is stored as `"a\\\\b"`), so the label is the key escaped as our encoder (msgspec)
+    writes it. It cannot hold a double quote at all (SQLite ends the label there).
+    """
     if '"' in key:
         raise ValueError(f"filter keys may not contain a double quote: {key!r}")
-    return f'."{key}"'
+    return f'."{msgspec.json.encode(key).decode()[1:-1]}"'
+
+
+def _depth(value: JSONValue) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 def _sqlite_contains(column: Any, path: Any, wanted: JSONValue) -> ColumnElement[bool]:

@@ -12,14 +12,64 @@ import msgspec
 from aegra.errors import BadRequest, Invalid
 
 JSONObject = dict[str, Any]
+# The integers the databases bind (SQLite INTEGER, PostgreSQL bigint): a JSON number beyond them
+# cannot be stored, compared or filtered on; langgraph-api's JSON parser (orjson) refuses them too.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# How deep a request's JSON may nest. Deeper values overflow Python's recursion in the code that
+# stores and searches them (~470 levels took the server down), and no real metadata or graph input
+# comes near it.
+MAX_JSON_DEPTH = 64
 # Search windows: the bounds langgraph-api's OpenAPI declares (MAX_SEARCH_LIMIT may lower the top).
 Limit = Annotated[int, msgspec.Meta(ge=1, le=1000)]
-Offset = Annotated[int, msgspec.Meta(ge=0)]
+Offset = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
 SortOrder = Literal["asc", "desc"]
+# Durations a request may give: ten years of seconds, a hundred years of minutes (beyond them
+# datetime arithmetic overflows, and nobody means them).
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=10 * 365 * 24 * 3600)]
+PositiveMinutes = Annotated[float, msgspec.Meta(gt=0, le=100 * 365 * 24 * 60)]
 
 
 class Request(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Base of request bodies: a field we don't know is refused (422), never silently dropped."""
+    """Base of request bodies: a field we don't know is refused (422), never silently dropped; and
+    what no database can keep is refused up front (`check_json`), before anything is stored."""
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if type(value) in _CHECKED:
+                check_json(value, name)
+
+
+_CHECKED = frozenset({dict, list, str, int})
+
+
+def check_json(value: Any, where: str) -> None:
+    """ValueError (a 422 when msgspec decodes a `Request`) for JSON no database can keep: nested
+    deeper than MAX_JSON_DEPTH, integers beyond 64 bits, or a NUL character (PostgreSQL's JSON and
+    text types refuse it). Iterative, and by exact type: it runs on every request body."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        kind = type(item)
+        if kind is str:
+            if "\x00" in item:
+                raise ValueError(f"`{where}` contains a NUL character (\\u0000)")
+        elif kind is dict or kind is list:
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"`{where}` is nested deeper than {MAX_JSON_DEPTH} levels")
+            if kind is dict:
+                for key, child in item.items():
+                    if "\x00" in key:
+                        raise ValueError(f"`{where}` has a key with a NUL character (\\u0000)")
+                    if type(child) in _CHECKED:
+                        push((child, depth + 1))
+            else:
+                for child in item:
+                    if type(child) in _CHECKED:
+                        push((child, depth + 1))
+        elif kind is int and not INT64_MIN <= item <= INT64_MAX:
+            raise ValueError(f"`{where}` holds an integer beyond 64 bits")
 
 
 def parse_uuid(value: str, what: str) -> uuid.UUID:

@@ -22,6 +22,7 @@ from aegra.domain.a2a.controllers import A2AController, AgentCardController
 from aegra.domain.assistants.controllers import AssistantController
 from aegra.domain.crons.controllers import CronController, ThreadCronController
 from aegra.domain.mcp.controllers import McpController
+from aegra.domain.protocol.controllers import ProtocolController
 from aegra.domain.runs.controllers import StatelessRunController, ThreadRunController, ThreadStreamController
 from aegra.domain.store.controllers import StoreController
 from aegra.domain.system.controllers import HealthController, SystemController
@@ -96,7 +97,7 @@ def _route_handlers(http: HttpConfig, role: str = "all") -> list[type[Controller
         (http.disable_meta, [SystemController]),
         (http.disable_assistants, [AssistantController]),
         (http.disable_threads, [ThreadController]),
-        (http.disable_runs, [ThreadRunController, StatelessRunController, ThreadStreamController]),
+        (http.disable_runs, [ThreadRunController, StatelessRunController, ThreadStreamController, ProtocolController]),
         (http.disable_runs, [CronController, ThreadCronController]),
         (http.disable_store, [StoreController]),
         (http.disable_mcp, [McpController]),

@@ -54,6 +54,12 @@ def handle_value_error(_: Request[Any, Any, Any], exc: ValueError) -> Response[A
     return error_response(400, str(exc) or "invalid value")
 
 
+def handle_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """JSON nested past what the decoder (msgspec) recurses into: the body never became a request.
+    (Shallower values that are still too deep are refused by `domain.schemas.check_json`.)"""
+    return error_response(HTTP_422_UNPROCESSABLE_ENTITY, "Invalid JSON in request body: nested too deeply")
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "Internal server error")
@@ -67,6 +73,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: handle_validation_exception,
     HTTPException: handle_http_exception,
     ValueError: handle_value_error,
+    RecursionError: handle_too_deep,
     Exception: handle_unexpected,
 }
 

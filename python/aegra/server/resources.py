@@ -37,7 +37,7 @@ from aegra.domain.runs.queue import (
 )
 from aegra.domain.runs.services import RunService
 from aegra.domain.runs.settle import Settler
-from aegra.domain.runs.webhooks import WebhookSender
+from aegra.domain.runs.webhooks import WebhookSender, webhook_policy
 from aegra.domain.store.services import StoreService
 from aegra.domain.threads.schemas import TTL
 from aegra.domain.threads.services import ThreadService
@@ -108,7 +108,7 @@ async def open_resources(
         )
         sweeper.start()
         stack.push_async_callback(sweeper.stop)
-        webhooks = WebhookSender(loopback_app)
+        webhooks = WebhookSender(loopback_app, webhook_policy(settings.config))
         stack.push_async_callback(webhooks.drain)
         settler = Settler(db, checkpointer, delete_threads=threads.delete_many, webhooks=webhooks)
         broker, executor = await _open_executor(stack, settings, db, graphs, checkpointer, store, settler)
@@ -119,7 +119,7 @@ async def open_resources(
             broker,
             executor,
             max_search_limit=settings.max_search_limit,
-            webhooks_enabled=not (http and http.disable_webhooks),
+            webhooks=None if http and http.disable_webhooks else webhooks.policy,
         )
         scheduler = CronScheduler(db, runs, auth, interval_seconds=settings.cron_scheduler_sleep_time)
         scheduler.start()

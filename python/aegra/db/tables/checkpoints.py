@@ -12,6 +12,7 @@ checkpoints, so they stay).
   checkpoint carries the run's id in its metadata (LangGraph copies `configurable.run_id` there).
 - `keep_latest`: each namespace's newest checkpoint only (thread prune, TTL `keep_latest`).
 - `copy_thread`, `delete_threads`: a thread's whole history.
+- `thread_storage`: the bytes a thread's checkpoints occupy (`GET /threads/{id}/storage`).
 """
 
 from __future__ import annotations
@@ -144,3 +145,82 @@ def _writes_by_task(t: CheckpointTuple) -> list[tuple[str, list[tuple[str, Any]]
     for task_id, channel, value in t.pending_writes or ():
         grouped.setdefault(task_id, []).append((channel, value))
     return list(grouped.items())
+
+
+# -- storage ---------------------------------------------------------------------------------
+
+
+async def thread_storage(saver: BaseCheckpointSaver, thread_id: str) -> dict[str, Any] | None:
+    """How many bytes a thread's checkpoints occupy, per table and per channel (langgraph-api's
+    report shape), or None for a saver this does not know. The SQLite saver keeps channel values
+    inside each checkpoint; the PostgreSQL one in `checkpoint_blobs`."""
+    kind = _saver_kind(saver)
+    if kind == "AsyncSqliteSaver":
+        return await _sqlite_storage(saver, thread_id)
+    if kind == "AsyncPostgresSaver":
+        return await _postgres_storage(saver, thread_id)
+    return None
+
+
+def _report(
+    checkpoints: tuple[int, int], by_channel: dict[str, dict[str, int]], writes: tuple[int, int]
+) -> dict[str, Any]:
+    channel_bytes = sum(entry["bytes"] for entry in by_channel.values())
+    return {
+        "total_bytes": checkpoints[1] + channel_bytes + writes[1],
+        "checkpoints": {"count": checkpoints[0], "bytes": checkpoints[1]},
+        "channel_values": {
+            "count": sum(entry["versions"] for entry in by_channel.values()),
+            "bytes": channel_bytes,
+            "by_channel": by_channel,
+        },
+        "pending_writes": {"count": writes[0], "bytes": writes[1]},
+    }
+
+
+async def _sqlite_storage(saver: Any, thread_id: str) -> dict[str, Any]:
+    await saver.setup()
+    async with saver.lock:
+        async with saver.conn.execute(
+            "SELECT count(*), coalesce(sum(length(checkpoint) + length(metadata)), 0) FROM checkpoints "
+            "WHERE thread_id = ?",
+            (thread_id,),
+        ) as cursor:
+            checkpoints = await cursor.fetchone()
+        async with saver.conn.execute(
+            "SELECT count(*), coalesce(sum(length(value)), 0) FROM writes WHERE thread_id = ?", (thread_id,)
+        ) as cursor:
+            writes = await cursor.fetchone()
+    return _report(tuple(checkpoints), {}, tuple(writes))
+
+
+async def _postgres_storage(saver: Any, thread_id: str) -> dict[str, Any]:
+    # The saver's pool hands out rows as dicts (db/checkpointer.py): columns are named.
+    async with saver.conn.connection() as conn:
+        checkpoints = await (
+            await conn.execute(
+                "SELECT count(*) AS n, coalesce(sum(pg_column_size(checkpoint) + pg_column_size(metadata)), 0) "
+                "AS size FROM checkpoints WHERE thread_id = %s",
+                (thread_id,),
+            )
+        ).fetchone()
+        channels = await (
+            await conn.execute(
+                "SELECT channel, count(*) AS n, coalesce(sum(length(blob)), 0) AS size FROM checkpoint_blobs "
+                "WHERE thread_id = %s GROUP BY channel",
+                (thread_id,),
+            )
+        ).fetchall()
+        writes = await (
+            await conn.execute(
+                "SELECT count(*) AS n, coalesce(sum(length(blob)), 0) AS size FROM checkpoint_writes "
+                "WHERE thread_id = %s",
+                (thread_id,),
+            )
+        ).fetchone()
+    by_channel = {row["channel"]: {"versions": int(row["n"]), "bytes": int(row["size"])} for row in channels}
+    return _report(_counted(checkpoints), by_channel, _counted(writes))
+
+
+def _counted(row: Any) -> tuple[int, int]:
+    return int(row["n"]), int(row["size"])

@@ -33,6 +33,7 @@ from aegra.domain.schemas import (
 )
 from aegra.errors import Conflict, NotFound
 from aegra.graphs import GraphRegistry, system_assistant_id
+from aegra.ids import new_id
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class AssistantService:
     # -- CRUD -----------------------------------------------------------------------------
 
     async def create(self, body: schemas.AssistantCreate, *, auth: RequestAuth) -> schemas.Assistant:
-        assistant_id = parse_uuid(body.assistant_id, "assistant ID") if body.assistant_id else uuid.uuid4()
+        assistant_id = parse_uuid(body.assistant_id, "assistant ID") if body.assistant_id else new_id()
         config, context = sync_config_and_context(body.config, body.context)
         self.require_graph(body.graph_id)
         value: dict[str, Any] = {

@@ -65,7 +65,7 @@ class CronScheduler:
         return fired
 
     async def _fire(self, cron: Any) -> None:
-        if cron.user_id is None:
+        if not cron.user_id:  # made without auth ("", or None before langgraph-api's "" was adopted)
             auth = RequestAuth(ANONYMOUS, None)
         else:
             # As langgraph-api: the creator is known by identity alone (permissions are not kept).

@@ -30,11 +30,18 @@ from aegra.domain.runs.schemas import RunCreate
 from aegra.domain.runs.services import RunService
 from aegra.domain.schemas import JSONObject, check_limit, from_row, parse_uuid, selected
 from aegra.errors import BadRequest, Invalid, NotFound
+from aegra.ids import new_id
 
 
 def run_request(row: Any) -> RunCreate:
-    """The run a firing of this cron creates: its payload, with the cron's metadata."""
-    fields = {**row.payload, "metadata": dict(row.metadata)}
+    """The run a firing of this cron creates: the run fields of its payload, with the cron's metadata."""
+    fields = {k: v for k, v in row.payload.items() if k in RUN_FIELDS}
+    fields["metadata"] = dict(row.metadata)
+    if fields.get("context") and fields.get("config"):
+        # The cron's id rides in its runs' configurable, as in langgraph-api, unless the cron gives
+        # `context`: a run may not have both (check_config_and_context).
+        configurable = {k: v for k, v in (fields["config"].get("configurable") or {}).items() if k != "cron_id"}
+        fields["config"] = {**fields["config"], "configurable": configurable}
     if row.thread_id is None:
         # Each firing has a thread of its own: there is nothing to multitask with.
         fields.pop("multitask_strategy", None)
@@ -43,6 +50,21 @@ def run_request(row: Any) -> RunCreate:
         return msgspec.convert(fields, RunCreate)
     except msgspec.ValidationError as exc:
         raise Invalid(f"Invalid cron payload: {exc}") from None
+
+
+# The payload keeps the request as it was given (as langgraph-api does); these are its run's fields.
+RUN_FIELDS = frozenset({"assistant_id", *schemas.CronRunFields.__struct_fields__})
+
+
+def request_payload(body: schemas.CronCreate | schemas.CronPatch) -> dict[str, Any]:
+    """The fields a request gave, JSON-ready (`end_time: null` included: it clears the end time)."""
+    return msgspec.to_builtins(body)  # type: ignore[no-any-return]
+
+
+def _with_cron_id(payload: dict[str, Any], cron_id: uuid.UUID) -> dict[str, Any]:
+    config = payload.get("config") or {}
+    configurable = {**(config.get("configurable") or {}), "cron_id": str(cron_id)}
+    return {**payload, "config": {**config, "configurable": configurable}}
 
 
 def _not_found(cron_id: uuid.UUID) -> NotFound:
@@ -58,7 +80,7 @@ class CronService:
         self.max_search_limit = max_search_limit
 
     def _check_run(self, row: Any) -> None:
-        validate_options(run_request(row), stateless=row.thread_id is None, webhooks_enabled=self.runs.webhooks_enabled)
+        validate_options(run_request(row), stateless=row.thread_id is None, webhooks=self.runs.webhooks)
 
     # -- CRUD -----------------------------------------------------------------------------
 
@@ -74,20 +96,22 @@ class CronService:
         if assistant.metadata.get("created_by") != "system":
             await self.assistants.get(str(assistant.assistant_id), auth=auth)
         now = datetime.now(UTC)
+        cron_id = new_id()
         row = crons.Row(
-            cron_id=uuid.uuid4(),
+            cron_id=cron_id,
             assistant_id=assistant.assistant_id,
             thread_id=thread_uuid,
             schedule=body.schedule,
             timezone=body.timezone,
             end_time=as_utc(body.end_time),
-            payload={"assistant_id": str(assistant.assistant_id), **body.run_fields()},
+            payload=_with_cron_id({**request_payload(body), "assistant_id": str(assistant.assistant_id)}, cron_id),
             metadata=dict(body.metadata or {}),
             enabled=body.enabled,
             on_run_completed=None if thread_uuid else body.on_run_completed or "delete",
             next_run_date=next_run_date(body.schedule, now, body.timezone),
-            # Without auth there is no one to remember: its runs see the anonymous user, as API runs do.
-            user_id=auth.user.identity if auth.auth is not None else None,
+            # Without auth there is no one to remember (langgraph-api's empty identity): its runs see
+            # the anonymous user, as API runs do.
+            user_id=auth.user.identity if auth.auth is not None else "",
             created_at=now,
             updated_at=now,
         )
@@ -157,8 +181,8 @@ class CronService:
                 changes["enabled"] = body.enabled
             if value.get("metadata"):
                 changes["metadata"] = {**row.metadata, **value["metadata"]}
-            # A shallow merge: each run field given replaces the stored one.
-            changes["payload"] = {**row.payload, **run_fields}
+            # A shallow merge: each field given replaces the stored one (the run's, and the cron's own).
+            changes["payload"] = {**row.payload, **request_payload(body)}
             changes["updated_at"] = now
             row = row._replace(**changes)
             self._check_run(row)

@@ -45,8 +45,10 @@ class Broker(Protocol):
     async def close(self, run_id: uuid.UUID, *, ended: bool = True) -> None:
         """The run's stream ends (`ended`), or only this process's part of it (it goes on elsewhere)."""
 
-    def subscribe(self, run_id: uuid.UUID, after: int | None = None) -> AsyncIterator[StreamEvent]:
-        """Events after id `after` (all kept ones if None), then live ones until the stream ends."""
+    def subscribe(self, run_id: uuid.UUID, after: int | None = None, *,
+                  live_only: bool = False) -> AsyncIterator[StreamEvent]:  # fmt: skip
+        """Events after id `after` (all kept ones if None), then live ones until the stream ends;
+        `live_only`: only those published from now on (nothing once the run has ended)."""
 
     async def has_stream(self, run_id: uuid.UUID) -> bool:
         """Whether the run's events can be followed or replayed (open, or closed recently)."""
@@ -121,15 +123,22 @@ class InProcessBroker:
         self._expiry.append((channel.closed_at, run_id.int))
         channel.notify()  # its listeners finish from the channel they hold
 
-    async def subscribe(self, run_id: uuid.UUID, after: int | None = None) -> AsyncIterator[StreamEvent]:
-        """Events after id `after` (all kept ones if None), then live ones until the channel closes."""
+    async def subscribe(self, run_id: uuid.UUID, after: int | None = None, *,
+                        live_only: bool = False) -> AsyncIterator[StreamEvent]:  # fmt: skip
+        """Events after id `after` (all kept ones if None), then live ones until the channel closes;
+        `live_only`: only those published from now on (nothing once the run has ended)."""
         ended = self._ended.get(run_id.int)
+        if ended is not None and live_only:
+            return
         if ended is not None:
             for event in ended[_first_index_after(ended, after) :] if after is not None else ended:
                 yield StreamEvent(*event)
             return
         channel = self._channel(run_id)
-        position = 0 if after is None else _first_index_after(channel.events, after)
+        if live_only:
+            position = len(channel.events)
+        else:
+            position = 0 if after is None else _first_index_after(channel.events, after)
         while True:
             # Replay what is buffered; indexes shift if the buffer was trimmed, so re-find by id.
             while position < len(channel.events):

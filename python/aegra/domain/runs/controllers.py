@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
+from litestar.params import Parameter
 from litestar.response import Stream
 
 from aegra.auth import RequestAuth
@@ -19,10 +20,12 @@ from aegra.domain.runs import schemas
 from aegra.domain.runs.broker import StreamEvent
 from aegra.domain.runs.services import RunService
 from aegra.domain.runs.sse import call_in_background, disconnected, json_when_done, sse_stream
+from aegra.domain.schemas import INT64_MAX, selected
 from aegra.errors import Invalid
 from aegra.serialization import dumps
 
 CancelAction = Literal["interrupt", "rollback"]
+SSE = "text/event-stream"
 
 
 def _keepalive(state: State) -> float:
@@ -105,7 +108,7 @@ async def _stream_created(runs: RunService, auth: RequestAuth, state: State, thr
         on_disconnect=_canceller(runs, auth, None, str(run.run_id), data.on_disconnect == "cancel"),
     )
     headers = {"Location": f"{path}/stream", "Content-Location": path}
-    return Stream(body, media_type="text/event-stream", headers=headers)
+    return Stream(body, media_type=SSE, headers=headers)
 
 
 async def _wait_created(runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any],
@@ -131,9 +134,12 @@ async def _join_stream(runs: RunService, auth: RequestAuth, state: State, reques
                        cancel_on_disconnect: bool) -> Stream:  # fmt: skip
     await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
     on_disconnect = _canceller(runs, auth, thread_id, run_id, cancel_on_disconnect)
-    events = _only_modes(runs.events(thread_id, run_id, auth=auth, after=_last_event_id(request)), stream_mode)
+    after = _last_event_id(request)
+    # Without `Last-Event-ID`, the events from now on (langgraph-sdk: "Output is not buffered, so
+    # any output produced before this call will not be received here"); with it, those after it.
+    events = _only_modes(runs.events(thread_id, run_id, auth=auth, after=after, live_only=after is None), stream_mode)
     body = sse_stream(events, with_ids=True, keepalive=_keepalive(state), on_disconnect=on_disconnect)
-    return Stream(body, media_type="text/event-stream")
+    return Stream(body, media_type=SSE)
 
 
 class ThreadRunController(Controller):
@@ -147,7 +153,7 @@ class ThreadRunController(Controller):
         run = await runs.create(thread_id, data, auth=auth)
         return Response(run, headers={"Content-Location": _run_path(run, False)})
 
-    @post("/stream", status_code=200, summary="Create a run and stream its output")
+    @post("/stream", status_code=200, media_type=SSE, summary="Create a run and stream its output")
     async def stream_run(
         self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, data: schemas.RunCreate
     ) -> Stream:
@@ -166,14 +172,13 @@ class ThreadRunController(Controller):
         runs: RunService,
         auth: RequestAuth,
         thread_id: str,
-        limit: int = 10,
-        offset: int = 0,
-        status: str | None = None,
-    ) -> Response[list[schemas.Run]]:
-        if limit < 1 or offset < 0:
-            raise Invalid("limit must be at least 1 and offset not negative")
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 10,
+        offset: Annotated[int, Parameter(ge=0, le=INT64_MAX)] = 0,
+        status: schemas.RunStatus | None = None,
+        select: list[schemas.RunField] | None = None,
+    ) -> Response[list[dict[str, Any]]]:
         page = await runs.list(thread_id, auth=auth, limit=limit, offset=offset, status=status)
-        return Response(page.items, headers=page.headers())
+        return Response([selected(run, select) for run in page.items], headers=page.headers())
 
     @get("/{run_id:str}", summary="Get a run")
     async def get_run(self, runs: RunService, auth: RequestAuth, thread_id: str, run_id: str) -> schemas.Run:
@@ -190,7 +195,7 @@ class ThreadRunController(Controller):
     ) -> Response[Any]:  # fmt: skip
         return await _join(runs, auth, state, request, thread_id, run_id, cancel_on_disconnect)
 
-    @get("/{run_id:str}/stream", summary="Join a run's stream (replays from Last-Event-ID)")
+    @get("/{run_id:str}/stream", media_type=SSE, summary="Join a run's stream (replays from Last-Event-ID)")
     async def join_run_stream(
         self, runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any], thread_id: str,
         run_id: str, stream_mode: list[str] | None = None, cancel_on_disconnect: bool = False,
@@ -217,7 +222,7 @@ class StatelessRunController(Controller):
         run = await runs.create(None, data, auth=auth)
         return Response(run, headers={"Content-Location": _run_path(run, True)})
 
-    @post("/stream", status_code=200, summary="Create a stateless run and stream its output")
+    @post("/stream", status_code=200, media_type=SSE, summary="Create a stateless run and stream its output")
     async def stream_run(self, runs: RunService, auth: RequestAuth, state: State, data: schemas.RunCreate) -> Stream:
         return await _stream_created(runs, auth, state, None, data)
 
@@ -241,7 +246,7 @@ class StatelessRunController(Controller):
     ) -> Response[Any]:  # fmt: skip
         return await _join(runs, auth, state, request, None, run_id, cancel_on_disconnect)
 
-    @get("/{run_id:str}/stream", summary="Join a stateless run's stream")
+    @get("/{run_id:str}/stream", media_type=SSE, summary="Join a stateless run's stream")
     async def join_run_stream(
         self, runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any], run_id: str,
         stream_mode: list[str] | None = None, cancel_on_disconnect: bool = False,
@@ -259,7 +264,7 @@ class ThreadStreamController(Controller):
     path = "/threads/{thread_id:str}/stream"
     tags = ["Thread Runs"]
 
-    @get("/", summary="Join the stream of every run in flight on a thread")
+    @get("/", media_type=SSE, summary="Join the stream of every run in flight on a thread")
     async def join_thread_stream(
         self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, stream_mode: list[str] | None = None,
         stream_modes: list[str] | None = None,
@@ -270,4 +275,4 @@ class ThreadStreamController(Controller):
         thread_uuid = await runs.existing_thread(thread_id, auth=auth)  # 404 before the response starts
         events = _only_modes(runs.thread_events(thread_uuid), run_modes)
         body = sse_stream(events, with_ids=False, keepalive=_keepalive(state))
-        return Stream(body, media_type="text/event-stream")
+        return Stream(body, media_type=SSE)

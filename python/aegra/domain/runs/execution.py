@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from aegra.db.outages import is_outage
+from aegra.domain.protocol.session import PROTOCOL_EVENT, PROTOCOL_MARKER
 from aegra.domain.runs.broker import Broker
+from aegra.domain.runs.options import graph_config
 from aegra.domain.runs.stream_modes import StreamTranslator
 from aegra.domain.threads.snapshots import jsonable, thread_summary
 from aegra.graphs import GraphRegistry
@@ -91,7 +93,7 @@ class GraphRunner:
             if attempt > 1 and await self._has_checkpoints(run_id, kwargs):
                 kwargs = _resumed(kwargs)
             async with asyncio.timeout(self.timeout_seconds):
-                summary = await self._stream_graph(run_id, graph_id, kwargs, publish)
+                summary = await self._stream_graph(run_id, graph_id, kwargs, attempt, publish)
             return Outcome("success", summary=summary)
         except TimeoutError as exc:
             error = {"error": "TimeoutError", "message": f"run exceeded {self.timeout_seconds:g} s"}
@@ -106,11 +108,11 @@ class GraphRunner:
             await publish("error", error)
             return Outcome("error", error)
 
-    async def _stream_graph(self, run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any],
+    async def _stream_graph(self, run_id: uuid.UUID, graph_id: str, kwargs: dict[str, Any], attempt: int,
                             publish: Callable[[str, Any], Awaitable[None]]) -> dict[str, Any] | None:  # fmt: skip
         """Run the graph, its stream translated to the run's events; the thread's state after it."""
         translator = StreamTranslator(kwargs["stream_mode"], subgraphs=kwargs.get("subgraphs", False))
-        config = cast("RunnableConfig", kwargs["config"])
+        config = cast("RunnableConfig", graph_config(kwargs, run_id, attempt))
         graph_input = _command(kwargs["command"]) if kwargs.get("command") else kwargs.get("input")
         async with self.graphs.graph(graph_id, config, checkpointer=self.checkpointer, store=self.store) as graph:
             final = FinalState(graph)
@@ -122,7 +124,15 @@ class GraphRunner:
                 "interrupt_after": kwargs.get("interrupt_after"),
                 "durability": kwargs.get("durability") or "async",
             }
-            if "events" in translator.requested:
+            if config["configurable"].get(PROTOCOL_MARKER):
+                # A run of the thread streaming protocol (domain/protocol/): LangGraph's own protocol
+                # events, each as it comes (domain/protocol/session.py adds what the server adds).
+                options.pop("stream_mode"), options.pop("subgraphs")
+                stream = await graph.astream_events(graph_input, config, version="v3", **options)
+                async with stream:
+                    async for item in stream:
+                        await publish(PROTOCOL_EVENT, item)
+            elif "events" in translator.requested:
                 # `events` needs LangChain's event stream; the other modes ride inside it as the
                 # root graph's `on_chain_stream` chunks.
                 async for item in graph.astream_events(graph_input, config, version="v2", **options):
@@ -132,6 +142,8 @@ class GraphRunner:
                     else:
                         await publish("events", item)
             else:
+                # `values` are the graph's output (its output schema), as langgraph-api streams them.
+                options["output_keys"] = graph.output_channels
                 async for chunk in graph.astream(graph_input, config, **options):
                     final.see(chunk, translator.subgraphs)
                     for event, payload in translator.translate(chunk):

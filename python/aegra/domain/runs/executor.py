@@ -223,10 +223,10 @@ class Executor:
                 ended = False
                 await self._give_back(run_id, outcome.cancel_action)
                 return
+            if outcome.cancel_action == "rollback":
+                await self.settler.rollback(run_id, thread_id)  # first: the thread's state is what remains
             if outcome.summary is None:
                 outcome.summary = await self.runner.summary(graph_id, thread_id, run_id)
-            if outcome.cancel_action == "rollback":
-                await self.settler.rollback(run_id, thread_id)
             settled, claimed = await self._settle(run_id, thread_id, outcome, failed_commits)
             if claimed is not None:
                 # The next run goes in this run's slot at once (the rest here is bookkeeping).

@@ -10,32 +10,37 @@ so that a request cannot spoof them.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any, Protocol
 
 import msgspec
+from langgraph.version import __version__ as langgraph_version
 
+from aegra import __version__
 from aegra.domain.runs.schemas import RunCreate
-from aegra.domain.runs.webhooks import validate_webhook
+from aegra.domain.runs.webhooks import WebhookPolicy
 from aegra.domain.schemas import check_config_and_context, parse_uuid
 from aegra.errors import Invalid
 
-STATEFUL_ONLY = ("checkpoint", "checkpoint_id", "multitask_strategy", "if_not_exists", "interrupt_before",
-                 "interrupt_after")  # fmt: skip
+# `multitask_strategy` is accepted on stateless runs, as langgraph-api does (a new thread has nothing to
+# multitask with, so it changes nothing), since the SDK sends it for them.
+STATEFUL_ONLY = ("checkpoint", "checkpoint_id", "if_not_exists", "interrupt_before", "interrupt_after")
 NOT_SUPPORTED = {
     "feedback_keys": "LangSmith feedback is not available on Aegra",
     "langsmith_tracer": "LangSmith tracing options are not available on Aegra",
 }
 
 
-def validate_options(body: RunCreate, *, stateless: bool, webhooks_enabled: bool = True) -> None:
+def validate_options(body: RunCreate, *, stateless: bool, webhooks: WebhookPolicy | None = None) -> None:
+    """422 for an option that does not apply; `webhooks`: the webhook policy (None: webhooks disabled)."""
     for name, why in NOT_SUPPORTED.items():
         if getattr(body, name) is not None:
             raise Invalid(f"`{name}`: {why}")
     if body.webhook is not None:
-        if not webhooks_enabled:
+        if webhooks is None:
             raise Invalid("`webhook`: webhooks are disabled on this server (http.disable_webhooks)")
-        validate_webhook(body.webhook)
+        webhooks.check(body.webhook)
     if stateless:
         for name in STATEFUL_ONLY:
             if getattr(body, name) is not None:
@@ -95,13 +100,22 @@ def build_kwargs(body: RunCreate, assistant: RunAssistant, thread: RunThread, ru
     """The run's stored `kwargs` (everything execution needs) and its metadata.
 
     `user`: the `langgraph_auth_*` keys the graph sees (`RequestAuth.configurable()`).
+    As in langgraph-api, `context` and `config.configurable` mirror each other (a graph written
+    for either sees the request's values), and the run's metadata carries the graph it runs
+    (the thread's metadata is updated with it before the run reads it).
     """
     request_config = dict(body.config or {})
+    request_configurable = dict(request_config.get("configurable") or {})
+    context = {**assistant.context, **(body.context or {})}
+    if body.context:
+        request_configurable = {**body.context, **request_configurable}
     configurable: dict[str, Any] = {
         **(assistant.config.get("configurable") or {}),
         **(thread.config.get("configurable") or {}),
-        **(request_config.get("configurable") or {}),
+        **request_configurable,
     }
+    if not body.context:
+        context = {**context, **request_configurable}
     if body.checkpoint is not None:
         configurable.update({k: v for k, v in msgspec.structs.asdict(body.checkpoint).items() if v is not None})
     if body.checkpoint_id is not None:
@@ -111,32 +125,61 @@ def build_kwargs(body: RunCreate, assistant: RunAssistant, thread: RunThread, ru
         run_id=str(run_id),
         graph_id=assistant.graph_id,
         assistant_id=str(assistant.assistant_id),
+        user_id=configurable.get("user_id") or user.get("langgraph_auth_user_id") or "",
+        langgraph_request_id=str(uuid.uuid4()),
+        __request_start_time_ms__=int(time.time() * 1000),
+        __after_seconds__=body.after_seconds or 0,
         **user,
     )
     metadata = {
         **assistant.metadata,
         **(thread.metadata or {}),
+        "graph_id": assistant.graph_id,
         **(request_config.get("metadata") or {}),
         **(body.metadata or {}),
         "assistant_id": str(assistant.assistant_id),
     }
     config = {**assistant.config, **request_config, "configurable": configurable, "metadata": metadata}
-    context = {**assistant.context, **(body.context or {})}
     kwargs = {
         "input": body.input,
         "command": _command_dict(body),
         "config": config,
         "context": context,
         "stream_mode": body.stream_modes(),
-        "subgraphs": body.stream_subgraphs,
-        "resumable": body.stream_resumable,
         "interrupt_before": body.interrupt_before,
         "interrupt_after": body.interrupt_after,
-        "durability": _durability(body),
         "webhook": body.webhook,
+        "feedback_keys": body.feedback_keys,
         "temporary": stateless and (body.on_completion or "delete") == "delete",
+        "subgraphs": body.stream_subgraphs,
+        "resumable": body.stream_resumable,
+        "checkpoint_during": body.checkpoint_during if body.checkpoint_during is not None else True,
+        "durability": _durability(body),
     }
     return kwargs, metadata
+
+
+def graph_config(kwargs: dict[str, Any], run_id: uuid.UUID, attempt: int) -> dict[str, Any]:
+    """The config a run's graph executes with: the stored one, plus what langgraph-api adds when it
+    executes a run: `run_metadata`, and on the first attempt the run's id as the root run's id (so
+    `events` mode and tracing name the run as the API does)."""
+    config = dict(kwargs["config"])
+    config["metadata"] = {**(config.get("metadata") or {}), **run_metadata(attempt)}
+    if attempt == 1:
+        config["run_id"] = run_id
+    return config
+
+
+def run_metadata(attempt: int) -> dict[str, Any]:
+    """What langgraph-api adds to a run's `config.metadata` when it executes (so to its checkpoints'
+    metadata and to `messages-tuple` metadata): the attempt and where it runs."""
+    return {
+        "run_attempt": attempt,
+        "langgraph_version": langgraph_version,
+        "langgraph_api_version": __version__,
+        "langgraph_plan": "enterprise",
+        "langgraph_host": "self-hosted",
+    }
 
 
 def _command_dict(body: RunCreate) -> dict[str, Any] | None:

@@ -129,11 +129,14 @@ class PostgresBroker:
         async with self.db.read() as sql:
             return await run_events.any_for(sql, run_id)
 
-    async def subscribe(self, run_id: uuid.UUID, after: int | None = None) -> AsyncIterator[StreamEvent]:
+    async def subscribe(self, run_id: uuid.UUID, after: int | None = None, *,
+                        live_only: bool = False) -> AsyncIterator[StreamEvent]:  # fmt: skip
+        """As `Broker.subscribe`; `live_only` is from now on for a run executing in this process, and
+        from the start of the stored stream for one executing in another."""
         first = self._first_seq.get(run_id)
-        if first is not None and (after or 0) >= first - 1:
+        if first is not None and (live_only or (after or 0) >= first - 1):
             # Executing here, and nothing before this process's part is asked: from memory.
-            async for event in self._local.subscribe(run_id, after):
+            async for event in self._local.subscribe(run_id, after, live_only=live_only):
                 after = event.id
                 yield event
             if self._local.holds(run_id):

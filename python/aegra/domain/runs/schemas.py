@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import msgspec
 
-from aegra.domain.schemas import JSONObject, Request
+from aegra.domain.schemas import JSONObject, Request, Seconds
 
 # v1 stream modes; `tools` and `lifecycle` belong to the v2 protocol and are refused here.
 StreamModeName = Literal[
@@ -17,7 +17,10 @@ StreamModeName = Literal[
 ]
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
-NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+RunField = Literal[
+    "run_id", "thread_id", "assistant_id", "created_at", "updated_at", "status", "metadata", "kwargs",
+    "multitask_strategy", "langsmith_session_name",
+]  # fmt: skip
 
 
 class CommandBody(Request):
@@ -52,7 +55,7 @@ class RunCreate(Request):
     feedback_keys: list[str] | None = None
     multitask_strategy: MultitaskStrategy | None = None
     if_not_exists: Literal["create", "reject"] | None = None
-    after_seconds: NonNegative | None = None
+    after_seconds: Seconds | None = None
     checkpoint_during: bool | None = None
     durability: Literal["sync", "async", "exit"] | None = None
     checkpoint: CheckpointBody | None = None

@@ -10,7 +10,9 @@ assistant, as in langgraph-api.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -29,8 +31,14 @@ from aegra.domain.runs.broker import Broker, StreamEvent
 from aegra.domain.runs.executor import Executor
 from aegra.domain.runs.options import build_kwargs, validate_options
 from aegra.domain.runs.results import RunResult, thread_fallback
+from aegra.domain.runs.webhooks import WebhookPolicy
 from aegra.domain.schemas import check_limit, from_row, parse_uuid
 from aegra.errors import BadRequest, Conflict, Invalid, NotFound
+from aegra.ids import new_id
+from aegra.serialization import dumps
+
+# How often an idle thread stream looks for a new run on its thread.
+THREAD_POLL_SECONDS = 0.25
 
 
 class NewThread(NamedTuple):
@@ -45,9 +53,9 @@ class NewThread(NamedTuple):
 
 class RunService:
     def __init__(self, db: Database, assistants: AssistantService, broker: Broker, executor: Executor,
-                 *, max_search_limit: int = 1000, webhooks_enabled: bool = True) -> None:  # fmt: skip
+                 *, max_search_limit: int = 1000, webhooks: WebhookPolicy | None = None) -> None:  # fmt: skip
         self.db = db
-        self.webhooks_enabled = webhooks_enabled
+        self.webhooks = webhooks  # None: disabled
         self.assistants = assistants
         self.broker = broker
         self.executor = executor
@@ -70,12 +78,14 @@ class RunService:
     async def create(self, thread_id: str | None, body: schemas.RunCreate, *, auth: RequestAuth) -> schemas.Run:
         """Persist a pending run (creating its thread when allowed) and hand it to the executor."""
         stateless = thread_id is None
-        validate_options(body, stateless=stateless, webhooks_enabled=self.webhooks_enabled)
+        validate_options(body, stateless=stateless, webhooks=self.webhooks)
         assistant_id = await self.assistants.run_access(body.assistant_id, auth=auth)
-        thread_uuid = uuid.uuid4() if stateless else parse_uuid(thread_id, "thread ID")  # type: ignore[arg-type]
-        run_id = uuid.uuid4()
+        thread_uuid = new_id() if stateless else parse_uuid(thread_id, "thread ID")  # type: ignore[arg-type]
+        run_id = new_id()
         body, allowed = await self._authorize_create(thread_uuid, run_id, body, auth)
-        strategy = None if stateless else (body.multitask_strategy or "enqueue")
+        # Stateless runs report one too (langgraph-sdk types it as a string): their new thread has
+        # nothing to multitask with, so it changes nothing.
+        strategy = body.multitask_strategy or "enqueue"
         to_cancel: list[uuid.UUID] = []
         now = datetime.now(UTC)
         start_now = False
@@ -191,7 +201,8 @@ class RunService:
         async with self.db.read() as sql:
             row = await self._get_row(sql, thread_id, run_id, allowed)
         if row.status in TERMINAL:
-            raise Conflict(f"Run {row.run_id} has already ended ({row.status})")
+            # As langgraph-api: only a run in flight can be found to cancel.
+            raise NotFound(f"Run {row.run_id} has already ended ({row.status}): there is nothing to cancel")
         await self.executor.cancel(row.thread_id, row.run_id, action)
         return from_row(schemas.Run, row)
 
@@ -218,8 +229,9 @@ class RunService:
     # -- following a run ------------------------------------------------------------------
 
     async def events(self, thread_id: str | None, run_id: str, *, auth: RequestAuth, after: int | None = None,
-                     just_created: bool = False) -> AsyncIterator[StreamEvent]:  # fmt: skip
-        """The run's events from the start (or after `after`), live until it ends.
+                     just_created: bool = False, live_only: bool = False) -> AsyncIterator[StreamEvent]:  # fmt: skip
+        """The run's events from the start (or after `after`), live until it ends; `live_only`:
+        those from now on (a join without `Last-Event-ID`, as langgraph-api: nothing once it ended).
 
         `just_created`: the caller made this run a moment ago (and was allowed to), so its stream
         is open here and the database need not be asked.
@@ -230,10 +242,10 @@ class RunService:
             allowed = await self._authorize(thread_id, run_id, auth, "read")
             async with self.db.read() as sql:
                 row = await self._get_row(sql, thread_id, run_id, allowed)
-            if row.status in TERMINAL and not await self.broker.has_stream(row.run_id):
+            if row.status in TERMINAL and (live_only or not await self.broker.has_stream(row.run_id)):
                 return
             run_uuid = row.run_id
-        async for event in self.broker.subscribe(run_uuid, after):
+        async for event in self.broker.subscribe(run_uuid, after, live_only=live_only):
             yield event
 
     async def existing_thread(self, thread_id: str, *, auth: RequestAuth) -> uuid.UUID:
@@ -246,18 +258,22 @@ class RunService:
         return thread_uuid
 
     async def thread_events(self, thread_uuid: uuid.UUID) -> AsyncIterator[StreamEvent]:
-        """Events of the thread's runs in flight, one run after the other, until none is left."""
-        followed: set[uuid.UUID] = set()
+        """Events of the thread's runs, one run after the other, each ended by `metadata {"status":
+        "run_done", "run_id"}`; open until the client leaves, as langgraph-api's thread stream (a
+        run that starts later is followed too: the thread is looked at every THREAD_POLL_SECONDS)."""
+        followed: deque[uuid.UUID] = deque(maxlen=1000)  # runs seen (they end in creation order)
         while True:
             async with self.db.read() as sql:
                 inflight = await runs.in_flight_on_thread(sql, thread_uuid)
             upcoming = [run for run in inflight if run.run_id not in followed]
             if not upcoming:
-                return
+                await asyncio.sleep(THREAD_POLL_SECONDS)
+                continue
             run = upcoming[0]
-            followed.add(run.run_id)
+            followed.append(run.run_id)
             async for event in self.broker.subscribe(run.run_id):
                 yield event
+            yield StreamEvent(0, "metadata", dumps({"status": "run_done", "run_id": str(run.run_id)}))
 
     async def result(self, thread_id: str | None, run_id: str, *, auth: RequestAuth, just_created: bool = False) -> Any:
         """What `wait` and `join` answer once the run has ended."""

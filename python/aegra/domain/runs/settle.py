@@ -64,9 +64,10 @@ class Settler:
         `owner` no longer holds the run (its lease ran out and another process took it over)."""
         summary = outcome.summary or UNKNOWN_STATE
         interrupts = summary["interrupts"]
-        # Pending tasks left by a cancelled run are not a question for the user (a spurious
-        # "interrupted" makes chat UIs show an empty approval prompt); breakpoints and interrupts are.
-        waiting = bool(interrupts) or (outcome.status == "success" and summary["status"] == "interrupted")
+        # Nodes still to run make the thread `interrupted`, as in langgraph-api: after an interrupt,
+        # a breakpoint, and after a run cancelled mid-graph (langgraph-sdk: "the thread's execution
+        # was interrupted"); `state.next` says what would run on resume.
+        waiting = bool(interrupts) or summary["status"] == "interrupted"
         status, error = outcome.status, outcome.error
         thread_status = "error" if status in ("error", "timeout") else "interrupted" if waiting else "idle"
         if lost_writes:

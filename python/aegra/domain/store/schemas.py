@@ -7,10 +7,10 @@ from typing import Annotated
 
 import msgspec
 
-from aegra.domain.schemas import JSONObject, Limit, Offset, Request
+from aegra.domain.schemas import JSONObject, Limit, Offset, PositiveMinutes, Request
 
 # Minutes; a TTL of zero or less would expire the item before anyone could read it.
-TTLMinutes = Annotated[float, msgspec.Meta(gt=0)]
+TTLMinutes = PositiveMinutes
 Depth = Annotated[int, msgspec.Meta(ge=1)]
 
 

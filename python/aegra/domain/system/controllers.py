@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get
 from aegra import __version__, vec
 from aegra.config import Settings
 from aegra.db.engine import Database
+from aegra.domain.system import openapi
 
 logger = logging.getLogger(__name__)
 
@@ -55,4 +56,7 @@ class SystemController(Controller):
 
     @get("/openapi.json", include_in_schema=False, sync_to_thread=False)
     def openapi(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
-        return request.app.openapi_schema.to_schema()
+        state = request.app.state
+        if state.get("openapi_document") is None:  # built once: the routes do not change
+            state.openapi_document = openapi.complete(request.app.openapi_schema.to_schema())
+        return state.openapi_document  # type: ignore[no-any-return]

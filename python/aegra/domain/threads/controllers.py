@@ -63,6 +63,10 @@ class ThreadController(Controller):
     async def copy(self, threads: ThreadService, auth: RequestAuth, thread_id: str) -> schemas.Thread:
         return await threads.copy(thread_id, auth=auth)
 
+    @get("/{thread_id:str}/storage", summary="Bytes the thread's checkpoints occupy, per table and channel")
+    async def storage(self, threads: ThreadService, auth: RequestAuth, thread_id: str) -> dict[str, Any]:
+        return await threads.storage(thread_id, auth=auth)
+
     # -- state and history ----------------------------------------------------------------
 
     @get("/{thread_id:str}/state", summary="The thread's latest state")

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from aegra.domain.schemas import JSONObject, Limit, Offset, Request, SortOrder
+from aegra.domain.schemas import JSONObject, Limit, Offset, PositiveMinutes, Request, SortOrder
+from aegra.errors import Invalid
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 ThreadField = Literal[
@@ -19,7 +20,7 @@ ThreadField = Literal[
 ThreadSortField = Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"]
 TTLStrategy = Literal["delete", "keep_latest"]
 # TTLs are minutes; a non-positive one would expire the thread before anyone could use it.
-Minutes = Annotated[float, msgspec.Meta(gt=0)]
+Minutes = PositiveMinutes
 # At most ten extracted paths per search, as langgraph-api allows.
 Extract = Annotated[dict[str, str], msgspec.Meta(max_length=10)]
 
@@ -114,10 +115,26 @@ class StateUpdate(Request):
 
 class HistorySearch(Request):
     limit: Limit = 1
-    before: str | CheckpointConfig | None = None
+    # A checkpoint id (the Python SDK's `str`), a `Checkpoint` (its other form), or a config
+    # `{"configurable": {...}}` (the JS SDK's form, the one langgraph-api reads): see `before_config`.
+    before: str | JSONObject | None = None
     metadata: JSONObject | None = None
     checkpoint: CheckpointConfig | None = None
     select: list[str] | None = None
+
+
+def before_config(before: str | JSONObject | None) -> dict[str, Any] | None:
+    """The `before` of a history search as the config LangGraph's `aget_state_history` takes."""
+    if before is None:
+        return None
+    if isinstance(before, str):
+        return {"configurable": {"checkpoint_id": before}}
+    fields = before.get("configurable", before) if set(before) <= {"configurable"} else before
+    try:
+        checkpoint = msgspec.convert(fields, CheckpointConfig)
+    except msgspec.ValidationError as exc:
+        raise Invalid(f"Invalid `before`: {exc}") from None
+    return {"configurable": checkpoint.configurable()}
 
 
 class ThreadTTL(msgspec.Struct):

@@ -29,8 +29,9 @@ from aegra.domain.threads import schemas
 from aegra.domain.threads.extract import check_extract, extract
 from aegra.domain.threads.rows import parse_thread_id, require_thread, to_schema, touched, ttl_columns
 from aegra.domain.threads.state import ThreadStateService, no_graph_id
-from aegra.errors import Conflict, Invalid, NotFound
+from aegra.errors import Conflict, Invalid, NotFound, NotImplementedHere
 from aegra.graphs import GraphRegistry
+from aegra.ids import new_id
 
 INCLUDABLE = frozenset({"ttl"})
 
@@ -63,7 +64,7 @@ class ThreadService:
     # -- CRUD -----------------------------------------------------------------------------
 
     async def create(self, body: schemas.ThreadCreate, *, auth: RequestAuth) -> schemas.Thread:
-        thread_id = parse_thread_id(body.thread_id) if body.thread_id else uuid.uuid4()
+        thread_id = parse_thread_id(body.thread_id) if body.thread_id else new_id()
         value: dict[str, Any] = {
             "thread_id": thread_id,
             "metadata": dict(body.metadata or {}),
@@ -192,6 +193,17 @@ class ThreadService:
             )  # fmt: skip
             return await threads.count(sql, conditions)
 
+    async def storage(self, thread_id: str, *, auth: RequestAuth) -> dict[str, Any]:
+        """What the thread's checkpoints occupy in the database (501 for a checkpointer of another kind)."""
+        resolved = parse_thread_id(thread_id)
+        allowed = await auth.authorize("threads", "read", {"thread_id": resolved})
+        async with self.db.read() as sql:
+            await require_thread(sql, resolved, allowed)
+        report = await checkpoints.thread_storage(self.checkpointer, str(resolved))
+        if report is None:
+            raise NotImplementedHere(f"Storage is not reported for the {type(self.checkpointer).__name__} checkpointer")
+        return {"thread_id": str(resolved), **report}
+
     # -- copy and prune -------------------------------------------------------------------
 
     async def copy(self, thread_id: str, *, auth: RequestAuth) -> schemas.Thread:
@@ -200,14 +212,14 @@ class ThreadService:
         allowed = await auth.authorize("threads", "read", {"thread_id": resolved})
         async with self.db.read() as sql:
             source = await require_thread(sql, resolved, allowed)
-        new_id = uuid.uuid4()
-        value: dict[str, Any] = {"thread_id": new_id, "metadata": dict(source.metadata)}
+        copy_id = new_id()
+        value: dict[str, Any] = {"thread_id": copy_id, "metadata": dict(source.metadata)}
         await auth.authorize("threads", "create", value)
         # Checkpoints first: if copying them fails, no thread appears with half a history.
-        await checkpoints.copy_thread(self.checkpointer, str(resolved), str(new_id))
+        await checkpoints.copy_thread(self.checkpointer, str(resolved), str(copy_id))
         now = datetime.now(UTC)
         row = {
-            "thread_id": new_id, "created_at": now, "updated_at": now,
+            "thread_id": copy_id, "created_at": now, "updated_at": now,
             "state_updated_at": source.state_updated_at or now, "metadata": value["metadata"],
             "config": dict(source.config), "status": source.status, "values": source.values,
             "interrupts": dict(source.interrupts),

@@ -91,6 +91,10 @@ class ThreadStateService:
             configurable = {"checkpoint_ns": "", **(checkpoint or {}), "thread_id": str(row.thread_id)}
             async with self._graph(row.thread_id, row.config, graph_id) as graph:
                 snapshot = await graph.aget_state({"configurable": configurable}, subgraphs=subgraphs)
+        if (checkpoint or {}).get("checkpoint_id") and snapshot.created_at is None:
+            # LangGraph answers an empty state for a checkpoint it does not have (so does
+            # langgraph-api); an id that names nothing is a 404, as for any other resource.
+            raise NotFound(f"Checkpoint {checkpoint['checkpoint_id']} of thread {row.thread_id} not found")  # type: ignore[index]
         return select_state(jsonable(thread_state(snapshot)), select)
 
     async def history(
@@ -99,7 +103,7 @@ class ThreadStateService:
         *,
         auth: RequestAuth,
         limit: int = 1,
-        before: str | schemas.CheckpointConfig | None = None,
+        before: str | dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         checkpoint: dict[str, Any] | None = None,
         select: list[str] | None = None,
@@ -110,11 +114,7 @@ class ThreadStateService:
         if not graph_id:
             return []
         configurable = {"checkpoint_ns": "", **(checkpoint or {}), "thread_id": str(row.thread_id)}
-        before_config: Any = None
-        if isinstance(before, str):
-            before_config = {"configurable": {"checkpoint_id": before}}
-        elif before is not None:
-            before_config = {"configurable": before.configurable()}
+        before_config: Any = schemas.before_config(before)
         async with self._graph(row.thread_id, row.config, graph_id) as graph:
             snapshots = [
                 s
@@ -145,6 +145,8 @@ class ThreadStateService:
         graph_id = row.metadata.get("graph_id")
         if not graph_id:
             raise no_graph_id(resolved)
+        # As langgraph-api: the graph's id is in the config, so the new checkpoint's metadata says it.
+        configurable.setdefault("graph_id", graph_id)
         async with self._graph(row.thread_id, row.config, graph_id) as graph:
             with _refused_update():
                 written = await graph.aupdate_state({"configurable": configurable}, body.values, as_node=body.as_node)
@@ -164,7 +166,7 @@ class ThreadStateService:
         from langgraph.types import StateUpdate
 
         steps = [[StateUpdate(_update_value(u), u.as_node) for u in step.updates] for step in supersteps]
-        config: Any = {"configurable": {"thread_id": str(thread_id), "checkpoint_ns": ""}}
+        config: Any = {"configurable": {"thread_id": str(thread_id), "checkpoint_ns": "", "graph_id": graph_id}}
         async with self._graph(thread_id, {}, graph_id) as graph:
             with _refused_update():
                 await graph.abulk_update_state(config, steps)
