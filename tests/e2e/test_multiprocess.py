@@ -238,6 +238,20 @@ async def test_a_cron_fires_once_per_due_time_with_four_workers(hosts) -> None:
     await on_a.crons.delete(cron["cron_id"])
 
 
+async def runs_on_new_threads(
+    client: LangGraphClient, count: int, *, steps: int, seconds: float
+) -> list[tuple[str, str]]:
+    """`(thread_id, run_id)` of `count` `steps` runs, each on a thread of its own, every completed
+    step checkpointed before the next begins (`durability="sync"`)."""
+    created = []
+    for _ in range(count):
+        thread = await client.threads.create()
+        run = await client.runs.create(thread["thread_id"], "steps", input={"steps": steps, "seconds": seconds},
+                                       durability="sync")  # fmt: skip
+        created.append((thread["thread_id"], run["run_id"]))
+    return created
+
+
 def _runs_of(log: Path, run_ids: set[str]) -> dict[str, list[Step]]:
     steps: dict[str, list[Step]] = collections.defaultdict(list)
     for step in read_steps(log):
@@ -254,12 +268,7 @@ async def test_a_killed_host_s_runs_are_resumed_elsewhere_without_repeating_step
     with ExitStack() as stack:
         a = start_host(stack, tmp_path / "a", env)
         on_a = get_client(url=a.url)
-        created = []
-        for _ in range(20):
-            thread = await on_a.threads.create()
-            run = await on_a.runs.create(thread["thread_id"], "steps", input={"steps": 6, "seconds": 0.5},
-                                         durability="sync")  # fmt: skip
-            created.append((thread["thread_id"], run["run_id"]))
+        created = await runs_on_new_threads(on_a, 20, steps=6, seconds=0.5)
         run_ids = {run_id for _, run_id in created}
         await poll_until(
             lambda: len(_runs_of(log, run_ids)) == 20 and all(len(s) >= 2 for s in _runs_of(log, run_ids).values()),
@@ -297,12 +306,7 @@ async def test_sigterm_hands_running_runs_to_another_host(postgres_server: str, 
         b = start_host(stack, tmp_path / "b", {**env, "N_JOBS_PER_WORKER": "10"}, workers=1)
         on_a, on_b = get_client(url=a.url), get_client(url=b.url)
         # B is busy with nothing; A takes the runs it creates at once.
-        created = []
-        for _ in range(4):
-            thread = await on_a.threads.create()
-            run = await on_a.runs.create(thread["thread_id"], "steps", input={"steps": 5, "seconds": 0.4},
-                                         durability="sync")  # fmt: skip
-            created.append((thread["thread_id"], run["run_id"]))
+        created = await runs_on_new_threads(on_a, 4, steps=5, seconds=0.4)
         run_ids = {run_id for _, run_id in created}
         await poll_until(lambda: len(_runs_of(log, run_ids)) == 4, "a step of every run")
         a_pids = worker_pids(a)
