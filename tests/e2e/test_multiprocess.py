@@ -122,8 +122,10 @@ async def until_terminal(client: LangGraphClient, thread_id: str, run_id: str, s
     return dict(await client.runs.get(thread_id, run_id))
 
 
-async def raw_stream(url: str, thread_id: str, run_id: str, last_event_id: str | None = None) -> list[dict[str, str]]:
-    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+async def raw_stream(url: str, thread_id: str, run_id: str, last_event_id: str = "0") -> list[dict[str, str]]:
+    """The run's stream from after `last_event_id` (by default its first event: a join without the
+    header streams only what comes from now on, as langgraph-api's)."""
+    headers = {"Last-Event-ID": last_event_id}
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         response = await http.get(f"/threads/{thread_id}/runs/{run_id}/stream", headers=headers)
         assert response.status_code == 200, response.text

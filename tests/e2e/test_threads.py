@@ -45,7 +45,7 @@ async def say(client: LangGraphClient, thread_id: str, *texts: str) -> None:
 async def test_create_get_and_the_thread_shape(client: LangGraphClient) -> None:
     created = await client.threads.create(metadata={"user": "ann", **tag()})
     assert set(created) == THREAD_FIELDS
-    assert uuid.UUID(created["thread_id"]).version == 4
+    assert uuid.UUID(created["thread_id"]).version == 7, "time-ordered ids, as the official server's"
     assert created["status"] == "idle" and created["values"] is None and created["interrupts"] == {}
     assert created["config"] == {} and created["metadata"]["user"] == "ann"
     assert created["created_at"] == created["updated_at"] == created["state_updated_at"]

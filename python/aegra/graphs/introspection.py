@@ -85,7 +85,7 @@ def state_jsonschema(graph: Pregel) -> JsonSchema:
 
     fields: dict[str, Any] = {}
     for name in graph.stream_channels_list:
-        update_type = graph.channels[name].UpdateType
+        update_type = graph.channels[name].UpdateType  # type: ignore[union-attr]  # stream channels are channels
         try:
             create_model(name, __root__=(update_type, None)).model_json_schema()
             fields[name] = (update_type, None)

@@ -29,6 +29,7 @@ from typing import Any, cast
 from langgraph.store.base import SearchOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.postgres.base import PLACEHOLDER, _namespace_prefix_condition, get_distance_operator
+from psycopg_pool import AsyncConnectionPool
 
 from aegra.store.filters import OPERATORS
 
@@ -87,7 +88,8 @@ class AegraPostgresStore(AsyncPostgresStore):
         return queries, embedding_requests
 
     def _semantic_query(self, op: SearchOp) -> tuple[str, list[Any]]:
-        where, params = ["TRUE"], []
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
         if op.namespace_prefix:
             condition, ns_params = _namespace_prefix_condition(op.namespace_prefix)
             where.append(condition)
@@ -154,10 +156,17 @@ def _match(path: list[str], condition: Any) -> tuple[str, list[Any]]:
 # -- export and import (`aegra db export|import`): LangGraph's `store` table ---------------------------
 
 
+def _pool(store: AsyncPostgresStore) -> AsyncConnectionPool[Any]:
+    """The store's psycopg pool (store/factory.py opens it on one)."""
+    if not isinstance(store.conn, AsyncConnectionPool):
+        raise TypeError("the PostgreSQL store is expected to be opened on a connection pool")
+    return store.conn
+
+
 async def export_rows(store: AsyncPostgresStore) -> list[Any]:
     """Every item with its times and TTL."""
     sql = "SELECT prefix, key, value, created_at, updated_at, expires_at, ttl_minutes FROM store ORDER BY prefix, key"
-    async with store.conn.connection() as conn:  # type: ignore[union-attr]
+    async with _pool(store).connection() as conn:
         cursor = await conn.execute(sql)
         return list(await cursor.fetchall())
 
@@ -165,5 +174,5 @@ async def export_rows(store: AsyncPostgresStore) -> list[Any]:
 async def restore_times(store: AsyncPostgresStore, rows: Sequence[tuple[Any, ...]]) -> None:
     """(created_at, updated_at, expires_at, prefix, key): the times of imported items."""
     sql = "UPDATE store SET created_at = %s, updated_at = %s, expires_at = %s WHERE prefix = %s AND key = %s"
-    async with store.conn.connection() as conn, conn.transaction(), conn.cursor() as cursor:  # type: ignore[union-attr]
+    async with _pool(store).connection() as conn, conn.transaction(), conn.cursor() as cursor:
         await cursor.executemany(sql, rows)

@@ -241,7 +241,7 @@ class VectorCache:
 
     async def search(
         self,
-        query: Sequence[float],
+        query: Sequence[float] | np.ndarray,
         k: int,
         namespace_prefix: Sequence[str] = (),
         candidate_ids: np.ndarray | None = None,
@@ -255,7 +255,12 @@ class VectorCache:
         return await asyncio.to_thread(self._search, vector, k, namespace_prefix, candidate_ids)
 
     async def rank(
-        self, conn: aiosqlite.Connection, where: str, params: Sequence[Any], query: Sequence[float], k: int
+        self,
+        conn: aiosqlite.Connection,
+        where: str,
+        params: Sequence[Any],
+        query: Sequence[float] | np.ndarray,
+        k: int,
     ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
         """The top `k` among the items passing `where`, listed by SQL."""
         if k <= 0:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, String, and_, bindparam, case, delete, exists, func, or_, select, update
+from sqlalchemy import Select, String, and_, bindparam, case, delete, exists, func, or_, select, true, update
 
 from aegra.db.models import Run, Thread, in_flight, table
 from aegra.db.statements import FullInsert, Prepared, Statements, select_rows
@@ -75,13 +75,18 @@ async def any_in_flight(sql: Statements, thread_id: uuid.UUID) -> bool:
     return bool(await sql.scalar(ANY_INFLIGHT, {"thread_id": thread_id}))
 
 
-async def in_flight_on_thread(sql: Statements, thread_id: uuid.UUID) -> list[Any]:
-    """The thread's pending and running runs, oldest first.
+async def newest_created_at(sql: Statements, thread_id: uuid.UUID) -> datetime | None:
+    """When the thread's newest run was created (None for a thread with no runs)."""
+    statement = select(_r.created_at).where(_r.thread_id == thread_id).order_by(_r.created_at.desc()).limit(1)
+    return await sql.scalar(statement)
 
-    Sorted here, not in SQL: with an ORDER BY, SQLite picks the (thread_id, created_at) index
-    and walks every run the thread ever had instead of the few in flight.
-    """
-    rows = await sql.rows(_ROW.where(_r.thread_id == thread_id, in_flight(_r.status)))
+
+async def to_follow_on_thread(sql: Statements, thread_id: uuid.UUID, created_after: datetime | None) -> list[Any]:
+    """The thread's runs in flight, and those created after `created_after` (every run when None)
+    whatever their status, oldest first: a thread stream follows a run that started and ended
+    between two of its looks too."""
+    newer = _r.created_at > created_after if created_after is not None else true()
+    rows = await sql.rows(_ROW.where(_r.thread_id == thread_id, or_(in_flight(_r.status), newer)))
     return sorted(rows, key=lambda run: (run.created_at, run.run_id))
 
 

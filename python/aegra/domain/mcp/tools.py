@@ -59,7 +59,9 @@ def tool_input_schema(input_schema: dict[str, Any] | None) -> dict[str, Any]:
         if not defs:
             del schema["$defs"]
         properties = schema.get("properties")
-        for key, prop in (properties or {}).items():
+        if not isinstance(properties, dict):
+            properties = {}
+        for key, prop in properties.items():
             if _lists_messages(prop):
                 properties[key] = {
                     "type": "string",

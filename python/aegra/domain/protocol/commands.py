@@ -29,7 +29,8 @@ def error(command_id: Any, code: str, message: str) -> dict[str, Any]:
 async def handle(command: dict[str, Any], thread_id: str, runs: RunService, threads: ThreadService,
                  auth: RequestAuth) -> dict[str, Any]:  # fmt: skip
     command_id, method = command["id"], command["method"]
-    params = command.get("params") if isinstance(command.get("params"), dict) else {}
+    given = command.get("params")
+    params: dict[str, Any] = given if isinstance(given, dict) else {}
     try:
         if method == "run.start":
             return await _run_start(command_id, params, thread_id, runs, threads, auth)
@@ -50,7 +51,10 @@ async def _pending_interrupts(thread_id: str, threads: ThreadService, auth: Requ
         thread = await threads.get(thread_id, auth=auth)
     except AegraError:
         return set()  # a thread the first run.start creates
-    return {item.get("id") for items in (thread.interrupts or {}).values() for item in items if isinstance(item, dict)}
+    return {
+        item["id"] for items in (thread.interrupts or {}).values() for item in items
+        if isinstance(item, dict) and isinstance(item.get("id"), str)
+    }  # fmt: skip
 
 
 async def _create(thread_id: str, runs: RunService, auth: RequestAuth, params: dict[str, Any],
@@ -89,7 +93,8 @@ async def _run_start(command_id: Any, params: dict[str, Any], thread_id: str, ru
 
 async def _input_respond(command_id: Any, params: dict[str, Any], thread_id: str, runs: RunService,
                          threads: ThreadService, auth: RequestAuth) -> dict[str, Any]:  # fmt: skip
-    entries = params.get("responses") if isinstance(params.get("responses"), list) else [params]
+    responses = params.get("responses")
+    entries: list[Any] = responses if isinstance(responses, list) else [params]
     resume: dict[str, Any] = {}
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("interrupt_id"), str):

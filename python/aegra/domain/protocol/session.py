@@ -107,10 +107,10 @@ class RunSession:
             key = tuple(namespace)
             if isinstance(payload.get("graph_name"), str):
                 self._graph_names[key] = payload["graph_name"]
-            data = dict(payload)
+            lifecycle = dict(payload)
             if key in self._graph_names:
-                data.setdefault("graph_name", self._graph_names[key])
-            params["data"] = data
+                lifecycle.setdefault("graph_name", self._graph_names[key])
+            params["data"] = lifecycle
         if method == "messages" and isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], dict):
             params["data"] = payload[0]  # LangGraph's (event, metadata) pair: the protocol sends the event
         if method in ("values", "updates"):

@@ -43,7 +43,7 @@ def _is_message(value: Any) -> bool:
 def _content(content: Any) -> Any:
     if not isinstance(content, list):
         return content
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     for entry in content:
         if isinstance(entry, str):
             blocks.append({"type": "text", "text": entry})

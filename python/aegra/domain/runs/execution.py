@@ -135,12 +135,12 @@ class GraphRunner:
             elif "events" in translator.requested:
                 # `events` needs LangChain's event stream; the other modes ride inside it as the
                 # root graph's `on_chain_stream` chunks.
-                async for item in graph.astream_events(graph_input, config, version="v2", **options):
-                    if item["event"] == "on_chain_stream" and not item.get("parent_ids"):
-                        for event, payload in translator.translate(item["data"]["chunk"]):
+                async for chain_event in graph.astream_events(graph_input, config, version="v2", **options):
+                    if chain_event["event"] == "on_chain_stream" and not chain_event.get("parent_ids"):
+                        for event, payload in translator.translate(chain_event["data"]["chunk"]):
                             await publish(event, payload)
                     else:
-                        await publish("events", item)
+                        await publish("events", chain_event)
             else:
                 # `values` are the graph's output (its output schema), as langgraph-api streams them.
                 options["output_keys"] = graph.output_channels

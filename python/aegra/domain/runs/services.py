@@ -262,17 +262,23 @@ class RunService:
         "run_done", "run_id"}`; open until the client leaves, as langgraph-api's thread stream (a
         run that starts later is followed too: the thread is looked at every THREAD_POLL_SECONDS)."""
         followed: deque[uuid.UUID] = deque(maxlen=1000)  # runs seen (they end in creation order)
+        async with self.db.read() as sql:
+            created_after = await runs.newest_created_at(sql, thread_uuid)  # older runs: only if in flight
         while True:
             async with self.db.read() as sql:
-                inflight = await runs.in_flight_on_thread(sql, thread_uuid)
-            upcoming = [run for run in inflight if run.run_id not in followed]
+                candidates = await runs.to_follow_on_thread(sql, thread_uuid, created_after)
+            upcoming = [run for run in candidates if run.run_id not in followed]
             if not upcoming:
                 await asyncio.sleep(THREAD_POLL_SECONDS)
                 continue
             run = upcoming[0]
             followed.append(run.run_id)
-            async for event in self.broker.subscribe(run.run_id):
-                yield event
+            if created_after is None or run.created_at > created_after:
+                created_after = run.created_at
+            # A run that ended before this look is replayed while the broker keeps its events.
+            if run.status not in TERMINAL or await self.broker.has_stream(run.run_id):
+                async for event in self.broker.subscribe(run.run_id):
+                    yield event
             yield StreamEvent(0, "metadata", dumps({"status": "run_done", "run_id": str(run.run_id)}))
 
     async def result(self, thread_id: str | None, run_id: str, *, auth: RequestAuth, just_created: bool = False) -> Any:

@@ -109,7 +109,7 @@ def call_in_background(callback: Callable[[], Awaitable[None]] | None) -> None:
     """Run `callback` as a task of its own: a closing generator (or a finished handler) cannot await it."""
     if callback is None:
         return
-    task = asyncio.get_running_loop().create_task(callback())
+    task = asyncio.ensure_future(callback())
     _background.add(task)
     task.add_done_callback(_background.discard)
 

@@ -201,7 +201,7 @@ def _wire(item: SearchItem) -> schemas.StoreSearchItem: ...
 def _wire(item: Item) -> schemas.StoreItem: ...
 def _wire(item: Item) -> schemas.StoreItem:
     """The wire shape of a store item; a `SearchItem` keeps its score."""
-    fields = {
+    fields: dict[str, Any] = {
         "namespace": list(item.namespace),
         "key": item.key,
         "value": item.value,

@@ -30,7 +30,7 @@ def empty_state() -> StateSnapshot:
     from langgraph.types import StateSnapshot
 
     return StateSnapshot(
-        values={}, next=(), config=None, metadata=None, created_at=None, parent_config=None, tasks=(), interrupts=()
+        values={}, next=(), config={}, metadata=None, created_at=None, parent_config=None, tasks=(), interrupts=()
     )
 
 
@@ -60,7 +60,7 @@ def interrupt_of(interrupt: Interrupt | dict[str, Any]) -> dict[str, Any]:
 def thread_state(snapshot: StateSnapshot) -> dict[str, Any]:
     from langgraph.types import StateSnapshot
 
-    metadata = snapshot.metadata
+    metadata: dict[str, Any] | None = dict(snapshot.metadata) if snapshot.metadata is not None else None
     if metadata is not None and metadata.get("checkpoint_ns") == "":
         # langgraph-api leaves the root namespace out of a state's metadata.
         metadata = {k: v for k, v in metadata.items() if k != "checkpoint_ns"}

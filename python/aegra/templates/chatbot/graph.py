@@ -36,7 +36,7 @@ async def chat(state: MessagesState, config: RunnableConfig, runtime: Runtime) -
 
 
 builder = StateGraph(MessagesState)
-builder.add_node("chat", chat)
+builder.add_node("chat", chat)  # type: ignore[call-overload]  # a node may take config and runtime both
 builder.add_edge(START, "chat")
 builder.add_edge("chat", END)
 graph = builder.compile()

@@ -20,6 +20,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, SystemMessage, ToolMessage
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -100,7 +101,7 @@ class FallbackChatModel(GenericFakeChatModel):
             return
         # The parent's streaming drops tool calls; send them whole, as one chunk.
         chunks = [
-            {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"], "index": i}
+            tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=i)
             for i, call in enumerate(reply.tool_calls)
         ]
         yield ChatGenerationChunk(message=AIMessageChunk(content="", id=reply.id, tool_call_chunks=chunks))

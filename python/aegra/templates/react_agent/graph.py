@@ -31,7 +31,7 @@ async def agent(state: MessagesState, config: RunnableConfig, runtime: Runtime) 
 
 
 builder = StateGraph(MessagesState)
-builder.add_node("agent", agent)
+builder.add_node("agent", agent)  # type: ignore[call-overload]  # a node may take config and runtime both
 builder.add_node("tools", ToolNode(TOOLS))
 builder.add_edge(START, "agent")
 builder.add_conditional_edges("agent", tools_condition)

@@ -93,7 +93,7 @@ def parse_records(records: bytes | memoryview | npt.NDArray[np.uint8], dims: int
     """The records as a structured array, checked as `codes::parse` checks them."""
     check_dims_positive(dims)
     size = record_size(dims)
-    data = memoryview(records).cast("B")
+    data = memoryview(records).cast("B")  # type: ignore[arg-type]  # numpy arrays are buffers (numpy's stubs say not)
     if len(data) % size:
         raise ValueError(f"{len(data)} bytes are not whole code records of {size} bytes ({dims} dimensions)")
     parsed = np.frombuffer(data, dtype=record_dtype(dims))

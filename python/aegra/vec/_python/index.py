@@ -276,7 +276,7 @@ class VectorIndex:
         self._count = end
         self._max_vectors_per_row = max(self._max_vectors_per_row, len(parsed))
 
-    def _write(self, where: slice, parsed: np.ndarray, owners: object, spaces: object) -> None:
+    def _write(self, where: slice, parsed: np.ndarray, owners: npt.ArrayLike, spaces: npt.ArrayLike) -> None:
         self._codes[where] = parsed["codes"]
         self._scales[where] = parsed["scale"]
         self._residuals[where] = parsed["residual"]

@@ -33,7 +33,7 @@ def _lane_sum(products: np.ndarray) -> np.ndarray:
 
 
 def _blocked(matrix: F32Array, per_block, dtype: type = np.float32) -> np.ndarray:  # type: ignore[no-untyped-def]
-    out = np.empty(len(matrix), dtype=dtype)
+    out: np.ndarray = np.empty(len(matrix), dtype=dtype)
     # Overflow to inf is expected and handled by the callers (a "too large" error, or an l2
     # score of -inf), as it is in Rust.
     with np.errstate(over="ignore", invalid="ignore"):

@@ -6,6 +6,7 @@ Create Date: 2026-11-26
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,7 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _id(name: str, **kwargs: object) -> sa.Column:
+def _id(name: str, **kwargs: Any) -> sa.Column:
     return sa.Column(name, UUID(as_uuid=True), **kwargs)
 
 
