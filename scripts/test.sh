@@ -36,4 +36,6 @@ cargo fmt --check
 cargo clippy -q --all-features -- -D warnings
 cargo test -q
 ruff check .
+ruff format --check .
+python -m mypy                         # python/aegra ([tool.mypy] in pyproject.toml)
 python -m pytest

@@ -7,19 +7,34 @@ lives on).
 """
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, Self, TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
+__all__ = [
+    "VectorIndex",
+    "__version__",
+    "_panic_for_tests",
+    "_read_all",
+    "build_info",
+    "dedupe_texts",
+    "encode_codes",
+    "exact_top_k",
+    "get_text_at_path",
+    "length_batches",
+    "normalize_into",
+    "pack_vectors",
+    "tokenize_path",
+]
 
 _F32 = npt.NDArray[np.float32]
 _I64 = npt.NDArray[np.int64]
 _U32 = npt.NDArray[np.uint32]
 _U8 = npt.NDArray[np.uint8]
 
-class BuildInfo(TypedDict):
+class _BuildInfo(TypedDict):
     version: str
     profile: str
     arch: str
@@ -28,7 +43,7 @@ class BuildInfo(TypedDict):
     kernel: Literal["avx2", "portable"]
     description: str
 
-def build_info() -> BuildInfo:
+def build_info() -> _BuildInfo:
     """Facts about the compiled extension: version, cargo profile, arch, the SIMD instruction sets
     in use on this CPU (the kernel chosen at run time) and those the build was compiled for."""
 
@@ -67,14 +82,15 @@ def _panic_for_tests(message: str) -> None:
 def _read_all(data: _F32) -> float:
     """Sums a float32 array in one streaming read (benchmarks' memory-bandwidth floor)."""
 
+@final
 class VectorIndex:
     """The KNN index of int8 code records grouped by namespace; see `aegra.vec.index`."""
 
-    def __init__(self, dims: int) -> None: ...
+    def __new__(cls, dims: int) -> Self: ...
     @property
     def dims(self) -> int: ...
     def __len__(self) -> int: ...
-    def __contains__(self, row_id: int) -> bool: ...
+    def __contains__(self, row_id: int, /) -> bool: ...
     def vector_count(self) -> int: ...
     def memory_bytes(self) -> int: ...
     def clear(self) -> None: ...

@@ -340,7 +340,7 @@ def _role(env: Mapping[str, str]) -> Role:
     role = _get(env, "AEGRA_ROLE").lower()
     if role not in ROLES:
         raise ConfigError(f"AEGRA_ROLE must be one of {', '.join(ROLES)}, got {role!r}")
-    return role  # type: ignore[return-value]
+    return role
 
 
 def _int(env: Mapping[str, str], name: str) -> int:

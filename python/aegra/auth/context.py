@@ -37,7 +37,7 @@ class RequestAuth:
         from langgraph_sdk import Auth
 
         ctx = Auth.types.AuthContext(
-            user=self.user,  # type: ignore[arg-type]
+            user=self.user,
             permissions=list(self.user.permissions),
             resource=resource,  # type: ignore[arg-type]
             action=action,  # type: ignore[arg-type]

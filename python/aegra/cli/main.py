@@ -40,7 +40,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands:
             module, _, attribute = self.lazy_commands[cmd_name].partition(":")
-            return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+            return getattr(importlib.import_module(module), attribute)
         return super().get_command(ctx, cmd_name)
 
 

@@ -90,17 +90,17 @@ class Database:
     def write(self) -> contextlib.AbstractAsyncContextManager[Statements]:
         """A transaction that may write: committed when the block ends (on SQLite, with its group,
         and the block returns once that is durable), rolled back if it raises."""
-        return self._transactions.write()  # type: ignore[no-any-return]
+        return self._transactions.write()
 
     def read(self) -> contextlib.AbstractAsyncContextManager[Statements]:
         """Reads only; on SQLite they never wait for the write lock (and see the writes of the
         open group a moment before they are durable: db/group_commit.py)."""
-        return self._transactions.read()  # type: ignore[no-any-return]
+        return self._transactions.read()
 
     def single_statements(self) -> contextlib.AbstractAsyncContextManager[Statements]:
         """For a lone write statement: on PostgreSQL no transaction around it (it commits by itself,
         without the BEGIN and COMMIT round trips); on SQLite a write turn like any other."""
-        return self._transactions.single_statements()  # type: ignore[no-any-return]
+        return self._transactions.single_statements()
 
     async def durable(self) -> None:
         """Return once every write made so far is committed and visible to other connections."""

@@ -57,7 +57,7 @@ class _Pending(Generic[T]):
 
     async def __aenter__(self) -> T:
         self._value = await self._make()
-        return self._value  # type: ignore[return-value]
+        return self._value
 
     async def __aexit__(self, *exc: object) -> None:
         close = getattr(self._value, "close", None)
@@ -270,7 +270,7 @@ class InlineConnection:
 
     @property
     def isolation_level(self) -> IsolationLevel:
-        return self._conn.isolation_level  # type: ignore[return-value]  # what was set
+        return self._conn.isolation_level  # what was set
 
     @isolation_level.setter
     def isolation_level(self, value: IsolationLevel) -> None:

@@ -60,7 +60,7 @@ def _result_processors(columns: Sequence[Any], dialect: Dialect) -> list[Any]:
 
 
 def _row_type(columns: Sequence[Any]) -> type:
-    return collections.namedtuple("Row", [column.keyname for column in columns], rename=True)  # type: ignore[misc]
+    return collections.namedtuple("Row", [column.keyname for column in columns], rename=True)
 
 
 class _Compiled:
@@ -151,7 +151,7 @@ Statement = Prepared | Executable
 
 def row_type(table: Table) -> Any:
     """The named tuple the table's full rows read as, for a row being made in Python."""
-    return collections.namedtuple("Row", [column.name for column in table.columns])  # type: ignore[misc]
+    return collections.namedtuple("Row", [column.name for column in table.columns])
 
 
 def select_rows(table: Table) -> Any:
@@ -218,7 +218,7 @@ class Compiler:
         if isinstance(statement, Prepared):
             compiled = statement.compiled(self.dialect)
             return compiled, compiled.sql, compiled.parameters(params)
-        found, extracted, _ = statement._compile_w_cache(  # type: ignore[attr-defined]
+        found, extracted, _ = statement._compile_w_cache(
             self.dialect, compiled_cache=self._compiled_cache, column_keys=[], for_executemany=False
         )
         ad_hoc = self._ad_hoc.get(id(found))

@@ -121,7 +121,7 @@ def from_row(schema: type[S], row: Any) -> S:
     reader = _READERS.get(key)
     if reader is None:
         reader = _READERS[key] = _row_reader(schema, row._fields)
-    return reader(row)  # type: ignore[no-any-return]
+    return reader(row)
 
 
 def _row_reader(schema: type[S], columns: tuple[str, ...]) -> Callable[[Any], S]:

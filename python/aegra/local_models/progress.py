@@ -26,7 +26,7 @@ class _Discard:
         pass
 
 
-class LoggedProgress(tqdm):  # type: ignore[misc]
+class LoggedProgress(tqdm):
     """Prints `<label>: 30% (20.1 of 67.0 MB)` each time another tenth of the bytes is in.
 
     Made per download with `named`: huggingface_hub opens a bar for the bytes received and one

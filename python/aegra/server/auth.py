@@ -51,7 +51,7 @@ class AuthMiddleware:
 
 def get_request_auth(request: Request[Any, Any, Any]) -> RequestAuth:
     """Litestar dependency `auth`. Missing means the middleware did not run: refuse rather than guess."""
-    request_auth = request.scope.get(SCOPE_KEY)  # type: ignore[call-overload]
+    request_auth = request.scope.get(SCOPE_KEY)
     if request_auth is None:
         raise AuthError("Not authenticated")
     return cast(RequestAuth, request_auth)

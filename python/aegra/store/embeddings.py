@@ -155,7 +155,7 @@ def _openai_embeddings(model: str, dims: int) -> Embeddings:
     if importlib.util.find_spec("langchain_openai") is not None:
         from langchain_openai import OpenAIEmbeddings
 
-        return OpenAIEmbeddings(model=model, **shorten)  # type: ignore[no-any-return]
+        return OpenAIEmbeddings(model=model, **shorten)
     if importlib.util.find_spec("openai") is not None:
         return OpenAIClientEmbeddings(model, shorten.get("dimensions"))
     raise EmbeddingConfigError(
@@ -212,4 +212,4 @@ def _load_function(target: str, name: str, base_dir: Path, embed: str) -> Callab
     function = getattr(module, name, None)
     if not callable(function):
         raise EmbeddingConfigError(f"store.index.embed {embed!r}: {target} has no function {name!r}")
-    return function  # type: ignore[no-any-return]
+    return function

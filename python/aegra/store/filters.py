@@ -129,7 +129,7 @@ def encode(filter_: Mapping[str, Any] | None) -> str | None:
 
 @functools.lru_cache(maxsize=256)
 def _decoded(filter_json: str) -> dict[str, Any]:
-    return json.loads(filter_json)  # type: ignore[no-any-return]
+    return json.loads(filter_json)
 
 
 def sql_filter(value_json: str, filter_json: str | None) -> int:

@@ -82,7 +82,7 @@ class AegraPostgresStore(AsyncPostgresStore):
     ) -> tuple[list[tuple[str, list[Any]]], list[tuple[int, str]]]:
         # Plain values become `$eq` conditions, so that every filter entry goes through `_condition`.
         search_ops = [(i, op._replace(filter=_as_operators(op.filter))) for i, op in search_ops]
-        queries, embedding_requests = super()._prepare_batch_search_queries(search_ops)  # type: ignore[arg-type]
+        queries, embedding_requests = super()._prepare_batch_search_queries(search_ops)
         for position, _ in embedding_requests:  # the ops with a query, when an index is configured
             queries[position] = self._semantic_query(search_ops[position][1])
         return queries, embedding_requests

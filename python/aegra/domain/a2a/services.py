@@ -156,7 +156,7 @@ class A2AService:
             if "resume" in data:
                 resumes.append(data["resume"])
             graph_input.update({k: v for k, v in data.items() if k != "resume"})
-        command = self._command(message, task, resumes, translate.text_of(parts))  # type: ignore[arg-type]
+        command = self._command(message, task, resumes, translate.text_of(parts))
         metadata = {"a2a": {"task_id": task.task_id}} if task is not None else None
         body = RunCreate(
             assistant_id=str(assistant.assistant_id), input=None if command else graph_input, command=command,

@@ -90,7 +90,7 @@ class AssistantController(Controller):
     ) -> dict[str, Any]:
         depth = parse_xray(xray)
         assistant = await assistants.get(assistant_id, auth=auth)
-        async with assistants.graphs.graph(assistant.graph_id, dict(assistant.config)) as graph:  # type: ignore[arg-type]
+        async with assistants.graphs.graph(assistant.graph_id, dict(assistant.config)) as graph:
             try:
                 return await asyncio.to_thread(graph_json, graph, depth)
             except NotImplementedError:
@@ -99,7 +99,7 @@ class AssistantController(Controller):
     @get("/{assistant_id:str}/schemas", summary="Input, output, state, config and context schemas")
     async def get_schemas(self, assistants: AssistantService, auth: RequestAuth, assistant_id: str) -> dict[str, Any]:
         assistant = await assistants.get(assistant_id, auth=auth)
-        async with assistants.graphs.graph(assistant.graph_id, dict(assistant.config)) as graph:  # type: ignore[arg-type]
+        async with assistants.graphs.graph(assistant.graph_id, dict(assistant.config)) as graph:
             return await asyncio.to_thread(graph_schemas, graph, assistant.graph_id)
 
     @get("/{assistant_id:str}/subgraphs", summary="Schemas of the assistant's subgraphs")
@@ -119,5 +119,5 @@ class AssistantController(Controller):
         assistants: AssistantService, auth: RequestAuth, assistant_id: str, namespace: str | None, recurse: bool
     ) -> dict[str, Any]:
         assistant = await assistants.get(assistant_id, auth=auth)
-        async with assistants.graphs.graph(assistant.graph_id, dict(assistant.config)) as graph:  # type: ignore[arg-type]
+        async with assistants.graphs.graph(assistant.graph_id, dict(assistant.config)) as graph:
             return await asyncio.to_thread(subgraph_schemas, graph, namespace, recurse)

@@ -136,7 +136,7 @@ class RunService:
                     status="running" if start_now else "pending",
                     metadata=metadata,
                     kwargs=kwargs,
-                    multitask_strategy=strategy,  # type: ignore[arg-type]
+                    multitask_strategy=strategy,
                 )
                 await runs.insert(sql, {
                     **msgspec.structs.asdict(run), "started_at": now if start_now else None,

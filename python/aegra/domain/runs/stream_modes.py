@@ -60,7 +60,7 @@ class StreamTranslator:
         events: list[Event] = []
         key = message.id
         if key in self._messages:
-            self._messages[key] = self._messages[key] + message  # type: ignore[operator]
+            self._messages[key] = self._messages[key] + message
         else:
             self._messages[key] = message
             events.append(("messages/metadata", {key: {"metadata": metadata}}))

@@ -77,7 +77,7 @@ class StoreService:
         # An absent ttl lets `store.ttl.default_ttl` apply; the SDK never sends an explicit null.
         ttl = NOT_PROVIDED if data.ttl is None else data.ttl
         try:
-            await self.store.aput(namespace, data.key, value["value"], index=value["index"], ttl=ttl)  # type: ignore[arg-type]
+            await self.store.aput(namespace, data.key, value["value"], index=value["index"], ttl=ttl)
         except EmbeddingUnavailableError as exc:
             raise EmbedderUnavailable(str(exc)) from exc
 

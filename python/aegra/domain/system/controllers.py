@@ -59,4 +59,4 @@ class SystemController(Controller):
         state = request.app.state
         if state.get("openapi_document") is None:  # built once: the routes do not change
             state.openapi_document = openapi.complete(request.app.openapi_schema.to_schema())
-        return state.openapi_document  # type: ignore[no-any-return]
+        return state.openapi_document

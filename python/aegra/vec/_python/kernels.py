@@ -7,6 +7,8 @@ See `crates/aegra-vec/src/kernels.rs`: element `i` of each product row is added 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -32,7 +34,7 @@ def _lane_sum(products: np.ndarray) -> np.ndarray:
     return acc[:, 0]
 
 
-def _blocked(matrix: F32Array, per_block, dtype: type = np.float32) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _blocked(matrix: F32Array, per_block: Callable[[F32Array], np.ndarray], dtype: type = np.float32) -> np.ndarray:
     out: np.ndarray = np.empty(len(matrix), dtype=dtype)
     # Overflow to inf is expected and handled by the callers (a "too large" error, or an l2
     # score of -inf), as it is in Rust.
