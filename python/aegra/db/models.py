@@ -238,4 +238,6 @@ class Cron(Base):
 
 def table(model: type[Base]) -> Table:
     """A model's table, as Core statements take it (`__table__` is typed as any FROM clause)."""
-    return model.__table__  # type: ignore[return-value]
+    model_table = model.__table__
+    assert isinstance(model_table, Table)
+    return model_table

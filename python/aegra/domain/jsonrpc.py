@@ -10,7 +10,7 @@ invalid, forbidden...) becomes an error object with its HTTP status in `data`, n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
@@ -102,6 +102,10 @@ def error(request_id: RequestId | None, exc: RpcError) -> bytes:
     return dumps_lenient({"jsonrpc": "2.0", "id": request_id, "error": exc.body()})
 
 
+@overload
+def require_str(params: dict[str, Any], name: str) -> str: ...
+@overload
+def require_str(params: dict[str, Any], name: str, *, optional: bool) -> str | None: ...
 def require_str(params: dict[str, Any], name: str, *, optional: bool = False) -> str | None:
     """A string parameter, or an invalid-params error naming it."""
     value = params.get(name)

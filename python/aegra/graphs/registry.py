@@ -139,4 +139,4 @@ def _detached_config(config: RunnableConfig | None) -> RunnableConfig | None:
         key: dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value
         for key, value in config.items()
     }
-    return detached  # type: ignore[return-value]
+    return cast("RunnableConfig", detached)

@@ -129,7 +129,7 @@ class A2AService:
         task_ref = require_str(message, "taskId", optional=True)
         run_context = optional_dict(params, "context")  # langgraph-api's extension: the run's context
         assistant = await self._assistant(assistant_id, auth)
-        human = translate.human_message(parts, message_id)  # type: ignore[arg-type]
+        human = translate.human_message(parts, message_id)
         if human is not None:
             await self._refuse_without_messages(assistant)
             if message_role != ROLE_USER:
@@ -282,7 +282,7 @@ class A2AService:
         task_ref = require_str(params, "id")
         context_id = require_str(params, "contextId", optional=True)
         assistant = await self._assistant(assistant_id, auth)
-        task = await resolve(self.runs, self.threads, task_ref, context_id=context_id,  # type: ignore[arg-type]
+        task = await resolve(self.runs, self.threads, task_ref, context_id=context_id,
                              assistant_id=assistant.assistant_id, auth=auth)  # fmt: skip
         if task is None:
             raise RpcError(TASK_NOT_FOUND, f"Task not found: {task_ref}")

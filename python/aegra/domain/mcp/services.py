@@ -133,7 +133,7 @@ class McpService:
         name = require_str(params, "name")
         arguments = optional_dict(params, "arguments") or {}
         context = optional_dict(params, "context")  # langgraph-api's extension: the run's context
-        assistant = await self._find(name, auth)  # type: ignore[arg-type]
+        assistant = await self._find(name, auth)
         body = RunCreate(assistant_id=str(assistant["assistant_id"]), input=arguments, context=context)
         thread_id = None
         try:

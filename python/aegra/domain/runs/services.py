@@ -80,7 +80,7 @@ class RunService:
         stateless = thread_id is None
         validate_options(body, stateless=stateless, webhooks=self.webhooks)
         assistant_id = await self.assistants.run_access(body.assistant_id, auth=auth)
-        thread_uuid = new_id() if stateless else parse_uuid(thread_id, "thread ID")  # type: ignore[arg-type]
+        thread_uuid = new_id() if thread_id is None else parse_uuid(thread_id, "thread ID")
         run_id = new_id()
         body, allowed = await self._authorize_create(thread_uuid, run_id, body, auth)
         # Stateless runs report one too (langgraph-sdk types it as a string): their new thread has

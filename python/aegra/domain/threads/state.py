@@ -91,10 +91,11 @@ class ThreadStateService:
             configurable = {"checkpoint_ns": "", **(checkpoint or {}), "thread_id": str(row.thread_id)}
             async with self._graph(row.thread_id, row.config, graph_id) as graph:
                 snapshot = await graph.aget_state({"configurable": configurable}, subgraphs=subgraphs)
-        if (checkpoint or {}).get("checkpoint_id") and snapshot.created_at is None:
+        checkpoint_id = (checkpoint or {}).get("checkpoint_id")
+        if checkpoint_id and snapshot.created_at is None:
             # LangGraph answers an empty state for a checkpoint it does not have (so does
             # langgraph-api); an id that names nothing is a 404, as for any other resource.
-            raise NotFound(f"Checkpoint {checkpoint['checkpoint_id']} of thread {row.thread_id} not found")  # type: ignore[index]
+            raise NotFound(f"Checkpoint {checkpoint_id} of thread {row.thread_id} not found")
         return select_state(jsonable(thread_state(snapshot)), select)
 
     async def history(
