@@ -74,6 +74,8 @@ class PostgresBroker:
     def open(self, run_id: uuid.UUID, *, first: int = 1) -> None:
         self._next_seq[run_id] = self._first_seq[run_id] = first
         self._local.open(run_id, first_id=first)
+        for woken in self._readers.get(run_id, ()):
+            woken.set()  # readers of the run while it was queued follow it from memory now
 
     async def resume(self, run_id: uuid.UUID) -> None:
         async with self.db.read() as sql:  # an earlier attempt (another process, maybe) wrote the first events
@@ -132,26 +134,41 @@ class PostgresBroker:
     async def subscribe(self, run_id: uuid.UUID, after: int | None = None, *,
                         live_only: bool = False) -> AsyncIterator[StreamEvent]:  # fmt: skip
         """As `Broker.subscribe`; `live_only` is from now on for a run executing in this process, and
-        from the start of the stored stream for one executing in another."""
-        first = self._first_seq.get(run_id)
-        if first is not None and (live_only or (after or 0) >= first - 1):
-            # Executing here, and nothing before this process's part is asked: from memory.
-            async for event in self._local.subscribe(run_id, after, live_only=live_only):
+        from the start of the stored stream for one executing in another. A reader of a run that
+        is queued when it subscribes reads the table until the run starts here, if it does: then
+        memory (a run's readers in its own process never wait on the table's notifications)."""
+        while True:
+            if self._executing_here(run_id, None if live_only else after or 0):
+                async for event in self._local.subscribe(run_id, after, live_only=live_only):
+                    after = event.id
+                    yield event
+                if self._local.holds(run_id):
+                    return  # the stream ended here
+                # This process let the run go without ending it (shutdown, lost database): the rest
+                # comes from whichever process goes on with it.
+            live_only = False  # from here on, the stored stream after what was read
+            async for event in self._read_table(run_id, after or 0):
                 after = event.id
                 yield event
-            if self._local.holds(run_id):
-                return  # the stream ended here
-            # This process let the run go without ending it (shutdown, lost database): the rest
-            # comes from whichever process goes on with it.
-        async for event in self._read_table(run_id, after or 0):
-            yield event
+            if not self._executing_here(run_id, after):
+                return  # the stored stream ended
+
+    def _executing_here(self, run_id: uuid.UUID, after: int | None) -> bool:
+        """The run executes in this process, and its memory holds every event after `after`
+        (None: the reader wants only what comes from now on)."""
+        first = self._first_seq.get(run_id)
+        return first is not None and (after is None or after >= first - 1)
 
     async def _read_table(self, run_id: uuid.UUID, seq: int) -> AsyncIterator[StreamEvent]:
+        """The stored events after `seq` until the stream's end, or until the run starts executing
+        in this process (`open` wakes the readers)."""
         woken = asyncio.Event()
         self._readers.setdefault(run_id, set()).add(woken)
         try:
             while True:
                 woken.clear()
+                if self._executing_here(run_id, seq):
+                    return
                 async with self.db.read() as sql:
                     rows = await run_events.after(sql, run_id, seq, READ_BATCH)
                 for row in rows:
