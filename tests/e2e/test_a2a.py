@@ -146,6 +146,15 @@ async def test_an_interrupt_is_input_required_and_the_next_message_resumes_it(
         got = await client.get_task(GetTaskRequest(id=task.id))
         assert got.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
 
+        # A task waiting for input can be cancelled too (as langgraph-api: the question is dropped).
+        waiting = await sent_task(client, user_message(data({"request": "drop"})))
+        assert waiting.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+        canceled = await client.cancel_task(CancelTaskRequest(id=waiting.id))
+        assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+        assert (await client.get_task(GetTaskRequest(id=waiting.id))).status.state == TaskState.TASK_STATE_CANCELED
+        with pytest.raises(TaskNotCancelableError, match="not cancelable"):
+            await client.cancel_task(CancelTaskRequest(id=waiting.id))
+
         done = await sent_task(client, user_message(data({"resume": "yes"}), task_id=task.id,
                                                     context_id=task.context_id))  # fmt: skip
         assert done.id == task.id and done.status.state == TaskState.TASK_STATE_COMPLETED

@@ -8,6 +8,7 @@ A2A 1.0 objects (wire.py writes them as 0.3 for 0.3 callers).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from aegra.domain.runs.results import RunResult
 from aegra.domain.runs.schemas import CommandBody, RunCreate
 from aegra.domain.runs.services import RunService
 from aegra.domain.schemas import parse_uuid, selected
+from aegra.domain.threads.schemas import StateUpdate
 from aegra.domain.threads.services import ThreadService
 from aegra.errors import AegraError, Conflict
 
@@ -278,6 +280,28 @@ class A2AService:
 
     # -- tasks ----------------------------------------------------------------------------
 
+    async def _cancel_waiting(self, task: Task, auth: RequestAuth) -> None:
+        """Cancel a task that waits for input, as langgraph-api does: no run is in flight, so a
+        marker run of the task is recorded cancelled (the task's latest run, hence `canceled`),
+        and the thread's pending step is ended (`as_node="__end__"`), so the question is gone."""
+        a2a = task.run.metadata.get("a2a") if isinstance(task.run.metadata, dict) else None
+        metadata = {"a2a": {**(a2a if isinstance(a2a, dict) else {}), "task_id": task.task_id}}
+        # Pending for an hour: it is cancelled before anything could start it.
+        body = RunCreate(assistant_id=str(task.run.assistant_id), metadata=metadata, after_seconds=3600)
+        try:
+            marker = await self.runs.create(task.context_id, body, auth=auth)
+        except AegraError as exc:
+            raise RpcError.from_domain(exc) from None
+        marker_id = str(marker.run_id)
+        try:
+            await self.runs.cancel(task.context_id, marker_id, "interrupt", auth=auth)
+            await self.runs.result(task.context_id, marker_id, auth=auth)  # until it is recorded
+            await self.threads.state.update(task.context_id, StateUpdate(as_node="__end__"), auth=auth)
+        except AegraError as exc:
+            with contextlib.suppress(AegraError):
+                await self.runs.delete(task.context_id, marker_id, auth=auth)
+            raise RpcError.from_domain(exc) from None
+
     async def _task(self, assistant_id: str, params: dict[str, Any], auth: RequestAuth) -> Task:
         task_ref = require_str(params, "id")
         context_id = require_str(params, "contextId", optional=True)
@@ -311,17 +335,19 @@ class A2AService:
 
     async def cancel_task(self, assistant_id: str, params: dict[str, Any], auth: RequestAuth) -> dict[str, Any]:
         task = await self._task(assistant_id, params, auth)
-        if task.state not in (SUBMITTED, WORKING):
-            # Terminal, or awaiting input: no run is in flight to cancel (see docs/mcp-a2a.md).
+        if task.state == INPUT_REQUIRED:
+            await self._cancel_waiting(task, auth)
+        elif task.state not in (SUBMITTED, WORKING):
             raise RpcError(TASK_NOT_CANCELABLE, f"Task is not cancelable in its current state ({task.state})")
-        run_id = str(task.run.run_id)
-        try:
-            await self.runs.cancel(task.context_id, run_id, "interrupt", auth=auth)
-        except Conflict:
-            raise RpcError(TASK_NOT_CANCELABLE, "Task has already ended") from None
-        except AegraError as exc:
-            raise RpcError.from_domain(exc) from None
-        await self.runs.result(task.context_id, run_id, auth=auth)  # until the run has stopped
+        else:
+            run_id = str(task.run.run_id)
+            try:
+                await self.runs.cancel(task.context_id, run_id, "interrupt", auth=auth)
+            except Conflict:
+                raise RpcError(TASK_NOT_CANCELABLE, "Task has already ended") from None
+            except AegraError as exc:
+                raise RpcError.from_domain(exc) from None
+            await self.runs.result(task.context_id, run_id, auth=auth)  # until the run has stopped
         message = translate.agent_message([{"text": "Task was canceled"}], task.task_id, task.context_id)
         status = {"state": CANCELED, "timestamp": now(), "message": message}
         return {"id": task.task_id, "contextId": task.context_id, "status": status}
