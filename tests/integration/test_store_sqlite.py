@@ -15,6 +15,7 @@ import pytest
 from langgraph.store.base import InvalidNamespaceError, PutOp, SearchOp
 
 from aegra.store.sqlite_store import AsyncSqliteStore
+from aegra.store.vector_cache import VectorCache
 from tests.support.tiny_model import DIMS, embed
 
 INDEX: dict[str, Any] = {"dims": DIMS, "embed": embed, "fields": ["text"]}
@@ -282,6 +283,27 @@ async def test_ttl_sweeper_task_runs_and_stops(tmp_path: Path, clock: Clock) -> 
         assert await store.aget(("t",), "k", refresh_ttl=False) is None
         assert await store.stop_ttl_sweeper(timeout=5) is True
         assert task.done()
+
+
+async def test_the_index_loads_while_another_connection_holds_the_write_lock(tmp_path: Path) -> None:
+    """A file whose codes are not yet marked complete (a new one) loads without writing: a lock held
+    elsewhere past the busy timeout must not leave semantic search unavailable."""
+    path = tmp_path / "locked-at-load.db"
+    async with AsyncSqliteStore.from_path(path, index=INDEX) as store:  # type: ignore[arg-type]
+        await store.aput(("r",), "plain", {"text": "apple"})
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM store_meta")  # as a new file's: not marked complete
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    cache = VectorCache(path, DIMS, busy_timeout_ms=50)
+    try:
+        cache.start_loading()
+        await cache.ready()
+        assert len(cache.index) == 1
+    finally:
+        await cache.stop()
+        writer.execute("ROLLBACK")
+        writer.close()
 
 
 async def test_reads_of_items_without_ttl_never_take_the_write_lock(tmp_path: Path) -> None:

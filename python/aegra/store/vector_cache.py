@@ -123,7 +123,10 @@ class VectorCache:
         conn = self._connect()
         try:
             if not tables.codes_complete(conn, self.dims):
-                self._backfill_codes(conn)
+                if tables.vectors_without_codes(conn, self.dims, 0, 1):
+                    self._backfill_codes(conn)
+                else:
+                    self._mark_codes_complete(conn)
             conn.execute("BEGIN")  # one snapshot for the namespaces and every code record
             labels, item_ids, spaces = tables.namespaces_by_item(conn)
             with self._mutations:
@@ -160,6 +163,21 @@ class VectorCache:
             used, local = np.unique(spaces[position[keep]], return_inverse=True)
             self.index.load(ids[keep], local.astype(np.uint32), [labels[i] for i in used], kept)
         return int(keep.sum())
+
+    def _mark_codes_complete(self, conn: sqlite3.Connection) -> None:
+        """Record that every vector has its code (a new file): it spares the next load the check.
+        Only that, so a write lock held elsewhere (busy past the timeout) does not fail the load."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            logger.info("store index: codes not marked complete (file busy: %s); the next load checks again", exc)
+            return
+        try:
+            tables.mark_codes_complete(conn, self.dims)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def _backfill_codes(self, conn: sqlite3.Connection) -> None:
         """Give every vector its code record (a file written before the codes existed), a chunk per
