@@ -23,6 +23,7 @@ from aegra.cli.models import cache_state, download_model_option, offer_download
 from aegra.cli.options import config_option, env_file_option, host_option, no_reload_option, port_option
 from aegra.cli.reload import watch_rules
 from aegra.config import CONFIG_FILE_NAMES, DatabaseSettings, Settings
+from aegra.config_schema import HttpConfig
 from aegra.local_models import fastembed_model
 
 if TYPE_CHECKING:
@@ -186,13 +187,16 @@ def prepare_database(database: DatabaseSettings, *, migrate: bool) -> None:
 
 def _announce(settings: Settings, registry: GraphRegistry, host: str, port: int) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
+    http = settings.config.http or HttpConfig()
+    base = f"http://{shown}:{port}{(http.mount_prefix or '').rstrip('/')}"
     click.echo(f"Aegra {__version__}")
     click.echo(f"  config:   {settings.config_path}")
     click.echo(f"  graphs:   {', '.join(registry.graph_ids) or '(none)'}")
     click.echo(f"  database: {settings.database.describe()}")
     click.echo(f"  API:      {base}")
     click.echo(f"  Docs:     {base}/docs")
+    if not http.disable_ui:
+        click.echo(f"  Console:  {base}/ui")
     click.echo(f"  Studio:   https://smith.langchain.com/studio/?baseUrl={base}")
 
 
