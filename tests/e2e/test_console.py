@@ -126,6 +126,18 @@ def test_a_bad_filter_is_shown_not_sent(console: Console) -> None:
     errors.assert_none(allowed=("404",))  # the browser logs the API's 404 itself
 
 
+def test_what_a_thread_holds_is_shown_as_text_never_run(console: Console) -> None:
+    markup = "<img src=x onerror=window.pwned=1>"
+    thread = console.client.threads.create(metadata={"note": markup})
+    page, errors = console.page(f"/ui/threads?thread={thread['thread_id']}")
+    expect(page.locator("#threads tbody")).to_contain_text(markup)
+    page.get_by_role("link", name=thread["thread_id"]).click()
+    page.locator("#thread-facts summary").click()
+    expect(page.locator("#thread-facts")).to_contain_text(markup)
+    assert page.evaluate("window.pwned") is None and page.locator("main img").count() == 0
+    errors.assert_none()
+
+
 def test_an_interrupt_is_resumed_from_the_thread_page(console: Console) -> None:
     thread = console.client.threads.create()
     console.client.runs.wait(thread["thread_id"], "interrupting", input={"request": "deploy"})
@@ -179,6 +191,18 @@ def test_a_running_run_is_watched_live_and_cancelled(console: Console) -> None:
     errors.assert_none()
 
 
+def test_a_busy_thread_is_followed_until_its_run_ends(console: Console) -> None:
+    thread = console.client.threads.create()
+    console.client.runs.create(thread["thread_id"], "slow", input={"seconds": 1.5})
+    page, errors = console.page(f"/ui/threads/{thread['thread_id']}")
+    expect(page.locator("#thread-status")).to_have_text("busy")
+    expect(page.locator("#run-stream li[data-event=values]").first).to_be_attached()
+    # Without a reload, the page shows where the run ended.
+    expect(page.locator("#thread-status")).to_have_text("idle", timeout=15_000)
+    expect(page.locator("#state")).to_contain_text("steps_done")
+    errors.assert_none()
+
+
 def test_a_fork_from_a_past_checkpoint_runs_again_from_there(console: Console) -> None:
     thread = console.client.threads.create()
     console.client.runs.wait(thread["thread_id"], "agent", input={"messages": [{"role": "user", "content": "one"}]})
@@ -208,12 +232,19 @@ new MutationObserver(() => {
 """
 
 
-def test_chat_streams_the_answer_token_by_token(console: Console) -> None:
-    page, errors = console.page("/ui/chat?assistant_id=agent")
-    page.add_init_script(RECORD_AI_TEXTS)
-    page.reload()
-    expect(page.get_by_label("Assistant")).to_have_value(assistant_id(console.client, "agent"))
+def open_chat(console: Console, graph_id: str, init_script: str | None = None) -> tuple[Any, PageErrors]:
+    """The chat page on a new conversation with `graph_id`'s assistant, once it may send."""
+    page, errors = console.page(f"/ui/chat?assistant_id={graph_id}")
+    if init_script:
+        page.add_init_script(init_script)
+        page.reload()
+    expect(page.get_by_label("Assistant")).to_have_value(assistant_id(console.client, graph_id))
     expect(page.get_by_role("button", name="Send")).to_be_enabled()  # the graph is known to chat
+    return page, errors
+
+
+def test_chat_streams_the_answer_token_by_token(console: Console) -> None:
+    page, errors = open_chat(console, "agent", RECORD_AI_TEXTS)
     page.get_by_role("textbox", name="Message").fill("hello console")
     page.get_by_role("textbox", name="Message").press("Enter")
     answer = page.locator("li[data-role=ai]")
@@ -234,9 +265,7 @@ def test_chat_streams_the_answer_token_by_token(console: Console) -> None:
 
 
 def test_chat_shows_tool_calls_and_their_results(console: Console) -> None:
-    page, errors = console.page("/ui/chat?assistant_id=tool_agent")
-    expect(page.get_by_label("Assistant")).to_have_value(assistant_id(console.client, "tool_agent"))
-    expect(page.get_by_role("button", name="Send")).to_be_enabled()  # the graph is known to chat
+    page, errors = open_chat(console, "tool_agent")
     page.get_by_role("textbox", name="Message").fill("Paris")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("li[data-role=ai]").last).to_have_text(re.compile("The weather: sunny in Paris"))
@@ -246,9 +275,7 @@ def test_chat_shows_tool_calls_and_their_results(console: Console) -> None:
 
 
 def test_chat_stops_at_an_interrupt_and_resumes_from_the_form(console: Console) -> None:
-    page, errors = console.page("/ui/chat?assistant_id=chat_approval")
-    expect(page.get_by_label("Assistant")).to_have_value(assistant_id(console.client, "chat_approval"))
-    expect(page.get_by_role("button", name="Send")).to_be_enabled()  # the graph is known to chat
+    page, errors = open_chat(console, "chat_approval")
     page.get_by_role("textbox", name="Message").fill("ship it")
     page.get_by_role("textbox", name="Message").press("Enter")
     waiting = page.get_by_role("region", name="The graph is waiting for you")

@@ -7,9 +7,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Request, get
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader
+from litestar.handlers import HTTPRouteHandler
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
@@ -80,41 +81,27 @@ def _page(request: Request[Any, Any, Any], template: str, section: str, title: s
     )
 
 
-class ConsoleController(Controller):
-    path = UI_PATH
-    include_in_schema = False
+# Each page: its paths (below /ui), its template (pages/<name>.js fills it), the navigation
+# section it belongs to, and its title. Path parameters reach the template by their names.
+PAGES = [
+    (["/", "/threads"], "threads.html.j2", "threads", "Threads"),
+    (["/threads/{thread_id:str}"], "thread.html.j2", "threads", "Thread"),
+    (["/threads/{thread_id:str}/runs/{run_id:str}"], "run.html.j2", "threads", "Run"),
+    (["/chat"], "chat.html.j2", "chat", "Chat"),
+    (["/assistants"], "assistants.html.j2", "assistants", "Assistants"),
+    (["/assistants/{assistant_id:str}"], "assistant.html.j2", "assistants", "Assistant"),
+    (["/store"], "store.html.j2", "store", "Store"),
+    (["/crons"], "crons.html.j2", "crons", "Crons"),
+]
 
-    @get(["/", "/threads"], sync_to_thread=False)
-    def threads(self, request: Request[Any, Any, Any]) -> Template:
-        return _page(request, "threads.html.j2", "threads", "Threads")
 
-    @get("/threads/{thread_id:str}", sync_to_thread=False)
-    def thread(self, request: Request[Any, Any, Any], thread_id: str) -> Template:
-        return _page(request, "thread.html.j2", "threads", "Thread", thread_id=thread_id)
+def _page_handler(paths: list[str], template: str, section: str, title: str) -> HTTPRouteHandler:
+    def page(request: Request[Any, Any, Any]) -> Template:
+        return _page(request, template, section, title, **request.path_params)
 
-    @get("/threads/{thread_id:str}/runs/{run_id:str}", sync_to_thread=False)
-    def run(self, request: Request[Any, Any, Any], thread_id: str, run_id: str) -> Template:
-        return _page(request, "run.html.j2", "threads", "Run", thread_id=thread_id, run_id=run_id)
-
-    @get("/chat", sync_to_thread=False)
-    def chat(self, request: Request[Any, Any, Any]) -> Template:
-        return _page(request, "chat.html.j2", "chat", "Chat")
-
-    @get("/assistants", sync_to_thread=False)
-    def assistants(self, request: Request[Any, Any, Any]) -> Template:
-        return _page(request, "assistants.html.j2", "assistants", "Assistants")
-
-    @get("/assistants/{assistant_id:str}", sync_to_thread=False)
-    def assistant(self, request: Request[Any, Any, Any], assistant_id: str) -> Template:
-        return _page(request, "assistant.html.j2", "assistants", "Assistant", assistant_id=assistant_id)
-
-    @get("/store", sync_to_thread=False)
-    def store(self, request: Request[Any, Any, Any]) -> Template:
-        return _page(request, "store.html.j2", "store", "Store")
-
-    @get("/crons", sync_to_thread=False)
-    def crons(self, request: Request[Any, Any, Any]) -> Template:
-        return _page(request, "crons.html.j2", "crons", "Crons")
+    name = f"console-{template.removesuffix('.html.j2')}"
+    return get([f"{UI_PATH}{path}".rstrip("/") or "/" for path in paths], name=name, sync_to_thread=False,
+               include_in_schema=False)(page)  # fmt: skip
 
 
 def console_route_handlers() -> list[ControllerRouterHandler]:
@@ -125,7 +112,7 @@ def console_route_handlers() -> list[ControllerRouterHandler]:
         cache_control=CacheControlHeader(max_age=31536000, public=True, immutable=True),
         include_in_schema=False,
     )
-    return [ConsoleController, static]
+    return [*(_page_handler(*page) for page in PAGES), static]
 
 
 def console_template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -71,6 +71,8 @@ async function stream(payload) {
   const body = { assistant_id: select.value, stream_mode: ["messages-tuple", "values"], ...payload };
   try {
     for await (const event of events("POST", `/threads/${threadId}/runs/stream`, body, { signal: controller.signal })) {
+      // Follow the conversation as it grows, unless the reader has scrolled up to read.
+      const following = innerHeight + scrollY >= document.documentElement.scrollHeight - 80;
       if (event.event === "metadata") runId = event.data?.run_id;
       else if (event.event === "messages") {
         const [message] = event.data;
@@ -82,6 +84,7 @@ async function stream(payload) {
       } else if (event.event === "error") {
         showError(`The run failed: ${event.data?.message || event.data?.error || JSON.stringify(event.data)}`);
       }
+      if (following) scrollTo(0, document.documentElement.scrollHeight);
     }
   } catch (error) {
     if (error.name !== "AbortError") throw error;

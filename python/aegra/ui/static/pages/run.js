@@ -68,5 +68,5 @@ start(async () => {
     busy(submit, () => watch(checkedModes(form)));
   });
   if (LIVE.has(run.status)) busy(submit, () => watch(modes));
-  else $("#run-stream").append(h("p", { class: "muted" }, `This run is ${run.status}: Watch replays what it kept, if anything.`));
+  else $("#run-stream").append(h("p", { class: "muted" }, `This run has ended (${run.status}). Watch replays what the server still keeps of its stream, if anything.`));
 });

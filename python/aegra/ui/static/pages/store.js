@@ -69,8 +69,8 @@ function itemRow(item) {
     h("td", { class: "mono" }, item.key),
     h("td", { class: "mono small" }, item.namespace.join(" / ")),
     h("td", { class: "score" }, typeof item.score === "number" ? item.score.toFixed(3) : h("span", { class: "muted" }, "—")),
-    h("td", {}, when(item.updated_at)),
-    h("td", { class: "wide" }, value),
+    h("td", { class: "opt" }, when(item.updated_at)),
+    h("td", { class: "value" }, value),
   );
 }
 

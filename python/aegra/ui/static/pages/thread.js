@@ -76,7 +76,7 @@ async function showRuns() {
     return h(
       "tr",
       {},
-      h("td", {}, h("a", { href: `${UI}/threads/${threadId}/runs/${run.run_id}`, class: "mono" }, shortId(run.run_id))),
+      h("td", {}, h("a", { href: `${UI}/threads/${threadId}/runs/${run.run_id}`, class: "mono id", "aria-label": `Run ${run.run_id}` }, shortId(run.run_id))),
       h("td", {}, badge(run.status)),
       h("td", {}, when(run.created_at)),
       h("td", {}, live ? "…" : duration(run.created_at, run.updated_at)),
@@ -135,8 +135,21 @@ const timeline = historyTimeline({
   },
 });
 
+/** A run someone else started is in flight: follow the thread's stream, then show where it ended. */
+async function follow() {
+  $("#new-run").open = true;
+  const view = streamView($("#run-stream"));
+  view.status("A run is in progress: following the thread's stream…");
+  try {
+    await view.consume(events("GET", `${base}/stream?stream_mode=values&stream_mode=updates`));
+  } finally {
+    await refresh();
+  }
+}
+
 start(async () => {
   await showThread();
   runForm($("#run-form"), { defaultAssistant: assistantOf(thread), onSubmit: streamRun });
   await Promise.all([showState(), showRuns(), timeline.reload()]);
+  if (thread.status === "busy") await follow();
 });
