@@ -93,8 +93,11 @@ def test_the_threads_page_finds_a_thread_made_by_the_sdk_and_pages(console: Cons
     made = [console.client.threads.create(metadata={"batch": batch, "n": n}) for n in range(23)]
     wanted = made[7]["thread_id"]
     page, errors = console.page("/ui")
+    # By keyboard: the first Tab reaches the skip link; Enter in a filter searches.
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to content")
     page.get_by_label("Metadata (JSON)").fill(json.dumps({"batch": batch, "n": 7}))
-    page.get_by_role("button", name="Search").click()
+    page.get_by_label("Metadata (JSON)").press("Enter")
     rows = page.locator("#threads tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(wanted)
@@ -218,6 +221,12 @@ def test_a_fork_from_a_past_checkpoint_runs_again_from_there(console: Console) -
     history = console.client.threads.get_history(thread["thread_id"], limit=20)
     contents = [m["content"] for m in history[0]["values"]["messages"]]
     assert contents == ["one", "two", "You said: two"], contents
+    # A copy is a new thread with the same state.
+    page.get_by_role("button", name="Copy thread").click()
+    expect(page).not_to_have_url(re.compile(thread["thread_id"]))
+    expect(page.locator("#state")).to_contain_text("You said: two")
+    copy_id = page.url.rsplit("/", 1)[1]
+    assert [m["content"] for m in console.client.threads.get_state(copy_id)["values"]["messages"]] == contents
     errors.assert_none()
 
 

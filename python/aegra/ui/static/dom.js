@@ -53,7 +53,7 @@ export function when(iso) {
 export function relative(date) {
   const seconds = Math.round((date.getTime() - Date.now()) / 1000);
   const units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60]];
-  const format = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  const format = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
   for (const [unit, size] of units) {
     if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
   }
