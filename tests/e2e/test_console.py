@@ -196,12 +196,12 @@ def test_a_running_run_is_watched_live_and_cancelled(console: Console) -> None:
 
 def test_a_busy_thread_is_followed_until_its_run_ends(console: Console) -> None:
     thread = console.client.threads.create()
-    console.client.runs.create(thread["thread_id"], "slow", input={"seconds": 1.5})
+    console.client.runs.create(thread["thread_id"], "slow", input={"seconds": 3})
     page, errors = console.page(f"/ui/threads/{thread['thread_id']}")
     expect(page.locator("#thread-status")).to_have_text("busy")
-    expect(page.locator("#run-stream li[data-event=values]").first).to_be_attached()
-    # Without a reload, the page shows where the run ended.
-    expect(page.locator("#thread-status")).to_have_text("idle", timeout=15_000)
+    # Without a reload, the page follows the thread's stream and shows where the run ended.
+    expect(page.locator("#run-stream .stream-status")).to_contain_text("Done", timeout=15_000)
+    expect(page.locator("#thread-status")).to_have_text("idle")
     expect(page.locator("#state")).to_contain_text("steps_done")
     errors.assert_none()
 

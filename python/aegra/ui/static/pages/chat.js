@@ -38,6 +38,9 @@ async function checkAssistant() {
 }
 
 function setStreaming(streaming) {
+  // Screen readers announce the transcript (a polite live region) once the reply is complete,
+  // not at every token.
+  $("#transcript").setAttribute("aria-busy", String(streaming));
   $("#send").disabled = streaming;
   $("#stop").hidden = !streaming;
   select.disabled = streaming || Boolean(threadId);

@@ -84,7 +84,7 @@ async function showRuns() {
         "td",
         {},
         live
-          ? h("button", { type: "button", class: "small danger", onclick: (e) => busy(e.currentTarget, () => cancel(run.run_id)) }, "Cancel")
+          ? h("button", { type: "button", class: "small danger", "aria-label": `Cancel run ${run.run_id}`, onclick: (e) => busy(e.currentTarget, () => cancel(run.run_id)) }, "Cancel")
           : null,
       ),
     );
