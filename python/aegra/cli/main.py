@@ -139,7 +139,7 @@ def run_production(host: str, port: int | None, workers: int, config: Path | Non
     prepare_database(settings.database, migrate=False)
     port = port or settings.port
     check_port_free(host, port)
-    _announce(settings, registry, host, port)
+    _announce(settings, registry, host, port, console=role != "worker")
     argv = granian_argv(host=host, port=port, workers=workers, log_level=settings.log_level)
     exec_granian(argv, {**env, "AEGRA_ROLE": role})
 
@@ -185,7 +185,7 @@ def prepare_database(database: DatabaseSettings, *, migrate: bool) -> None:
         click.echo(f"PostgreSQL schema: {migrate_postgres(database)} (head)")
 
 
-def _announce(settings: Settings, registry: GraphRegistry, host: str, port: int) -> None:
+def _announce(settings: Settings, registry: GraphRegistry, host: str, port: int, *, console: bool = True) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     http = settings.config.http or HttpConfig()
     base = f"http://{shown}:{port}{(http.mount_prefix or '').rstrip('/')}"
@@ -195,7 +195,7 @@ def _announce(settings: Settings, registry: GraphRegistry, host: str, port: int)
     click.echo(f"  database: {settings.database.describe()}")
     click.echo(f"  API:      {base}")
     click.echo(f"  Docs:     {base}/docs")
-    if not http.disable_ui:
+    if console and not http.disable_ui:  # `aegra worker` serves no console
         click.echo(f"  Console:  {base}/ui")
     click.echo(f"  Studio:   https://smith.langchain.com/studio/?baseUrl={base}")
 
