@@ -194,6 +194,19 @@ def test_a_running_run_is_watched_live_and_cancelled(console: Console) -> None:
     errors.assert_none()
 
 
+def test_a_finished_runs_stream_is_replayed_from_its_page(console: Console) -> None:
+    thread = console.client.threads.create()
+    run = console.client.runs.create(thread["thread_id"], "slow", input={"seconds": 0.2}, stream_mode=["custom"])
+    console.client.runs.join(thread["thread_id"], run["run_id"])
+    page, errors = console.page(f"/ui/threads/{thread['thread_id']}/runs/{run['run_id']}")
+    expect(page.locator("#run-status")).to_have_text("success")
+    # The join asks from the first event kept (a bare join would get nothing from an ended run).
+    page.get_by_role("button", name="Watch", exact=True).click()
+    expect(page.locator("#run-stream .stream-status")).to_contain_text("Done")
+    expect(page.locator("#run-stream li[data-event=custom]")).to_have_count(4)
+    errors.assert_none()
+
+
 def test_a_busy_thread_is_followed_until_its_run_ends(console: Console) -> None:
     thread = console.client.threads.create()
     console.client.runs.create(thread["thread_id"], "slow", input={"seconds": 3})

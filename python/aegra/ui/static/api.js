@@ -83,8 +83,8 @@ export async function searchPage(path, body) {
  * an event, lines starting with ':' are comments); written here because no browser API parses
  * SSE from a fetch body and the console takes no third-party JavaScript.
  */
-export async function* events(method, path, body, { signal } = {}) {
-  const response = await request(method, path, body, { signal, headers: { Accept: "text/event-stream" } });
+export async function* events(method, path, body, { signal, headers } = {}) {
+  const response = await request(method, path, body, { signal, headers: { Accept: "text/event-stream", ...headers } });
   if (!response.ok) throw await errorOf(response);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";

@@ -45,7 +45,10 @@ async function watch(modes) {
   const query = modes.map((mode) => `stream_mode=${encodeURIComponent(mode)}`).join("&");
   const view = streamView($("#run-stream"));
   try {
-    await view.consume(events("GET", `${base}/stream${query ? `?${query}` : ""}`, undefined, { signal: watching.signal }));
+    // Last-Event-ID 0: from the first event the server still keeps (a join without it, as
+    // langgraph-api's, would show only what the run sends from now on, and nothing once it ended).
+    const replay = { signal: watching.signal, headers: { "Last-Event-ID": "0" } };
+    await view.consume(events("GET", `${base}/stream${query ? `?${query}` : ""}`, undefined, replay));
   } finally {
     await showRun();
   }
@@ -59,7 +62,7 @@ start(async () => {
   const stop = h("button", { type: "button", class: "secondary", onclick: () => watching?.abort() }, "Stop watching");
   replace(
     form,
-    h("p", { class: "muted small" }, "A run streams the modes it was started with; pick which of them to watch. Events already sent are replayed first when the run kept them (stream_resumable)."),
+    h("p", { class: "muted small" }, "A run streams the modes it was started with; pick which of them to watch. Events already sent are replayed first, while the server keeps them (up to two minutes after the run ends)."),
     modeFieldset(modes, modes, "Modes to watch"),
     h("div", { class: "actions" }, submit, stop),
   );

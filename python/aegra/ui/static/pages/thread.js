@@ -135,13 +135,28 @@ const timeline = historyTimeline({
   },
 });
 
+/**
+ * The thread stream's events until the thread is idle again: it stays open across runs, ending
+ * each with a `metadata` event `{status: "run_done"}`; after one, the thread is asked whether
+ * another run took over (then it goes on) or not (then the stream is closed).
+ */
+async function* untilIdle(stream) {
+  for await (const event of stream) {
+    yield event;
+    if (event.event === "metadata" && event.data?.status === "run_done") {
+      await showRuns();
+      if ((await get(base)).status !== "busy") return;
+    }
+  }
+}
+
 /** A run someone else started is in flight: follow the thread's stream, then show where it ended. */
 async function follow() {
   $("#new-run").open = true;
   const view = streamView($("#run-stream"));
   view.status("A run is in progress: following the thread's stream…");
   try {
-    await view.consume(events("GET", `${base}/stream?stream_mode=values&stream_mode=updates`));
+    await view.consume(untilIdle(events("GET", `${base}/stream?stream_mode=values&stream_mode=updates`)));
   } finally {
     await refresh();
   }
