@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -54,7 +55,7 @@ class Console:
         self.client: SyncLangGraphClient = get_sync_client(url=server.url)
 
     def page(self, path: str, **context: Any) -> tuple[Any, PageErrors]:
-        page = self.browser.new_context(viewport={"width": 1280, "height": 800}, **context).new_page()
+        page = self.browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **context}).new_page()
         errors = PageErrors(page)
         page.goto(f"{self.server.url}{path}")
         return page, errors
@@ -116,6 +117,31 @@ def test_the_threads_page_finds_a_thread_made_by_the_sdk_and_pages(console: Cons
     page.get_by_role("link", name=made[1]["thread_id"]).click()
     expect(page.locator("#thread-status")).to_have_text("idle")
     expect(page.locator("#thread-facts")).to_contain_text(made[1]["thread_id"])
+    errors.assert_none()
+
+
+def test_ids_made_the_same_minute_are_told_apart_by_their_end(console: Console) -> None:
+    """Thread and run ids are UUIDv7 (time first): where the console shortens one, it keeps the
+    random end, never the shared beginning."""
+    batch = uuid.uuid4().hex
+    made = [console.client.threads.create(metadata={"batch": batch}) for _ in range(2)]
+    query = urlencode({"metadata": json.dumps({"batch": batch})})
+    page, errors = console.page(f"/ui/threads?{query}", viewport={"width": 390, "height": 844})
+    links = page.locator("#threads tbody a.id")
+    expect(links).to_have_count(2)
+    # On a phone the head is hidden; what shows is the end (innerText leaves out what is hidden).
+    shown = links.evaluate_all("els => els.map(e => e.innerText)")
+    assert sorted(shown) == sorted(made_thread["thread_id"][-8:] for made_thread in made), shown
+    expect(page.get_by_role("link", name=made[0]["thread_id"])).to_be_visible()
+
+    thread = made[0]["thread_id"]
+    for _ in range(2):
+        console.client.runs.wait(thread, "slow", input={"seconds": 0})
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{console.server.url}/ui/threads/{thread}")
+    expect(page.locator("#runs tbody a.id")).to_have_count(2)
+    texts = page.locator("#runs tbody a.id").all_inner_texts()
+    assert sorted(texts) == sorted(f"…{run['run_id'][-8:]}" for run in console.client.runs.list(thread)), texts
     errors.assert_none()
 
 

@@ -68,8 +68,19 @@ export function duration(fromIso, toIso) {
   return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
 }
 
+// Thread and run ids are UUIDv7: time first, so ids made the same minute share their first
+// characters. A shortened id keeps the end, which is random.
+const TAIL = 8;
+
+/** The end of an id, marked as cut. */
 export function shortId(id) {
-  return String(id).slice(0, 8);
+  return `…${String(id).slice(-TAIL)}`;
+}
+
+/** An id in two parts, so that a narrow screen can hide the head (console.css) and keep the tail. */
+export function idParts(id) {
+  const text = String(id);
+  return [h("span", { class: "id-head" }, text.slice(0, -TAIL)), h("span", { class: "id-tail" }, text.slice(-TAIL))];
 }
 
 /** A one-line JSON preview, cut at `max` characters. */

@@ -59,7 +59,7 @@ async function showVersions(current) {
     h(
       "tr",
       {},
-      h("td", {}, String(version.version), version.version === current ? h("span", { class: "badge ok" }, " active") : null),
+      h("td", {}, String(version.version), version.version === current ? [" ", h("span", { class: "badge ok" }, "active")] : null),
       h("td", {}, when(version.created_at)),
       h("td", { class: "wide mono small" }, preview({ config: version.config, context: version.context }, 120)),
       h(

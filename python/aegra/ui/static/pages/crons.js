@@ -30,12 +30,13 @@ function row(cron) {
   return h(
     "tr",
     {},
+    // The switch first: on a phone the table scrolls sideways, and the one action stays in view.
+    h("td", {}, toggle(cron)),
     h("td", {}, h("code", {}, cron.schedule), cron.timezone ? h("span", { class: "small muted" }, ` ${cron.timezone}`) : null),
     h("td", { class: "next" }, nextRun(cron)),
     h("td", {}, h("a", { href: `${UI}/assistants/${cron.assistant_id}`, class: "mono" }, shortId(cron.assistant_id))),
     h("td", {}, cron.thread_id ? h("a", { href: `${UI}/threads/${cron.thread_id}`, class: "mono" }, shortId(cron.thread_id)) : h("span", { class: "muted" }, "new each time")),
     h("td", {}, cron.end_time ? when(cron.end_time) : h("span", { class: "muted" }, "never")),
-    h("td", {}, toggle(cron)),
   );
 }
 

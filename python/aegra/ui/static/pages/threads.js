@@ -1,6 +1,6 @@
 // Threads: search by status, metadata and id, newest first, a page at a time (POST /threads/search).
 import { UI } from "../api.js";
-import { $, badge, h, parseJson, preview, when } from "../dom.js";
+import { $, badge, h, idParts, parseJson, preview, when } from "../dom.js";
 import { listPage } from "../pager.js";
 import { start } from "../shell.js";
 
@@ -21,7 +21,7 @@ function row(thread) {
   return h(
     "tr",
     {},
-    h("td", {}, h("a", { href: `${UI}/threads/${thread.thread_id}`, class: "mono id" }, thread.thread_id)),
+    h("td", {}, h("a", { href: `${UI}/threads/${thread.thread_id}`, class: "mono id", "aria-label": `Thread ${thread.thread_id}` }, idParts(thread.thread_id))),
     h("td", {}, badge(thread.status)),
     h("td", {}, graph || h("span", { class: "muted" }, "—")),
     h("td", {}, when(thread.updated_at)),
