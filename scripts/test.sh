@@ -11,6 +11,11 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl 
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 fi
+# Chromium: the console's browser tests drive it with Playwright (tests/support/browser.py).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
 # pgvector, where this distribution packages it (Debian 12's main archive does not).
 for pgvector in /usr/lib/postgresql/*/lib/vector.so; do [ -e "$pgvector" ] && break; done
 if [ ! -e "$pgvector" ]; then

@@ -78,6 +78,7 @@ class HttpConfig(msgspec.Struct):
     disable_webhooks: bool = False
     disable_mcp: bool = False
     disable_a2a: bool = False
+    disable_ui: bool = False  # the console at /ui (aegra/ui/)
     # Aegra's own: an MCP session (Mcp-Session-Id) keeps a thread per tool (docs/mcp-a2a.md).
     mcp_sessions: bool = False
     mount_prefix: str | None = None

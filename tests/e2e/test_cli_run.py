@@ -42,8 +42,11 @@ async def test_init_sqlite_then_dev_serves_the_template_graph(
         assert schemas["graph_id"] == "chatbot"
         result = await client.runs.wait(None, "chatbot", input={"messages": [{"role": "user", "content": "Hi"}]})
         assert result["messages"][-1]["content"].startswith("[local fallback model]")
+        async with httpx.AsyncClient() as http:
+            assert "<title>Threads · Aegra console</title>" in (await http.get(f"{server.url}/ui")).text
         log = server.log()
     assert f"API:      {server.url}" in log and f"{server.url}/docs" in log and "baseUrl=" in log
+    assert f"Console:  {server.url}/ui" in log
     assert (project / "tea_agent.db").is_file(), "the server used DATABASE_URL from .env"
 
 

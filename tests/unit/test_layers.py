@@ -18,9 +18,10 @@ ALLOWED = {
     "local_models": set(),
     "store": {"db", "vec", "local_models"},
     "domain": {"db", "store", "graphs", "auth", "vec"},
-    "server": {"domain", "db", "store", "graphs", "auth", "vec"},
+    "server": {"domain", "db", "store", "graphs", "auth", "vec", "ui"},
     "cli": {"db", "store", "graphs", "vec", "templates", "local_models"},
     "templates": set(),
+    "ui": set(),  # the console's pages: shells and scripts; its data comes through the HTTP API
 }
 
 

@@ -23,6 +23,7 @@ from aegra.cli.models import cache_state, download_model_option, offer_download
 from aegra.cli.options import config_option, env_file_option, host_option, no_reload_option, port_option
 from aegra.cli.reload import watch_rules
 from aegra.config import CONFIG_FILE_NAMES, DatabaseSettings, Settings
+from aegra.config_schema import HttpConfig
 from aegra.local_models import fastembed_model
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ def run_production(host: str, port: int | None, workers: int, config: Path | Non
     prepare_database(settings.database, migrate=False)
     port = port or settings.port
     check_port_free(host, port)
-    _announce(settings, registry, host, port)
+    _announce(settings, registry, host, port, console=role != "worker")
     argv = granian_argv(host=host, port=port, workers=workers, log_level=settings.log_level)
     exec_granian(argv, {**env, "AEGRA_ROLE": role})
 
@@ -184,15 +185,18 @@ def prepare_database(database: DatabaseSettings, *, migrate: bool) -> None:
         click.echo(f"PostgreSQL schema: {migrate_postgres(database)} (head)")
 
 
-def _announce(settings: Settings, registry: GraphRegistry, host: str, port: int) -> None:
+def _announce(settings: Settings, registry: GraphRegistry, host: str, port: int, *, console: bool = True) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
+    http = settings.config.http or HttpConfig()
+    base = f"http://{shown}:{port}{(http.mount_prefix or '').rstrip('/')}"
     click.echo(f"Aegra {__version__}")
     click.echo(f"  config:   {settings.config_path}")
     click.echo(f"  graphs:   {', '.join(registry.graph_ids) or '(none)'}")
     click.echo(f"  database: {settings.database.describe()}")
     click.echo(f"  API:      {base}")
     click.echo(f"  Docs:     {base}/docs")
+    if console and not http.disable_ui:  # `aegra worker` serves no console
+        click.echo(f"  Console:  {base}/ui")
     click.echo(f"  Studio:   https://smith.langchain.com/studio/?baseUrl={base}")
 
 

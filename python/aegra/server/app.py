@@ -8,12 +8,13 @@ wrapped with the user's app (server/custom_app.py); `http.disable_*` leave route
 
 from __future__ import annotations
 
-from litestar import Controller, Litestar, Router
+from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.middleware.cors import CORSMiddleware
+from litestar.types import ControllerRouterHandler
 
 from aegra.auth import Authenticator, load_auth
 from aegra.config import Settings, get_settings
@@ -34,6 +35,7 @@ from aegra.server.docs_page import docs_assets_router, docs_openapi_config
 from aegra.server.errors import EXCEPTION_HANDLERS
 from aegra.server.mount_prefix import MountedUnder, validate_mount_prefix
 from aegra.server.resources import INJECTABLE, lifespan, provider
+from aegra.ui import console_route_handlers, console_template_config
 
 # Headers the SDK (and browser UIs) must be able to read across origins.
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
@@ -75,6 +77,7 @@ def _create_app(
         type_encoders=TYPE_ENCODERS,
         cors_config=cors,
         openapi_config=None if http.disable_meta else docs_openapi_config(prefix),
+        template_config=None if http.disable_ui else console_template_config(),
         # `auth`: the cron scheduler judges each firing with the same handlers (server/resources.py).
         state=State({"settings": settings, "auth": authenticator.auth, "keep_broken_graphs": keep_broken_graphs}),
         # Unexpected errors are logged once, by server.errors.handle_unexpected.
@@ -90,10 +93,10 @@ def _create_app(
     return ApiThenCustom(api, CORSMiddleware(custom, cors))
 
 
-def _route_handlers(http: HttpConfig, role: str = "all") -> list[type[Controller] | Router]:
+def _route_handlers(http: HttpConfig, role: str = "all") -> list[ControllerRouterHandler]:
     if role == "worker":  # `aegra worker`: runs only; its port answers health checks
         return [HealthController]
-    groups: list[tuple[bool, list[type[Controller]]]] = [
+    groups: list[tuple[bool, list[ControllerRouterHandler]]] = [
         (http.disable_meta, [SystemController]),
         (http.disable_assistants, [AssistantController]),
         (http.disable_threads, [ThreadController]),
@@ -102,6 +105,7 @@ def _route_handlers(http: HttpConfig, role: str = "all") -> list[type[Controller
         (http.disable_store, [StoreController]),
         (http.disable_mcp, [McpController]),
         (http.disable_a2a, [A2AController, AgentCardController]),
+        (http.disable_ui, console_route_handlers()),
     ]
     docs = [] if http.disable_meta else [docs_assets_router()]
     return [HealthController, *docs, *(c for disabled, controllers in groups if not disabled for c in controllers)]

@@ -3,7 +3,9 @@ custom route) runs `@auth.authenticate` before its handler; the result reaches h
 `auth: RequestAuth` dependency, which controllers pass to services (aegra/auth/context.py).
 
 Open without authentication, as on langgraph-api: `/ok`, `/info`, `/docs`, `/openapi.json` (health
-checks and the API's description hold no user data), and CORS preflights.
+checks and the API's description hold no user data), and CORS preflights. So is the console under
+`/ui`: its pages are shells and scripts that hold no user data either; they fetch everything from
+the API with the user's token (aegra/ui/). Paths are judged below `http.mount_prefix`.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from aegra.auth import Authenticator, AuthError, RequestAuth
 from aegra.errors import AegraError
 from aegra.server.errors import send_error
+from aegra.server.mount_prefix import strip_root_path
 
 SCOPE_KEY = "aegra.auth"
-OPEN_PATHS = frozenset({"/ok", "/info", "/openapi.json", "/docs"})
+OPEN_PATHS = frozenset({"/ok", "/info", "/openapi.json", "/docs", "/ui"})
+OPEN_TREES = ("/docs/", "/ui/")
 
 
 def is_open(scope: Mapping[str, Any]) -> bool:
-    path = scope.get("path", "").rstrip("/") or "/"
-    return scope.get("method") == "OPTIONS" or path in OPEN_PATHS or path.startswith("/docs/")
+    path = strip_root_path(cast(Scope, scope)).rstrip("/") or "/"
+    return scope.get("method") == "OPTIONS" or path in OPEN_PATHS or path.startswith(OPEN_TREES)
 
 
 class AuthMiddleware:
