@@ -24,9 +24,8 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tests.support.postgres import database_for
 from tests.support.projects import graphs_project
-from tests.support.server import RunningServer, granian_server
+from tests.support.server import RunningServer, serve_on_backend
 from tests.support.webhook_receiver import Reply, webhook_receiver
 
 NEW_SECRET = "whsec_" + "bmV3LXNlY3JldC1vZi10aGUtd2ViaG9vay10ZXN0cw=="
@@ -76,9 +75,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     folder: Path = tmp_path_factory.mktemp(f"webhooks-{request.param}")
     (folder / "custom_app.py").write_text(CUSTOM_APP)
     config = graphs_project(folder, webhooks=webhooks_config(), http={"app": "./custom_app.py:app"})
-    env = {"AEGRA_CONFIG": str(config), "DATABASE_URL": database_for(request, folder)}
-    with granian_server(folder, env) as running:
-        yield running
+    yield from serve_on_backend(request, folder, config)
 
 
 @pytest.fixture
