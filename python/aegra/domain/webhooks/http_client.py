@@ -18,15 +18,18 @@ import asyncio
 import base64
 import ssl
 import time
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import SplitResult, quote, unquote
 
 import certifi
 import httptools
-import httpx
 
 from aegra import __version__
 from aegra.domain.webhooks.policy import Target
+
+if TYPE_CHECKING:
+    # Imported where used: httpx brings its command line (rich, pygments) along, a tenth of startup.
+    import httpx
 
 BODY_LIMIT = 1024  # bytes of an answer's body read; the rest is never read (the connection closes)
 IDLE_SECONDS = 10.0  # an idle kept-alive connection older than this is closed, not reused
@@ -123,6 +126,8 @@ class WebhookHttp:
         if self._loopback_app is None:
             raise RuntimeError("relative webhooks need the server's app, which this process does not have")
         if self._loopback is None:
+            import httpx
+
             transport = httpx.ASGITransport(app=self._loopback_app)
             self._loopback = httpx.AsyncClient(transport=transport, base_url=LOOPBACK_BASE)
         sent = {"content-type": "application/json", "user-agent": USER_AGENT, **headers}
