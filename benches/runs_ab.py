@@ -4,6 +4,8 @@
     python benches/runs_ab.py --a /tmp/base --b . --rounds 4
     python benches/runs_ab.py --a . --b . --env-b AEGRA_PIN_CPU=true
     python benches/runs_ab.py --a /tmp/base --b . --workload thread-get   # GET /threads/{id} under wrk
+    python benches/runs_ab.py --a . --b . --webhook-b   # B's runs carry a webhook (to webhook_sink.py)
+    python benches/runs_ab.py --a /tmp/base --b . --webhook-a --webhook-b   # two versions, both with webhooks
 
 This machine's speed drifts by 10-50% over minutes (benches/README.md): two versions measured one
 after the other differ by as much as most changes do. So each round runs A B B A, each time a
@@ -19,9 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -31,7 +37,7 @@ from runs_load import cpu_seconds, measured_wait_load, wait_load
 HERE = Path(__file__).parent
 # The tests' helper starts (and stops) a Granian server in a folder; it lives in the repository's root.
 sys.path.insert(0, str(HERE.parent))
-from tests.support.postgres import create_database  # noqa: E402
+from tests.support.postgres import create_database, free_port  # noqa: E402
 from tests.support.server import granian_server  # noqa: E402
 
 # `--postgres`: measure on a fresh database of this PostgreSQL server, whose postmaster is
@@ -39,21 +45,35 @@ from tests.support.server import granian_server  # noqa: E402
 POSTGRES: dict[str, str | int | None] = {"url": None, "pid": None}
 
 
-async def load(url: str, pid: int, clients: int, seconds: float) -> tuple[float, float]:
+async def load(url: str, pid: int, clients: int, seconds: float, webhook: str | None = None) -> tuple[float, float]:
     """The server's CPU per run (ms) and the runs per second, under the `wait` load."""
     limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
-        await wait_load(http, "echo", 2, 1.0)  # warm-up
+        await wait_load(http, "echo", 2, 1.0, webhook)  # warm-up
         postgres_pid = POSTGRES["pid"]
         before = cpu_seconds(postgres_pid) if isinstance(postgres_pid, int) else 0.0
-        latencies, elapsed, cpu_per_run = await measured_wait_load(http, "echo", clients, seconds, pid)
+        latencies, elapsed, cpu_per_run = await measured_wait_load(http, "echo", clients, seconds, pid, webhook)
         if isinstance(postgres_pid, int):
             cpu_per_run += (cpu_seconds(postgres_pid) - before) / len(latencies)
         return cpu_per_run * 1000, len(latencies) / elapsed
 
 
-def measure(root: Path, extra_env: dict[str, str], clients: int, seconds: float,
-            workload: str = "runs") -> tuple[float, float]:  # fmt: skip
+@contextmanager
+def webhook_sink() -> Iterator[str]:
+    """benches/webhook_sink.py in a process of its own (its CPU is not the server's); its URL."""
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, str(HERE / "webhook_sink.py"), "--port", str(port)],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert sink.stdout is not None and "listening" in sink.stdout.readline()
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        sink.terminate()
+        print(f"  (sink: {sink.communicate(timeout=10)[0].strip()})", flush=True)
+
+
+def measure(root: Path, extra_env: dict[str, str], clients: int, seconds: float, workload: str = "runs",
+            webhook: str | None = None) -> tuple[float, float]:  # fmt: skip
     """The server's CPU per run (or request) in ms, and the runs (requests) per second."""
     with tempfile.TemporaryDirectory() as folder:
         env = {
@@ -68,7 +88,7 @@ def measure(root: Path, extra_env: dict[str, str], clients: int, seconds: float,
         with granian_server(Path(folder), env) as server:
             if workload == "thread-get":
                 return thread_get_load(server.url, server.process.pid, seconds, clients)
-            return asyncio.run(load(server.url, server.process.pid, clients, seconds))
+            return asyncio.run(load(server.url, server.process.pid, clients, seconds, webhook))
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
@@ -94,9 +114,18 @@ def main() -> None:
                         help="runs: the `wait` load; thread-get: GET /threads/{id} under wrk")  # fmt: skip
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server (no database part): run on it")
     parser.add_argument("--postgres-pid", type=int, help="its postmaster's pid: count its CPU per run too")
+    parser.add_argument("--webhook-a", action="store_true", help="A's runs carry a webhook (see --webhook-b)")
+    parser.add_argument("--webhook-b", action="store_true",
+                        help="B's runs carry a webhook to webhook_sink.py, which answers 200 at once")  # fmt: skip
     args = parser.parse_args()
     POSTGRES.update(url=args.postgres, pid=args.postgres_pid)
     sides = {"A": (args.a, parse_env(args.env_a)), "B": (args.b, parse_env(args.env_b))}
+    with webhook_sink() if args.webhook_a or args.webhook_b else contextlib.nullcontext() as sink_url:
+        compare(args, sides, {"A": sink_url if args.webhook_a else None, "B": sink_url if args.webhook_b else None})
+
+
+def compare(args: argparse.Namespace, sides: dict[str, tuple[Path, dict[str, str]]],
+            webhooks: dict[str, str | None]) -> None:  # fmt: skip
     unit = "request" if args.workload == "thread-get" else "run"
     cpu: dict[str, list[float]] = {"A": [], "B": []}
     differences = []
@@ -104,7 +133,7 @@ def main() -> None:
         this_round: dict[str, list[float]] = {"A": [], "B": []}
         for side in "ABBA":
             root, extra_env = sides[side]
-            ms, rate = measure(root, extra_env, args.clients, args.seconds, args.workload)
+            ms, rate = measure(root, extra_env, args.clients, args.seconds, args.workload, webhooks[side])
             this_round[side].append(ms)
             cpu[side].append(ms)
             print(f"round {round_number} {side}: {ms:.3f} ms CPU per {unit}, {rate:.0f} {unit}s/s", flush=True)

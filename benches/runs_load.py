@@ -45,17 +45,20 @@ def cpu_seconds(pid: int | None) -> float:
     return total
 
 
-async def wait_load(http: httpx.AsyncClient, assistant: str, clients: int, seconds: float) -> list[float]:
+async def wait_load(http: httpx.AsyncClient, assistant: str, clients: int, seconds: float,
+                    webhook: str | None = None) -> list[float]:  # fmt: skip
+    """`clients` threads, each running `wait` runs one after the other; each run with `webhook`, if given."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
+    body = {"assistant_id": assistant, "input": {"message": "hi"}}
+    if webhook:
+        body["webhook"] = webhook
 
     async def one_client() -> None:
         thread = (await http.post("/threads", json={})).json()["thread_id"]
         while time.perf_counter() < deadline:
             start = time.perf_counter()
-            response = await http.post(
-                f"/threads/{thread}/runs/wait", json={"assistant_id": assistant, "input": {"message": "hi"}}
-            )
+            response = await http.post(f"/threads/{thread}/runs/wait", json=body)
             response.raise_for_status()
             latencies.append(time.perf_counter() - start)
 
@@ -64,10 +67,11 @@ async def wait_load(http: httpx.AsyncClient, assistant: str, clients: int, secon
 
 
 async def measured_wait_load(http: httpx.AsyncClient, assistant: str, clients: int, seconds: float,
-                             server_pid: int | None) -> tuple[list[float], float, float]:  # fmt: skip
+                             server_pid: int | None,
+                             webhook: str | None = None) -> tuple[list[float], float, float]:  # fmt: skip
     """The `wait` load: its latencies, how long it took, and the server's CPU seconds per run."""
     cpu_before, started = cpu_seconds(server_pid), time.perf_counter()
-    latencies = await wait_load(http, assistant, clients, seconds)
+    latencies = await wait_load(http, assistant, clients, seconds, webhook)
     elapsed = time.perf_counter() - started
     return latencies, elapsed, (cpu_seconds(server_pid) - cpu_before) / len(latencies)
 
@@ -121,6 +125,8 @@ async def main() -> None:
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--server-pid", type=int, default=None, help="measure the server's CPU per run")
     parser.add_argument("--floor", action="store_true", help="also measure the in-process graph cost (needs aegra)")
+    parser.add_argument("--webhook", default=None,
+                        help="each `wait` run carries this webhook (e.g. benches/webhook_sink.py's URL)")  # fmt: skip
     args = parser.parse_args()
     limits = httpx.Limits(max_connections=args.clients * 2, max_keepalive_connections=args.clients * 2)
     async with httpx.AsyncClient(base_url=args.url, timeout=120, limits=limits) as http:
@@ -129,7 +135,7 @@ async def main() -> None:
         # by 10-50% over minutes, and one measurement on one side would carry that into the ratio.
         floor_before = await measure_floor() if args.server_pid and args.floor else None
         latencies, elapsed, cpu_per_run = await measured_wait_load(
-            http, args.assistant, args.clients, args.seconds, args.server_pid
+            http, args.assistant, args.clients, args.seconds, args.server_pid, args.webhook
         )
         print(f"wait: {len(latencies)} runs in {elapsed:.1f} s = {len(latencies) / elapsed:.1f} runs/s "
               f"with {args.clients} clients; p50 {statistics.median(latencies) * 1000:.1f} ms, "

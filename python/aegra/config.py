@@ -8,6 +8,7 @@ folder. Anything invalid raises `ConfigError` with one message that names the ke
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 from collections.abc import Mapping
@@ -78,6 +79,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
     ),
     EnvVar("AEGRA_VEC", "rust", "`python` forces the pure-Python vector core"),
     EnvVar("AEGRA_PIN_CPU", "false", "Keep each worker's threads on one CPU core (Linux; see server/cpu_affinity.py)"),
+    EnvVar(
+        "AEGRA_WEBHOOK_SECRET",
+        None,
+        "Webhook signing secrets (`whsec_...`, several separated by spaces); overrides `webhooks.signing_secret`",
+    ),
 )
 _DEFAULTS = {var.name: var.default for var in ENV_VARS}
 
@@ -127,6 +133,8 @@ class Settings(msgspec.Struct, frozen=True):
     role: Role = "all"
     run_lease_seconds: float = 30.0
     shutdown_grace_seconds: float = 20.0
+    # What signs webhooks: AEGRA_WEBHOOK_SECRET, else `webhooks.signing_secret` (docs/webhooks.md).
+    webhook_secrets: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -226,6 +234,31 @@ def _check_embed(config: AegraConfig, path: Path) -> None:
         )
 
 
+def webhook_secrets(env: Mapping[str, str], config: AegraConfig, config_path: Path) -> tuple[str, ...]:
+    """The webhook signing secrets, first the one to sign with first; each must be a Standard
+    Webhooks secret (`whsec_` and base64, or base64 alone), checked here so a typo stops startup."""
+    raw = env.get("AEGRA_WEBHOOK_SECRET", "").strip()
+    where = "AEGRA_WEBHOOK_SECRET"
+    if raw:
+        secrets = tuple(raw.replace(",", " ").split())
+    else:
+        given = config.webhooks.signing_secret if config.webhooks else None
+        secrets = tuple([given] if isinstance(given, str) else given or ())
+        where = f"{config_path}: `webhooks.signing_secret`"
+    for secret in secrets:
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except ValueError:
+            key = b""
+        if not key:
+            raise ConfigError(f"{where}: a secret must be 'whsec_' followed by base64 (e.g. {example_secret()})")
+    return secrets
+
+
+def example_secret() -> str:
+    return "whsec_" + base64.b64encode(os.urandom(24)).decode()
+
+
 def database_from_env(env: Mapping[str, str], cwd: Path) -> DatabaseSettings:
     """SQLite unless DATABASE_URL or a POSTGRES_* variable points at PostgreSQL."""
     common: dict[str, Any] = {
@@ -294,6 +327,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         role=_role(env),
         run_lease_seconds=_float(env, "RUN_LEASE_SECONDS"),
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS"),
+        webhook_secrets=webhook_secrets(env, config, config_path),
     )
     if settings.role != "all" and settings.database.backend == "sqlite":
         raise ConfigError(

@@ -85,10 +85,10 @@ class HttpConfig(msgspec.Struct):
 
 
 class WebhookUrlConfig(msgspec.Struct):
-    """`webhooks.url`: which URLs a run's webhook may name (langgraph-api's keys; see
-    domain/runs/webhooks.py). Aegra refuses private addresses unless `disable_private_ips` is false."""
+    """`webhooks.url`: langgraph-api's keys for which URLs a run's webhook may name, accepted as
+    they are (docs/webhooks.md). Aegra refuses private addresses unless `disable_private_ips` is false."""
 
-    allowed_domains: list[str] = msgspec.field(default_factory=list)
+    allowed_domains: list[str] = msgspec.field(default_factory=list)  # when given, the only hosts allowed
     allowed_ports: list[PositiveInt] = msgspec.field(default_factory=list)
     require_https: bool = False
     max_url_length: PositiveInt = 4096
@@ -96,7 +96,24 @@ class WebhookUrlConfig(msgspec.Struct):
     disable_private_ips: bool = True
 
 
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+
+
 class WebhooksConfig(msgspec.Struct):
+    """`webhooks`: signing, retries, retention and the host policy of run webhooks (docs/webhooks.md)."""
+
+    # Standard Webhooks secrets (`whsec_` + base64); several at once while rotating. AEGRA_WEBHOOK_SECRET wins.
+    signing_secret: str | list[str] | None = None
+    unsigned: bool = False  # send without `webhook-signature` even when a secret is set
+    # Hosts a webhook may name although they are loopback or private: names, `*.suffix`, IPs or CIDRs.
+    allowed_hosts: list[str] = msgspec.field(default_factory=list)
+    allow_private: bool = False  # loopback and private (RFC 1918, CGNAT, ULA) addresses allowed
+    timeout_seconds: PositiveFloat = 10.0  # one attempt, from resolving the host to the answer's end
+    # The waits before each retry, after the attempt before it; one attempt more than there are waits.
+    retry_delays_seconds: list[NonNegativeFloat] = msgspec.field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 600.0])
+    retry_jitter: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.2  # each wait varies by up to this fraction
+    retention_hours: PositiveFloat = 168.0  # finished deliveries (and their attempts) kept this long
+    poll_seconds: PositiveFloat = 5.0  # how often a process looks for deliveries it was not handed
     url: WebhookUrlConfig | None = None
 
 

@@ -158,6 +158,7 @@ MATRIX = [
     Call("DELETE", "/threads/{thread_id}/runs/{run_id}", control=False),
     Call("GET", "/threads/{thread_id}/runs/{run_id}/join"),
     Call("GET", "/threads/{thread_id}/runs/{run_id}/stream"),
+    Call("GET", "/threads/{thread_id}/runs/{run_id}/webhooks"),
     Call("GET", "/threads/{thread_id}/runs/{run_id}", on="busy"),
     Call("POST", "/threads/{thread_id}/runs/{run_id}/cancel", on="busy", control=False),
     Call("GET", "/threads/{thread_id}/runs/{run_id}/join", on="busy", control=False),
@@ -171,6 +172,7 @@ MATRIX = [
     Call("POST", "/runs/batch", [RUN]),
     Call("GET", "/runs/{run_id}/join", on="stateless"),
     Call("GET", "/runs/{run_id}/stream", on="stateless"),
+    Call("GET", "/runs/{run_id}/webhooks", on="stateless"),
     Call(
         "POST", "/runs/cancel", {"thread_id": "{thread_id}", "run_ids": ["{run_id}"]}, on="busy", bob=204, control=False
     ),

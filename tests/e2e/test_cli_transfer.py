@@ -9,6 +9,7 @@ then goes back into a fresh SQLite file and must match record for record.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import uuid
@@ -33,6 +34,7 @@ from aegra.store import AsyncSqliteStore, build_embeddings
 from tests.e2e.test_cli import aegra, clean_env, one_error_line
 from tests.graphs import TEST_GRAPHS_CONFIG
 from tests.support.server import granian_server
+from tests.support.webhook_receiver import webhook_receiver
 
 NAMESPACE = ("users", "alice")
 
@@ -59,13 +61,21 @@ def cli_env(database_url: str) -> dict[str, str]:
     return clean_env(DATABASE_URL=database_url)
 
 
-async def populate(client: LangGraphClient) -> str:
-    """Resources of every kind; returns the thread left waiting on an interrupt."""
+async def populate(client: LangGraphClient, webhook: str) -> str:
+    """Resources of every kind (a run's webhook delivery included); returns the thread left
+    waiting on an interrupt."""
     assistant = await client.assistants.create(graph_id="agent", name="chatty", metadata={"team": "a"})
     await client.assistants.update(assistant["assistant_id"], name="chatty v2", context={"tone": "dry"})
     chat = await client.threads.create(metadata={"topic": "chat"})
     for text in ("hello", "again"):
-        await client.runs.wait(chat["thread_id"], assistant["assistant_id"], input=user(text))
+        await client.runs.wait(chat["thread_id"], assistant["assistant_id"], input=user(text), webhook=webhook)
+    for run in await client.runs.list(chat["thread_id"]):
+        for _ in range(200):
+            if await delivered(client, chat["thread_id"], run["run_id"]):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the run's webhook was not delivered")
     paused = await client.threads.create(metadata={"topic": "hitl"})
     await client.runs.wait(paused["thread_id"], "interrupting", input={"request": "deploy"})
     nested = await client.threads.create()  # checkpoints in the subgraph's namespace too
@@ -74,6 +84,11 @@ async def populate(client: LangGraphClient) -> str:
     await client.store.put_item(NAMESPACE, "note", {"text": "expires"}, ttl=60)
     await client.store.put_item(("global",), "motto", {"text": "be kind"}, index=False)
     return str(paused["thread_id"])
+
+
+async def delivered(client: LangGraphClient, thread_id: str, run_id: str) -> bool:
+    found = await client.http.get(f"/threads/{thread_id}/runs/{run_id}/webhooks")
+    return bool(found) and all(delivery["status"] == "delivered" for delivery in found)  # type: ignore[union-attr]
 
 
 async def snapshot(client: LangGraphClient) -> dict[str, Any]:
@@ -134,9 +149,9 @@ def read_export(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 async def source(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Source]:
     folder = tmp_path_factory.mktemp("transfer")
     database_url = f"sqlite:///{folder / 'source.db'}"
-    with granian_server(folder, server_env(database_url)) as server:
+    with webhook_receiver() as receiver, granian_server(folder, server_env(database_url)) as server:
         client = get_client(url=server.url)
-        paused = await populate(client)
+        paused = await populate(client, receiver.url)
         seen = await snapshot(client)
     await add_cron(database_url, seen["assistants"][0]["assistant_id"])
     export = folder / "source.jsonl.gz"
@@ -153,7 +168,8 @@ def test_the_export_file_has_a_header_with_counts(source: Source) -> None:
     assert header["source_backend"] == "sqlite"
     kinds = [record["kind"] for record in records]
     counts = header["counts"]
-    for kind in ("assistants", "assistant_versions", "threads", "runs", "crons", "checkpoint", "store_item"):
+    kinds_of_rows = ("assistants", "assistant_versions", "threads", "runs", "crons", "webhook_deliveries")
+    for kind in (*kinds_of_rows, "checkpoint", "store_item"):
         assert counts[kind] == kinds.count(kind), kind
     # Every graph's default assistant, and ours with its two versions.
     assert (
@@ -167,6 +183,8 @@ def test_the_export_file_has_a_header_with_counts(source: Source) -> None:
         == counts["assistants"] + 1
     )
     assert (counts["threads"], counts["runs"], counts["crons"], counts["store_item"]) == (3, 4, 1, 3)
+    # The webhook deliveries travel with their runs: an importing server sends those still pending.
+    assert counts["webhook_deliveries"] == 2
     namespaces = {record["checkpoint_ns"] for record in records if record["kind"] == "checkpoint"}
     assert "" in namespaces and any(ns.startswith("child:") for ns in namespaces)
     assert counts["pending_writes"] > 0
@@ -223,7 +241,7 @@ async def test_sqlite_to_postgres_and_back(source: Source, postgres_url: str, tm
     assert len(comparable(back_records)) == len(back_records)
     # What the resumed run did not touch came through SQLite -> PostgreSQL -> file unchanged. (Store items
     # differ in what PostgreSQL does not keep, a put's `index`, and in expiry times refreshed by reads.)
-    untouched = ("assistants", "assistant_versions", "crons", "store_item")
+    untouched = ("assistants", "assistant_versions", "crons", "store_item", "webhook_deliveries")
     first_records = read_export(source.export)[1]
     assert comparable(without_refreshed(r for r in back_records if r["kind"] in untouched)) == comparable(
         without_refreshed(r for r in first_records if r["kind"] in untouched)

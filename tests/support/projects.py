@@ -29,3 +29,22 @@ def write_project(folder: Path, config: dict[str, Any] | None = None, name: str 
     path = folder / name
     path.write_text(json.dumps(config))
     return path
+
+
+def graphs_project(folder: Path, **keys: Any) -> Path:
+    """A config file in `folder` serving the shared test graphs (tests/graphs/, by absolute path),
+    with `keys` added or replaced (e.g. `webhooks`, `http`); returns its path."""
+    from tests.graphs import TEST_GRAPHS_CONFIG, TEST_GRAPHS_DIR
+
+    config = json.loads(TEST_GRAPHS_CONFIG.read_text())
+    for graph_id, spec in config["graphs"].items():
+        if isinstance(spec, str) and spec.startswith("./"):
+            config["graphs"][graph_id] = str(TEST_GRAPHS_DIR / spec)
+        elif isinstance(spec, dict) and spec["path"].startswith("./"):
+            spec["path"] = str(TEST_GRAPHS_DIR / spec["path"])
+    config["dependencies"] = [str(TEST_GRAPHS_DIR / dependency) for dependency in config.get("dependencies", [])]
+    config.update(keys)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "aegra.json"
+    path.write_text(json.dumps(config))
+    return path

@@ -11,11 +11,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from aegra.cli.granian import granian_argv
-from tests.support.postgres import free_port
+from tests.support.postgres import database_for, free_port
 
 
 @dataclass
@@ -113,3 +114,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     # Workers left behind by a killed main process would keep the port and the database.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def serve_on_backend(request: Any, folder: Path, config: Path) -> Iterator[RunningServer]:
+    """A server fixture's body: `config` served from `folder` on the backend the fixture's param names."""
+    env = {"AEGRA_CONFIG": str(config), "DATABASE_URL": database_for(request, folder)}
+    with granian_server(folder, env) as running:
+        yield running

@@ -196,3 +196,46 @@ def test_env_example_lists_every_environment_variable() -> None:
     example = (Path(__file__).parents[2] / ".env.example").read_text()
     missing = [var.name for var in ENV_VARS if f"# {var.name}=" not in example]
     assert not missing, f".env.example lacks {missing}"
+
+
+SECRET_A = "whsec_c2VjcmV0LWEtZm9yLXRoZS1jb25maWctdGVzdHM="
+SECRET_B = "whsec_c2VjcmV0LWItZm9yLXRoZS1jb25maWctdGVzdHM="
+
+
+def test_webhook_secrets_come_from_the_config_unless_the_environment_gives_some(tmp_path: Path) -> None:
+    graphs = {"agent": "./graph.py:graph"}
+    write_project(tmp_path, {"graphs": graphs, "webhooks": {"signing_secret": [SECRET_A, SECRET_B]}})
+    assert settings_for(tmp_path).webhook_secrets == (SECRET_A, SECRET_B)
+    assert settings_for(tmp_path, AEGRA_WEBHOOK_SECRET=f"{SECRET_B}  {SECRET_A}").webhook_secrets == (
+        SECRET_B,
+        SECRET_A,
+    )
+    write_project(tmp_path, {"graphs": graphs, "webhooks": {"signing_secret": SECRET_A}})
+    assert settings_for(tmp_path).webhook_secrets == (SECRET_A,)
+    write_project(tmp_path, {"graphs": graphs})
+    assert settings_for(tmp_path).webhook_secrets == ()
+
+
+@pytest.mark.parametrize("secret", ["whsec_", "not base64!", "whsec_secret@@@"])
+def test_a_malformed_webhook_secret_stops_startup_without_showing_it(tmp_path: Path, secret: str) -> None:
+    write_project(tmp_path, {"graphs": {"agent": "./graph.py:graph"}, "webhooks": {"signing_secret": secret}})
+    with pytest.raises(ConfigError, match=r"webhooks\.signing_secret") as refused:
+        settings_for(tmp_path)
+    assert "secret@@@" not in str(refused.value) and "base64!" not in str(refused.value)
+    with pytest.raises(ConfigError, match="AEGRA_WEBHOOK_SECRET"):
+        settings_for(tmp_path, AEGRA_WEBHOOK_SECRET=secret)
+
+
+@pytest.mark.parametrize(
+    ("webhooks", "expected"),
+    [
+        ({"retry_jitter": 2}, "webhooks.retry_jitter"),
+        ({"retry_delays_seconds": [-1]}, "webhooks.retry_delays_seconds"),
+        ({"timeout_seconds": 0}, "webhooks.timeout_seconds"),
+        ({"allowed_hosts": "example.com"}, "webhooks.allowed_hosts"),
+    ],
+)
+def test_invalid_webhook_settings_name_the_key(tmp_path: Path, webhooks: dict, expected: str) -> None:
+    write_project(tmp_path, {"graphs": {"agent": "./graph.py:graph"}, "webhooks": webhooks})
+    with pytest.raises(ConfigError, match=expected.replace(".", r"\.")):
+        settings_for(tmp_path)

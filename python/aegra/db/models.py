@@ -1,5 +1,5 @@
 """Tables of the API's resources: assistants (with versions), threads, runs (with their stream
-events) and crons.
+events), crons, and the outbox of run webhooks (`webhook_deliveries`).
 
 Columns follow the resource shapes of the LangGraph Platform API (langgraph-sdk's `schema.py`:
 `Assistant`, `Thread`, `Run`, `Cron`).
@@ -234,6 +234,53 @@ class Cron(Base):
     updated_at: Mapped[datetime] = _updated_at()
 
     __table_args__ = (Index("ix_crons_enabled_next_run_date", "enabled", "next_run_date"),)
+
+
+# A delivery is outstanding while it waits for an attempt (`pending`) or one is under way
+# (`sending`); its index holds only those rows, as `in_flight` does for runs.
+OUTSTANDING = ("pending", "sending")
+OUTSTANDING_SQL = "status IN ({})".format(", ".join(f"'{value}'" for value in OUTSTANDING))
+
+
+def outstanding(status: Any) -> Any:
+    """`status IN ('pending', 'sending')`, spelled as the partial index says it (see `in_flight`)."""
+    return status.in_([literal_column(f"'{value}'") for value in OUTSTANDING])
+
+
+class WebhookDelivery(Base):
+    """A run's webhook: written in the transaction that settles the run (the outbox), sent by
+    any process (domain/webhooks/), kept with its attempts until the retention window ends."""
+
+    __tablename__ = "webhook_deliveries"
+
+    # A run has one webhook, so its delivery is keyed by the run's id, which every attempt also
+    # sends as `webhook-id` (receivers drop repeats by it). No foreign key: the delivery outlives
+    # its run (a stateless run's thread, runs included, goes when the run ends; the webhook still
+    # has to go out). Keyed so, a delivery costs one random-key index page fewer per run than with
+    # an id of its own and an index on `run_id`: the outbox is written with every run's end.
+    run_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    # The body as langgraph-api sends it, but `webhook_sent_at` (set at each attempt).
+    payload: Mapped[dict[str, Any]] = _json_object()
+    # pending | sending | delivered | failed
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    # Attempts started so far. A claim adds one, and an attempt's result is written only where the
+    # count is still its own: a process whose lease ran out cannot overwrite a later attempt.
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # pending: when the next attempt is due; sending: when the lease of the attempt under way
+    # ends (then any process may claim it again); null once delivered or failed.
+    due_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    # One object per attempt: its number, start, duration, status code, error, start of the answer.
+    history: Mapped[list[Any]] = mapped_column(JsonB, nullable=False, default=list, server_default=text("'[]'"))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    __table_args__ = (
+        # The deliverers' claim: the outstanding deliveries that are due.
+        Index("ix_webhook_deliveries_outstanding_due_at", "due_at", **_where(OUTSTANDING_SQL)),
+        # Retention: finished deliveries by age.
+        Index("ix_webhook_deliveries_created_at", "created_at"),
+    )
 
 
 def table(model: type[Base]) -> Table:

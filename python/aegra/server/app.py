@@ -50,6 +50,9 @@ def create_app(
     http = settings.config.http or HttpConfig()
     prefix = validate_mount_prefix(http.mount_prefix)
     app = _create_app(settings, http, prefix, keep_broken_graphs)
+    # Relative webhooks (`/path`) are calls to the app's own routes, custom ones included, below
+    # any mount prefix: the app they go to is this one (server/resources.py).
+    (app.api if isinstance(app, ApiThenCustom) else app).state["routes_app"] = app
     return app if prefix is None else MountedUnder(app, prefix)
 
 

@@ -37,11 +37,11 @@ from aegra.domain.runs.queue import (
 )
 from aegra.domain.runs.services import RunService
 from aegra.domain.runs.settle import Settler
-from aegra.domain.runs.webhooks import WebhookSender, webhook_policy
 from aegra.domain.store.services import StoreService
 from aegra.domain.threads.schemas import TTL
 from aegra.domain.threads.services import ThreadService
 from aegra.domain.threads.ttl_sweeper import ThreadTTLSweeper
+from aegra.domain.webhooks.deliverer import Deliverer
 from aegra.graphs import GraphRegistry
 from aegra.server.cpu_affinity import pin_to_one_core
 from aegra.store.factory import open_store
@@ -108,18 +108,22 @@ async def open_resources(
         )
         sweeper.start()
         stack.push_async_callback(sweeper.stop)
-        webhooks = WebhookSender(loopback_app, webhook_policy(settings.config))
-        stack.push_async_callback(webhooks.drain)
+        http = settings.config.http
+        webhooks = None
+        if not (http and http.disable_webhooks):
+            webhooks = Deliverer(db, settings.config.webhooks, settings.webhook_secrets, loopback_app,
+                                 serves_routes=settings.role != "worker")  # fmt: skip
+            await webhooks.start()
+            stack.push_async_callback(webhooks.stop)  # after the executor stops (the stack unwinds in reverse)
         settler = Settler(db, checkpointer, delete_threads=threads.delete_many, webhooks=webhooks)
         broker, executor = await _open_executor(stack, settings, db, graphs, checkpointer, store, settler)
-        http = settings.config.http
         runs = RunService(
             db,
             assistants,
             broker,
             executor,
             max_search_limit=settings.max_search_limit,
-            webhooks=None if http and http.disable_webhooks else webhooks.policy,
+            webhooks=webhooks.policy if webhooks else None,
         )
         scheduler = CronScheduler(db, runs, auth, interval_seconds=settings.cron_scheduler_sleep_time)
         scheduler.start()
@@ -179,8 +183,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pin_to_one_core()  # first: the threads started from here on inherit the core
     state = app.state
     keep_broken = bool(state.get("keep_broken_graphs"))
+    loopback_app = state.get("routes_app", app)
     async with open_resources(
-        state.settings, loopback_app=app, auth=state.get("auth"), keep_broken_graphs=keep_broken
+        state.settings, loopback_app=loopback_app, auth=state.get("auth"), keep_broken_graphs=keep_broken
     ) as resources:
         app.state.resources = resources
         tune_garbage_collector()

@@ -4,6 +4,7 @@
 - threads.py: `threads`
 - runs.py: `runs`, with the run queue's claim and the statements of a run's life
 - crons.py: `crons`, with the scheduler's claim
+- webhook_deliveries.py: `webhook_deliveries`, the outbox of run webhooks, with the deliverers' claim
 - checkpoints.py: LangGraph's checkpoint tables, for what its savers offer no method for
 
 (The store's tables are the store's: python/aegra/store/.)

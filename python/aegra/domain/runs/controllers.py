@@ -21,6 +21,7 @@ from aegra.domain.runs.broker import StreamEvent
 from aegra.domain.runs.services import RunService
 from aegra.domain.runs.sse import call_in_background, disconnected, json_when_done, sse_stream
 from aegra.domain.schemas import INT64_MAX, selected
+from aegra.domain.webhooks.schemas import WebhookDelivery
 from aegra.errors import Invalid
 from aegra.serialization import dumps
 
@@ -202,6 +203,12 @@ class ThreadRunController(Controller):
     ) -> Stream:  # fmt: skip
         return await _join_stream(runs, auth, state, request, thread_id, run_id, stream_mode, cancel_on_disconnect)
 
+    @get("/{run_id:str}/webhooks", summary="A run's webhook deliveries and their attempts (Aegra)")
+    async def run_webhooks(
+        self, runs: RunService, auth: RequestAuth, thread_id: str, run_id: str
+    ) -> list[WebhookDelivery]:
+        return await runs.webhook_deliveries(thread_id, run_id, auth=auth)
+
     @post("/{run_id:str}/cancel", status_code=202, summary="Cancel a run")
     async def cancel_run(
         self, runs: RunService, auth: RequestAuth, state: State, thread_id: str, run_id: str, wait: bool = False,
@@ -252,6 +259,10 @@ class StatelessRunController(Controller):
         stream_mode: list[str] | None = None, cancel_on_disconnect: bool = False,
     ) -> Stream:  # fmt: skip
         return await _join_stream(runs, auth, state, request, None, run_id, stream_mode, cancel_on_disconnect)
+
+    @get("/{run_id:str}/webhooks", summary="A run's webhook deliveries and their attempts (Aegra)")
+    async def run_webhooks(self, runs: RunService, auth: RequestAuth, run_id: str) -> list[WebhookDelivery]:
+        return await runs.webhook_deliveries(None, run_id, auth=auth)
 
     @post("/cancel", status_code=204, summary="Cancel runs in bulk")
     async def cancel_many(

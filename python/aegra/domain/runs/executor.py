@@ -227,7 +227,7 @@ class Executor:
                 await self.settler.rollback(run_id, thread_id)  # first: the thread's state is what remains
             if outcome.summary is None:
                 outcome.summary = await self.runner.summary(graph_id, thread_id, run_id)
-            settled, claimed = await self._settle(run_id, thread_id, outcome, failed_commits)
+            settled, claimed = await self._settle(run_id, thread_id, kwargs, outcome, failed_commits)
             if claimed is not None:
                 # The next run goes in this run's slot at once (the rest here is bookkeeping).
                 self._slot_passed.add(run_id)
@@ -247,7 +247,7 @@ class Executor:
         finally:
             await self.broker.close(run_id, ended=ended)
 
-    async def _settle(self, run_id: uuid.UUID, thread_id: uuid.UUID, outcome: Outcome,
+    async def _settle(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], outcome: Outcome,
                       failed_commits: int) -> tuple[Settled | None, ClaimedRun | None]:  # fmt: skip
         """Record the outcome and, when runs may be waiting, claim the next for this slot, in one
         transaction; tried again while the database is away (`SETTLE_RETRY_SECONDS`)."""
@@ -260,8 +260,9 @@ class Executor:
                     # writes has committed, failed and been counted, or is the settle's own.
                     lost = self.db.failed_commits != failed_commits
                     settled = await self.settler.settle(
-                        sql, run_id, thread_id, outcome, lost_writes=lost, owner=self.leases.owner, now=now
-                    )
+                        sql, run_id, thread_id, outcome, kwargs=kwargs, lost_writes=lost, owner=self.leases.owner,
+                        now=now,
+                    )  # fmt: skip
                     claimed = await self.queue.claim(sql, now, self.leases.lease()) if claim_next else None
             except Exception as exc:
                 if pause is None or not is_outage(exc):

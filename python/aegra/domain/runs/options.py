@@ -19,8 +19,8 @@ from langgraph.version import __version__ as langgraph_version
 
 from aegra import __version__
 from aegra.domain.runs.schemas import RunCreate
-from aegra.domain.runs.webhooks import WebhookPolicy
 from aegra.domain.schemas import check_config_and_context, parse_uuid
+from aegra.domain.webhooks.policy import WebhookPolicy
 from aegra.errors import Invalid
 
 # `multitask_strategy` is accepted on stateless runs, as langgraph-api does (a new thread has nothing to
@@ -33,7 +33,8 @@ NOT_SUPPORTED = {
 
 
 def validate_options(body: RunCreate, *, stateless: bool, webhooks: WebhookPolicy | None = None) -> None:
-    """422 for an option that does not apply; `webhooks`: the webhook policy (None: webhooks disabled)."""
+    """422 for an option that does not apply; `webhooks`: which webhook URLs are allowed (None:
+    webhooks are disabled). The webhook's host is resolved and checked later (`check_resolved`)."""
     for name, why in NOT_SUPPORTED.items():
         if getattr(body, name) is not None:
             raise Invalid(f"`{name}`: {why}")

@@ -22,7 +22,7 @@ import msgspec
 from aegra.auth import Filter, RequestAuth
 from aegra.db.engine import Database
 from aegra.db.statements import Statements
-from aegra.db.tables import runs, threads
+from aegra.db.tables import runs, threads, webhook_deliveries
 from aegra.db.tables.runs import TERMINAL
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.pagination import Page
@@ -31,8 +31,9 @@ from aegra.domain.runs.broker import Broker, StreamEvent
 from aegra.domain.runs.executor import Executor
 from aegra.domain.runs.options import build_kwargs, validate_options
 from aegra.domain.runs.results import RunResult, thread_fallback
-from aegra.domain.runs.webhooks import WebhookPolicy
 from aegra.domain.schemas import check_limit, from_row, parse_uuid
+from aegra.domain.webhooks.policy import WebhookPolicy
+from aegra.domain.webhooks.schemas import WebhookDelivery
 from aegra.errors import BadRequest, Conflict, Invalid, NotFound
 from aegra.ids import new_id
 from aegra.serialization import dumps
@@ -79,6 +80,8 @@ class RunService:
         """Persist a pending run (creating its thread when allowed) and hand it to the executor."""
         stateless = thread_id is None
         validate_options(body, stateless=stateless, webhooks=self.webhooks)
+        if body.webhook is not None and self.webhooks is not None:
+            await self.webhooks.check_resolved(body.webhook)  # a name that resolves to a refused address: 422
         assistant_id = await self.assistants.run_access(body.assistant_id, auth=auth)
         thread_uuid = new_id() if thread_id is None else parse_uuid(thread_id, "thread ID")
         run_id = new_id()
@@ -176,6 +179,15 @@ class RunService:
         if row is None or (thread_id is not None and row.thread_id != parse_uuid(thread_id, "thread ID")):
             raise NotFound(f"Run {run_uuid} not found")
         return row
+
+    async def webhook_deliveries(self, thread_id: str | None, run_id: str, *,
+                                 auth: RequestAuth) -> list[WebhookDelivery]:  # fmt: skip
+        """The run's webhook deliveries and their attempts, for whoever may read the run."""
+        allowed = await self._authorize(thread_id, run_id, auth, "read")
+        async with self.db.read() as sql:
+            row = await self._get_row(sql, thread_id, run_id, allowed)
+            deliveries = await webhook_deliveries.of_run(sql, row.run_id)
+        return [WebhookDelivery.from_row(delivery) for delivery in deliveries]
 
     async def list(self, thread_id: str, *, auth: RequestAuth, limit: int, offset: int,
                    status: str | None) -> Page[schemas.Run]:  # fmt: skip

@@ -1,8 +1,11 @@
-"""What a run's end writes: its final status, its thread's new state and status, and what follows.
+"""What a run's end writes: its final status, its thread's new state and status, its webhook's
+delivery, and what follows.
 
 The executor (executor.py) calls `Settler.settle` inside the write transaction in which it may
 also claim the next run for the slot this one leaves, and `Settler.after` once that transaction
-is durable: the webhook, and the deletion of a stateless run's thread.
+is durable: the webhook's first attempt, and the deletion of a stateless run's thread. The
+webhook's delivery is written in the settle's transaction (the outbox, domain/webhooks/), so a
+run that ended has its delivery recorded whatever happens to the process next.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from aegra.db.engine import Database
 from aegra.db.statements import Statements
 from aegra.db.tables import checkpoints, runs, threads
+from aegra.db.tables.webhook_deliveries import Sending
 from aegra.domain.runs.execution import UNKNOWN_STATE, Outcome
 from aegra.domain.runs.schemas import Run
-from aegra.domain.runs.webhooks import WebhookSender
 from aegra.domain.schemas import from_row
+from aegra.domain.webhooks.deliverer import Deliverer
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ ThreadDeleter = Callable[[Sequence[uuid.UUID]], Awaitable[Any]]
 class Settled:
     values: Any  # the thread's values after the run
     thread_busy: bool  # other runs of the thread are pending, so the executor should look
+    delivery: Sending | None = None  # the run's webhook, to send once the settle is durable
 
 
 @dataclass
@@ -47,7 +52,7 @@ class Settler:
     db: Database
     checkpointer: BaseCheckpointSaver
     delete_threads: ThreadDeleter | None = None
-    webhooks: WebhookSender | None = None
+    webhooks: Deliverer | None = None  # None: webhooks are disabled
 
     async def rollback(self, run_id: uuid.UUID, thread_id: uuid.UUID) -> None:
         """Undo a run (the `rollback` cancel action): its checkpoints go, and so does the run
@@ -57,11 +62,13 @@ class Settler:
             await runs.delete_one(sql, run_id)
 
     async def settle(self, sql: Statements, run_id: uuid.UUID, thread_id: uuid.UUID, outcome: Outcome, *,
-                     lost_writes: bool, owner: str, now: datetime) -> Settled | None:  # fmt: skip
-        """Write the run's final status and copy the thread's new state onto the thread row, in
-        the caller's write transaction. `lost_writes`: checkpoint writes of this run that nobody
-        waited for may have been lost (db/group_commit.py), so the run ends in `error`. None:
-        `owner` no longer holds the run (its lease ran out and another process took it over)."""
+                     kwargs: dict[str, Any], lost_writes: bool, owner: str,
+                     now: datetime) -> Settled | None:  # fmt: skip
+        """Write the run's final status, copy the thread's new state onto the thread row and write
+        the run's webhook delivery, in the caller's write transaction. `lost_writes`: checkpoint
+        writes of this run that nobody waited for may have been lost (db/group_commit.py), so the
+        run ends in `error`. None: `owner` no longer holds the run (its lease ran out and another
+        process took it over)."""
         summary = outcome.summary or UNKNOWN_STATE
         interrupts = summary["interrupts"]
         # Nodes still to run make the thread `interrupted`, as in langgraph-api: after an interrupt,
@@ -79,27 +86,33 @@ class Settler:
             return None
         after = await threads.settle(sql, run_id, thread_id, values=summary["values"], interrupts=interrupts,
                                      status=thread_status, now=now)  # fmt: skip
-        return Settled(values=summary["values"], thread_busy=after == "busy")
+        settled = Settled(values=summary["values"], thread_busy=after == "busy")
+        if kwargs.get("webhook") and self.webhooks is not None:
+            settled.delivery = await self._write_webhook(sql, run_id, kwargs["webhook"], settled.values, now)
+        return settled
 
     async def after(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], settled: Settled) -> None:
-        """What follows a durable settle: the run's webhook, and a stateless run's thread goes."""
-        if kwargs.get("webhook") and self.webhooks is not None:
-            await self._send_webhook(run_id, kwargs["webhook"], settled)
+        """What follows a durable settle: the run's webhook goes out, and a stateless run's thread goes."""
+        if settled.delivery is not None and self.webhooks is not None:
+            self.webhooks.send(settled.delivery)
         if kwargs.get("temporary") and self.delete_threads is not None:
             # A stateless run's thread existed only for it (on_completion=delete).
             await self.delete_threads([thread_id])
 
-    async def _send_webhook(self, run_id: uuid.UUID, url: str, settled: Settled) -> None:
-        async with self.db.read() as sql:
-            row = await runs.get(sql, run_id)
+    async def _write_webhook(self, sql: Statements, run_id: uuid.UUID, url: str, values: Any,
+                             now: datetime) -> Sending | None:  # fmt: skip
+        """The run's webhook delivery, with the body langgraph-api sends: the run as it ended, its
+        start and end, the thread's values and, on failure, the error (`webhook_sent_at` is added
+        at each attempt)."""
+        row = await runs.get(sql, run_id)
         if row is None or self.webhooks is None:
-            return
+            return None
         payload = {
             **msgspec.structs.asdict(from_row(Run, row)),
             "run_started_at": row.started_at,
             "run_ended_at": row.ended_at,
-            "values": settled.values,
+            "values": values,
         }
         if row.error is not None:
             payload["error"] = row.error
-        self.webhooks.send(url, payload)
+        return await self.webhooks.enqueue(sql, run_id, url, payload, now)
