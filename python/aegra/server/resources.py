@@ -45,6 +45,7 @@ from aegra.domain.threads.ttl_sweeper import ThreadTTLSweeper
 from aegra.graphs import GraphRegistry
 from aegra.server.cpu_affinity import pin_to_one_core
 from aegra.store.factory import open_store
+from aegra.telemetry import metrics
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -183,6 +184,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         state.settings, loopback_app=app, auth=state.get("auth"), keep_broken_graphs=keep_broken
     ) as resources:
         app.state.resources = resources
+        metrics.worker_started()
         tune_garbage_collector()
         yield
 

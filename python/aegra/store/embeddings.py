@@ -30,6 +30,7 @@ from langchain_core.embeddings import Embeddings
 from langgraph.store.base.embed import EmbeddingsLambda
 
 from aegra.local_models import load_text_embedding
+from aegra.telemetry import metrics
 from aegra.vec.packing import check_embeddings
 
 logger = logging.getLogger(__name__)
@@ -75,18 +76,23 @@ class CheckedEmbeddings(Embeddings):
         self.source = source
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._checked(self.inner.embed_documents(texts))
+        started = time.perf_counter()
+        return self._checked(self.inner.embed_documents(texts), started)
 
     def embed_query(self, text: str) -> list[float]:
-        return self._checked([self.inner.embed_query(text)])[0]
+        started = time.perf_counter()
+        return self._checked([self.inner.embed_query(text)], started)[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._checked(await self.inner.aembed_documents(texts))
+        started = time.perf_counter()
+        return self._checked(await self.inner.aembed_documents(texts), started)
 
     async def aembed_query(self, text: str) -> list[float]:
-        return self._checked([await self.inner.aembed_query(text)])[0]
+        started = time.perf_counter()
+        return self._checked([await self.inner.aembed_query(text)], started)[0]
 
-    def _checked(self, out: list[list[float]]) -> list[list[float]]:
+    def _checked(self, out: list[list[float]], started: float) -> list[list[float]]:
+        metrics.embedding(len(out), time.perf_counter() - started)
         check_embeddings(out, self.dims, self.source)
         return out
 

@@ -42,6 +42,7 @@ from aegra.domain.runs.broker import Broker
 from aegra.domain.runs.execution import GraphRunner, Outcome
 from aegra.domain.runs.queue import Leases, RunQueue
 from aegra.domain.runs.settle import Settled, Settler
+from aegra.telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +161,9 @@ class Executor:
         """Execute a run already marked `running`, in a slot it holds."""
         if run.attempt == 1:
             self.broker.open(run.run_id)  # now: a listener a moment later follows it from here
+        # Claimed runs waited since their creation (or due time); one started at creation did not.
+        waited = (datetime.now(UTC) - run.created_at).total_seconds() if run.created_at else 0.0
+        metrics.run_started(_graph_id(run.kwargs), attempt=run.attempt, queue_wait_seconds=waited)
         task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
         self._running[run.run_id] = task
         task.add_done_callback(functools.partial(self._finished, run.run_id))
@@ -200,6 +204,7 @@ class Executor:
         return claimed
 
     def _finished(self, run_id: uuid.UUID, _task: asyncio.Task[None] | None = None) -> None:
+        metrics.run_left()
         self._running.pop(run_id, None)
         self._cancel_actions.pop(run_id, None)
         if run_id in self._slot_passed:
@@ -212,7 +217,8 @@ class Executor:
 
     async def _execute(self, run: ClaimedRun) -> None:
         run_id, thread_id, kwargs = run.run_id, run.thread_id, run.kwargs
-        graph_id = kwargs["config"]["configurable"]["graph_id"]
+        graph_id = _graph_id(kwargs)
+        started = time.monotonic()
         failed_commits = self.db.failed_commits
         ended = True  # whether the run's stream ends here (not when another process goes on with it)
         try:
@@ -235,6 +241,7 @@ class Executor:
             if settled is None:
                 ended = False  # another process took the run over: its stream goes on there
                 return
+            metrics.run_finished(graph_id, settled.status, time.monotonic() - started)
             if settled.thread_busy:
                 self.wake()  # the thread has queued runs
             await self.settler.after(run_id, thread_id, kwargs, settled)
@@ -323,6 +330,7 @@ class Executor:
         """Stop a run: `interrupt` (it ends `interrupted`) or `rollback` (it and its checkpoints
         are deleted). A run executing here stops at its next step; a pending one never starts; one
         running in another process is stopped there."""
+        metrics.run_cancel(action)
         if self._cancel_here(run_id, action):
             return
         now = datetime.now(UTC)
@@ -359,3 +367,7 @@ class Executor:
     def _leases_lost(self) -> None:
         for run_id in list(self._running):
             self._cancel_here(run_id, LEASE_LOST)
+
+
+def _graph_id(kwargs: dict[str, Any]) -> str:
+    return kwargs["config"]["configurable"]["graph_id"]  # type: ignore[no-any-return]

@@ -36,6 +36,7 @@ from aegra.domain.schemas import check_limit, from_row, parse_uuid
 from aegra.errors import BadRequest, Conflict, Invalid, NotFound
 from aegra.ids import new_id
 from aegra.serialization import dumps
+from aegra.telemetry import metrics
 
 # How often an idle thread stream looks for a new run on its thread.
 THREAD_POLL_SECONDS = 0.25
@@ -146,6 +147,7 @@ class RunService:
             if start_now:
                 self.executor.release_slot()
             raise
+        metrics.run_created(assistant.graph_id)
         for other in to_cancel:
             await self.executor.cancel(thread_uuid, other, strategy or "interrupt")
         self.executor.submit(run_id, thread_uuid, kwargs, started=start_now)
@@ -245,8 +247,9 @@ class RunService:
             if row.status in TERMINAL and (live_only or not await self.broker.has_stream(row.run_id)):
                 return
             run_uuid = row.run_id
-        async for event in self.broker.subscribe(run_uuid, after, live_only=live_only):
-            yield event
+        with metrics.stream_open():
+            async for event in self.broker.subscribe(run_uuid, after, live_only=live_only):
+                yield event
 
     async def existing_thread(self, thread_id: str, *, auth: RequestAuth) -> uuid.UUID:
         """The thread's id, when it exists and the caller may read it."""
@@ -261,6 +264,11 @@ class RunService:
         """Events of the thread's runs, one run after the other, each ended by `metadata {"status":
         "run_done", "run_id"}`; open until the client leaves, as langgraph-api's thread stream (a
         run that starts later is followed too: the thread is looked at every THREAD_POLL_SECONDS)."""
+        with metrics.stream_open():
+            async for event in self._thread_events(thread_uuid):
+                yield event
+
+    async def _thread_events(self, thread_uuid: uuid.UUID) -> AsyncIterator[StreamEvent]:
         followed: deque[uuid.UUID] = deque(maxlen=1000)  # runs seen (they end in creation order)
         async with self.db.read() as sql:
             created_after = await runs.newest_created_at(sql, thread_uuid)  # older runs: only if in flight

@@ -39,6 +39,7 @@ ThreadDeleter = Callable[[Sequence[uuid.UUID]], Awaitable[Any]]
 @dataclass
 class Settled:
     values: Any  # the thread's values after the run
+    status: str  # the run's final status, as recorded
     thread_busy: bool  # other runs of the thread are pending, so the executor should look
 
 
@@ -79,7 +80,7 @@ class Settler:
             return None
         after = await threads.settle(sql, run_id, thread_id, values=summary["values"], interrupts=interrupts,
                                      status=thread_status, now=now)  # fmt: skip
-        return Settled(values=summary["values"], thread_busy=after == "busy")
+        return Settled(values=summary["values"], status=status, thread_busy=after == "busy")
 
     async def after(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], settled: Settled) -> None:
         """What follows a durable settle: the run's webhook, and a stateless run's thread goes."""

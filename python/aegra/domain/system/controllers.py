@@ -1,4 +1,5 @@
-"""Health and server facts: `/ok` and `/info` (langgraph-api's `/ok` and `/info`)."""
+"""Health and server facts: `/ok` and `/info` (langgraph-api's `/ok` and `/info`), and Aegra's
+Prometheus `/metrics` (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from litestar import Controller, Request, Response, get
 from aegra import __version__, vec
 from aegra.config import Settings
 from aegra.db.engine import Database
+from aegra.db.tables import runs
 from aegra.domain.system import openapi
+from aegra.telemetry import exposition, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,20 @@ class HealthController(Controller):
             logger.warning("health check: database unreachable: %s", exc)
             return Response({"ok": False, "services": {"database": "unhealthy"}}, status_code=500)
         return Response({"ok": True, "services": {"database": "healthy"}})
+
+
+class MetricsController(Controller):
+    """`/metrics` in Prometheus' text format, over every worker of this server (telemetry/exposition.py)."""
+
+    @get("/metrics", include_in_schema=False)
+    async def metrics(self, db: Database) -> Response[bytes]:
+        try:
+            async with db.read() as sql:
+                metrics.runs_pending(await runs.count_pending(sql))
+        except Exception as exc:  # the rest of the figures are worth having without the database
+            logger.warning("metrics: runs pending not counted: %s", exc)
+        body, content_type = exposition.latest()
+        return Response(body, media_type=content_type)
 
 
 class SystemController(Controller):
