@@ -24,18 +24,24 @@ class HealthController(Controller):
 
     tags = ["System"]
 
-    @get("/ok", summary="Health check; `?check_db=1` also queries the database")
-    async def ok(self, db: Database, check_db: int = 0) -> Response[dict[str, Any]]:
-        if check_db not in (0, 1):
-            return Response({"detail": "check_db must be 0 or 1"}, status_code=422)
-        if not check_db:
+    @get("/ok", summary="Liveness; `?check_db=1` (or `true`) is readiness: 503 when the database cannot answer")
+    async def ok(self, db: Database, check_db: str = "0") -> Response[dict[str, Any]]:
+        check = CHECK_DB_VALUES.get(check_db.lower())
+        if check is None:
+            return Response({"detail": "check_db must be 0, 1, false or true"}, status_code=422)
+        if not check:
             return Response({"ok": True, "services": {"database": "skipped"}})
         try:
             await db.ping()
         except Exception as exc:
             logger.warning("health check: database unreachable: %s", exc)
-            return Response({"ok": False, "services": {"database": "unhealthy"}}, status_code=500)
+            # 503: not ready (load balancers take the instance out, and put it back when it answers).
+            return Response({"ok": False, "services": {"database": "unhealthy"}}, status_code=503)
         return Response({"ok": True, "services": {"database": "healthy"}})
+
+
+# langgraph-api takes `check_db=1`; Kubernetes probes are often written with `true`.
+CHECK_DB_VALUES = {"0": False, "false": False, "1": True, "true": True}
 
 
 class MetricsController(Controller):
