@@ -37,6 +37,7 @@ from aegra.server.mount_prefix import MountedUnder, validate_mount_prefix
 from aegra.server.observed import ObservedHttp
 from aegra.server.resources import INJECTABLE, lifespan, provider
 from aegra.ui import console_route_handlers, console_template_config
+from aegra.telemetry import logs, tracing
 
 # Headers the SDK (and browser UIs) must be able to read across origins.
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
@@ -50,8 +51,10 @@ def create_app(
     settings = settings or get_settings()
     http = settings.config.http or HttpConfig()
     prefix = validate_mount_prefix(http.mount_prefix)
+    logs.install_record_factory()
+    tracing.setup()
     app = _create_app(settings, http, prefix, keep_broken_graphs)
-    return ObservedHttp(app if prefix is None else MountedUnder(app, prefix))
+    return ObservedHttp(app if prefix is None else MountedUnder(app, prefix), access_log=settings.access_log)
 
 
 def _create_app(
@@ -83,7 +86,9 @@ def _create_app(
         state=State({"settings": settings, "auth": authenticator.auth, "keep_broken_graphs": keep_broken_graphs}),
         # Unexpected errors are logged once, by server.errors.handle_unexpected.
         logging_config=LoggingConfig(
-            root={"level": settings.log_level, "handlers": ["queue_listener"]}, log_exceptions="never"
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            formatters={"standard": logs.formatter_config(settings.log_format)},
+            log_exceptions="never",
         ),
     )
     if custom is None:

@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         # other loops do not show; without it, a busy server spends ~20% more CPU per run.
         loop=Loops.asyncio,
         log_level=LogLevels(args.log_level.lower()),
+        log_dictconfig=_granian_log_config(),
         **reload_options,  # type: ignore[arg-type]
     )
     if owned:
@@ -101,6 +102,15 @@ def main(argv: list[str] | None = None) -> None:
         server.on_shutdown(partial(_stop, fetcher))
     os.register_at_fork(after_in_child=_worker_signals)
     server.serve(target_loader=partial(load_app, dev=args.reload), wrap_loader=False)
+
+
+def _granian_log_config() -> dict[str, object] | None:
+    """Granian's own lines (workers started, stopped...) in the server's format: JSON with
+    LOG_FORMAT=json, so that every line of the output parses."""
+    if os.environ.get("LOG_FORMAT", "").lower() != "json":
+        return None
+    json_formatter = {"()": "aegra.telemetry.logs.JsonFormatter"}
+    return {"formatters": {"generic": json_formatter, "access": json_formatter}}
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -45,7 +45,7 @@ from aegra.domain.threads.ttl_sweeper import ThreadTTLSweeper
 from aegra.graphs import GraphRegistry
 from aegra.server.cpu_affinity import pin_to_one_core
 from aegra.store.factory import open_store
-from aegra.telemetry import metrics
+from aegra.telemetry import metrics, tracing
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -187,6 +187,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         metrics.worker_started()
         tune_garbage_collector()
         yield
+    tracing.shutdown()
 
 
 # The youngest generation is collected after this many net allocations of containers (Python's

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -49,7 +48,7 @@ from aegra.periodic import PeriodicSweep
 from aegra.store import filters, namespaces, sqlite_connections
 from aegra.store import sqlite_tables as tables
 from aegra.store.embeddings import build_embeddings
-from aegra.store.observed import observe_batch
+from aegra.store.observed import observed
 from aegra.store.sqlite_tables import Connection, ItemWrite, Written
 from aegra.store.vector_cache import VectorCache
 
@@ -208,10 +207,8 @@ class AsyncSqliteStore(BaseStore):
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
-        started = time.perf_counter()
-        results = await self._abatch(ops)
-        observe_batch(ops, time.perf_counter() - started)
-        return results
+        with observed(ops):
+            return await self._abatch(ops)
 
     async def _abatch(self, ops: list[Op]) -> list[Result]:
         for op in ops:

@@ -138,9 +138,11 @@ async def end_pending(sql: Statements, run_id: uuid.UUID, *, delete_it: bool, no
 # several processes claim different runs at once; locking the run's thread row as well keeps two
 # of them from claiming two runs of one thread in the same instant (the second skips the run,
 # and finds the thread busy once the first commits). SQLite compiles FOR UPDATE away.
+_CLAIMED_COLUMNS = (_r.run_id, _r.thread_id, _r.kwargs, _r.attempt, _r.status, _r.cancel_requested, _r.created_at,
+                    _r.traceparent)  # fmt: skip
 _busy_threads = select(_r.thread_id).where(in_flight(_r.status), _r.status == "running")
 NEXT_CLAIMABLE = Prepared(
-    select(_r.run_id, _r.thread_id, _r.kwargs, _r.attempt, _r.status, _r.cancel_requested, _r.created_at)
+    select(*_CLAIMED_COLUMNS)
     .join_from(_runs, _threads_table, _threads.thread_id == _r.thread_id)
     .where(
         in_flight(_r.status),
@@ -175,6 +177,7 @@ class ClaimedRun(NamedTuple):
     attempt: int
     cancel_requested: str | None = None  # a cancel asked before this process had the run
     created_at: datetime | None = None  # when it was created (or came due): its queue wait's start
+    traceparent: str | None = None  # the creating request's span, for the run's trace to link to
 
 
 class Lease(NamedTuple):
@@ -196,7 +199,7 @@ async def claim_next(sql: Statements, now: datetime, lease: Lease, *, max_attemp
             continue
         await sql.execute(MARK_STARTED, {"claimed_run_id": run.run_id, "now": now, **lease.columns()})
         return ClaimedRun(run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1, run.cancel_requested,
-                          run.created_at)  # fmt: skip
+                          run.created_at, run.traceparent)  # fmt: skip
     return None
 
 

@@ -24,6 +24,7 @@ from aegra.domain.runs.stream_modes import StreamTranslator
 from aegra.domain.threads.snapshots import jsonable, thread_summary
 from aegra.graphs import GraphRegistry
 from aegra.serialization import dumps_lenient
+from aegra.telemetry import tracing
 
 if TYPE_CHECKING:
     # Imported where used: langgraph.types pulls in LangSmith's tracing, a third of the server's startup.
@@ -113,6 +114,8 @@ class GraphRunner:
         """Run the graph, its stream translated to the run's events; the thread's state after it."""
         translator = StreamTranslator(kwargs["stream_mode"], subgraphs=kwargs.get("subgraphs", False))
         config = cast("RunnableConfig", graph_config(kwargs, run_id, attempt))
+        if callbacks := tracing.graph_callbacks():  # a span per node, when tracing is on
+            config["callbacks"] = callbacks
         graph_input = _command(kwargs["command"]) if kwargs.get("command") else kwargs.get("input")
         async with self.graphs.graph(graph_id, config, checkpointer=self.checkpointer, store=self.store) as graph:
             final = FinalState(graph)

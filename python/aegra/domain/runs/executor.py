@@ -42,7 +42,7 @@ from aegra.domain.runs.broker import Broker
 from aegra.domain.runs.execution import GraphRunner, Outcome
 from aegra.domain.runs.queue import Leases, RunQueue
 from aegra.domain.runs.settle import Settled, Settler
-from aegra.telemetry import metrics
+from aegra.telemetry import logs, metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -144,11 +144,12 @@ class Executor:
         if self._backlog:
             self.queue.notify()
 
-    def submit(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], *, started: bool) -> None:
+    def submit(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], *, started: bool,
+               created_at: datetime | None = None, traceparent: str | None = None) -> None:  # fmt: skip
         """A run was stored: `started` in a slot taken with `reserve_slot` (it executes now), or
         pending (it waits for a claim, here or in another process)."""
         if started:
-            self._launch(ClaimedRun(run_id, thread_id, kwargs, 1))
+            self._launch(ClaimedRun(run_id, thread_id, kwargs, 1, created_at=created_at, traceparent=traceparent))
         else:
             self.wake()
 
@@ -161,7 +162,7 @@ class Executor:
         """Execute a run already marked `running`, in a slot it holds."""
         if run.attempt == 1:
             self.broker.open(run.run_id)  # now: a listener a moment later follows it from here
-        # Claimed runs waited since their creation (or due time); one started at creation did not.
+        # Since its creation (or due time): a run started at creation waited for its COMMIT only.
         waited = (datetime.now(UTC) - run.created_at).total_seconds() if run.created_at else 0.0
         metrics.run_started(_graph_id(run.kwargs), attempt=run.attempt, queue_wait_seconds=waited)
         task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
@@ -216,6 +217,15 @@ class Executor:
     # -- executing ------------------------------------------------------------------------
 
     async def _execute(self, run: ClaimedRun) -> None:
+        configurable = run.kwargs["config"]["configurable"]
+        ids = {"run_id": str(run.run_id), "thread_id": str(run.thread_id), "graph_id": configurable["graph_id"]}
+        if configurable.get("assistant_id"):
+            ids["assistant_id"] = str(configurable["assistant_id"])
+        with logs.scope(**ids), tracing.run_span(run.run_id, ids["graph_id"], created_at=run.created_at,
+                                                  attempt=run.attempt, parent=run.traceparent):  # fmt: skip
+            await self._execute_traced(run)
+
+    async def _execute_traced(self, run: ClaimedRun) -> None:
         run_id, thread_id, kwargs = run.run_id, run.thread_id, run.kwargs
         graph_id = _graph_id(kwargs)
         started = time.monotonic()
@@ -288,7 +298,7 @@ class Executor:
         try:
             # Under `async`/`exit` durability the checkpoint writes need not be durable before the
             # run goes on: its settle waits for a COMMIT that covers them (db/group_commit.py).
-            with self.db.writes_may_lag(run.kwargs.get("durability") != "sync"):
+            with self.db.writes_may_lag(run.kwargs.get("durability") != "sync"), tracing.span("run.graph"):
                 return await self.runner.run(run.run_id, graph_id, run.kwargs, run.attempt)
         except asyncio.CancelledError:
             action = self._cancel_actions.get(run.run_id)

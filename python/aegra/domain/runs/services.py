@@ -36,7 +36,7 @@ from aegra.domain.schemas import check_limit, from_row, parse_uuid
 from aegra.errors import BadRequest, Conflict, Invalid, NotFound
 from aegra.ids import new_id
 from aegra.serialization import dumps
-from aegra.telemetry import metrics
+from aegra.telemetry import logs, metrics, tracing
 
 # How often an idle thread stream looks for a new run on its thread.
 THREAD_POLL_SECONDS = 0.25
@@ -139,18 +139,22 @@ class RunService:
                     kwargs=kwargs,
                     multitask_strategy=strategy,
                 )
+                traceparent = tracing.traceparent()
                 await runs.insert(sql, {
                     **msgspec.structs.asdict(run), "started_at": now if start_now else None,
-                    "attempt": 1 if start_now else 0, **(lease.columns() if lease else {}),
+                    "attempt": 1 if start_now else 0, "traceparent": traceparent, **(lease.columns() if lease else {}),
                 })  # fmt: skip
         except BaseException:
             if start_now:
                 self.executor.release_slot()
             raise
         metrics.run_created(assistant.graph_id)
+        logs.add(run_id=str(run_id), thread_id=str(thread_uuid), assistant_id=str(assistant.assistant_id),
+                 graph_id=assistant.graph_id)  # fmt: skip
         for other in to_cancel:
             await self.executor.cancel(thread_uuid, other, strategy or "interrupt")
-        self.executor.submit(run_id, thread_uuid, kwargs, started=start_now)
+        self.executor.submit(run_id, thread_uuid, kwargs, started=start_now, created_at=now,
+                             traceparent=traceparent)  # fmt: skip
         return run
 
     # -- reading --------------------------------------------------------------------------
