@@ -38,6 +38,7 @@ class ObservedHttp:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        method: str = scope["method"]  # type: ignore[typeddict-item]  (an HTTP scope here)
         request_id = _request_id(scope)
         status = 500  # what the client gets if the app fails before it answers
         size = 0
@@ -59,13 +60,13 @@ class ObservedHttp:
         finally:
             seconds = time.perf_counter() - started
             route = scope.get("path_template") or OTHER
-            metrics.http_request(route, scope["method"], status, seconds)
+            metrics.http_request(route, method, status, seconds)
             if self.access_log:
                 path = scope["path"]
                 with tracing.use(span):  # the line carries the request's trace id
                     access_logger.info(
-                        "%s %s %d %.1fms %dB", scope["method"], path, status, seconds * 1000, size,
-                        extra={"method": scope["method"], "path": path, "route": route, "status": status,
+                        "%s %s %d %.1fms %dB", method, path, status, seconds * 1000, size,
+                        extra={"method": method, "path": path, "route": route, "status": status,
                                "duration_ms": round(seconds * 1000, 3), "size": size},
                     )  # fmt: skip
             tracing.end_http_span(span, route, status)

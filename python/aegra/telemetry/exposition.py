@@ -71,7 +71,7 @@ def registry() -> CollectorRegistry:
         else:
             _registry = CollectorRegistry()
             # First: it drops the gauges of exited workers before the sum is made.
-            _registry.register(_LiveProcesses(directory))  # type: ignore[arg-type]
+            _registry.register(_LiveProcesses(directory))
             MultiProcessCollector(_registry, path=str(directory))
     return _registry
 

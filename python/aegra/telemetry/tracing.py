@@ -171,7 +171,7 @@ def span(name: str, **attributes: Any) -> contextlib.AbstractContextManager[Any]
     """A span for the block, under the current one (nothing with tracing off)."""
     if _tracer is None:
         return _NOTHING
-    return _tracer.start_as_current_span(name, attributes=attributes)  # type: ignore[no-any-return]
+    return _tracer.start_as_current_span(name, attributes=attributes)
 
 
 def graph_callbacks() -> list[Any]:

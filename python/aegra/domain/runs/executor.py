@@ -380,4 +380,4 @@ class Executor:
 
 
 def _graph_id(kwargs: dict[str, Any]) -> str:
-    return kwargs["config"]["configurable"]["graph_id"]  # type: ignore[no-any-return]
+    return kwargs["config"]["configurable"]["graph_id"]
