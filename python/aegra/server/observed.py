@@ -38,7 +38,7 @@ class ObservedHttp:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        method: str = scope["method"]  # type: ignore[typeddict-item]  (an HTTP scope here)
+        method: str = scope["method"]  # type: ignore[typeddict-item]
         request_id = _request_id(scope)
         status = 500  # what the client gets if the app fails before it answers
         size = 0
