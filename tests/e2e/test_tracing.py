@@ -1,6 +1,7 @@
 """OpenTelemetry traces (docs/operations.md), exported by a real server to an OTLP receiver in the
 test: a request's span; a run's own trace whose root links to the request that created it, with
-the queue wait, the graph and each node (a subgraph's under its node) below; a run that waits in
+the queue wait, the graph and each node (a subgraph's under its node, when the run streams
+subgraphs) below; a run that waits in
 the queue (claimed from the database later) links the same way; store searches; trace ids in the
 logs. And with no OTEL_* set, nothing is exported and the SDK is not even loaded."""
 
@@ -58,7 +59,8 @@ async def test_a_run_is_a_trace_of_its_own_linked_to_its_request(traced: tuple[R
     server, receiver = traced
     client = get_client(url=server.url, headers={"traceparent": f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"})
     thread = await client.threads.create()
-    run = await client.runs.create(thread["thread_id"], "subgraph_parent", input={})
+    # With `stream_subgraphs` the subgraph's own nodes are seen too.
+    run = await client.runs.create(thread["thread_id"], "subgraph_parent", input={}, stream_subgraphs=True)
     await client.runs.join(thread["thread_id"], run["run_id"])
 
     request = next(s for s in await _wait_for(receiver, "POST /threads/{thread_id}/runs") if s.trace_id == CLIENT_TRACE)
@@ -127,3 +129,21 @@ def test_tracing_off_loads_no_sdk(tmp_path: Path) -> None:
                         env={**env, "AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG),
                              "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})  # fmt: skip
     assert "opentelemetry.sdk.trace" in on.stdout, on.stdout + on.stderr
+
+
+async def test_a_run_streamed_as_events_has_its_node_spans(traced: tuple[RunningServer, Receiver]) -> None:
+    """The `events` stream mode runs through LangChain's callbacks: the node spans come from there."""
+    server, receiver = traced
+    client = get_client(url=server.url)
+    thread = await client.threads.create()
+    async for _ in client.runs.stream(thread["thread_id"], "subgraph_parent", input={}, stream_mode="events"):
+        pass
+    [run] = await client.runs.list(thread["thread_id"])
+    root = await _one(receiver, "run", {"aegra.run_id": run["run_id"]})
+    graph = next(s for s in receiver.children(root) if s.name == "run.graph")
+    deadline = time.monotonic() + 20
+    while {"node prepare", "node child", "node finish"} - {s.name for s in receiver.children(graph)}:
+        assert time.monotonic() < deadline, [s.name for s in receiver.children(graph)]
+        await asyncio.sleep(0.1)
+    child = next(s for s in receiver.children(graph) if s.name == "node child")
+    assert [s.name for s in receiver.children(child)] == ["node child_step"]

@@ -1,4 +1,6 @@
-"""A span for each node of a run's graph, from LangChain's callbacks (telemetry/tracing.py).
+"""A span for each node of a run's graph, from LangChain's callbacks (telemetry/tracing.py), for
+the runs streamed as LangChain events (the `events` stream mode, the streaming protocol), which
+run callbacks anyway; the other runs use the cheaper `TaskSpans`.
 
 LangGraph runs each node as a chain whose metadata names it (`langgraph_node`); the callback sees
 its start and end, and the chains inside it (the node's own runnables), which get no span of

@@ -9,7 +9,9 @@ What is traced:
   the span of the request that created it, even when the run executes later or in another
   process: the request's `traceparent` is stored with the run (`runs.traceparent`). Under it: the
   time the run waited in the queue (`run.queue`), its execution (`run.graph`), and each node of
-  the graph (`node <name>`, from LangChain callbacks: `NodeSpans`);
+  the graph (`node <name>`): from LangGraph's `tasks` stream (`TaskSpans`; a subgraph's nodes
+  when the run streams subgraphs), or from LangChain callbacks (`NodeSpans`) for runs streamed as
+  LangChain events;
 - store batches with a search, and embedding calls (`store.search`, `store.embed`), under
   whatever span is current (a run's graph, or a request).
 Logs carry the current `trace_id` and `span_id` (telemetry/logs.py).
@@ -175,9 +177,52 @@ def span(name: str, **attributes: Any) -> contextlib.AbstractContextManager[Any]
 
 
 def graph_callbacks() -> list[Any]:
-    """LangChain callbacks that make a span of each node of the graph (none with tracing off)."""
+    """LangChain callbacks that make a span of each node of the graph (none with tracing off), for
+    the runs streamed through LangChain's event stream, which runs the callbacks anyway."""
     if _tracer is None:
         return []
     from aegra.telemetry.node_spans import NodeSpans
 
     return [NodeSpans(_tracer)]
+
+
+def task_spans() -> TaskSpans | None:
+    """Spans of the graph's nodes from LangGraph's `tasks` stream, for a run streamed with
+    `astream` (None with tracing off). Cheaper than callbacks: with any callback handler, LangChain
+    reports every runnable inside every node, which cost a small run about half its CPU again."""
+    return None if _tracer is None else TaskSpans(_tracer)
+
+
+class TaskSpans:
+    """Feed it every chunk of `astream(stream_mode=[..., "tasks"])`: a task's start opens a span,
+    its result ends it; a subgraph's tasks (with `subgraphs`) go under their parent node's."""
+
+    def __init__(self, tracer: Any) -> None:
+        self.tracer = tracer
+        self.spans: dict[str, Any] = {}
+
+    def see(self, chunk: Any, subgraphs: bool) -> None:
+        namespace, mode, data = chunk if subgraphs else ((), *chunk)
+        if mode != "tasks" or not isinstance(data, dict):
+            return
+        task_id = str(data.get("id"))
+        if "result" in data or "error" in data:
+            span = self.spans.pop(task_id, None)
+            if span is not None:
+                if data.get("error"):
+                    from opentelemetry.trace import Status, StatusCode
+
+                    span.set_status(Status(StatusCode.ERROR, str(data["error"])))
+                span.end()
+            return
+        from opentelemetry import trace
+
+        parent = self.spans.get(namespace[-1].rpartition(":")[2]) if namespace else None
+        context = trace.set_span_in_context(parent) if parent is not None else None
+        self.spans[task_id] = self.tracer.start_span(f"node {data.get('name')}", context=context)
+
+    def close(self) -> None:
+        """End what the graph left open (a run cancelled or interrupted mid-step)."""
+        for span in self.spans.values():
+            span.end()
+        self.spans.clear()
