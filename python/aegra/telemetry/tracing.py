@@ -140,8 +140,10 @@ def traceparent() -> str | None:
 def run_span(run_id: uuid.UUID, graph_id: str, *, created_at: datetime | None, attempt: int,
              parent: str | None) -> Iterator[Any]:  # fmt: skip
     """The root span of a run's own trace, current for the block: from its creation (the queue
-    wait is its first child) to its end; linked to the request that created it (`parent`, its
-    stored `traceparent`). Nothing with tracing off."""
+    wait is its first child; `created_at` None: a run started at its creation, which did not
+    wait) to its end; linked to the request that created it (`parent`, its stored
+    `traceparent`). Nothing with tracing off. (Spans cost: ~120 us each here, half of it the
+    OTLP encoding, so a run that did not wait gets no queue span.)"""
     if _tracer is None:
         yield None
         return

@@ -145,11 +145,11 @@ class Executor:
             self.queue.notify()
 
     def submit(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], *, started: bool,
-               created_at: datetime | None = None, traceparent: str | None = None) -> None:  # fmt: skip
+               traceparent: str | None = None) -> None:  # fmt: skip
         """A run was stored: `started` in a slot taken with `reserve_slot` (it executes now), or
         pending (it waits for a claim, here or in another process)."""
         if started:
-            self._launch(ClaimedRun(run_id, thread_id, kwargs, 1, created_at=created_at, traceparent=traceparent))
+            self._launch(ClaimedRun(run_id, thread_id, kwargs, 1, traceparent=traceparent))
         else:
             self.wake()
 
@@ -162,7 +162,7 @@ class Executor:
         """Execute a run already marked `running`, in a slot it holds."""
         if run.attempt == 1:
             self.broker.open(run.run_id)  # now: a listener a moment later follows it from here
-        # Since its creation (or due time): a run started at creation waited for its COMMIT only.
+        # A claimed run waited since its creation (or due time); one started at its creation did not.
         waited = (datetime.now(UTC) - run.created_at).total_seconds() if run.created_at else 0.0
         metrics.run_started(_graph_id(run.kwargs), attempt=run.attempt, queue_wait_seconds=waited)
         task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")

@@ -153,8 +153,7 @@ class RunService:
                  graph_id=assistant.graph_id)  # fmt: skip
         for other in to_cancel:
             await self.executor.cancel(thread_uuid, other, strategy or "interrupt")
-        self.executor.submit(run_id, thread_uuid, kwargs, started=start_now, created_at=now,
-                             traceparent=traceparent)  # fmt: skip
+        self.executor.submit(run_id, thread_uuid, kwargs, started=start_now, traceparent=traceparent)
         return run
 
     # -- reading --------------------------------------------------------------------------
