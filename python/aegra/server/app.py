@@ -36,8 +36,8 @@ from aegra.server.errors import EXCEPTION_HANDLERS
 from aegra.server.mount_prefix import MountedUnder, validate_mount_prefix
 from aegra.server.observed import ObservedHttp
 from aegra.server.resources import INJECTABLE, lifespan, provider
-from aegra.ui import console_route_handlers, console_template_config
 from aegra.telemetry import logs, tracing
+from aegra.ui import console_route_handlers, console_template_config
 
 # Headers the SDK (and browser UIs) must be able to read across origins.
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
