@@ -56,6 +56,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("HOST", "127.0.0.1", "Bind address for `aegra dev` (`aegra serve` defaults to 0.0.0.0)"),
     EnvVar("PORT", "2026", "Port for `aegra dev` and `aegra serve`"),
     EnvVar("LOG_LEVEL", "INFO", "Python log level"),
+    EnvVar("LOG_FORMAT", "console", "`console` (readable lines) or `json` (one JSON object a line, with the ids)"),
+    EnvVar("ACCESS_LOG", "true", "One log line per HTTP request (method, path, status, duration, size)"),
     EnvVar("N_JOBS_PER_WORKER", "10", "Runs executed at once per worker process"),
     EnvVar("BG_JOB_TIMEOUT_SECS", "3600", "A run still going after this many seconds ends as `timeout`"),
     EnvVar("KEEPALIVE_INTERVAL_SECS", "5", "SSE heartbeat and wait keep-alive interval"),
@@ -65,7 +67,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "AEGRA_ROLE",
         "all",
         "`all` serves HTTP and executes runs; `api` (`serve --no-execute`) HTTP only; "
-        "`worker` (`aegra worker`) executes runs and answers `/ok` only",
+        "`worker` (`aegra worker`) executes runs and answers `/ok` and `/metrics` only",
     ),
     EnvVar(
         "RUN_LEASE_SECONDS",
@@ -135,6 +137,8 @@ class Settings(msgspec.Struct, frozen=True):
     shutdown_grace_seconds: float = 20.0
     # What signs webhooks: AEGRA_WEBHOOK_SECRET, else `webhooks.signing_secret` (docs/webhooks.md).
     webhook_secrets: tuple[str, ...] = ()
+    log_format: Literal["console", "json"] = "console"
+    access_log: bool = True
 
     @property
     def base_dir(self) -> Path:
@@ -318,6 +322,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         host=_get(env, "HOST"),
         port=_int(env, "PORT"),
         log_level=_get(env, "LOG_LEVEL").upper(),
+        log_format=_log_format(env),
+        access_log=_bool(env, "ACCESS_LOG"),
         n_jobs_per_worker=_int(env, "N_JOBS_PER_WORKER"),
         bg_job_timeout_secs=_float(env, "BG_JOB_TIMEOUT_SECS"),
         keepalive_interval_secs=_float(env, "KEEPALIVE_INTERVAL_SECS"),
@@ -397,6 +403,13 @@ def _float(env: Mapping[str, str], name: str) -> float:
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
     return value
+
+
+def _log_format(env: Mapping[str, str]) -> Literal["console", "json"]:
+    value = _get(env, "LOG_FORMAT").lower()
+    if value not in ("console", "json"):
+        raise ConfigError(f"LOG_FORMAT must be console or json, got {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:

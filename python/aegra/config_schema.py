@@ -79,6 +79,10 @@ class HttpConfig(msgspec.Struct):
     disable_mcp: bool = False
     disable_a2a: bool = False
     disable_ui: bool = False  # the console at /ui (aegra/ui/)
+    # Aegra's own: Prometheus `/metrics` (docs/operations.md), on unless disabled; open like `/ok`
+    # unless `metrics_auth` puts it behind the auth handler.
+    disable_metrics: bool = False
+    metrics_auth: bool = False
     # Aegra's own: an MCP session (Mcp-Session-Id) keeps a thread per tool (docs/mcp-a2a.md).
     mcp_sessions: bool = False
     mount_prefix: str | None = None

@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -86,17 +87,26 @@ def test_postgres_server_migrates_and_checks_the_database(tmp_path: Path, postgr
 
 
 @pytest.mark.postgres
-def test_ok_answers_500_when_postgres_goes_away(tmp_path: Path) -> None:
+def test_readiness_answers_503_while_postgres_is_away(tmp_path: Path) -> None:
+    """`/ok?check_db=true` is readiness: 503 while PostgreSQL is down under the running server, 200
+    again once it is back; plain `/ok` (liveness) stays 200 throughout."""
     write_project(tmp_path)
     with (
         throwaway_cluster() as cluster,
         granian_server(tmp_path, {"DATABASE_URL": create_database(cluster.url)}) as server,
     ):
-        assert httpx.get(f"{server.url}/ok", params={"check_db": 1}).status_code == 200
+        assert httpx.get(f"{server.url}/ok", params={"check_db": "true"}).status_code == 200
         cluster.stop()
-        answer = httpx.get(f"{server.url}/ok", params={"check_db": 1}, timeout=30)
-        assert answer.status_code == 500
-        assert answer.json() == {"ok": False, "services": {"database": "unhealthy"}}
+        for value in ("1", "true"):
+            answer = httpx.get(f"{server.url}/ok", params={"check_db": value}, timeout=30)
+            assert answer.status_code == 503
+            assert answer.json() == {"ok": False, "services": {"database": "unhealthy"}}
+        assert httpx.get(f"{server.url}/ok").status_code == 200
+        cluster.start()
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{server.url}/ok", params={"check_db": "true"}, timeout=30).status_code != 200:
+            assert time.monotonic() < deadline, "not ready again after PostgreSQL came back"
+            time.sleep(0.2)
 
 
 def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:

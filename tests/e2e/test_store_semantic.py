@@ -17,6 +17,7 @@ from tests.e2e.test_store_api import expiry
 from tests.support import minilm
 from tests.support.postgres import create_database, pgvector_server
 from tests.support.projects import write_project
+from tests.support.scrape import scrape
 from tests.support.server import RunningServer, granian_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,6 +77,7 @@ def semantic(
 
 async def test_a_question_finds_the_fact_that_answers_it(semantic: SemanticServer) -> None:
     client = get_client(url=semantic.server.url)
+    before = scrape(semantic.server.url)
     facts = {
         "ui": "user prefers dark mode",
         "pet": "the user's cat is called Miso",
@@ -91,6 +93,15 @@ async def test_a_question_finds_the_fact_that_answers_it(semantic: SemanticServe
     assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
     pet = await client.store.search_items(["memories", "u1"], query="what is the name of their pet?", limit=1)
     assert pet["items"][0]["key"] == "pet"
+    after = scrape(semantic.server.url)  # the metrics of the store (docs/operations.md)
+
+    def delta(name: str, **labels: str) -> float:
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    assert delta("aegra_store_puts_total") == 4
+    assert delta("aegra_store_searches_total", kind="semantic") == 2
+    assert delta("aegra_store_embedded_texts_total") == 6  # 4 facts, 2 questions
+    assert delta("aegra_store_embedding_calls_total") == delta("aegra_store_embedding_duration_seconds_count") >= 2
 
 
 async def test_per_item_index_filters_and_pages(semantic: SemanticServer) -> None:

@@ -151,7 +151,7 @@ async def test_postgres_migration_matches_the_models_and_is_idempotent(postgres_
     settings = settings_for(postgres_url)
     db = await Database.open(settings)
     try:
-        assert await current_revision(db.engine) == head_revision() == "0005"
+        assert await current_revision(db.engine) == head_revision() == "0006"
         # Several workers starting at once: the advisory lock serializes them.
         await asyncio.gather(*(upgrade_to_head(db.engine) for _ in range(3)))
         async with db.engine.connect() as conn:

@@ -37,13 +37,19 @@ class RunningServer:
 
 @contextmanager
 def granian_server(
-    cwd: Path, env: Mapping[str, str] | None = None, *, workers: int = 1, startup_timeout: float = 60.0
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    workers: int = 1,
+    startup_timeout: float = 60.0,
+    metrics_port: int | None = None,
 ) -> Iterator[RunningServer]:
     """Start Granian with the app factory, as `aegra serve` does, in `cwd`; stop it on exit."""
     port = free_port()
     log_path = cwd / f"granian-{port}.log"
     full_env = {**os.environ, **(env or {})}
-    argv = granian_argv(host="127.0.0.1", port=port, workers=workers)  # as `aegra serve` starts it
+    # As `aegra serve` starts it.
+    argv = granian_argv(host="127.0.0.1", port=port, workers=workers, metrics_port=metrics_port)
     with log_path.open("wb") as log:
         # A session of its own, so the whole group (Granian and its workers) can be signalled at once.
         process = subprocess.Popen(

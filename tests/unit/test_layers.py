@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "python" / "aegra"
 
 # What each part of the package may import from the others (besides itself and the leaf modules).
-LEAVES = {"errors", "config", "config_schema", "serialization", "periodic", "ids"}
+LEAVES = {"errors", "config", "config_schema", "serialization", "periodic", "ids", "telemetry"}
 ALLOWED = {
     "vec": set(),
     "graphs": set(),

@@ -20,6 +20,7 @@ def granian_argv(
     watch: WatchRules | None = None,
     fetch_model: str | None = None,
     log_level: str = "info",
+    metrics_port: int | None = None,
 ) -> list[str]:
     """The server's command line. `watch`: reload when what it names changes; `fetch_model`: download
     that fastembed model in the background if it is not cached (both for `aegra dev`)."""
@@ -32,6 +33,8 @@ def granian_argv(
     ]  # fmt: skip
     if watch is not None:
         argv += ["--reload", *watch.argv()]
+    if metrics_port:
+        argv += ["--metrics-port", str(metrics_port)]
     if fetch_model:
         argv += ["--fetch-model", fetch_model]
     return argv

@@ -20,7 +20,14 @@ from aegra.cli.checks import check_port_free, check_postgres_reachable, load_che
 from aegra.cli.granian import exec_granian, granian_argv
 from aegra.cli.init import create_project, init
 from aegra.cli.models import cache_state, download_model_option, offer_download
-from aegra.cli.options import config_option, env_file_option, host_option, no_reload_option, port_option
+from aegra.cli.options import (
+    config_option,
+    env_file_option,
+    host_option,
+    metrics_port_option,
+    no_reload_option,
+    port_option,
+)
 from aegra.cli.reload import watch_rules
 from aegra.config import CONFIG_FILE_NAMES, DatabaseSettings, Settings
 from aegra.config_schema import HttpConfig
@@ -105,27 +112,31 @@ def minimal(path: Path, host: str | None, port: int | None, no_reload: bool, dow
 @port_option
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes")
 @click.option("--no-execute", is_flag=True, help="Serve HTTP only; runs are executed by other processes (PostgreSQL)")
+@metrics_port_option
 @config_option
 @env_file_option
-def serve(host: str, port: int | None, workers: int, no_execute: bool, config: Path | None,
-          env_file: Path | None) -> None:  # fmt: skip
+def serve(host: str, port: int | None, workers: int, no_execute: bool, metrics_port: int | None,
+          config: Path | None, env_file: Path | None) -> None:  # fmt: skip
     """Run the production server (Granian, no reload)."""
-    run_production(host, port, workers, config, env_file, role="api" if no_execute else "all")
+    run_production(host, port, workers, config, env_file, role="api" if no_execute else "all",
+                   metrics_port=metrics_port)  # fmt: skip
 
 
 @main.command()
 @click.option("--host", default="0.0.0.0", show_default=True, help="Bind address of the health route")
 @port_option
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes")
+@metrics_port_option
 @config_option
 @env_file_option
-def worker(host: str, port: int | None, workers: int, config: Path | None, env_file: Path | None) -> None:
-    """Execute runs only (PostgreSQL): no API; answers /ok on its port."""
-    run_production(host, port, workers, config, env_file, role="worker")
+def worker(host: str, port: int | None, workers: int, metrics_port: int | None, config: Path | None,
+           env_file: Path | None) -> None:  # fmt: skip
+    """Execute runs only (PostgreSQL): no API; answers /ok and /metrics on its port."""
+    run_production(host, port, workers, config, env_file, role="worker", metrics_port=metrics_port)
 
 
 def run_production(host: str, port: int | None, workers: int, config: Path | None, env_file: Path | None, *,
-                   role: str) -> None:  # fmt: skip
+                   role: str, metrics_port: int | None = None) -> None:  # fmt: skip
     """`aegra serve` and `aegra worker`: Granian without reload, in the given role (AEGRA_ROLE)."""
     settings, registry, env = load_checked_settings(config, env_file)
     if settings.database.backend == "sqlite" and (workers > 1 or role != "all"):
@@ -139,8 +150,10 @@ def run_production(host: str, port: int | None, workers: int, config: Path | Non
     prepare_database(settings.database, migrate=False)
     port = port or settings.port
     check_port_free(host, port)
+    if metrics_port:
+        check_port_free(host, metrics_port)
     _announce(settings, registry, host, port, console=role != "worker")
-    argv = granian_argv(host=host, port=port, workers=workers, log_level=settings.log_level)
+    argv = granian_argv(host=host, port=port, workers=workers, log_level=settings.log_level, metrics_port=metrics_port)
     exec_granian(argv, {**env, "AEGRA_ROLE": role})
 
 

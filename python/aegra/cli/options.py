@@ -14,4 +14,8 @@ env_file_option = click.option(
 )
 host_option = click.option("--host", default=None, help="Bind address  [default: HOST or 127.0.0.1]")
 port_option = click.option("--port", type=int, default=None, help="Port  [default: PORT or 2026]")
+metrics_port_option = click.option(
+    "--metrics-port", type=click.IntRange(1, 65535), default=None,
+    help="Also serve /metrics (Prometheus) on this port, for all the workers, without auth",
+)  # fmt: skip
 no_reload_option = click.option("--no-reload", is_flag=True, help="Do not restart when files change")

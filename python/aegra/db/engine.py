@@ -36,6 +36,7 @@ from aegra.db.models import POSTGRESQL_ONLY, Base
 from aegra.db.postgres_transactions import PostgresTransactions
 from aegra.db.sqlite_turns import SqliteTurns
 from aegra.db.statements import Statements, Transactions
+from aegra.telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class Database:
                 await db.engine.dispose()
             await db._transactions.open()  # type: ignore[attr-defined]
         logger.info("database: %s", settings.describe())
+        metrics.database_opened(db.engine.dialect.name)
         return db
 
     async def close(self) -> None:

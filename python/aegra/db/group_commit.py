@@ -45,6 +45,7 @@ from collections.abc import Iterator
 from types import TracebackType
 
 from aegra.db.inline_sqlite import InlineConnection
+from aegra.telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +238,7 @@ class GroupCommit:
                     self._conn.rollback()
                 self._fail_group(exc)
                 return
+            metrics.sqlite_commit(self._writers)
         self._finish_group(None)
 
     def _fail_group(self, error: Exception) -> None:

@@ -182,6 +182,9 @@ class Run(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
     cancel_requested: Mapped[str | None] = mapped_column(String(16))
+    # The W3C `traceparent` of the request that created the run, which the run's own trace links
+    # to when it executes, here or in another process (telemetry/tracing.py); None untraced.
+    traceparent: Mapped[str | None] = mapped_column(String(256))
 
     __table_args__ = (
         Index("ix_runs_thread_id_created_at", "thread_id", "created_at"),

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Dialect
 from aegra.db.outages import ASYNCPG_CONNECTION_ERRORS
 from aegra.db.statements import Compiler, ConstraintViolation, Statement, Statements, typed_rows
 from aegra.errors import Unavailable
+from aegra.telemetry import metrics
 
 
 @contextlib.asynccontextmanager
@@ -51,6 +52,9 @@ class _AsyncpgStatements(Statements):
             raw = await self._conn.fetch(sql, *parameters)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise ConstraintViolation(str(exc)) from exc
+        except Exception:
+            metrics.statement_error(self.dialect)
+            raise
         return typed_rows(compiled, raw)
 
 
@@ -82,13 +86,28 @@ class PostgresTransactions:
         return self._pool
 
     @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection, counted while it is awaited and while it is held (the metrics)."""
+        metrics.pool_waiting(1)
+        try:
+            conn = await self.pool.acquire()
+        finally:
+            metrics.pool_waiting(-1)
+        metrics.pool_in_use(1)
+        try:
+            yield conn
+        finally:
+            metrics.pool_in_use(-1)
+            await self.pool.release(conn)
+
+    @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Statements]:
-        async with _unavailable_when_unreachable(), self.pool.acquire() as conn, conn.transaction():
+        async with _unavailable_when_unreachable(), self._connection() as conn, conn.transaction():
             yield _AsyncpgStatements(conn, self._compile)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Statements]:
-        async with _unavailable_when_unreachable(), self.pool.acquire() as conn:
+        async with _unavailable_when_unreachable(), self._connection() as conn:
             yield _AsyncpgStatements(conn, self._compile)
 
     def single_statements(self) -> contextlib.AbstractAsyncContextManager[Statements]:
@@ -99,7 +118,7 @@ class PostgresTransactions:
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         """Whether this process is the one doing `name` now: a session advisory lock on a
         connection of its own, held for the block (False: another process holds it)."""
-        async with _unavailable_when_unreachable(), self.pool.acquire() as conn:
+        async with _unavailable_when_unreachable(), self._connection() as conn:
             held = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name))
             try:
                 yield held

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Dialect
 from aegra.db.group_commit import GroupCommit, TurnConnection, writes_may_lag
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.db.statements import Compiler, ConstraintViolation, Statement, Statements, typed_rows
+from aegra.telemetry import metrics
 
 
 class _SqliteStatements(Statements):
@@ -36,6 +37,9 @@ class _SqliteStatements(Statements):
             cursor = await self._conn.statement(sql, parameters)
         except sqlite3.IntegrityError as exc:
             raise ConstraintViolation(str(exc)) from exc
+        except Exception:
+            metrics.statement_error(self.dialect)
+            raise
         if cursor.description is None:  # no result set (INSERT, UPDATE without RETURNING...)
             return []
         return typed_rows(compiled, cursor.fetchall())

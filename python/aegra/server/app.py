@@ -26,7 +26,7 @@ from aegra.domain.mcp.controllers import McpController
 from aegra.domain.protocol.controllers import ProtocolController
 from aegra.domain.runs.controllers import StatelessRunController, ThreadRunController, ThreadStreamController
 from aegra.domain.store.controllers import StoreController
-from aegra.domain.system.controllers import HealthController, SystemController
+from aegra.domain.system.controllers import HealthController, MetricsController, SystemController
 from aegra.domain.threads.controllers import ThreadController
 from aegra.serialization import TYPE_ENCODERS
 from aegra.server.auth import AuthMiddleware, get_request_auth
@@ -34,7 +34,9 @@ from aegra.server.custom_app import ApiThenCustom, lifespan_of, load_custom_app
 from aegra.server.docs_page import docs_assets_router, docs_openapi_config
 from aegra.server.errors import EXCEPTION_HANDLERS
 from aegra.server.mount_prefix import MountedUnder, validate_mount_prefix
+from aegra.server.observed import ObservedHttp
 from aegra.server.resources import INJECTABLE, lifespan, provider
+from aegra.telemetry import logs, tracing
 from aegra.ui import console_route_handlers, console_template_config
 
 # Headers the SDK (and browser UIs) must be able to read across origins.
@@ -43,17 +45,19 @@ EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location"
 
 def create_app(
     settings: Settings | None = None, *, keep_broken_graphs: bool = False
-) -> Litestar | ApiThenCustom | MountedUnder:
+) -> Litestar | ApiThenCustom | MountedUnder | ObservedHttp:
     """`keep_broken_graphs` (`aegra dev`): serve the graphs that load, and answer the error of those
     that do not (see `GraphRegistry.load`), instead of failing startup."""
     settings = settings or get_settings()
     http = settings.config.http or HttpConfig()
     prefix = validate_mount_prefix(http.mount_prefix)
+    logs.install_record_factory()
+    tracing.setup()
     app = _create_app(settings, http, prefix, keep_broken_graphs)
     # Relative webhooks (`/path`) are calls to the app's own routes, custom ones included, below
     # any mount prefix: the app they go to is this one (server/resources.py).
     (app.api if isinstance(app, ApiThenCustom) else app).state["routes_app"] = app
-    return app if prefix is None else MountedUnder(app, prefix)
+    return ObservedHttp(app if prefix is None else MountedUnder(app, prefix), access_log=settings.access_log)
 
 
 def _create_app(
@@ -74,7 +78,7 @@ def _create_app(
             **{name: Provide(provider(name), sync_to_thread=False) for name in INJECTABLE},
             "auth": Provide(get_request_auth, sync_to_thread=False),
         },
-        middleware=[lambda app: AuthMiddleware(app, authenticator)],
+        middleware=[lambda app: AuthMiddleware(app, authenticator, protect_metrics=http.metrics_auth)],
         lifespan=lifespans,
         exception_handlers=EXCEPTION_HANDLERS,
         type_encoders=TYPE_ENCODERS,
@@ -85,7 +89,9 @@ def _create_app(
         state=State({"settings": settings, "auth": authenticator.auth, "keep_broken_graphs": keep_broken_graphs}),
         # Unexpected errors are logged once, by server.errors.handle_unexpected.
         logging_config=LoggingConfig(
-            root={"level": settings.log_level, "handlers": ["queue_listener"]}, log_exceptions="never"
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            formatters={"standard": logs.formatter_config(settings.log_format)},
+            log_exceptions="never",
         ),
     )
     if custom is None:
@@ -97,8 +103,9 @@ def _create_app(
 
 
 def _route_handlers(http: HttpConfig, role: str = "all") -> list[ControllerRouterHandler]:
-    if role == "worker":  # `aegra worker`: runs only; its port answers health checks
-        return [HealthController]
+    observe: list[ControllerRouterHandler] = [] if http.disable_metrics else [MetricsController]
+    if role == "worker":  # `aegra worker`: runs only; its port answers health checks and scrapes
+        return [HealthController, *observe]
     groups: list[tuple[bool, list[ControllerRouterHandler]]] = [
         (http.disable_meta, [SystemController]),
         (http.disable_assistants, [AssistantController]),
@@ -111,7 +118,12 @@ def _route_handlers(http: HttpConfig, role: str = "all") -> list[ControllerRoute
         (http.disable_ui, console_route_handlers()),
     ]
     docs = [] if http.disable_meta else [docs_assets_router()]
-    return [HealthController, *docs, *(c for disabled, controllers in groups if not disabled for c in controllers)]
+    return [
+        HealthController,
+        *observe,
+        *docs,
+        *(c for disabled, controllers in groups if not disabled for c in controllers),
+    ]
 
 
 def _cors(settings: Settings) -> CORSConfig:

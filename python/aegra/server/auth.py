@@ -5,7 +5,8 @@ custom route) runs `@auth.authenticate` before its handler; the result reaches h
 Open without authentication, as on langgraph-api: `/ok`, `/info`, `/docs`, `/openapi.json` (health
 checks and the API's description hold no user data), and CORS preflights. So is the console under
 `/ui`: its pages are shells and scripts that hold no user data either; they fetch everything from
-the API with the user's token (aegra/ui/). Paths are judged below `http.mount_prefix`.
+the API with the user's token (aegra/ui/). So is Aegra's `/metrics` (counts, no user data), unless
+`http.metrics_auth` puts it behind the auth handler. Paths are judged below `http.mount_prefix`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aegra.server.errors import send_error
 from aegra.server.mount_prefix import strip_root_path
 
 SCOPE_KEY = "aegra.auth"
-OPEN_PATHS = frozenset({"/ok", "/info", "/openapi.json", "/docs", "/ui"})
+OPEN_PATHS = frozenset({"/ok", "/info", "/openapi.json", "/docs", "/ui", "/metrics"})
 OPEN_TREES = ("/docs/", "/ui/")
 
 
@@ -34,13 +35,15 @@ def is_open(scope: Mapping[str, Any]) -> bool:
 class AuthMiddleware:
     """ASGI middleware: authenticate, put the `RequestAuth` in the scope, or answer the error."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, *, open_paths: bool = True) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, *, open_paths: bool = True,
+                 protect_metrics: bool = False) -> None:  # fmt: skip
         self.app = app
         self.authenticator = authenticator
         self.open_paths = open_paths
+        self.protect_metrics = protect_metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or (self.open_paths and is_open(scope)):
+        if scope["type"] not in ("http", "websocket") or (self.open_paths and self._is_open(scope)):
             await self.app(scope, receive, send)
             return
         try:
@@ -51,6 +54,11 @@ class AuthMiddleware:
         scope[SCOPE_KEY] = request_auth  # type: ignore[literal-required]
         scope["user"] = request_auth.user  # `request.user` in Starlette and FastAPI custom routes
         await self.app(scope, receive, send)
+
+    def _is_open(self, scope: Scope) -> bool:
+        if self.protect_metrics and strip_root_path(scope).rstrip("/") == "/metrics":
+            return False
+        return is_open(scope)
 
 
 def get_request_auth(request: Request[Any, Any, Any]) -> RequestAuth:

@@ -10,6 +10,9 @@ API, for what its command line cannot do:
   ending the server.
 - `aegra dev` downloads a missing embedding model in the background (`--fetch-model`), in a
   process of its own (aegra/local_models/__main__.py), ended with the server.
+- Prometheus metrics of several workers: PROMETHEUS_MULTIPROC_DIR is made ready here, before the
+  workers are forked (aegra/telemetry/exposition.py), and `--metrics-port` serves `/metrics` from
+  this process, over every worker's values.
 - A terminal's Ctrl-C reaches every process of the group. Only this process acts on it: it stops
   the workers with SIGTERM, so none ends on its own first, which Granian reports as
   "Unexpected exit from worker-1" (see `_worker_signals`).
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reload", action="store_true", help="restart the workers when the sources change")
     parser.add_argument("--watch-file", type=Path, action="append", default=[], help="a file to watch")
     parser.add_argument("--watch-sources", type=Path, action="append", default=[], help="a folder of .py files")
+    parser.add_argument("--metrics-port", type=int, help="serve /metrics on this port too (from this process)")
     parser.add_argument("--fetch-model", help="a fastembed model to download in the background if missing")
     args = parser.parse_args(argv)
 
@@ -60,6 +64,10 @@ def main(argv: list[str] | None = None) -> None:
     from granian.server import Server
 
     from aegra.server.worker_app import load_app
+    from aegra.telemetry import exposition
+
+    # Before anything imports prometheus_client: the workers inherit it and count in files there.
+    metrics_directory, owned = exposition.prepare_directory()
 
     reload_options = {}
     if args.reload:
@@ -82,13 +90,27 @@ def main(argv: list[str] | None = None) -> None:
         # other loops do not show; without it, a busy server spends ~20% more CPU per run.
         loop=Loops.asyncio,
         log_level=LogLevels(args.log_level.lower()),
+        log_dictconfig=_granian_log_config(),
         **reload_options,  # type: ignore[arg-type]
     )
+    if owned:
+        server.on_shutdown(partial(exposition.remove_directory, metrics_directory))
+    if args.metrics_port:
+        server.on_startup(partial(exposition.serve_port, args.host, args.metrics_port))
     if args.fetch_model:
         fetcher = subprocess.Popen([sys.executable, "-m", "aegra.local_models", args.fetch_model])
         server.on_shutdown(partial(_stop, fetcher))
     os.register_at_fork(after_in_child=_worker_signals)
     server.serve(target_loader=partial(load_app, dev=args.reload), wrap_loader=False)
+
+
+def _granian_log_config() -> dict[str, object] | None:
+    """Granian's own lines (workers started, stopped...) in the server's format: JSON with
+    LOG_FORMAT=json, so that every line of the output parses."""
+    if os.environ.get("LOG_FORMAT", "").lower() != "json":
+        return None
+    json_formatter = {"()": "aegra.telemetry.logs.JsonFormatter"}
+    return {"formatters": {"generic": json_formatter, "access": json_formatter}}
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -45,6 +45,7 @@ from aegra.domain.webhooks.deliverer import Deliverer
 from aegra.graphs import GraphRegistry
 from aegra.server.cpu_affinity import pin_to_one_core
 from aegra.store.factory import open_store
+from aegra.telemetry import metrics, tracing
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -188,8 +189,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         state.settings, loopback_app=loopback_app, auth=state.get("auth"), keep_broken_graphs=keep_broken
     ) as resources:
         app.state.resources = resources
+        metrics.worker_started()
         tune_garbage_collector()
         yield
+    tracing.shutdown()
 
 
 # The youngest generation is collected after this many net allocations of containers (Python's

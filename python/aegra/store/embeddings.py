@@ -16,13 +16,14 @@ get/put-without-index/keyword and filter search do not embed and keep working.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from langchain_core.embeddings import Embeddings
 from langgraph.store.base.embed import EmbeddingsLambda
 
 from aegra.local_models import load_text_embedding
+from aegra.telemetry import metrics, tracing
 from aegra.vec.packing import check_embeddings
 
 logger = logging.getLogger(__name__)
@@ -75,16 +77,28 @@ class CheckedEmbeddings(Embeddings):
         self.source = source
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._checked(self.inner.embed_documents(texts))
+        with self._observed(len(texts)):
+            return self._checked(self.inner.embed_documents(texts))
 
     def embed_query(self, text: str) -> list[float]:
-        return self._checked([self.inner.embed_query(text)])[0]
+        with self._observed(1):
+            return self._checked([self.inner.embed_query(text)])[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._checked(await self.inner.aembed_documents(texts))
+        with self._observed(len(texts)):
+            return self._checked(await self.inner.aembed_documents(texts))
 
     async def aembed_query(self, text: str) -> list[float]:
-        return self._checked([await self.inner.aembed_query(text)])[0]
+        with self._observed(1):
+            return self._checked([await self.inner.aembed_query(text)])[0]
+
+    @contextlib.contextmanager
+    def _observed(self, texts: int) -> Iterator[None]:
+        """The call's metrics, and its span when tracing is on."""
+        started = time.perf_counter()
+        with tracing.span("store.embed", **{"aegra.store.texts": texts}):
+            yield
+        metrics.embedding(texts, time.perf_counter() - started)
 
     def _checked(self, out: list[list[float]]) -> list[list[float]]:
         check_embeddings(out, self.dims, self.source)

@@ -23,15 +23,17 @@ order of the dotted prefix (`("a-b",)` before `("a", "b")`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from langgraph.store.base import SearchOp
+from langgraph.store.base import Op, Result, SearchItem, SearchOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.postgres.base import PLACEHOLDER, _namespace_prefix_condition, get_distance_operator
 from psycopg_pool import AsyncConnectionPool
 
 from aegra.store.filters import OPERATORS
+from aegra.store.observed import observed
+from aegra.telemetry import tracing
 
 _ORDERING = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 # The value at a path as Python's float() reads it: numbers, booleans (1/0) and numeric strings;
@@ -73,6 +75,17 @@ SELECT * FROM search_results sr ORDER BY sr.score DESC NULLS LAST, sr.updated_at
 
 
 class AegraPostgresStore(AsyncPostgresStore):
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        with observed(ops, traced=False):
+            return await super().abatch(ops)
+
+    async def asearch(self, namespace_prefix: tuple[str, ...], /, **kwargs: Any) -> list[SearchItem]:
+        # The span here, in the caller's task: LangGraph batches the calls in a task of its own.
+        semantic = bool(kwargs.get("query"))
+        with tracing.span("store.search", **{"aegra.store.searches": 1, "aegra.store.semantic": semantic}):
+            return await super().asearch(namespace_prefix, **kwargs)
+
     def _get_filter_condition(self, key: str, op: str, value: Any) -> tuple[str, list[Any]]:
         # LangGraph calls this for each entry of a dict-valued filter `{key: {op: value}}`.
         return _condition([key], op, value)

@@ -48,6 +48,7 @@ from aegra.periodic import PeriodicSweep
 from aegra.store import filters, namespaces, sqlite_connections
 from aegra.store import sqlite_tables as tables
 from aegra.store.embeddings import build_embeddings
+from aegra.store.observed import observed
 from aegra.store.sqlite_tables import Connection, ItemWrite, Written
 from aegra.store.vector_cache import VectorCache
 
@@ -206,6 +207,10 @@ class AsyncSqliteStore(BaseStore):
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
+        with observed(ops):
+            return await self._abatch(ops)
+
+    async def _abatch(self, ops: list[Op]) -> list[Result]:
         for op in ops:
             validate_op_namespace(op)
             if isinstance(op, SearchOp):

@@ -37,6 +37,14 @@ INFLIGHT_IDS = Prepared(select(_r.run_id).where(*_in_flight_on_thread))
 ANY_INFLIGHT = Prepared(select(exists().where(*_in_flight_on_thread)))
 
 
+PENDING_COUNT = Prepared(select(func.count()).select_from(_runs).where(_r.status == "pending"))
+
+
+async def count_pending(sql: Statements) -> int:
+    """Runs waiting to be claimed, in every process's queue (the metrics' `aegra_runs_pending`)."""
+    return int(await sql.scalar(PENDING_COUNT) or 0)
+
+
 async def insert(sql: Statements, values: dict[str, Any]) -> None:
     await sql.insert(INSERT, values)
 
@@ -130,9 +138,11 @@ async def end_pending(sql: Statements, run_id: uuid.UUID, *, delete_it: bool, no
 # several processes claim different runs at once; locking the run's thread row as well keeps two
 # of them from claiming two runs of one thread in the same instant (the second skips the run,
 # and finds the thread busy once the first commits). SQLite compiles FOR UPDATE away.
+_CLAIMED_COLUMNS = (_r.run_id, _r.thread_id, _r.kwargs, _r.attempt, _r.status, _r.cancel_requested, _r.created_at,
+                    _r.traceparent)  # fmt: skip
 _busy_threads = select(_r.thread_id).where(in_flight(_r.status), _r.status == "running")
 NEXT_CLAIMABLE = Prepared(
-    select(_r.run_id, _r.thread_id, _r.kwargs, _r.attempt, _r.status, _r.cancel_requested)
+    select(*_CLAIMED_COLUMNS)
     .join_from(_runs, _threads_table, _threads.thread_id == _r.thread_id)
     .where(
         in_flight(_r.status),
@@ -166,6 +176,8 @@ class ClaimedRun(NamedTuple):
     kwargs: dict[str, Any]
     attempt: int
     cancel_requested: str | None = None  # a cancel asked before this process had the run
+    created_at: datetime | None = None  # when it was created (or came due): its queue wait's start
+    traceparent: str | None = None  # the creating request's span, for the run's trace to link to
 
 
 class Lease(NamedTuple):
@@ -186,7 +198,8 @@ async def claim_next(sql: Statements, now: datetime, lease: Lease, *, max_attemp
             await _give_up(sql, run, now, max_attempts)
             continue
         await sql.execute(MARK_STARTED, {"claimed_run_id": run.run_id, "now": now, **lease.columns()})
-        return ClaimedRun(run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1, run.cancel_requested)
+        return ClaimedRun(run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1, run.cancel_requested,
+                          run.created_at, run.traceparent)  # fmt: skip
     return None
 
 

@@ -24,6 +24,7 @@ from aegra.domain.runs.stream_modes import StreamTranslator
 from aegra.domain.threads.snapshots import jsonable, thread_summary
 from aegra.graphs import GraphRegistry
 from aegra.serialization import dumps_lenient
+from aegra.telemetry import tracing
 
 if TYPE_CHECKING:
     # Imported where used: langgraph.types pulls in LangSmith's tracing, a third of the server's startup.
@@ -128,6 +129,7 @@ class GraphRunner:
                 # A run of the thread streaming protocol (domain/protocol/): LangGraph's own protocol
                 # events, each as it comes (domain/protocol/session.py adds what the server adds).
                 options.pop("stream_mode"), options.pop("subgraphs")
+                _trace_nodes(config)
                 stream = await graph.astream_events(graph_input, config, version="v3", **options)
                 async with stream:
                     async for item in stream:
@@ -135,6 +137,7 @@ class GraphRunner:
             elif "events" in translator.requested:
                 # `events` needs LangChain's event stream; the other modes ride inside it as the
                 # root graph's `on_chain_stream` chunks.
+                _trace_nodes(config)
                 async for chain_event in graph.astream_events(graph_input, config, version="v2", **options):
                     if chain_event["event"] == "on_chain_stream" and not chain_event.get("parent_ids"):
                         for event, payload in translator.translate(chain_event["data"]["chunk"]):
@@ -144,10 +147,19 @@ class GraphRunner:
             else:
                 # `values` are the graph's output (its output schema), as langgraph-api streams them.
                 options["output_keys"] = graph.output_channels
-                async for chunk in graph.astream(graph_input, config, **options):
-                    final.see(chunk, translator.subgraphs)
-                    for event, payload in translator.translate(chunk):
-                        await publish(event, payload)
+                nodes = tracing.task_spans()  # a span per node, when tracing is on
+                if nodes is not None:
+                    options["stream_mode"] = sorted({*options["stream_mode"], "tasks"})
+                try:
+                    async for chunk in graph.astream(graph_input, config, **options):
+                        if nodes is not None:
+                            nodes.see(chunk, translator.subgraphs)
+                        final.see(chunk, translator.subgraphs)
+                        for event, payload in translator.translate(chunk):
+                            await publish(event, payload)
+                finally:
+                    if nodes is not None:
+                        nodes.close()
             summary = final.summary()
             if summary is None:
                 summary = await _read_summary(graph, config["configurable"]["thread_id"], run_id)
@@ -207,6 +219,12 @@ class FinalState:
 
 
 _UNSEEN = object()
+
+
+def _trace_nodes(config: Any) -> None:
+    """A span per node, when tracing is on, for runs streamed through LangChain's events."""
+    if callbacks := tracing.graph_callbacks():
+        config["callbacks"] = callbacks
 
 
 async def _read_summary(graph: Any, thread_id: str, run_id: uuid.UUID) -> dict[str, Any] | None:

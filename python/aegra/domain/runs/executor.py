@@ -42,6 +42,7 @@ from aegra.domain.runs.broker import Broker
 from aegra.domain.runs.execution import GraphRunner, Outcome
 from aegra.domain.runs.queue import Leases, RunQueue
 from aegra.domain.runs.settle import Settled, Settler
+from aegra.telemetry import logs, metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -143,11 +144,12 @@ class Executor:
         if self._backlog:
             self.queue.notify()
 
-    def submit(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], *, started: bool) -> None:
+    def submit(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], *, started: bool,
+               traceparent: str | None = None) -> None:  # fmt: skip
         """A run was stored: `started` in a slot taken with `reserve_slot` (it executes now), or
         pending (it waits for a claim, here or in another process)."""
         if started:
-            self._launch(ClaimedRun(run_id, thread_id, kwargs, 1))
+            self._launch(ClaimedRun(run_id, thread_id, kwargs, 1, traceparent=traceparent))
         else:
             self.wake()
 
@@ -160,6 +162,9 @@ class Executor:
         """Execute a run already marked `running`, in a slot it holds."""
         if run.attempt == 1:
             self.broker.open(run.run_id)  # now: a listener a moment later follows it from here
+        # A claimed run waited since its creation (or due time); one started at its creation did not.
+        waited = (datetime.now(UTC) - run.created_at).total_seconds() if run.created_at else 0.0
+        metrics.run_started(_graph_id(run.kwargs), attempt=run.attempt, queue_wait_seconds=waited)
         task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
         self._running[run.run_id] = task
         task.add_done_callback(functools.partial(self._finished, run.run_id))
@@ -200,6 +205,7 @@ class Executor:
         return claimed
 
     def _finished(self, run_id: uuid.UUID, _task: asyncio.Task[None] | None = None) -> None:
+        metrics.run_left()
         self._running.pop(run_id, None)
         self._cancel_actions.pop(run_id, None)
         if run_id in self._slot_passed:
@@ -211,8 +217,18 @@ class Executor:
     # -- executing ------------------------------------------------------------------------
 
     async def _execute(self, run: ClaimedRun) -> None:
+        configurable = run.kwargs["config"]["configurable"]
+        ids = {"run_id": str(run.run_id), "thread_id": str(run.thread_id), "graph_id": configurable["graph_id"]}
+        if configurable.get("assistant_id"):
+            ids["assistant_id"] = str(configurable["assistant_id"])
+        with logs.scope(**ids), tracing.run_span(run.run_id, ids["graph_id"], created_at=run.created_at,
+                                                  attempt=run.attempt, parent=run.traceparent):  # fmt: skip
+            await self._execute_traced(run)
+
+    async def _execute_traced(self, run: ClaimedRun) -> None:
         run_id, thread_id, kwargs = run.run_id, run.thread_id, run.kwargs
-        graph_id = kwargs["config"]["configurable"]["graph_id"]
+        graph_id = _graph_id(kwargs)
+        started = time.monotonic()
         failed_commits = self.db.failed_commits
         ended = True  # whether the run's stream ends here (not when another process goes on with it)
         try:
@@ -235,6 +251,7 @@ class Executor:
             if settled is None:
                 ended = False  # another process took the run over: its stream goes on there
                 return
+            metrics.run_finished(graph_id, settled.status, time.monotonic() - started)
             if settled.thread_busy:
                 self.wake()  # the thread has queued runs
             await self.settler.after(run_id, thread_id, kwargs, settled)
@@ -282,7 +299,7 @@ class Executor:
         try:
             # Under `async`/`exit` durability the checkpoint writes need not be durable before the
             # run goes on: its settle waits for a COMMIT that covers them (db/group_commit.py).
-            with self.db.writes_may_lag(run.kwargs.get("durability") != "sync"):
+            with self.db.writes_may_lag(run.kwargs.get("durability") != "sync"), tracing.span("run.graph"):
                 return await self.runner.run(run.run_id, graph_id, run.kwargs, run.attempt)
         except asyncio.CancelledError:
             action = self._cancel_actions.get(run.run_id)
@@ -324,6 +341,7 @@ class Executor:
         """Stop a run: `interrupt` (it ends `interrupted`) or `rollback` (it and its checkpoints
         are deleted). A run executing here stops at its next step; a pending one never starts; one
         running in another process is stopped there."""
+        metrics.run_cancel(action)
         if self._cancel_here(run_id, action):
             return
         now = datetime.now(UTC)
@@ -360,3 +378,7 @@ class Executor:
     def _leases_lost(self) -> None:
         for run_id in list(self._running):
             self._cancel_here(run_id, LEASE_LOST)
+
+
+def _graph_id(kwargs: dict[str, Any]) -> str:
+    return kwargs["config"]["configurable"]["graph_id"]

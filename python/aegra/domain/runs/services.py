@@ -37,6 +37,7 @@ from aegra.domain.webhooks.schemas import WebhookDelivery
 from aegra.errors import BadRequest, Conflict, Invalid, NotFound
 from aegra.ids import new_id
 from aegra.serialization import dumps
+from aegra.telemetry import logs, metrics, tracing
 
 # How often an idle thread stream looks for a new run on its thread.
 THREAD_POLL_SECONDS = 0.25
@@ -141,17 +142,21 @@ class RunService:
                     kwargs=kwargs,
                     multitask_strategy=strategy,
                 )
+                traceparent = tracing.traceparent()
                 await runs.insert(sql, {
                     **msgspec.structs.asdict(run), "started_at": now if start_now else None,
-                    "attempt": 1 if start_now else 0, **(lease.columns() if lease else {}),
+                    "attempt": 1 if start_now else 0, "traceparent": traceparent, **(lease.columns() if lease else {}),
                 })  # fmt: skip
         except BaseException:
             if start_now:
                 self.executor.release_slot()
             raise
+        metrics.run_created(assistant.graph_id)
+        logs.add(run_id=str(run_id), thread_id=str(thread_uuid), assistant_id=str(assistant.assistant_id),
+                 graph_id=assistant.graph_id)  # fmt: skip
         for other in to_cancel:
             await self.executor.cancel(thread_uuid, other, strategy or "interrupt")
-        self.executor.submit(run_id, thread_uuid, kwargs, started=start_now)
+        self.executor.submit(run_id, thread_uuid, kwargs, started=start_now, traceparent=traceparent)
         return run
 
     # -- reading --------------------------------------------------------------------------
@@ -257,8 +262,9 @@ class RunService:
             if row.status in TERMINAL and (live_only or not await self.broker.has_stream(row.run_id)):
                 return
             run_uuid = row.run_id
-        async for event in self.broker.subscribe(run_uuid, after, live_only=live_only):
-            yield event
+        with metrics.stream_open():
+            async for event in self.broker.subscribe(run_uuid, after, live_only=live_only):
+                yield event
 
     async def existing_thread(self, thread_id: str, *, auth: RequestAuth) -> uuid.UUID:
         """The thread's id, when it exists and the caller may read it."""
@@ -273,6 +279,11 @@ class RunService:
         """Events of the thread's runs, one run after the other, each ended by `metadata {"status":
         "run_done", "run_id"}`; open until the client leaves, as langgraph-api's thread stream (a
         run that starts later is followed too: the thread is looked at every THREAD_POLL_SECONDS)."""
+        with metrics.stream_open():
+            async for event in self._thread_events(thread_uuid):
+                yield event
+
+    async def _thread_events(self, thread_uuid: uuid.UUID) -> AsyncIterator[StreamEvent]:
         followed: deque[uuid.UUID] = deque(maxlen=1000)  # runs seen (they end in creation order)
         async with self.db.read() as sql:
             created_after = await runs.newest_created_at(sql, thread_uuid)  # older runs: only if in flight

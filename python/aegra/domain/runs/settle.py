@@ -43,6 +43,7 @@ ThreadDeleter = Callable[[Sequence[uuid.UUID]], Awaitable[Any]]
 @dataclass
 class Settled:
     values: Any  # the thread's values after the run
+    status: str  # the run's final status, as recorded
     thread_busy: bool  # other runs of the thread are pending, so the executor should look
     delivery: Sending | None = None  # the run's webhook, to send once the settle is durable
 
@@ -86,7 +87,7 @@ class Settler:
             return None
         after = await threads.settle(sql, run_id, thread_id, values=summary["values"], interrupts=interrupts,
                                      status=thread_status, now=now)  # fmt: skip
-        settled = Settled(values=summary["values"], thread_busy=after == "busy")
+        settled = Settled(values=summary["values"], status=status, thread_busy=after == "busy")
         if kwargs.get("webhook") and self.webhooks is not None:
             settled.delivery = await self._write_webhook(sql, run_id, kwargs["webhook"], settled.values, now)
         return settled

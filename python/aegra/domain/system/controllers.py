@@ -1,4 +1,5 @@
-"""Health and server facts: `/ok` and `/info` (langgraph-api's `/ok` and `/info`)."""
+"""Health and server facts: `/ok` and `/info` (langgraph-api's `/ok` and `/info`), and Aegra's
+Prometheus `/metrics` (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from litestar import Controller, Request, Response, get
 from aegra import __version__, vec
 from aegra.config import Settings
 from aegra.db.engine import Database
+from aegra.db.tables import runs
 from aegra.domain.system import openapi
+from aegra.telemetry import exposition, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -21,18 +24,38 @@ class HealthController(Controller):
 
     tags = ["System"]
 
-    @get("/ok", summary="Health check; `?check_db=1` also queries the database")
-    async def ok(self, db: Database, check_db: int = 0) -> Response[dict[str, Any]]:
-        if check_db not in (0, 1):
-            return Response({"detail": "check_db must be 0 or 1"}, status_code=422)
-        if not check_db:
+    @get("/ok", summary="Liveness; `?check_db=1` (or `true`) is readiness: 503 when the database cannot answer")
+    async def ok(self, db: Database, check_db: str = "0") -> Response[dict[str, Any]]:
+        check = CHECK_DB_VALUES.get(check_db.lower())
+        if check is None:
+            return Response({"detail": "check_db must be 0, 1, false or true"}, status_code=422)
+        if not check:
             return Response({"ok": True, "services": {"database": "skipped"}})
         try:
             await db.ping()
         except Exception as exc:
             logger.warning("health check: database unreachable: %s", exc)
-            return Response({"ok": False, "services": {"database": "unhealthy"}}, status_code=500)
+            # 503: not ready (load balancers take the instance out, and put it back when it answers).
+            return Response({"ok": False, "services": {"database": "unhealthy"}}, status_code=503)
         return Response({"ok": True, "services": {"database": "healthy"}})
+
+
+# langgraph-api takes `check_db=1`; Kubernetes probes are often written with `true`.
+CHECK_DB_VALUES = {"0": False, "false": False, "1": True, "true": True}
+
+
+class MetricsController(Controller):
+    """`/metrics` in Prometheus' text format, over every worker of this server (telemetry/exposition.py)."""
+
+    @get("/metrics", include_in_schema=False)
+    async def metrics(self, db: Database) -> Response[bytes]:
+        try:
+            async with db.read() as sql:
+                metrics.runs_pending(await runs.count_pending(sql))
+        except Exception as exc:  # the rest of the figures are worth having without the database
+            logger.warning("metrics: runs pending not counted: %s", exc)
+        body, content_type = exposition.latest()
+        return Response(body, media_type=content_type)
 
 
 class SystemController(Controller):

@@ -1,0 +1,83 @@
+"""The outermost ASGI layer: what every HTTP request reports.
+
+- Metrics: its route template, method, status and time (aegra/telemetry/metrics.py). The route is
+  the template Litestar matched (`/threads/{thread_id}/runs`), never the raw path, so that the
+  series stay few; a request no API route matched (a 404, or one the user's own app of
+  `http.app` answered) counts as `<other>`.
+- Logs: a request id (the client's `X-Request-ID` if it sent a sane one, else a new one; echoed in
+  the response), set for every line logged while the request is handled (telemetry/logs.py), and
+  one access line when it ends (`ACCESS_LOG`).
+- Traces (when OTEL_* turns them on): the request's span (telemetry/tracing.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from aegra.telemetry import logs, metrics, tracing
+
+OTHER = "<other>"
+REQUEST_ID_HEADER = b"x-request-id"
+MAX_REQUEST_ID = 128
+
+access_logger = logging.getLogger("aegra.access")
+
+
+class ObservedHttp:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method: str = scope["method"]  # type: ignore[typeddict-item]
+        request_id = _request_id(scope)
+        status = 500  # what the client gets if the app fails before it answers
+        size = 0
+        span = tracing.start_http_span(scope)
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        token = logs.start(request_id=request_id)
+        try:
+            with tracing.use(span):
+                await self.app(scope, receive, observed_send)
+        finally:
+            seconds = time.perf_counter() - started
+            route = scope.get("path_template") or OTHER
+            metrics.http_request(route, method, status, seconds)
+            if self.access_log:
+                path = scope["path"]
+                with tracing.use(span):  # the line carries the request's trace id
+                    access_logger.info(
+                        "%s %s %d %.1fms %dB", method, path, status, seconds * 1000, size,
+                        extra={"method": method, "path": path, "route": route, "status": status,
+                               "duration_ms": round(seconds * 1000, 3), "size": size},
+                    )  # fmt: skip
+            tracing.end_http_span(span, route, status)
+            logs.end(token)
+
+
+def _request_id(scope: Any) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER:
+            given = value.decode("latin-1")
+            if 0 < len(given) <= MAX_REQUEST_ID and given.isprintable():
+                return given
+            break
+    return uuid.uuid4().hex

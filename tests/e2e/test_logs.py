@@ -1,0 +1,67 @@
+"""Logs (docs/operations.md): with LOG_FORMAT=json every line of a real server's output is one JSON
+object, the access line of a request that created a run carries the run's ids, and a line logged
+inside a run carries them too; by default, readable lines with one access line per request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from tests.graphs import TEST_GRAPHS_CONFIG
+from tests.support.postgres import database_for
+from tests.support.server import RunningServer, granian_server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def json_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    folder: Path = tmp_path_factory.mktemp(f"logs-{request.param}")
+    env = {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG), "DATABASE_URL": database_for(request, folder), "LOG_FORMAT": "json"}
+    with granian_server(folder, env) as running:
+        yield running
+
+
+def _lines(server: RunningServer) -> list[dict]:
+    text = server.log()
+    lines = [line for line in text.splitlines() if line.strip()]
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise AssertionError(f"not JSON: {line!r}") from None
+    return parsed
+
+
+async def test_json_lines_carry_the_request_and_run_ids(json_server: RunningServer) -> None:
+    client = get_client(url=json_server.url)
+    thread = await client.threads.create()
+    failed = await client.runs.create(thread["thread_id"], "failing", input={}, headers={"X-Request-ID": "req-42"})
+    await client.runs.join(thread["thread_id"], failed["run_id"])
+    lines = _lines(json_server)
+    [access] = [line for line in lines if line.get("logger") == "aegra.access" and line.get("request_id") == "req-42"]
+    assert access["method"] == "POST" and access["status"] == 200 and access["route"] == "/threads/{thread_id}/runs"
+    assert access["path"] == f"/threads/{thread['thread_id']}/runs" and access["size"] > 0
+    assert access["duration_ms"] > 0 and access["level"] == "INFO" and access["time"]
+    ids = {"run_id": failed["run_id"], "thread_id": thread["thread_id"], "assistant_id": failed["assistant_id"]}
+    assert {key: access.get(key) for key in ids} == ids and access["graph_id"] == "failing"
+    # Logged by the executor inside the run's task: the run's ids, and the creating request's.
+    [in_run] = [line for line in lines if "failed: ValueError" in line["message"]]
+    assert {key: in_run.get(key) for key in ids} == ids and in_run["graph_id"] == "failing"
+    assert any(line.get("logger") == "_granian" for line in lines), "Granian's own lines are JSON too"
+
+
+def test_console_lines_by_default_one_access_line_per_request(tmp_path: Path) -> None:
+    env = {"AEGRA_CONFIG": str(TEST_GRAPHS_CONFIG)}
+    with granian_server(tmp_path, env) as server:
+        for _ in range(3):
+            assert httpx.get(f"{server.url}/info", headers={"X-Request-ID": "console-1"}).status_code == 200
+        log = server.log()
+    access = [line for line in log.splitlines() if "aegra.access" in line and "request_id=console-1" in line]
+    assert len(access) == 3, log
+    assert "GET /info 200" in access[0]
+    assert not log.lstrip().startswith("{")
