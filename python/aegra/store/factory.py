@@ -7,8 +7,9 @@ together don't race through the store's migrations. A semantic index there needs
 before anything is created so that a missing extension is one clear startup error; so is a
 `store.index.dims` that differs from the size of the vectors the database already holds.
 
-No embedding model is loaded here (fastembed with no reachable hub retries for ~40 s): embedders
-are lazy, and the first put or query that needs one loads it.
+No embedding model is loaded here: embedders are lazy, and the first put or query that needs one
+loads it (a model that is not cached yet is downloaded by the store's background embedder; items
+put meanwhile are saved and wait for their vectors, see `backfill.py`).
 """
 
 from __future__ import annotations
@@ -106,7 +107,14 @@ async def _postgres(database: DatabaseSettings, config: StoreConfig | None, base
                 await AegraPostgresStore(conn, index=index, ttl=ttl).setup()  # type: ignore[arg-type]
             if index is not None:
                 await _require_vector_dims(conn, index["dims"])
-        yield AegraPostgresStore(pool, index=index, ttl=ttl)  # type: ignore[arg-type]
+        store = AegraPostgresStore(pool, index=index, ttl=ttl)  # type: ignore[arg-type]
+        if store.backfill is not None:
+            store.backfill.start()  # embeds the items saved while the embedder was unavailable
+        try:
+            yield store
+        finally:
+            if store.backfill is not None:
+                await store.backfill.stop()
 
 
 async def _require_pgvector(conn: AsyncConnection[Any]) -> None:
