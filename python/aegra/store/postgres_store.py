@@ -46,7 +46,7 @@ from langgraph.store.postgres.base import (
 from psycopg import AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
-from aegra.store.backfill import Backfill
+from aegra.store.backfill import PROBE_TEXT, Backfill
 from aegra.store.embeddings import EmbeddingUnavailableError
 from aegra.store.filters import OPERATORS
 
@@ -156,6 +156,8 @@ class PostgresWaitingQueue:
         _, request = store._prepare_batch_PUT_queries(puts)
         texts = list(request[1]) if request else []
         vectors = await store.embeddings.aembed_documents([text for *_, text in texts]) if texts else []
+        if store.backfill is not None:
+            store.backfill.answered()
         async with _pool(store).connection() as conn, conn.transaction():
             cursor = await conn.execute(_SAVE_WAITING, _columns(items, "prefix", "key", "token"))
             current = {(row["prefix"], row["key"]) for row in await cursor.fetchall()}
@@ -170,6 +172,10 @@ class PostgresWaitingQueue:
     async def release(self, items: Sequence[dict[str, Any]], *, failed: bool) -> None:
         async with _pool(self.store).connection() as conn:
             await conn.execute(_RELEASE_WAITING, (int(failed), *_columns(items, "prefix", "key", "token")))
+
+    async def probe(self) -> None:
+        assert self.store.embeddings is not None
+        await self.store.embeddings.aembed_documents([PROBE_TEXT])
 
     async def count(self, prefix: Sequence[str]) -> int:
         condition, params = _namespace_prefix_condition(tuple(prefix)) if prefix else ("TRUE", ())

@@ -15,6 +15,7 @@ import msgspec
 
 from aegra.store import namespaces
 from aegra.store import sqlite_tables as tables
+from aegra.store.backfill import PROBE_TEXT
 from aegra.store.sqlite_tables import ItemWrite
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class SqliteWaitingQueue:
 
     async def save(self, items: Sequence[Claimed]) -> int:
         await self.store.embed_writes([write for _, _, write in items if write.index is not False])
+        if self.store.backfill is not None:
+            self.store.backfill.answered()
         saved: list[tuple[int, str, tuple[str, ...], dict[str, Any]]] = [
             (item_id, updated_at, write.namespace, write.vectors) for item_id, updated_at, write in items
         ]
@@ -78,3 +81,6 @@ class SqliteWaitingQueue:
         if failed:
             async with self.store._lock:
                 await tables.count_failed_attempt(self.store.writer, [item_id for item_id, _, _ in items])
+
+    async def probe(self) -> None:
+        await self.store._embed([PROBE_TEXT])
