@@ -104,10 +104,10 @@ async def _postgres(database: DatabaseSettings, config: StoreConfig | None, base
             if index is not None:
                 await _require_pgvector(conn)
             async with advisory_lock(conn, STORE_SETUP_LOCK_KEY):
-                await AegraPostgresStore(conn, index=index, ttl=ttl).setup()  # type: ignore[arg-type]
+                await AegraPostgresStore(conn, index=index, ttl=ttl).setup()
             if index is not None:
                 await _require_vector_dims(conn, index["dims"])
-        store = AegraPostgresStore(pool, index=index, ttl=ttl)  # type: ignore[arg-type]
+        store = AegraPostgresStore(pool, index=index, ttl=ttl)
         if store.backfill is not None:
             store.backfill.start()  # embeds the items saved while the embedder was unavailable
         try:
