@@ -3,8 +3,10 @@ embedder up and (on versions that have the waiting list) down. Versions alternat
 
     git worktree add /tmp/base main && cp python/aegra/_vec.abi3.so /tmp/base/python/aegra/
     python benches/store_put_http.py --a /tmp/base --b . --rounds 2
+    python benches/store_put_http.py --a /tmp/base --b . --rounds 2 --postgres   # pgvector (pgserver)
 
-Each run starts `aegra serve`'s Granian (1 worker) on a fresh SQLite file with a user-function
+Each run starts `aegra serve`'s Granian (1 worker) on a fresh SQLite file (with `--postgres`: a
+fresh database on a throwaway PostgreSQL with pgvector, the `pgserver` wheel's) with a user-function
 embedder (the tests' hashing embedder, 32 dims: the embedder's own cost is near zero, so the
 figures are the server's and the store's), then: PUT_COUNT sequential puts of one item (p50/p99),
 SEARCH_COUNT semantic searches with `query` (p50/p99). With `--down`, the embed function raises,
@@ -14,6 +16,7 @@ as an unreachable model does: puts are saved waiting (a 503 on versions before t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -27,7 +30,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.support.postgres import free_port  # noqa: E402
+from tests.support.postgres import create_database, free_port, pgserver_bin, throwaway_cluster  # noqa: E402
 
 PUT_COUNT = 500
 SEARCH_COUNT = 300
@@ -53,7 +56,7 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
 
 
-def run(root: Path, down: bool) -> dict[str, str]:
+def run(root: Path, down: bool, postgres: str | None) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         store = {"index": {"embed": "./embed.py:embed", "dims": 32, "fields": ["text"]}}
@@ -64,7 +67,7 @@ def run(root: Path, down: bool) -> dict[str, str]:
         env = {
             **os.environ,
             "PYTHONPATH": f"{root.resolve() / 'python'}:{REPO}",
-            "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+            "DATABASE_URL": create_database(postgres) if postgres else f"sqlite:///{folder / 'bench.db'}",
             "BENCH_EMBEDDER_DOWN": "1" if down else "",
         }
         argv = [sys.executable, "-m", "aegra.server.process", "--host", "127.0.0.1", "--port", str(port)]
@@ -112,11 +115,21 @@ def main() -> None:
     parser.add_argument("--b", type=Path, required=True, help="a checkout's root (the change)")
     parser.add_argument("--rounds", type=int, default=2, help="A B B A rounds")
     parser.add_argument("--down", action="store_true", help="the embed function raises")
+    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL + pgvector instead of SQLite")
     args = parser.parse_args()
-    for _ in range(args.rounds):
-        for name, root in (("A", args.a), ("B", args.b), ("B", args.b), ("A", args.a)):
-            result = run(root, args.down)
-            print(f"{name}  put {result['put']}   search {result['search']}   statuses {result['status']}", flush=True)
+    with contextlib.ExitStack() as stack:
+        postgres = None
+        if args.postgres:
+            pg_bin = pgserver_bin()
+            if pg_bin is None:
+                raise SystemExit("--postgres needs the `pgserver` package (pip install -e '.[dev]')")
+            postgres = stack.enter_context(throwaway_cluster(pg_bin)).url
+        for _ in range(args.rounds):
+            for name, root in (("A", args.a), ("B", args.b), ("B", args.b), ("A", args.a)):
+                result = run(root, args.down, postgres)
+                print(
+                    f"{name}  put {result['put']}   search {result['search']}   statuses {result['status']}", flush=True
+                )
 
 
 if __name__ == "__main__":

@@ -73,7 +73,6 @@ class Backfill(Generic[T]):
         self.delay = FIRST_DELAY_SECONDS
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()  # set while nothing is claimable
         self._last_error: BaseException | None = None
 
     def start(self) -> None:
@@ -89,7 +88,6 @@ class Backfill(Generic[T]):
 
     def wake(self) -> None:
         """A put left items waiting."""
-        self._idle.clear()
         self._wake.set()
 
     def went_down(self, exc: BaseException) -> None:
@@ -128,8 +126,6 @@ class Backfill(Generic[T]):
                 await asyncio.sleep(self.delay)  # not woken by puts: each would cost a failing call
             else:
                 # Idle, or only items the embedder refuses are left: until a put leaves items waiting.
-                if outcome == "idle":
-                    self._idle.set()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), POLL_SECONDS if outcome == "idle" else self.delay)
@@ -178,7 +174,3 @@ class Backfill(Generic[T]):
         self.went_down(self._last_error or EmbeddingUnavailableError("unknown"))
         logger.info("store: the embedder is still unavailable; next attempt in %.0f s", self.delay)
         return "failed"
-
-    async def wait_idle(self) -> None:
-        """Until nothing is claimable."""
-        await self._idle.wait()

@@ -67,11 +67,13 @@ def sqlite_store(db_path: str | Path, config: StoreConfig | None, base_dir: Path
 
 @asynccontextmanager
 async def open_store(
-    database: DatabaseSettings, config: StoreConfig | None, base_dir: Path
+    database: DatabaseSettings, config: StoreConfig | None, base_dir: Path, *, embed_waiting: bool = True
 ) -> AsyncIterator[BaseStore]:
-    """The server's store, set up, with its TTL sweeper running when `store.ttl` is configured."""
+    """The server's store, set up, with its TTL sweeper running when `store.ttl` is configured;
+    `embed_waiting`: with the background embedder of the items waiting for their vectors (the
+    server; not `aegra db export/import`, which would otherwise embed and write as they copy)."""
     opener = _sqlite if database.backend == "sqlite" else _postgres
-    async with opener(database, config, base_dir) as store:
+    async with opener(database, config, base_dir, embed_waiting) as store:
         if config and config.ttl:
             await store.start_ttl_sweeper()  # type: ignore[attr-defined]
         try:
@@ -82,10 +84,18 @@ async def open_store(
 
 
 @asynccontextmanager
-async def _sqlite(database: DatabaseSettings, config: StoreConfig | None, base_dir: Path) -> AsyncIterator[BaseStore]:
+async def _sqlite(
+    database: DatabaseSettings, config: StoreConfig | None, base_dir: Path, embed_waiting: bool
+) -> AsyncIterator[BaseStore]:
     assert database.sqlite_path is not None
     database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    store = sqlite_store(database.sqlite_path, config, base_dir, busy_timeout_ms=database.busy_timeout_ms)
+    store = sqlite_store(
+        database.sqlite_path,
+        config,
+        base_dir,
+        busy_timeout_ms=database.busy_timeout_ms,
+        embed_waiting=embed_waiting,
+    )
     await store.setup()
     try:
         yield store
@@ -94,7 +104,9 @@ async def _sqlite(database: DatabaseSettings, config: StoreConfig | None, base_d
 
 
 @asynccontextmanager
-async def _postgres(database: DatabaseSettings, config: StoreConfig | None, base_dir: Path) -> AsyncIterator[BaseStore]:
+async def _postgres(
+    database: DatabaseSettings, config: StoreConfig | None, base_dir: Path, embed_waiting: bool
+) -> AsyncIterator[BaseStore]:
     from aegra.store.postgres_store import AegraPostgresStore
 
     index = index_config(config.index, base_dir) if config and config.index else None
@@ -108,7 +120,7 @@ async def _postgres(database: DatabaseSettings, config: StoreConfig | None, base
             if index is not None:
                 await _require_vector_dims(conn, index["dims"])
         store = AegraPostgresStore(pool, index=index, ttl=ttl)
-        if store.backfill is not None:
+        if store.backfill is not None and embed_waiting:
             store.backfill.start()  # embeds the items saved while the embedder was unavailable
         try:
             yield store

@@ -80,7 +80,10 @@ class AsyncSqliteStore(BaseStore):
         busy_timeout_ms: int = 5000,
         vector_backend: VectorBackend = "auto",
         clock: Callable[[], datetime] | None = None,
+        embed_waiting: bool = True,
     ) -> None:
+        """`embed_waiting`: run the background embedder of the items waiting for their vectors
+        (False for a command that only reads or copies the store, such as `aegra db export`)."""
         self.path = Path(path)
         self.ttl_config = ttl
         self.index_config = dict(index) if index else None
@@ -103,6 +106,7 @@ class AsyncSqliteStore(BaseStore):
         # The background embedder of items saved while the embedder was unavailable.
         self.waiting = SqliteWaitingQueue(self)
         self.backfill: Backfill[Any] | None = Backfill(self.waiting, str(self.path)) if index else None
+        self._embed_waiting = embed_waiting
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -145,7 +149,8 @@ class AsyncSqliteStore(BaseStore):
             self._cache.start_loading()
         if self.backfill is not None:
             self.waiting.maybe_waiting = await tables.any_waiting(conn)
-            self.backfill.start()
+            if self._embed_waiting:
+                self.backfill.start()
 
     async def aclose(self) -> None:
         await self.stop_ttl_sweeper()
