@@ -29,8 +29,12 @@ from aegra.server.app import create_app
 
 app = create_app()
 
+litestar_app = app
+while not hasattr(litestar_app, "lifespan"):  # below the ASGI layers around it (server/observed.py)
+    litestar_app = litestar_app.app
+
 async def started():
-    async with app.lifespan():
+    async with litestar_app.lifespan():
         return sorted(m for m in DEFERRED if m in sys.modules)
 
 loaded_at_startup = asyncio.run(started())
