@@ -64,10 +64,15 @@ def in_a_new_process(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_store_embedder_asks_a_failing_hub_once_and_says_what_to_do(tmp_path: Path) -> None:
     code = f"""
-from aegra.store.embeddings import EmbeddingUnavailableError, build_embeddings
+from aegra.store.embeddings import EmbeddingUnavailableError, build_embeddings, in_background
 embedder = build_embeddings("fastembed:{MODEL}", 384, fastembed_options={{"cache_dir": {str(tmp_path)!r}}})
 try:
-    embedder.embed_query("anything")
+    embedder.embed_query("anything")  # a request: fails at once, leaving the download to the background
+except EmbeddingUnavailableError as exc:
+    print("request:", exc)
+try:
+    with in_background():  # the store's background embedder: downloads
+        embedder.embed_query("anything")
 except EmbeddingUnavailableError as exc:
     print(exc)
 """
@@ -76,6 +81,7 @@ except EmbeddingUnavailableError as exc:
         asked = [r for r in hub.requests if r == f"GET /api/models/{REPO}"]
     assert len(asked) == 1, hub.requests  # fastembed alone: three attempts, 39 s of sleeps between them
     assert "FASTEMBED_CACHE_PATH" in result.stdout and "openai:" in result.stdout, result
+    assert "request: the embedding model" in result.stdout and "is not downloaded yet" in result.stdout, result
 
 
 def test_with_no_hub_the_download_fails_before_any_request(tmp_path: Path, no_hub: None) -> None:

@@ -15,6 +15,7 @@ from aegra.store.embeddings import (
     EmbeddingUnavailableError,
     FastEmbedEmbeddings,
     build_embeddings,
+    in_background,
 )
 from aegra.store.sqlite_store import AsyncSqliteStore
 from tests.support.tiny_model import DIMS, TINY_MODEL_DIMS, build_onnx_model, register_tiny_model
@@ -92,17 +93,20 @@ async def offline_store(tmp_path: Path) -> AsyncIterator[AsyncSqliteStore]:
 
 
 async def test_unfetchable_model_names_the_model_and_keyword_search_keeps_working(
-    offline_store: AsyncSqliteStore,
+    offline_store: AsyncSqliteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with pytest.raises(EmbeddingUnavailableError, match=r"BAAI/bge-small-en-v1\.5"):
-        await offline_store.aput(("m",), "a", {"text": "needs a vector"})
+    # The put is saved at once, waiting for its vectors; the log names the model.
+    await offline_store.aput(("m",), "a", {"text": "needs a vector"})
+    assert "BAAI/bge-small-en-v1.5" in caplog.text and "wait for their vectors" in caplog.text
+    assert await offline_store.acount_waiting(("m",)) == 1
     await offline_store.aput(("m",), "b", {"text": "plain", "kind": "note"}, index=False)
     item = await offline_store.aget(("m",), "b")
     assert item is not None and item.value["kind"] == "note"
     assert [i.key for i in await offline_store.asearch(("m",), filter={"kind": "note"})] == ["b"]
     assert await offline_store.alist_namespaces() == [("m",)]
-    with pytest.raises(EmbeddingUnavailableError, match=r"BAAI/bge-small-en-v1\.5"):
-        await offline_store.asearch(("m",), query="anything")
+    # A query that cannot be embedded: answered unranked rather than failing.
+    found = await offline_store.asearch(("m",), query="anything")
+    assert sorted(i.key for i in found) == ["a", "b"] and all(i.score is None for i in found)
 
 
 def test_openai_without_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -198,5 +202,9 @@ def test_a_failed_model_load_is_remembered_instead_of_retried_on_every_call(tmp_
     with pytest.raises(EmbeddingUnavailableError) as second:
         embedder.embed_query("two")
     assert second.value is first.value, "the same failure answers until the retry interval passes"
-    assert "next attempt in 300 s" in str(first.value)
+    assert "items are saved and wait for their vectors" in str(first.value)
     assert not (tmp_path / "empty-cache").exists(), "no second load was attempted"
+    # The store's background embedder is not held back: it tries again on its own schedule.
+    with pytest.raises(EmbeddingUnavailableError) as third, in_background():
+        embedder.embed_query("three")
+    assert third.value is not first.value and (tmp_path / "empty-cache").exists(), "a real attempt"

@@ -62,7 +62,7 @@ async def test_pragmas_and_tables(store: AsyncSqliteStore) -> None:
         assert (await cursor.fetchone())[0] == 5000  # type: ignore[index]
     async with store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cursor:
         tables = {row[0] for row in await cursor.fetchall()}
-    assert tables == {"store_items", "store_item_vectors", "store_vector_codes", "store_meta"}
+    assert tables == {"store_items", "store_item_vectors", "store_vector_codes", "store_meta", "store_items_waiting"}
     await store.setup()  # idempotent
 
 

@@ -10,6 +10,8 @@ Where things are:
 - `vector_cache.py`   semantic search on the vector core (`aegra.vec`, Rust or its numpy twin): the
                       index of int8 codes, loaded in the background, exact scores from the file's
                       float32 vectors (docs/store.md says why);
+- `backfill.py`       the background embedder of the items saved while the embedder was
+                      unavailable (`sqlite_backfill.py`: the SQLite store's side of it);
 - `embeddings.py`     `fastembed:` / `openai:` / user-function embedders; `factory.py` opens the
                       server's store (SQLite or PostgreSQL) from the config file's `store` section;
 - `postgres_store.py` LangGraph's PostgreSQL store with the same filter semantics as ours.

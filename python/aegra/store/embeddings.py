@@ -1,16 +1,19 @@
 """Embedders named by `store.index.embed`, as LangChain `Embeddings` for the store's index config.
 
-- `fastembed:MODEL`: a local ONNX model through fastembed, loaded on first use (the first run
-  downloads it), texts embedded in batches off the event loop;
+- `fastembed:MODEL`: a local ONNX model through fastembed, loaded on first use from the cache (a
+  model not cached yet is downloaded by the store's background embedder, never by a request),
+  texts embedded in batches off the event loop;
 - `openai:MODEL`: OpenAI's API through `langchain-openai` or the `openai` client, whichever is
   installed; needs OPENAI_API_KEY;
 - `./file.py:fn` (relative to the config file) or `package.module:fn`: the user's own function,
   sync or async, `list[str] -> list[list[float]]`.
 
-Every embedder is wrapped so that its output is checked against `dims` on every call: a model
-that returns vectors of another size is a clear error naming the setting to change. When a model
-cannot be loaded, embedding raises `EmbeddingUnavailableError` naming the model; the store's
-get/put-without-index/keyword and filter search do not embed and keep working.
+Every embedder is wrapped (`CheckedEmbeddings`) so that its output is checked against `dims` on
+every call: a model that returns vectors of another size is a clear error naming the setting to
+change (`ValueError`, a 400). Anything the embedder itself raises (no model, no network, no API
+key, the user's function failing) becomes `EmbeddingUnavailableError`: the stores then save the
+item at once, marked as waiting for its vectors, and their background embedder (`backfill.py`)
+embeds it once the embedder answers again.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base.embed import EmbeddingsLambda
 
-from aegra.local_models import load_text_embedding
+from aegra.local_models import is_cached, load_text_embedding
 from aegra.telemetry import metrics, tracing
 from aegra.vec.packing import check_embeddings
 
@@ -44,7 +49,23 @@ class EmbeddingConfigError(ValueError):
 
 
 class EmbeddingUnavailableError(RuntimeError):
-    """The configured model could not be loaded or reached."""
+    """The embedder raised: its model could not be loaded or reached, or it failed."""
+
+
+# Set while the store's background embedder calls: it may wait for a model's load or download,
+# which a request must never do.
+_IN_BACKGROUND: ContextVar[bool] = ContextVar("aegra_embedding_in_background", default=False)
+
+
+@contextmanager
+def in_background() -> Iterator[None]:
+    """Calls made in this block (and the threads they start with `asyncio.to_thread`) may load or
+    download the model, however long that takes."""
+    token = _IN_BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _IN_BACKGROUND.reset(token)
 
 
 def build_embeddings(
@@ -77,20 +98,24 @@ class CheckedEmbeddings(Embeddings):
         self.source = source
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        with self._observed(len(texts)):
-            return self._checked(self.inner.embed_documents(texts))
+        with self._observed(len(texts)), self._unavailable_on_error():
+            out = self.inner.embed_documents(texts)
+        return self._checked(out)
 
     def embed_query(self, text: str) -> list[float]:
-        with self._observed(1):
-            return self._checked([self.inner.embed_query(text)])[0]
+        with self._observed(1), self._unavailable_on_error():
+            out = self.inner.embed_query(text)
+        return self._checked([out])[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        with self._observed(len(texts)):
-            return self._checked(await self.inner.aembed_documents(texts))
+        with self._observed(len(texts)), self._unavailable_on_error():
+            out = await self.inner.aembed_documents(texts)
+        return self._checked(out)
 
     async def aembed_query(self, text: str) -> list[float]:
-        with self._observed(1):
-            return self._checked([await self.inner.aembed_query(text)])[0]
+        with self._observed(1), self._unavailable_on_error():
+            out = await self.inner.aembed_query(text)
+        return self._checked([out])[0]
 
     @contextlib.contextmanager
     def _observed(self, texts: int) -> Iterator[None]:
@@ -99,6 +124,17 @@ class CheckedEmbeddings(Embeddings):
         with tracing.span("store.embed", **{"aegra.store.texts": texts}):
             yield
         metrics.embedding(texts, time.perf_counter() - started)
+
+    @contextmanager
+    def _unavailable_on_error(self) -> Iterator[None]:
+        """Whatever the embedder raises (a model, a network, an API, the user's function) means it
+        cannot embed now: the store keeps the item waiting for its vectors rather than failing."""
+        try:
+            yield
+        except EmbeddingUnavailableError:
+            raise
+        except Exception as exc:
+            raise EmbeddingUnavailableError(f"{self.source} failed: {type(exc).__name__}: {exc}") from exc
 
     def _checked(self, out: list[list[float]]) -> list[list[float]]:
         check_embeddings(out, self.dims, self.source)
@@ -122,25 +158,44 @@ class FastEmbedEmbeddings(Embeddings):
         self._failed_at = 0.0
 
     def model(self) -> Any:
-        with self._lock:
+        if self._model is not None:
+            return self._model
+        background = _IN_BACKGROUND.get()
+        # A request never waits for a load running in another thread (a download takes minutes).
+        if not self._lock.acquire(blocking=background):
+            raise EmbeddingUnavailableError(f"the embedding model {self.model_name!r} is still loading")
+        try:
             if self._model is None:
-                # A failed download retries for ~40 s inside fastembed; don't make every request
-                # wait that long again: answer with the same error until RETRY_AFTER_SECONDS pass.
-                if self._failure is not None and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
-                    raise self._failure
-                logger.info("loading fastembed model %s (the first run downloads it)", self.model_name)
+                if not background:
+                    self._check_loadable_now()
+                logger.info("loading fastembed model %s", self.model_name)
                 try:
                     # From the cache with no network; else downloaded first, failing in seconds offline.
                     self._model = load_text_embedding(self.model_name, **self.options)
                 except Exception as exc:
                     self._failed_at = time.monotonic()
                     self._failure = EmbeddingUnavailableError(
-                        f"fastembed could not load the embedding model {self.model_name!r}: {exc}. Until then, "
-                        f"semantic search and indexed puts fail (next attempt in {RETRY_AFTER_SECONDS:.0f} s); "
-                        "get, list, and keyword/filter search keep working."
+                        f"fastembed could not load the embedding model {self.model_name!r}: {exc}. Until it "
+                        "can, items are saved and wait for their vectors, and semantic searches are answered "
+                        "unranked; get, list, and filter search work as usual."
                     )
                     raise self._failure from exc
             return self._model
+        finally:
+            self._lock.release()
+
+    def _check_loadable_now(self) -> None:
+        """For a request: fail at once rather than wait. A failure is remembered for
+        RETRY_AFTER_SECONDS (each load attempt offline costs seconds); a model that is not cached is
+        left to the background embedder to download."""
+        if self._failure is not None and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
+            raise self._failure
+        explicit = self.options.get("specific_model_path") or self.options.get("local_files_only")
+        if not explicit and not is_cached(self.model_name, self.options.get("cache_dir")):
+            raise EmbeddingUnavailableError(
+                f"the embedding model {self.model_name!r} is not downloaded yet: items wait for their "
+                "vectors until the store's background embedder has fetched it (`aegra models pull` fetches it now)"
+            )
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:

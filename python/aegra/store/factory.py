@@ -7,8 +7,9 @@ together don't race through the store's migrations. A semantic index there needs
 before anything is created so that a missing extension is one clear startup error; so is a
 `store.index.dims` that differs from the size of the vectors the database already holds.
 
-No embedding model is loaded here (fastembed with no reachable hub retries for ~40 s): embedders
-are lazy, and the first put or query that needs one loads it.
+No embedding model is loaded here: embedders are lazy, and the first put or query that needs one
+loads it (a model that is not cached yet is downloaded by the store's background embedder; items
+put meanwhile are saved and wait for their vectors, see `backfill.py`).
 """
 
 from __future__ import annotations
@@ -66,11 +67,13 @@ def sqlite_store(db_path: str | Path, config: StoreConfig | None, base_dir: Path
 
 @asynccontextmanager
 async def open_store(
-    database: DatabaseSettings, config: StoreConfig | None, base_dir: Path
+    database: DatabaseSettings, config: StoreConfig | None, base_dir: Path, *, embed_waiting: bool = True
 ) -> AsyncIterator[BaseStore]:
-    """The server's store, set up, with its TTL sweeper running when `store.ttl` is configured."""
+    """The server's store, set up, with its TTL sweeper running when `store.ttl` is configured;
+    `embed_waiting`: with the background embedder of the items waiting for their vectors (the
+    server; not `aegra db export/import`, which would otherwise embed and write as they copy)."""
     opener = _sqlite if database.backend == "sqlite" else _postgres
-    async with opener(database, config, base_dir) as store:
+    async with opener(database, config, base_dir, embed_waiting) as store:
         if config and config.ttl:
             await store.start_ttl_sweeper()  # type: ignore[attr-defined]
         try:
@@ -81,10 +84,18 @@ async def open_store(
 
 
 @asynccontextmanager
-async def _sqlite(database: DatabaseSettings, config: StoreConfig | None, base_dir: Path) -> AsyncIterator[BaseStore]:
+async def _sqlite(
+    database: DatabaseSettings, config: StoreConfig | None, base_dir: Path, embed_waiting: bool
+) -> AsyncIterator[BaseStore]:
     assert database.sqlite_path is not None
     database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    store = sqlite_store(database.sqlite_path, config, base_dir, busy_timeout_ms=database.busy_timeout_ms)
+    store = sqlite_store(
+        database.sqlite_path,
+        config,
+        base_dir,
+        busy_timeout_ms=database.busy_timeout_ms,
+        embed_waiting=embed_waiting,
+    )
     await store.setup()
     try:
         yield store
@@ -93,7 +104,9 @@ async def _sqlite(database: DatabaseSettings, config: StoreConfig | None, base_d
 
 
 @asynccontextmanager
-async def _postgres(database: DatabaseSettings, config: StoreConfig | None, base_dir: Path) -> AsyncIterator[BaseStore]:
+async def _postgres(
+    database: DatabaseSettings, config: StoreConfig | None, base_dir: Path, embed_waiting: bool
+) -> AsyncIterator[BaseStore]:
     from aegra.store.postgres_store import AegraPostgresStore
 
     index = index_config(config.index, base_dir) if config and config.index else None
@@ -103,10 +116,17 @@ async def _postgres(database: DatabaseSettings, config: StoreConfig | None, base
             if index is not None:
                 await _require_pgvector(conn)
             async with advisory_lock(conn, STORE_SETUP_LOCK_KEY):
-                await AegraPostgresStore(conn, index=index, ttl=ttl).setup()  # type: ignore[arg-type]
+                await AegraPostgresStore(conn, index=index, ttl=ttl).setup()
             if index is not None:
                 await _require_vector_dims(conn, index["dims"])
-        yield AegraPostgresStore(pool, index=index, ttl=ttl)  # type: ignore[arg-type]
+        store = AegraPostgresStore(pool, index=index, ttl=ttl)
+        if store.backfill is not None and embed_waiting:
+            store.backfill.start()  # embeds the items saved while the embedder was unavailable
+        try:
+            yield store
+        finally:
+            if store.backfill is not None:
+                await store.backfill.stop()
 
 
 async def _require_pgvector(conn: AsyncConnection[Any]) -> None:

@@ -9,7 +9,11 @@ against), with these deliberate differences, all shared with LangGraph's SQL sto
   (InMemoryStore repeats them on every page); `index=["$"]` on a put embeds the whole value;
 - only namespaces that hold items are listed;
 - TTL is supported (InMemoryStore has none): `ttl` minutes per item, refreshed on read when asked,
-  `TTLConfig.default_ttl`, `omit_expired`, and a sweeper task.
+  `TTLConfig.default_ttl`, `omit_expired`, and a sweeper task;
+- a put whose texts cannot be embedded (`EmbeddingUnavailableError`) is saved at once without
+  vectors, marked as waiting for them; a background task embeds it when the embedder answers
+  (`sqlite_backfill.py`, `backfill.py`). A semantic search whose query cannot be embedded is
+  answered as a listing (unscored); `acount_waiting` says how many items wait.
 
 Within one batch, reads see the state before the batch's writes, as in InMemoryStore.
 """
@@ -47,8 +51,10 @@ from aegra import vec
 from aegra.periodic import PeriodicSweep
 from aegra.store import filters, namespaces, sqlite_connections
 from aegra.store import sqlite_tables as tables
-from aegra.store.embeddings import build_embeddings
+from aegra.store.backfill import Backfill
+from aegra.store.embeddings import EmbeddingUnavailableError, build_embeddings
 from aegra.store.observed import observed
+from aegra.store.sqlite_backfill import SqliteWaitingQueue
 from aegra.store.sqlite_tables import Connection, ItemWrite, Written
 from aegra.store.vector_cache import VectorCache
 
@@ -75,7 +81,10 @@ class AsyncSqliteStore(BaseStore):
         busy_timeout_ms: int = 5000,
         vector_backend: VectorBackend = "auto",
         clock: Callable[[], datetime] | None = None,
+        embed_waiting: bool = True,
     ) -> None:
+        """`embed_waiting`: run the background embedder of the items waiting for their vectors
+        (False for a command that only reads or copies the store, such as `aegra db export`)."""
         self.path = Path(path)
         self.ttl_config = ttl
         self.index_config = dict(index) if index else None
@@ -95,6 +104,10 @@ class AsyncSqliteStore(BaseStore):
         self._lock = asyncio.Lock()  # one connection: statements of two tasks must not interleave
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper = PeriodicSweep(self.sweep_ttl, (ttl or {}).get("sweep_interval_minutes"), "store items")
+        # The background embedder of items saved while the embedder was unavailable.
+        self.waiting = SqliteWaitingQueue(self)
+        self.backfill: Backfill[Any] | None = Backfill(self.waiting, str(self.path)) if index else None
+        self._embed_waiting = embed_waiting
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -135,9 +148,15 @@ class AsyncSqliteStore(BaseStore):
         self._loop = asyncio.get_running_loop()
         if self._cache is not None:
             self._cache.start_loading()
+        if self.backfill is not None:
+            self.waiting.maybe_waiting = await tables.any_waiting(conn)
+            if self._embed_waiting:
+                self.backfill.start()
 
     async def aclose(self) -> None:
         await self.stop_ttl_sweeper()
+        if self.backfill is not None:
+            await self.backfill.stop()
         if self._cache is not None:
             await self._cache.stop()
         if self._writer is not None and self._writer is not self._conn:
@@ -232,7 +251,9 @@ class AsyncSqliteStore(BaseStore):
                 elif isinstance(op, ListNamespacesOp):
                     results[i] = await self._list_namespaces(op)
             if writes:
-                self._follow(await tables.write_items(self.writer, writes, self._now()))
+                waiting = self.waiting.before_write(writes)
+                self._follow(await tables.write_items(self.writer, writes, self._now(), clear_waiting=waiting))
+        self.waiting.after_write(writes)
         return results
 
     # -- reads ----------------------------------------------------------------------------------
@@ -308,29 +329,56 @@ class AsyncSqliteStore(BaseStore):
         texts = list({op.query for op in ops if op.query})
         if not texts:
             return {}
-        embedded = await asyncio.gather(*(self.embeddings.aembed_query(text) for text in texts))
+        # An embedder that is down: the searches are answered as listings (`_search`), unscored.
+        if self.backfill is not None and self.backfill.down:
+            return {}
+        try:
+            embedded = await asyncio.gather(*(self.embeddings.aembed_query(text) for text in texts))
+        except EmbeddingUnavailableError as exc:
+            if self.backfill is None:
+                raise
+            self.backfill.went_down(exc)
+            return {}
         vec.check_embeddings(embedded, self.dims, "the embedding function")
         return dict(zip(texts, embedded, strict=True))
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def _prepare_writes(self, ops: Sequence[PutOp]) -> list[ItemWrite]:
+    async def _prepare_writes(self, ops: Sequence[PutOp], *, may_wait: bool = True) -> list[ItemWrite]:
         """Last write per (namespace, key) wins; embeddings (and their code records) are computed
-        here, outside any transaction."""
+        here, outside any transaction. `may_wait`: when the embedder is unavailable, the items are
+        marked as waiting for their vectors instead of failing."""
         latest = {(op.namespace, op.key): op for op in ops}
         now = self._now()
         writes = [_item_write(op, now) for op in latest.values()]
         if self.embeddings is None:
             return writes
-        to_index = [w for w in writes if w.value is not None and w.index is not False]
+        await self.embed_writes([w for w in writes if w.value is not None and w.index is not False], may_wait=may_wait)
+        return writes
+
+    async def embed_writes(self, to_index: Sequence[ItemWrite], *, may_wait: bool = False) -> None:
+        """Fill in the vectors (and code records) of `to_index`, or with `may_wait` mark the items
+        that have texts as waiting when the embedder is unavailable (or known to be down)."""
         # The vector core plans the texts (LangGraph's field paths, equal texts once) and cuts the
         # embedder's batches by length, so short texts are not padded to the longest one.
         plan = vec.plan_texts(
             [(w.value or {}, None if w.index is None else list(w.index or ())) for w in to_index], self._field_paths
         )
         if not plan.texts:
-            return writes
-        embedded = await vec.aembed_in_batches(plan.texts, self._embed, self.dims)
+            return
+        backfill = self.backfill if may_wait else None
+        try:
+            if backfill is not None and backfill.down:
+                raise EmbeddingUnavailableError("the embedder is down")
+            embedded = await vec.aembed_in_batches(plan.texts, self._embed, self.dims)
+        except EmbeddingUnavailableError as exc:
+            if backfill is None:
+                raise
+            backfill.went_down(exc)
+            for owners in plan.owners:
+                for position, _ in owners:
+                    to_index[position].waiting = True
+            return
         try:
             blobs = vec.pack_vectors(embedded, self.dims, normalize=False)
         except ValueError as exc:  # an embedder passed in as an object, whose output is not checked
@@ -341,7 +389,6 @@ class AsyncSqliteStore(BaseStore):
             record = records[i * size : (i + 1) * size]
             for position, name in owners:
                 to_index[position].vectors[name] = (blob, record)
-        return writes
 
     def _encode(self, embedded: Any) -> bytes:
         return self._cache.index.encode(embedded) if self._cache else vec.encode_codes(embedded, self.dims)
@@ -349,6 +396,13 @@ class AsyncSqliteStore(BaseStore):
     async def _embed(self, texts: list[str]) -> list[list[float]]:
         assert self.embeddings is not None
         return await self.embeddings.aembed_documents(texts)
+
+    async def acount_waiting(self, namespace_prefix: Sequence[str] = ()) -> int:
+        """How many items under the prefix are saved but wait for their vectors (not ranked yet)."""
+        if self.backfill is None or not self.waiting.maybe_waiting:
+            return 0
+        async with self._lock:
+            return await tables.count_waiting(self.conn, namespace_prefix)
 
     async def _refresh_ttl(self, ids: Sequence[int]) -> None:
         await tables.refresh_ttl(self.writer, ids, self._now().timestamp())
@@ -368,7 +422,7 @@ class AsyncSqliteStore(BaseStore):
             )
             for r in rows
         ]
-        prepared = await self._prepare_writes(puts)
+        prepared = await self._prepare_writes(puts, may_wait=False)
         async with self._lock:
             self._follow(await tables.write_items(self.writer, prepared, self._now(), vectors_only=True))
             await tables.write_meta(self.writer, "dims", str(self.dims))

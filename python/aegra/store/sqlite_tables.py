@@ -10,7 +10,9 @@ whose shapes differ):
   truth that exact scores come from;
 - `store_vector_codes`: beside each vector, its int8 code record (`aegra.vec.encode_codes`, a
   quarter of the bytes), what the in-memory index is loaded from;
-- `store_meta`: the schema version, the index's dims and whether the codes are complete.
+- `store_meta`: the schema version, the index's dims and whether the codes are complete;
+- `store_items_waiting`: the items saved without their vectors because the embedder was
+  unavailable, which the background embedder (`backfill.py`) embeds.
 
 Functions take the connection to run on: the store's aiosqlite reader, its inline writer
 (`db/inline_sqlite.py`), or the plain `sqlite3` connection of the index loader's thread.
@@ -71,6 +73,11 @@ SCHEMA = (
         PRIMARY KEY (item_id, field)
     ) WITHOUT ROWID""",
     "CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # A row per item waiting for its vectors: a restart keeps the list.
+    """CREATE TABLE IF NOT EXISTS store_items_waiting (
+        item_id INTEGER PRIMARY KEY,   -- store_items.id
+        attempts INTEGER NOT NULL DEFAULT 0  -- failed background attempts: the fewest go first
+    )""",
 )
 
 # ttl_minutes last: reads refresh expiry only for rows that have a TTL, so a plain read never writes.
@@ -279,6 +286,7 @@ class ItemWrite:
     expires_at: float | None
     ttl_minutes: float | None
     vectors: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)  # field -> (float32 BLOB, code record)
+    waiting: bool = False  # saved without its vectors: the embedder was unavailable
 
 
 @dataclass(slots=True)
@@ -296,10 +304,16 @@ def timestamp(now: datetime) -> str:
 
 
 async def write_items(
-    conn: Connection, writes: Sequence[ItemWrite], now: datetime, *, vectors_only: bool = False
+    conn: Connection,
+    writes: Sequence[ItemWrite],
+    now: datetime,
+    *,
+    vectors_only: bool = False,
+    clear_waiting: bool = True,
 ) -> Written:
     """Apply the writes in one `BEGIN IMMEDIATE` transaction; with `vectors_only`, replace only the
-    vectors of items that still exist (re-indexing)."""
+    vectors of items that still exist (re-indexing). Puts marked `waiting` get their mark; the
+    others lose theirs (`clear_waiting=False`: the caller knows that no item waits)."""
     written = Written()
     await conn.execute("BEGIN IMMEDIATE")
     try:
@@ -312,6 +326,16 @@ async def write_items(
             ids = await _upsert(conn, puts, timestamp(now))
         kept = [(item_id, w) for item_id, w in zip(ids, puts, strict=True) if item_id is not None]
         await replace_vectors(conn, [(item_id, w.vectors) for item_id, w in kept])
+        if not vectors_only:
+            if clear_waiting:
+                await _clear_waiting(conn, [item_id for item_id, w in kept if not w.waiting])
+            marked = [(item_id,) for item_id, w in kept if w.waiting]
+            if marked:
+                await conn.executemany(
+                    "INSERT INTO store_items_waiting (item_id) VALUES (?) "
+                    "ON CONFLICT (item_id) DO UPDATE SET attempts = 0",
+                    marked,
+                )
         written.items = [(item_id, w.namespace, [code for _, code in w.vectors.values()]) for item_id, w in kept]
         await conn.execute("COMMIT")
     except BaseException:
@@ -380,6 +404,7 @@ async def _delete(conn: Connection, deletes: Sequence[ItemWrite]) -> list[int]:
         await conn.execute(
             "DELETE FROM store_items WHERE prefix = ? AND key IN (SELECT value FROM json_each(?))", params
         )
+    await _clear_waiting(conn, deleted)
     return deleted
 
 
@@ -393,6 +418,7 @@ async def delete_expired(conn: Connection, now: float) -> list[int]:
         await conn.execute(f"DELETE FROM store_item_vectors WHERE item_id IN ({expired_sql})", [now])
         await conn.execute(f"DELETE FROM store_vector_codes WHERE item_id IN ({expired_sql})", [now])
         await conn.execute("DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?", [now])
+        await _clear_waiting(conn, expired)
         await conn.execute("COMMIT")
     except BaseException:
         await conn.execute("ROLLBACK")
@@ -406,6 +432,72 @@ async def refresh_ttl(conn: Connection, ids: Sequence[int], now: float) -> None:
         "WHERE ttl_minutes IS NOT NULL AND id IN (SELECT value FROM json_each(?))"
     )
     await conn.execute(sql, [now, _json_ids(ids)])
+
+
+# -- items waiting for their vectors (the background embedder, backfill.py) ---------------------------
+
+
+async def _clear_waiting(conn: Connection, item_ids: Sequence[int]) -> None:
+    if item_ids:
+        sql = "DELETE FROM store_items_waiting WHERE item_id IN (SELECT value FROM json_each(?))"
+        await conn.execute(sql, (_json_ids(item_ids),))
+
+
+async def any_waiting(conn: aiosqlite.Connection) -> bool:
+    async with conn.execute("SELECT EXISTS (SELECT 1 FROM store_items_waiting)") as cursor:
+        row = await cursor.fetchone()
+    return bool(row and row[0])
+
+
+async def count_waiting(conn: aiosqlite.Connection, prefix: Sequence[str]) -> int:
+    """How many items under `prefix` wait for their vectors."""
+    where, params = namespaces.prefix_condition(prefix, "i.prefix")
+    sql = f"SELECT count(*) FROM store_items_waiting w JOIN store_items i ON i.id = w.item_id WHERE {where}"
+    async with conn.execute(sql, params) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def claim_waiting(conn: aiosqlite.Connection, limit: int) -> list[Row]:
+    """Up to `limit` waiting items, fewest failed attempts first: (id, prefix, key, value,
+    index_spec, updated_at); `updated_at` tells at saving time whether the item was written since."""
+    sql = (
+        "SELECT i.id, i.prefix, i.key, i.value, i.index_spec, i.updated_at FROM store_items_waiting w "
+        "JOIN store_items i ON i.id = w.item_id ORDER BY w.attempts, w.item_id LIMIT ?"
+    )
+    async with conn.execute(sql, (limit,)) as cursor:
+        return list(await cursor.fetchall())
+
+
+async def save_waiting_vectors(
+    conn: Connection, items: Sequence[tuple[int, str, tuple[str, ...], dict[str, tuple[bytes, bytes]]]]
+) -> Written:
+    """(item id, its `updated_at` when claimed, namespace, vectors): in one transaction, the vectors
+    of the items still waiting and not written since, and their marks cleared. An item written
+    again meanwhile keeps what that write left (its own vectors, or a fresh mark)."""
+    written = Written()
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        sql = (
+            "SELECT w.item_id, i.updated_at FROM store_items_waiting w JOIN store_items i ON i.id = w.item_id "
+            "WHERE w.item_id IN (SELECT value FROM json_each(?))"
+        )
+        async with conn.execute(sql, (_json_ids([item[0] for item in items]),)) as cursor:
+            current = {int(row[0]): row[1] for row in await cursor.fetchall()}
+        kept = [item for item in items if current.get(item[0]) == item[1]]
+        await replace_vectors(conn, [(item_id, vectors) for item_id, _, _, vectors in kept])
+        await _clear_waiting(conn, [item[0] for item in kept])
+        written.items = [(item_id, ns, [code for _, code in vectors.values()]) for item_id, _, ns, vectors in kept]
+        await conn.execute("COMMIT")
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    return written
+
+
+async def count_failed_attempt(conn: Connection, item_ids: Sequence[int]) -> None:
+    sql = "UPDATE store_items_waiting SET attempts = attempts + 1 WHERE item_id IN (SELECT value FROM json_each(?))"
+    await conn.execute(sql, (_json_ids(item_ids),))
 
 
 # -- export and import (`aegra db export|import`) ------------------------------------------------------

@@ -91,7 +91,10 @@ async def open_backend(
     store_config = None if store_config is None else msgspec.structs.replace(store_config, ttl=None)
     database = await Database.open(settings)
     try:
-        async with open_checkpointer(settings) as saver, open_store(settings, store_config, base_dir) as store:
+        async with (
+            open_checkpointer(settings) as saver,
+            open_store(settings, store_config, base_dir, embed_waiting=False) as store,
+        ):
             yield Backend(settings, database, saver, store)
     finally:
         await database.close()

@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, MediaType, Response, delete, get, post, put
+from litestar.datastructures import ResponseHeader
 
 from aegra.auth import RequestAuth
 from aegra.domain.store import schemas
-from aegra.domain.store.services import StoreService
+from aegra.domain.store.services import UNINDEXED_HEADER, StoreService
+
+UNINDEXED = ResponseHeader(
+    name=UNINDEXED_HEADER,
+    description="With `query`: how many items under the prefix are saved but wait for their vectors "
+    "(the embedder was unavailable); they follow the ranked items, unscored",
+    documentation_only=True,
+    required=False,
+)
 
 
 class StoreController(Controller):
@@ -36,11 +45,17 @@ class StoreController(Controller):
     async def delete_item(self, store: StoreService, auth: RequestAuth, data: schemas.StoreDelete) -> None:
         await store.delete(data, auth=auth)
 
-    @post("/items/search", status_code=200, summary="Search or list items under a namespace prefix")
+    @post(
+        "/items/search",
+        status_code=200,
+        summary="Search or list items under a namespace prefix",
+        response_headers=[UNINDEXED],
+    )
     async def search_items(
         self, store: StoreService, auth: RequestAuth, data: schemas.StoreSearch
-    ) -> schemas.SearchItemsResponse:
-        return await store.search(data, auth=auth)
+    ) -> Response[schemas.SearchItemsResponse]:
+        found, headers = await store.search(data, auth=auth)
+        return Response(found, headers=headers)
 
     @post("/namespaces", status_code=200, summary="List namespaces")
     async def list_namespaces(

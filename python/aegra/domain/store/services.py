@@ -4,7 +4,10 @@ The store itself (`AsyncSqliteStore` or `AsyncPostgresStore`) keeps LangGraph's 
 layer adds what an HTTP caller needs on top: namespace labels checked as langgraph-api does
 (non-empty, no `.`, since GET joins them with dots), filters checked before any SQL runs on either
 backend, and a query refused with a reason when no index is configured rather than silently
-answered as a plain listing.
+answered as a plain listing. A semantic search says how many items under its prefix are saved but
+still wait for their vectors (the embedder was unavailable when they were put): the
+`X-Aegra-Unindexed` header, and a log line; it never fails because the embedder is down (the
+stores answer unscored then).
 
 Auth (`@auth.on.store`): the handler sees each operation's value and may rewrite its namespace
 (e.g. prefix it with the user's identity, so users never share items); a filter it returns is
@@ -14,6 +17,8 @@ hides namespaces holding no item it matches from `list_namespaces`.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from typing import Any, overload
 
@@ -22,9 +27,10 @@ from langgraph.store.base import NOT_PROVIDED, BaseStore, Item, SearchItem
 from aegra.auth import Filter, RequestAuth
 from aegra.domain.schemas import check_limit
 from aegra.domain.store import schemas
-from aegra.errors import AegraError, BadRequest, Conflict, Invalid
+from aegra.errors import BadRequest, Conflict, Invalid
 from aegra.store import filters
-from aegra.store.embeddings import EmbeddingUnavailableError
+
+logger = logging.getLogger(__name__)
 
 NO_INDEX = (
     "Semantic search (`query`) needs an embedding index, and this server has none: add "
@@ -34,12 +40,8 @@ NO_INDEX = (
 
 
 NAMESPACE_BATCH = 500  # namespaces listed at a time when an auth filter must check each
-
-
-class EmbedderUnavailable(AegraError):
-    """The configured embedding model cannot be loaded or reached: a server-side problem (503)."""
-
-    status_code = 503
+UNINDEXED_HEADER = "X-Aegra-Unindexed"
+UNINDEXED_LOG_SECONDS = 60.0  # the log line about waiting items, at most once a minute
 
 
 def check_namespace(labels: Sequence[str], what: str = "Namespace") -> tuple[str, ...]:
@@ -53,6 +55,7 @@ class StoreService:
     def __init__(self, store: BaseStore, *, max_search_limit: int = 1000) -> None:
         self.store = store
         self.max_search_limit = max_search_limit
+        self._unindexed_logged_at = -UNINDEXED_LOG_SECONDS
 
     @property
     def has_index(self) -> bool:
@@ -76,10 +79,8 @@ class StoreService:
             raise Conflict(f"Item {data.key!r} already exists in namespace {list(namespace)}")
         # An absent ttl lets `store.ttl.default_ttl` apply; the SDK never sends an explicit null.
         ttl = NOT_PROVIDED if data.ttl is None else data.ttl
-        try:
-            await self.store.aput(namespace, data.key, value["value"], index=value["index"], ttl=ttl)
-        except EmbeddingUnavailableError as exc:
-            raise EmbedderUnavailable(str(exc)) from exc
+        # An embedder that is unavailable does not fail the put: the item is saved waiting for its vectors.
+        await self.store.aput(namespace, data.key, value["value"], index=value["index"], ttl=ttl)
 
     async def get(
         self, namespace: str, key: str | None, refresh_ttl: bool | None, *, auth: RequestAuth
@@ -99,7 +100,10 @@ class StoreService:
             return  # as deleting a missing item: nothing happens, nothing is revealed
         await self.store.adelete(namespace, data.key)
 
-    async def search(self, data: schemas.StoreSearch, *, auth: RequestAuth) -> schemas.SearchItemsResponse:
+    async def search(
+        self, data: schemas.StoreSearch, *, auth: RequestAuth
+    ) -> tuple[schemas.SearchItemsResponse, dict[str, str]]:
+        """The page of items, and the response headers (`X-Aegra-Unindexed` for a semantic search)."""
         check_limit(data.limit, self.max_search_limit)
         value: dict[str, Any] = {
             "namespace": check_namespace(data.namespace_prefix or (), "Namespace prefix"),
@@ -117,18 +121,30 @@ class StoreService:
             raise BadRequest(f"Invalid filter: {exc}") from exc
         if data.query and not self.has_index:
             raise BadRequest(NO_INDEX)
-        try:
-            found = await self.store.asearch(
-                prefix,
-                query=data.query,
-                filter=search_filter,
-                limit=data.limit,
-                offset=data.offset,
-                refresh_ttl=data.refresh_ttl,
+        found = await self.store.asearch(
+            prefix,
+            query=data.query,
+            filter=search_filter,
+            limit=data.limit,
+            offset=data.offset,
+            refresh_ttl=data.refresh_ttl,
+        )
+        headers = {UNINDEXED_HEADER: str(await self._unindexed(prefix))} if data.query else {}
+        return schemas.SearchItemsResponse(items=[_wire(item) for item in found]), headers
+
+    async def _unindexed(self, prefix: tuple[str, ...]) -> int:
+        """How many items under `prefix` wait for their vectors (both stores count them)."""
+        count_waiting = getattr(self.store, "acount_waiting", None)
+        waiting = 0 if count_waiting is None else int(await count_waiting(prefix))
+        if waiting and time.monotonic() - self._unindexed_logged_at >= UNINDEXED_LOG_SECONDS:
+            self._unindexed_logged_at = time.monotonic()
+            logger.info(
+                "store search under %s: %d item(s) are not indexed yet (waiting for the embedder); "
+                "they follow the ranked items, unscored",
+                list(prefix),
+                waiting,
             )
-        except EmbeddingUnavailableError as exc:
-            raise EmbedderUnavailable(str(exc)) from exc
-        return schemas.SearchItemsResponse(items=[_wire(item) for item in found])
+        return waiting
 
     async def list_namespaces(
         self, data: schemas.StoreListNamespaces, *, auth: RequestAuth
