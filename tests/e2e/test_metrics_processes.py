@@ -30,6 +30,7 @@ async def test_two_workers_add_up_and_no_counter_goes_backwards(postgres_server:
     env = host_env(create_database(postgres_server), tmp_path / "steps.log")
     metrics_port = free_port()
     with granian_server(tmp_path, env, workers=2, metrics_port=metrics_port) as server:
+        await _until_workers_counted(server.url, 2)  # one answering /ok says nothing of the other
         client = get_client(url=server.url)
         threads = [await client.threads.create() for _ in range(RUNS)]
         await asyncio.gather(*(client.runs.wait(t["thread_id"], "agent", input={"messages": []}) for t in threads))
@@ -63,6 +64,15 @@ async def test_two_workers_add_up_and_no_counter_goes_backwards(postgres_server:
                 break
             assert time.monotonic() < deadline, "the new workers never counted themselves"
             await asyncio.sleep(0.2)
+
+
+async def _until_workers_counted(url: str, workers: int) -> None:
+    """Until every worker has finished its startup (each counts itself once up): Granian hands
+    requests to whichever worker accepts first, so a slow starter can still be loading."""
+    deadline = time.monotonic() + 60
+    while scrape(url).value("aegra_worker_processes") != workers:
+        assert time.monotonic() < deadline, f"{workers} workers never counted themselves"
+        await asyncio.sleep(0.2)
 
 
 async def _until_ready(url: str) -> None:
