@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Float, Numeric, Table, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import LRUCache
@@ -164,9 +165,16 @@ class FullInsert:
     in here because SQLAlchemy applies those at execution, which this path skips; the rest are
     NULL. Keys that are not columns are ignored."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, *, unless_key: str | None = None) -> None:
+        """`unless_key`: the row is not written where one with its key exists (`insert_if_absent`).
+        PostgreSQL's and SQLite's `ON CONFLICT (key) DO NOTHING` are spelt alike, and both
+        dialects compile SQLAlchemy's PostgreSQL construct of it as such."""
         self.table = table
-        self.prepared = Prepared(insert(table))
+        statement: Any = insert(table)
+        if unless_key is not None:
+            statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=[unless_key])
+            statement = statement.returning(table.c[unless_key])
+        self.prepared = Prepared(statement)
         self._columns = [(column.name, column.default) for column in table.columns]
 
     def values(self, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -204,6 +212,10 @@ class Statements:
 
     async def insert(self, full: FullInsert, values: Mapping[str, Any]) -> None:
         await self.execute(full.prepared, full.values(values))
+
+    async def insert_if_absent(self, full: FullInsert, values: Mapping[str, Any]) -> bool:
+        """Whether the row was written: False when one with its key exists (`unless_key`)."""
+        return await self.first(full.prepared, full.values(values)) is not None
 
 
 class Compiler:

@@ -23,7 +23,9 @@ from aegra.db.statements import FullInsert, Prepared, Statements, select_rows
 _deliveries = table(WebhookDelivery)
 _d = _deliveries.c
 
-INSERT = FullInsert(_deliveries)
+# Unless the run's delivery exists: a settle tried again after a COMMIT whose outcome was unknown
+# (db/outages.py) writes it a second time.
+INSERT = FullInsert(_deliveries, unless_key="run_id")
 _ROW = select_rows(_deliveries)
 OF_RUN = Prepared(_ROW.where(_d.run_id == bindparam("run_id")))
 
@@ -65,13 +67,14 @@ class Sending(NamedTuple):
     history: list[Any]
 
 
-async def insert(sql: Statements, delivery: Sending, *, status: str, due_at: datetime, now: datetime) -> None:
+async def insert(sql: Statements, delivery: Sending, *, status: str, due_at: datetime, now: datetime) -> bool:
     """A new delivery: `sending` (claimed by the caller for its first attempt, until `due_at`) or
-    `pending` (for any process to claim once `due_at` comes)."""
+    `pending` (for any process to claim once `due_at` comes). False, and nothing written, when
+    the run's delivery exists already."""
     values = {**delivery._asdict(), "status": status, "due_at": due_at, "created_at": now, "updated_at": now}
     if isinstance(delivery.payload, bytes):
         values["payload"] = msgspec.Raw(delivery.payload)  # JSON columns are written by msgspec: as it is
-    await sql.insert(INSERT, values)
+    return await sql.insert_if_absent(INSERT, values)
 
 
 async def claim_due(sql: Statements, *, now: datetime, lease_until: datetime, limit: int,

@@ -104,7 +104,10 @@ class Deliverer:
         # Encoded once, here: it is stored as this JSON and sent as it (the values can be large).
         delivery = Sending(run_id, url, dumps(payload), 1 if claim else 0, [])
         status, due_at = ("sending", now + self.lease) if claim else ("pending", now)
-        await webhook_deliveries.insert(sql, delivery, status=status, due_at=due_at, now=now)
+        if not await webhook_deliveries.insert(sql, delivery, status=status, due_at=due_at, now=now):
+            # Written by an earlier try of this settle, whose COMMIT went through after all: its
+            # row says whether an attempt was claimed, so only the poller may send it.
+            return delivery._replace(attempts=0)
         return delivery
 
     def send(self, delivery: Sending) -> None:
