@@ -8,6 +8,8 @@ A command is `{"id": <int>, "method", "params"}`; the answer `{"type": "success"
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import msgspec
@@ -20,6 +22,8 @@ from aegra.domain.threads.services import ThreadService
 from aegra.errors import AegraError
 
 MULTITASK = ("reject", "interrupt", "rollback", "enqueue")
+INTERRUPT_SETTLE_TIMEOUT_SECONDS = 5.0
+INTERRUPT_SETTLE_POLL_SECONDS = 0.05
 
 
 def error(command_id: Any, code: str, message: str) -> dict[str, Any]:
@@ -47,14 +51,23 @@ def _success(command_id: Any, result: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _pending_interrupts(thread_id: str, threads: ThreadService, auth: RequestAuth) -> set[str]:
-    try:
-        thread = await threads.get(thread_id, auth=auth)
-    except AegraError:
-        return set()  # a thread the first run.start creates
-    return {
-        item["id"] for items in (thread.interrupts or {}).values() for item in items
-        if isinstance(item, dict) and isinstance(item.get("id"), str)
-    }  # fmt: skip
+    """The ids of the interrupts the thread waits on. A client learns of an interrupt from the
+    run's stream, which can be before the run's settle has written it on the thread: while the
+    thread is busy and shows none, look again until the run has settled (langgraph-api's settle
+    barrier, with its timeout and pace)."""
+    deadline = time.monotonic() + INTERRUPT_SETTLE_TIMEOUT_SECONDS
+    while True:
+        try:
+            thread = await threads.get(thread_id, auth=auth)
+        except AegraError:
+            return set()  # a thread the first run.start creates
+        ids = {
+            item["id"] for items in (thread.interrupts or {}).values() for item in items
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+        }  # fmt: skip
+        if ids or thread.status != "busy" or time.monotonic() >= deadline:
+            return ids
+        await asyncio.sleep(INTERRUPT_SETTLE_POLL_SECONDS)
 
 
 async def _create(thread_id: str, runs: RunService, auth: RequestAuth, params: dict[str, Any],
