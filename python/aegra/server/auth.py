@@ -61,9 +61,10 @@ class AuthMiddleware:
         return is_open(scope)
 
 
-def get_request_auth(request: Request[Any, Any, Any]) -> RequestAuth:
-    """Litestar dependency `auth`. Missing means the middleware did not run: refuse rather than guess."""
-    request_auth = request.scope.get(SCOPE_KEY)
+def get_request_auth(scope: Scope) -> RequestAuth:
+    """Litestar dependency `auth`, for HTTP and WebSocket handlers alike (both have a `scope`).
+    Missing means the middleware did not run: refuse rather than guess."""
+    request_auth = scope.get(SCOPE_KEY)
     if request_auth is None:
         raise AuthError("Not authenticated")
     return cast(RequestAuth, request_auth)

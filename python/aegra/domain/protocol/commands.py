@@ -16,6 +16,7 @@ import msgspec
 
 from aegra.auth import RequestAuth
 from aegra.domain.protocol.session import PROTOCOL_MARKER
+from aegra.domain.protocol.subscriptions import SESSION_COMMANDS, Subscriptions, error
 from aegra.domain.runs.schemas import RunCreate
 from aegra.domain.runs.services import RunService
 from aegra.domain.threads.services import ThreadService
@@ -26,8 +27,24 @@ INTERRUPT_SETTLE_TIMEOUT_SECONDS = 5.0
 INTERRUPT_SETTLE_POLL_SECONDS = 0.05
 
 
-def error(command_id: Any, code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "id": command_id, "error": code, "message": message}
+def parse(raw: bytes | str) -> dict[str, Any]:
+    """A command (over HTTP, a request's body; over a WebSocket, a text frame), or the error envelope
+    that answers what is not one."""
+    try:
+        command = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return error(None, "invalid_argument", "Protocol commands must be valid JSON.")
+    if (
+        not isinstance(command, dict)
+        or type(command.get("id")) is not int
+        or not isinstance(command.get("method"), str)
+    ):
+        return error(
+            command.get("id") if isinstance(command, dict) else None,
+            "invalid_argument",
+            "Protocol commands must include an integer id and string method.",
+        )
+    return command
 
 
 async def handle(command: dict[str, Any], thread_id: str, runs: RunService, threads: ThreadService,
@@ -40,6 +57,8 @@ async def handle(command: dict[str, Any], thread_id: str, runs: RunService, thre
             return await _run_start(command_id, params, thread_id, runs, threads, auth)
         if method == "input.respond":
             return await _input_respond(command_id, params, thread_id, runs, threads, auth)
+        if method in SESSION_COMMANDS:  # over HTTP no connection holds a subscription (a WebSocket does)
+            return await Subscriptions().command(command)
     except AegraError as exc:
         code = {404: "no_such_run", 403: "permission_denied", 401: "permission_denied"}
         return error(command_id, code.get(exc.status_code, "invalid_argument"), exc.detail)

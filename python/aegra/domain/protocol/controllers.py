@@ -2,9 +2,9 @@
 
 - `POST /threads/{thread_id}/commands`: one command, JSON in, JSON out (commands.py);
 - `POST /threads/{thread_id}/stream/events`: SSE of the thread's protocol events, filtered by
-  `{"channels", "namespaces"?, "depth"?, "since"?}` (`since`: the last `seq` the client saw).
-
-The WebSocket transport (`transport="websocket"`) is not served yet (docs/compatibility.md).
+  `{"channels", "namespaces"?, "depth"?, "since"?}` (`since`: the last `seq` the client saw);
+- `WebSocket /threads/{thread_id}/stream/events`: both on one socket (socket.py); langgraph-sdk's
+  `transport="websocket"` sends its commands over HTTP and subscribes on the socket.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, Response, WebSocket, post, websocket
 from litestar.datastructures import State
 from litestar.response import Stream
 
 from aegra.auth import RequestAuth
 from aegra.domain.protocol import commands
-from aegra.domain.protocol.session import EventFilter, is_channel, numbered
+from aegra.domain.protocol.session import FilterError, numbered, parse_filter
+from aegra.domain.protocol.socket import ProtocolSocket
 from aegra.domain.protocol.stream import thread_events
 from aegra.domain.runs.broker import StreamEvent
 from aegra.domain.runs.services import RunService
@@ -29,47 +30,6 @@ from aegra.errors import BadRequest
 from aegra.serialization import dumps
 
 
-def event_filter(body: Any) -> tuple[EventFilter, int | None]:
-    """The filter a stream body asks for (400 for what is not one, as langgraph-api), and its `since`."""
-    if not isinstance(body, dict):
-        raise BadRequest("The body must be an object with `channels`")
-    channels = body.get("channels")
-    if not isinstance(channels, list) or not channels or not all(is_channel(c) for c in channels):
-        raise BadRequest(
-            "`channels` must be a non-empty list of values, updates, messages, tools, custom, lifecycle, input, "
-            "tasks, checkpoints or custom:<name>"
-        )
-    namespaces = body.get("namespaces")
-    if namespaces is not None and not (
-        isinstance(namespaces, list)
-        and all(isinstance(n, list) and all(isinstance(s, str) for s in n) for n in namespaces)
-    ):
-        raise BadRequest("`namespaces` must be a list of namespaces (lists of strings)")
-    depth, since = body.get("depth"), body.get("since")
-    for name, value in (("depth", depth), ("since", since)):
-        if value is not None and (type(value) is not int or value < 0):
-            raise BadRequest(f"`{name}` must be a non-negative integer")
-    return EventFilter(frozenset(channels), namespaces or None, depth), since
-
-
-def _command(raw: bytes) -> dict[str, Any]:
-    try:
-        command = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return commands.error(None, "invalid_argument", "The body is not JSON")
-    if (
-        not isinstance(command, dict)
-        or type(command.get("id")) is not int
-        or not isinstance(command.get("method"), str)
-    ):
-        return commands.error(
-            command.get("id") if isinstance(command, dict) else None,
-            "invalid_argument",
-            "Protocol commands must include an integer id and string method.",
-        )
-    return command
-
-
 class ProtocolController(Controller):
     path = "/threads/{thread_id:str}"
     tags = ["Thread Streaming"]
@@ -77,7 +37,7 @@ class ProtocolController(Controller):
     @post("/commands", status_code=200, summary="Send one command of the thread streaming protocol")
     async def command(self, request: Request[Any, Any, Any], runs: RunService, threads: ThreadService,
                       auth: RequestAuth, thread_id: str) -> Response[dict[str, Any]]:  # fmt: skip
-        command = _command(await request.body())
+        command = commands.parse(await request.body())
         if command.get("type") == "error":
             return Response(command, status_code=400)
         return Response(await commands.handle(command, thread_id, runs, threads, auth))
@@ -87,10 +47,11 @@ class ProtocolController(Controller):
     async def stream_events(self, request: Request[Any, Any, Any], runs: RunService, auth: RequestAuth,
                             state: State, thread_id: str) -> Stream:  # fmt: skip
         try:
-            body = msgspec.json.decode(await request.body())
+            wanted, since = parse_filter(msgspec.json.decode(await request.body()), "The stream body")
         except msgspec.DecodeError:
             raise BadRequest("The body is not JSON") from None
-        wanted, since = event_filter(body)
+        except FilterError as exc:
+            raise BadRequest(str(exc)) from None
         thread_uuid = await runs.existing_thread(thread_id, auth=auth)
         events = numbered(thread_events(runs, thread_uuid), wanted, since)
         body_events = _as_stream_events(events)
@@ -98,6 +59,13 @@ class ProtocolController(Controller):
             sse_stream(body_events, with_ids=True, keepalive=state.settings.keepalive_interval_secs),
             media_type="text/event-stream",
         )
+
+    @websocket("/stream/events")
+    async def stream_socket(self, socket: WebSocket[Any, Any, Any], runs: RunService, threads: ThreadService,
+                            auth: RequestAuth, thread_id: str) -> None:  # fmt: skip
+        """The protocol over a WebSocket: commands in, their answers and the thread's events out (socket.py)."""
+        await socket.accept()
+        await ProtocolSocket(socket, thread_id, runs, threads, auth).serve()
 
 
 async def _as_stream_events(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[StreamEvent]:

@@ -151,12 +151,50 @@ class RunSession:
         return {"type": "event", "event_id": f"{self.run_id}:{self._count}", "method": method, "params": params}
 
 
-async def numbered(events: AsyncIterator[dict[str, Any]], event_filter: EventFilter,
-                   since: int | None) -> AsyncIterator[dict[str, Any]]:  # fmt: skip
-    """Each event with its `seq` (its place in the whole sequence, filtered or not), filtered,
-    and only after `since`."""
+async def sequenced(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """Each event with its `seq`: its place in the whole sequence, whatever a stream then filters."""
     seq = 0
     async for event in events:
         seq += 1
-        if (since is None or seq > since) and event_filter.matches(event):
-            yield {**event, "seq": seq}
+        yield {**event, "seq": seq}
+
+
+def wanted(event: dict[str, Any], event_filter: EventFilter, since: int | None) -> bool:
+    """Whether a sequenced event goes to a stream with this filter that has seen up to `since`."""
+    return (since is None or event["seq"] > since) and event_filter.matches(event)
+
+
+async def numbered(events: AsyncIterator[dict[str, Any]], event_filter: EventFilter,
+                   since: int | None) -> AsyncIterator[dict[str, Any]]:  # fmt: skip
+    """The sequenced events one stream asked for: filtered, and only after `since`."""
+    async for event in sequenced(events):
+        if wanted(event, event_filter, since):
+            yield event
+
+
+class FilterError(ValueError):
+    """A stream filter that is not one (the SSE body answers 400, a socket's subscribe an error)."""
+
+
+def parse_filter(body: Any, subject: str) -> tuple[EventFilter, int | None]:
+    """The filter `{"channels", "namespaces"?, "depth"?, "since"?}` asks for, and its `since`.
+
+    `subject` names what carried it in the messages (langgraph-api's wording for the socket's
+    `subscription.subscribe`)."""
+    channels = body.get("channels") if isinstance(body, dict) else None
+    if not isinstance(channels, list) or not channels:
+        raise FilterError(f"{subject} requires a non-empty channels array.")
+    if not all(is_channel(channel) for channel in channels):
+        raise FilterError(f"{subject} received an unsupported channel.")
+    assert isinstance(body, dict)
+    namespaces = body.get("namespaces")
+    if namespaces is not None and not (
+        isinstance(namespaces, list)
+        and all(isinstance(n, list) and all(isinstance(s, str) for s in n) for n in namespaces)
+    ):
+        raise FilterError("`namespaces` must be a list of namespaces (lists of strings)")
+    depth, since = body.get("depth"), body.get("since")
+    for name, value in (("depth", depth), ("since", since)):
+        if value is not None and (type(value) is not int or value < 0):
+            raise FilterError(f"`{name}` must be a non-negative integer")
+    return EventFilter(frozenset(channels), namespaces or None, depth), since
