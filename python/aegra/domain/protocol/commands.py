@@ -32,7 +32,7 @@ def parse(raw: bytes | str) -> dict[str, Any]:
     that answers what is not one."""
     try:
         command = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: nested past what msgspec recurses into
         return error(None, "invalid_argument", "Protocol commands must be valid JSON.")
     if (
         not isinstance(command, dict)

@@ -59,6 +59,9 @@ class ProtocolSocket:
                 await self.subscriptions.send(await self._answer(text))
         except WebSocketDisconnect:
             pass
+        except Exception:  # a bug or a lost database: logged, and the client sees the socket end
+            logger.exception("protocol socket on thread %s failed", self.thread_id)
+            await self._close(INTERNAL_ERROR, "Internal error")
         finally:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

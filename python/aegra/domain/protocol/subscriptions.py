@@ -44,7 +44,7 @@ class _Node:
 class Subscriptions:
     def __init__(self, send: Send | None = None) -> None:
         self._send = send
-        self._filters: dict[str, EventFilter] = {}
+        self._filters: dict[str, tuple[EventFilter, int | None]] = {}  # by id: the filter and its `since`
         self._seen: deque[dict[str, Any]] = deque(maxlen=REPLAY_LIMIT)
         self._last_seq = 0
         self._tree: dict[tuple[str, ...], _Node] = {}
@@ -66,7 +66,7 @@ class Subscriptions:
             self._seen.append(event)
             self._last_seq = event["seq"]
             self._note_lifecycle(event)
-            if any(wanted(event, f, None) for f in self._filters.values()):
+            if any(wanted(event, f, since) for f, since in self._filters.values()):
                 await self._emit(event)
 
     async def command(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +107,7 @@ class Subscriptions:
             replay = [event for event in self._seen if wanted(event, event_filter, since)]
             for event in replay:
                 await self._emit(event)
-            self._filters[name] = event_filter
+            self._filters[name] = (event_filter, since)
         return self._success(command_id, {"subscription_id": name, "replayed_events": len(replay)})
 
     def _success(self, command_id: Any, result: dict[str, Any]) -> dict[str, Any]:
