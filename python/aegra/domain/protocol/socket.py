@@ -119,4 +119,5 @@ class ProtocolSocket:
 
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
-            await self.socket.close(code=code, reason=reason[:120])
+            # A close frame's reason holds at most 123 bytes.
+            await self.socket.close(code=code, reason=reason.encode()[:120].decode(errors="ignore"))
