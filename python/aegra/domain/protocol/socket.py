@@ -73,13 +73,13 @@ class ProtocolSocket:
         if message["type"] == "websocket.disconnect":
             return None
         text = message.get("text")
-        if text is None:
+        if not isinstance(text, str):
             await self._close(UNSUPPORTED_DATA, "Protocol commands are JSON text frames")
             return None
         if len(text) * 4 > MAX_MESSAGE_BYTES and len(text.encode()) > MAX_MESSAGE_BYTES:
             await self._close(MESSAGE_TOO_BIG, f"frame exceeds limit of {MAX_MESSAGE_BYTES} bytes")
             return None
-        return str(text)
+        return text
 
     async def _answer(self, text: str) -> dict[str, Any]:
         command = commands.parse(text)
