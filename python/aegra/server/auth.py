@@ -17,10 +17,11 @@ from typing import Any, cast
 from litestar import Request
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from aegra.auth import Authenticator, AuthError, RequestAuth
+from aegra.auth import ANONYMOUS, Authenticator, AuthError, RequestAuth
 from aegra.errors import AegraError
 from aegra.server.errors import send_error
 from aegra.server.mount_prefix import strip_root_path
+from aegra.telemetry import logs
 
 SCOPE_KEY = "aegra.auth"
 OPEN_PATHS = frozenset({"/ok", "/info", "/openapi.json", "/docs", "/ui", "/metrics"})
@@ -53,6 +54,8 @@ class AuthMiddleware:
             return
         scope[SCOPE_KEY] = request_auth  # type: ignore[literal-required]
         scope["user"] = request_auth.user  # `request.user` in Starlette and FastAPI custom routes
+        if request_auth.user is not ANONYMOUS:  # open access: no user to name
+            logs.add(user=request_auth.user.identity)  # on every line of the request, its access line too
         await self.app(scope, receive, send)
 
     def _is_open(self, scope: Scope) -> bool:

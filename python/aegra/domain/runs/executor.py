@@ -221,6 +221,8 @@ class Executor:
         ids = {"run_id": str(run.run_id), "thread_id": str(run.thread_id), "graph_id": configurable["graph_id"]}
         if configurable.get("assistant_id"):
             ids["assistant_id"] = str(configurable["assistant_id"])
+        if user := configurable.get("langgraph_auth_user_id"):
+            ids["user"] = str(user)  # who created the run, also when it runs later or elsewhere
         with logs.scope(**ids), tracing.run_span(run.run_id, ids["graph_id"], created_at=run.created_at,
                                                   attempt=run.attempt, parent=run.traceparent):  # fmt: skip
             await self._execute_traced(run)
