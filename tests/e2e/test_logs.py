@@ -18,7 +18,6 @@ from tests.support.postgres import database_for
 from tests.support.projects import graphs_project
 from tests.support.server import RunningServer, granian_server
 
-
 # `Authorization: User <name>` is user <name>.
 AUTH_FILE = """
 from langgraph_sdk import Auth
