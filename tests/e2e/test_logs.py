@@ -72,6 +72,8 @@ async def test_json_lines_carry_the_request_and_run_ids(json_server: RunningServ
     # Logged by the executor inside the run's task: the run's ids, and the creating request's.
     [in_run] = [line for line in lines if "failed: ValueError" in line["message"]]
     assert {key: in_run.get(key) for key in ids} == ids and in_run["graph_id"] == "failing"
+    # Logged once, with the graph's traceback (tests/e2e/test_error_logs.py checks the formats).
+    assert in_run["level"] == "ERROR" and "ValueError: deliberate failure" in in_run["exc_info"]
     assert any(line.get("logger") == "_granian" for line in lines), "Granian's own lines are JSON too"
 
 

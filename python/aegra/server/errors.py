@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERN
 from litestar.types import Scope, Send
 
 from aegra.errors import AegraError
+from aegra.telemetry.error_log import log_error
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def handle_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log_error(logger, "unhandled error on %s %s", request.method, request.url.path, exc=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "Internal server error")
 
 

@@ -8,6 +8,9 @@
   the response), set for every line logged while the request is handled (telemetry/logs.py), and
   one access line when it ends (`ACCESS_LOG`).
 - Traces (when OTEL_* turns them on): the request's span (telemetry/tracing.py).
+- Errors that escape the app (an API stream that fails after its response started, the user's
+  own custom routes): logged once here, with the request's ids and the traceback of what failed,
+  not of the task groups around it (telemetry/error_log.py); a 500 if nothing was sent yet.
 """
 
 from __future__ import annotations
@@ -19,13 +22,21 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from aegra.errors import AegraError
+from aegra.server.errors import send_error
 from aegra.telemetry import logs, metrics, tracing
+from aegra.telemetry.error_log import ErrorLogged, log_error, root_error
 
 OTHER = "<other>"
 REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID = 128
 
 access_logger = logging.getLogger("aegra.access")
+logger = logging.getLogger(__name__)
+
+
+class InternalError(AegraError):
+    status_code = 500
 
 
 class ObservedHttp:
@@ -34,6 +45,9 @@ class ObservedHttp:
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -42,12 +56,13 @@ class ObservedHttp:
         request_id = _request_id(scope)
         status = 500  # what the client gets if the app fails before it answers
         size = 0
+        started_response = False
         span = tracing.start_http_span(scope)
 
         async def observed_send(message: Message) -> None:
-            nonlocal status, size
+            nonlocal status, size, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
             elif message["type"] == "http.response.body":
                 size += len(message.get("body", b""))
@@ -57,6 +72,12 @@ class ObservedHttp:
         try:
             with tracing.use(span):
                 await self.app(scope, receive, observed_send)
+        except Exception as exc:
+            with tracing.use(span):
+                log_error(logger, "unhandled error on %s %s", method, scope["path"], exc=exc)
+            if started_response:
+                raise ErrorLogged(f"{method} {scope['path']}") from None
+            await send_error(scope, observed_send, InternalError("Internal server error"))
         finally:
             seconds = time.perf_counter() - started
             route = scope.get("path_template") or OTHER
@@ -71,6 +92,26 @@ class ObservedHttp:
                     )  # fmt: skip
             tracing.end_http_span(span, route, status)
             logs.end(token)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A failed startup or shutdown logged once (Litestar sends its traceback as the failure's
+        text, which Granian logs, then Granian logs the exception again)."""
+        started = False
+
+        async def quiet_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "lifespan.startup.complete"
+            if message["type"] in ("lifespan.startup.failed", "lifespan.shutdown.failed"):
+                message = {"type": message["type"], "message": ""}  # type: ignore[assignment]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, quiet_send)
+        except Exception as exc:
+            what = "stopping the server failed" if started else "the server could not start"
+            log_error(logger, "%s: %s", what, root_error(exc), exc=exc)
+            logs.flush()  # Granian ends the worker next
+            raise ErrorLogged(str(exc)) from None
 
 
 def _request_id(scope: Any) -> str:

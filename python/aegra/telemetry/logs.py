@@ -98,6 +98,17 @@ class JsonFormatter(_JsonFormatter):
         super().__init__(JSON_FIELDS, *args, **kwargs)
 
 
+def flush() -> None:
+    """Write out what waits in Litestar's logging queue now: a worker that fails to start is ended
+    by Granian with `sys.exit` in a child process, where no atexit handler stops the queue's thread,
+    and the one record that says why would be lost about half the time."""
+    for handler in logging.getLogger().handlers:
+        listener = getattr(handler, "listener", None)
+        if listener is not None and getattr(listener, "_thread", None) is not None:
+            listener.stop()  # processes every queued record, then joins its thread
+            listener.start()
+
+
 def formatter_config(log_format: str) -> dict[str, Any]:
     """The `formatters` entry of a logging dictConfig for LOG_FORMAT (`console` or `json`)."""
     cls = JsonFormatter if log_format == "json" else ConsoleFormatter

@@ -25,6 +25,7 @@ from aegra.domain.threads.snapshots import jsonable, thread_summary
 from aegra.graphs import GraphRegistry
 from aegra.serialization import dumps_lenient
 from aegra.telemetry import tracing
+from aegra.telemetry.error_log import log_error
 
 if TYPE_CHECKING:
     # Imported where used: langgraph.types pulls in LangSmith's tracing, a third of the server's startup.
@@ -105,7 +106,8 @@ class GraphRunner:
             if is_outage(exc):
                 raise  # not the run's failure: the executor gives it back for another try
             error = error_payload(exc)
-            logger.info("run %s failed: %s: %s", run_id, type(exc).__name__, exc)
+            # The graph's own error: once, with its traceback (the run's ids are on the record).
+            log_error(logger, "run %s failed: %s: %s", run_id, type(exc).__name__, exc, exc=exc)
             await publish("error", error)
             return Outcome("error", error)
 
