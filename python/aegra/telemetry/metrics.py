@@ -62,6 +62,29 @@ STREAMS_OPEN = Gauge(
     "aegra_run_streams_open", "Clients following a run's or a thread's stream now", multiprocess_mode="livesum"
 )
 
+# -- the queue and the leases of runs (domain/runs/queue.py; the leases matter on PostgreSQL) -----
+RUN_CLAIMS = Counter(
+    "aegra_run_claims_total", "Runs this process claimed from the queue, by kind: pending (waiting, "
+    "or given back) or taken_over (running elsewhere until its lease ran out: that process died or lost "
+    "the database)", ["kind"],
+)  # fmt: skip
+RUN_CLAIM_DURATION = Histogram(
+    "aegra_run_claim_duration_seconds", "Time of one claim transaction, whether it found a run or not",
+    buckets=LATENCY_BUCKETS,
+)  # fmt: skip
+LEASE_RENEWALS = Counter(
+    "aegra_run_lease_renewals_total", "Rounds renewing the leases of this process's runs, by result (ok, failed)",
+    ["result"],
+)  # fmt: skip
+LEASES_LOST = Counter(
+    "aegra_run_leases_lost_total", "Runs whose lease this process lost (another process may have taken them "
+    "over), by stage: executing (stopped here) or settling (its outcome not recorded)", ["stage"],
+)  # fmt: skip
+RUNS_GIVEN_BACK = Counter(
+    "aegra_runs_given_back_total", "Runs this process put back in the queue unfinished, by reason: handoff "
+    "(the server stopping) or outage (the database went away under it)", ["reason"],
+)  # fmt: skip
+
 # -- store ------------------------------------------------------------------------------------
 STORE_PUTS = Counter("aegra_store_puts_total", "Store items written (put or deleted)")
 STORE_SEARCHES = Counter("aegra_store_searches_total", "Store searches, semantic (with a query) or not", ["kind"])
@@ -136,6 +159,36 @@ def run_cancel(action: str) -> None:
 
 def runs_pending(count: int) -> None:
     RUNS_PENDING.set(count)
+
+
+def queue_started() -> None:
+    """Show the queue's and leases' counts from the start (0), not from their first event."""
+    for kind in ("pending", "taken_over"):
+        RUN_CLAIMS.labels(kind)
+    for result in ("ok", "failed"):
+        LEASE_RENEWALS.labels(result)
+    for stage in ("executing", "settling"):
+        LEASES_LOST.labels(stage)
+    for reason in ("handoff", "outage"):
+        RUNS_GIVEN_BACK.labels(reason)
+
+
+def run_claim(seconds: float, *, claimed: bool, taken_over: bool) -> None:
+    RUN_CLAIM_DURATION.observe(seconds)
+    if claimed:
+        RUN_CLAIMS.labels("taken_over" if taken_over else "pending").inc()
+
+
+def lease_renewal(ok: bool) -> None:
+    LEASE_RENEWALS.labels("ok" if ok else "failed").inc()
+
+
+def lease_lost(stage: str) -> None:
+    LEASES_LOST.labels(stage).inc()
+
+
+def run_given_back(reason: str) -> None:
+    RUNS_GIVEN_BACK.labels(reason).inc()
 
 
 @contextlib.contextmanager

@@ -178,6 +178,7 @@ class ClaimedRun(NamedTuple):
     cancel_requested: str | None = None  # a cancel asked before this process had the run
     created_at: datetime | None = None  # when it was created (or came due): its queue wait's start
     traceparent: str | None = None  # the creating request's span, for the run's trace to link to
+    taken_over: bool = False  # claimed while `running`: its process's lease ran out
 
 
 class Lease(NamedTuple):
@@ -199,7 +200,7 @@ async def claim_next(sql: Statements, now: datetime, lease: Lease, *, max_attemp
             continue
         await sql.execute(MARK_STARTED, {"claimed_run_id": run.run_id, "now": now, **lease.columns()})
         return ClaimedRun(run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1, run.cancel_requested,
-                          run.created_at, run.traceparent)  # fmt: skip
+                          run.created_at, run.traceparent, taken_over=run.status == "running")  # fmt: skip
     return None
 
 

@@ -99,6 +99,7 @@ class Executor:
         self._early_cancels: dict[uuid.UUID, tuple[str, float]] = {}
 
     async def start(self) -> None:
+        metrics.queue_started()
         await self.leases.recover()
         await self.queue.start(self._cancel_here)
         if self.concurrency:
@@ -190,11 +191,13 @@ class Executor:
 
     async def _claim(self) -> ClaimedRun | None:
         """Claim the next run in the slot just reserved; the slot is given back if there is none."""
-        now = datetime.now(UTC)
+        now, began = datetime.now(UTC), time.perf_counter()
         try:
             async with self.db.write() as sql:
                 claimed = await self.queue.claim(sql, now, self.leases.lease())
                 self._next_due = await runs.next_due(sql, now) if claimed is None else None
+            metrics.run_claim(time.perf_counter() - began, claimed=claimed is not None,
+                              taken_over=claimed is not None and claimed.taken_over)  # fmt: skip
         except Exception as exc:
             logger.error("claiming the next run failed (not claiming for %gs): %s", CLAIM_RETRY_SECONDS, exc)
             claimed, self._next_due = None, now
@@ -252,6 +255,7 @@ class Executor:
                 self._launch(claimed)
             if settled is None:
                 ended = False  # another process took the run over: its stream goes on there
+                metrics.lease_lost("settling")
                 return
             metrics.run_finished(graph_id, settled.status, time.monotonic() - started)
             if settled.thread_busy:
@@ -321,6 +325,7 @@ class Executor:
         """A run this process stops without ending it: back to the queue for another process
         (HANDOFF) or another try (OUTAGE), or already someone else's (LEASE_LOST)."""
         if why == LEASE_LOST:
+            metrics.lease_lost("executing")
             logger.warning("run %s stopped here: its lease ran out and another process may have it", run_id)
             return
         try:
@@ -334,6 +339,7 @@ class Executor:
             logger.warning("run %s: not given back (%s); it is taken over when its lease runs out", run_id, exc)
             return
         if released:
+            metrics.run_given_back(why)
             logger.info("run %s given back to the queue (%s)", run_id, why)
             self.wake()
 

@@ -27,6 +27,7 @@ from aegra.db.engine import Database
 from aegra.db.statements import Statements
 from aegra.db.tables import runs
 from aegra.db.tables.runs import ClaimedRun, Lease
+from aegra.telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +226,9 @@ class PostgresLeases:
                 async with self.db.write() as sql:
                     await runs.renew_leases(sql, self.owner, list(running()), lease.expires_at)  # type: ignore[arg-type]
                 renewed = datetime.now(UTC)
+                metrics.lease_renewal(ok=True)
             except Exception as exc:
+                metrics.lease_renewal(ok=False)
                 logger.error("renewing this process's run leases failed: %s", exc)
                 if datetime.now(UTC) - renewed > timedelta(seconds=self.seconds * 0.9):
                     logger.error("the leases of this process's runs ran out; stopping them for another process")
