@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
 
     # Before anything imports prometheus_client: the workers inherit it and count in files there.
     metrics_directory, owned = exposition.prepare_directory()
+    if args.metrics_port:  # also before Granian's Server is made: it takes the workers' environment then
+        exposition.announce_port(args.metrics_port)
 
     reload_options = {}
     if args.reload:

@@ -23,6 +23,7 @@ from aegra.domain.assistants.services import AssistantService
 from aegra.domain.crons.scheduler import CronScheduler
 from aegra.domain.crons.services import CronService
 from aegra.domain.mcp.services import McpService
+from aegra.domain.runs import pending_gauge
 from aegra.domain.runs.broker import Broker, InProcessBroker
 from aegra.domain.runs.execution import GraphRunner
 from aegra.domain.runs.executor import Executor
@@ -191,7 +192,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.resources = resources
         metrics.worker_started()
         tune_garbage_collector()
-        yield
+        async with pending_gauge.refreshing(resources.db):  # for --metrics-port
+            yield
     tracing.shutdown()
 
 

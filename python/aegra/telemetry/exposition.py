@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Set by the main process for its workers when it serves `--metrics-port` (domain/runs/pending_gauge.py).
+SEPARATE_PORT_ENV = "AEGRA_METRICS_PORT"
 _PID_IN_NAME = re.compile(r"_(\d+)\.db$")
 
 
@@ -81,6 +83,15 @@ def latest() -> tuple[bytes, str]:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     return generate_latest(registry()), CONTENT_TYPE_LATEST
+
+
+def announce_port(port: int) -> None:
+    """Before the workers start: they keep the figures only they can make fresh for that port."""
+    os.environ[SEPARATE_PORT_ENV] = str(port)
+
+
+def separate_port() -> bool:
+    return bool(os.environ.get(SEPARATE_PORT_ENV))
 
 
 def serve_port(host: str, port: int) -> None:

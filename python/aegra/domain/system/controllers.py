@@ -12,9 +12,9 @@ from litestar import Controller, Request, Response, get
 from aegra import __version__, vec
 from aegra.config import Settings
 from aegra.db.engine import Database
-from aegra.db.tables import runs
+from aegra.domain.runs import pending_gauge
 from aegra.domain.system import openapi
-from aegra.telemetry import exposition, metrics
+from aegra.telemetry import exposition
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ class MetricsController(Controller):
     @get("/metrics", include_in_schema=False)
     async def metrics(self, db: Database) -> Response[bytes]:
         try:
-            async with db.read() as sql:
-                metrics.runs_pending(await runs.count_pending(sql))
+            await pending_gauge.count_now(db)
         except Exception as exc:  # the rest of the figures are worth having without the database
             logger.warning("metrics: runs pending not counted: %s", exc)
         body, content_type = exposition.latest()
