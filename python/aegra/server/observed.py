@@ -102,7 +102,7 @@ class ObservedHttp:
             nonlocal started
             started = started or message["type"] == "lifespan.startup.complete"
             if message["type"] in ("lifespan.startup.failed", "lifespan.shutdown.failed"):
-                message = {"type": message["type"], "message": ""}  # type: ignore[assignment]
+                message = {"type": message["type"], "message": ""}
             await send(message)
 
         try:
