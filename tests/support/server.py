@@ -96,12 +96,15 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def wait_until_ready(server: RunningServer, timeout: float) -> None:
+    """Until the app answers readiness (`/ok?check_db=1`): plain `/ok` answers as soon as the worker
+    accepts, while the app may still be loading behind it (server/warm_start.py)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()}")
         try:
-            if httpx.get(f"{server.url}/ok", timeout=1).status_code == 200:
+            remaining = max(1.0, deadline - time.monotonic())
+            if httpx.get(f"{server.url}/ok", params={"check_db": "1"}, timeout=remaining).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     from granian.log import LogLevels
     from granian.server import Server
 
-    from aegra.server.worker_app import load_app
+    from aegra.server.warm_start import warming_app
     from aegra.telemetry import exposition
 
     # Before anything imports prometheus_client: the workers inherit it and count in files there.
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
             "reload_ignore_worker_failure": True,
         }
     server = Server(
-        "aegra.server.app:create_app",  # a label: `load_app` below imports the app
+        "aegra.server.app:create_app",  # a label: `warming_app` below imports the app
         address=args.host,
         port=args.port,
         interface=Interfaces.ASGI,
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         fetcher = subprocess.Popen([sys.executable, "-m", "aegra.local_models", args.fetch_model])
         server.on_shutdown(partial(_stop, fetcher))
     os.register_at_fork(after_in_child=_worker_signals)
-    server.serve(target_loader=partial(load_app, dev=args.reload), wrap_loader=False)
+    server.serve(target_loader=partial(warming_app, dev=args.reload), wrap_loader=False)
 
 
 def _granian_log_config() -> dict[str, object] | None:
