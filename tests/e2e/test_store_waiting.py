@@ -28,6 +28,7 @@ UNINDEXED = "X-Aegra-Unindexed"
 # The user's embed function: unreachable until the flag file exists; one text it always refuses.
 EMBED_FILE = """
 import os
+import time
 from pathlib import Path
 
 from tests.support.tiny_model import embed as hashing_embed
@@ -38,6 +39,15 @@ def embed(texts):
         raise ConnectionError("the embedding service cannot be reached")
     if any("poison" in text for text in texts):
         raise ValueError("this text is refused by the embedding service")
+    if os.environ.get("AEGRA_TEST_EMBED_LOG"):  # which process embedded what (one line a text)
+        log_path = os.environ["AEGRA_TEST_EMBED_LOG"]
+        if any(text.startswith("item ") for text in texts):  # a batch of items (not a probe, a query)
+            with open(log_path, "a") as log:
+                log.write(f"{os.getpid()}\\tclaimed\\n")
+            while Path(log_path + ".hold").exists():  # the test holds every batch until both hosts have one
+                time.sleep(0.05)
+        with open(log_path, "a") as log:
+            log.write("".join(f"{os.getpid()}\\t{text}\\n" for text in texts))
     return hashing_embed(texts)
 """
 FACTS = {
@@ -179,3 +189,46 @@ def test_fastembed_offline_without_its_model_saves_puts_and_indexes_them_once_th
         wait_for("the model to be found and the items embedded", lambda: unindexed(server.url, space) == 0)
         # (The tiny model's vectors are all zeros: no meaningful score; the vectors are what counts.)
         assert vectors_under(database_url, ".".join(space)) == {"ui", "pet", "work"}
+
+
+@pytest.mark.postgres
+def test_two_hosts_embed_the_waiting_items_together_each_once_none_lost(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two `aegra serve` processes on one PostgreSQL database, both with items waiting: their
+    background embedders share the marks (a claim per batch, SKIP LOCKED), both embedding at the
+    same time, and every item ends up embedded, by one of them, once."""
+    database_url = create_database(pgvector_server(request.config))
+    env, flag = user_function_project(tmp_path, database_url)
+    embed_log = tmp_path / "embedded.log"
+    env["AEGRA_TEST_EMBED_LOG"] = str(embed_log)
+    space = ["shared", uuid.uuid4().hex[:8]]
+    texts = {f"k{n:03d}": f"item {n} of the shared list" for n in range(200)}  # three claims of 64, and more
+    with granian_server(tmp_path, env) as first, granian_server(tmp_path, env) as second:
+        hosts = [first.url, second.url]
+        for n, (key, text) in enumerate(texts.items()):
+            put(hosts[n % 2], space, key, text)
+        assert unindexed(first.url, space) == len(texts)
+        hold = Path(f"{embed_log}.hold")
+        hold.touch()
+        flag.touch()
+        # Each host's background embedder claims a batch and is held in the embed call: two claims
+        # at once, which must not overlap.
+        wait_for("both hosts to hold a batch", lambda: len(set(claims(embed_log))) == 2, timeout=120)
+        hold.unlink()
+        for url in hosts:
+            wait_for("every waiting item to be embedded", lambda url=url: unindexed(url, space) == 0)
+    assert vectors_under(database_url, ".".join(space)) == set(texts), "none lost"
+    lines = [line.split("\t", 1) for line in embed_log.read_text().splitlines()]
+    embedded = [text for _, text in lines if text.startswith("item ")]
+    assert len(set(claims(embed_log))) == 2
+    twice = sorted({text for text in embedded if embedded.count(text) > 1})
+    assert not twice, f"embedded more than once: {twice[:5]}"
+    assert sorted(embedded) == sorted(texts.values())
+
+
+def claims(embed_log: Path) -> list[str]:
+    """The processes that began embedding a batch of items, one entry a batch."""
+    if not embed_log.exists():
+        return []
+    return [line.split("\t")[0] for line in embed_log.read_text().splitlines() if line.endswith("\tclaimed")]

@@ -109,8 +109,12 @@ class WarmingApp:
 
     async def _fail(self, exc: BaseException) -> None:
         assert self._ready is not None
-        logger.error("The app failed to start: %s", exc, exc_info=exc)
-        self._app = UnavailableApp(f"the server failed to start: {exc}")
+        if isinstance(exc, StartupFailed):  # the app's message holds its traceback already
+            logger.error("ASGI lifespan startup failed: %s", exc)
+        else:
+            logger.error("The app failed to load: %s", exc, exc_info=exc)
+        why = next((line.strip() for line in reversed(str(exc).splitlines()) if line.strip()), type(exc).__name__)
+        self._app = UnavailableApp(f"the server failed to start: {why}")
         self._ready.set()
         await asyncio.sleep(0.2)  # the requests that were waiting get their answer
         logging.shutdown()
@@ -124,6 +128,10 @@ def _is_liveness(scope: dict[str, Any]) -> bool:
         return False
     query = scope.get("query_string", b"")
     return not query or query in (b"check_db=0", b"check_db=false")
+
+
+class StartupFailed(RuntimeError):
+    """The app answered `lifespan.startup.failed` (its message: the error, often a traceback)."""
 
 
 class _Lifespan:
@@ -147,7 +155,7 @@ class _Lifespan:
             raise RuntimeError(f"the app ended its lifespan without answering {message}")
         reply = answer.result()
         if reply["type"].endswith(".failed"):
-            raise RuntimeError(reply.get("message") or f"lifespan {message} failed")
+            raise StartupFailed(reply.get("message") or f"lifespan {message} failed")
 
     async def startup(self) -> None:
         await self._exchange("startup")
