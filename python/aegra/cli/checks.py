@@ -63,6 +63,17 @@ def load_checked_settings(config: Path | None, env_file: Path | None) -> tuple[S
     return settings, registry, env
 
 
+def load_server_settings(config: Path | None, env_file: Path | None) -> tuple[Settings, dict[str, str]]:
+    """Settings and the environment for the server process, without importing the graphs: the
+    server's worker imports them and reports a broken one in one line itself (LangGraph's import
+    alone takes a second, which `aegra dev` would pay before starting)."""
+    env = cli_environment(config, env_file)
+    with user_errors():
+        settings = load_settings(env)
+    env["AEGRA_CONFIG"] = str(settings.config_path)
+    return settings, env
+
+
 def load_checked_config(config: Path | None, env_file: Path | None) -> Settings:
     """The settings alone (no graph is imported), or click's one-line error."""
     with user_errors():

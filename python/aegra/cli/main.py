@@ -11,12 +11,17 @@ import importlib
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from aegra import __version__
-from aegra.cli.checks import check_port_free, check_postgres_reachable, load_checked_settings, migrate_postgres
+from aegra.cli.checks import (
+    check_port_free,
+    check_postgres_reachable,
+    load_checked_settings,
+    load_server_settings,
+    migrate_postgres,
+)
 from aegra.cli.granian import exec_granian, granian_argv
 from aegra.cli.init import create_project, init
 from aegra.cli.models import cache_state, download_model_option, offer_download
@@ -32,9 +37,6 @@ from aegra.cli.reload import watch_rules
 from aegra.config import CONFIG_FILE_NAMES, DatabaseSettings, Settings
 from aegra.config_schema import HttpConfig
 from aegra.local_models import fastembed_model
-
-if TYPE_CHECKING:
-    from aegra.graphs import GraphRegistry
 
 
 class LazyGroup(click.Group):
@@ -138,7 +140,7 @@ def worker(host: str, port: int | None, workers: int, metrics_port: int | None, 
 def run_production(host: str, port: int | None, workers: int, config: Path | None, env_file: Path | None, *,
                    role: str, metrics_port: int | None = None) -> None:  # fmt: skip
     """`aegra serve` and `aegra worker`: Granian without reload, in the given role (AEGRA_ROLE)."""
-    settings, registry, env = load_checked_settings(config, env_file)
+    settings, env = load_server_settings(config, env_file)
     if settings.database.backend == "sqlite" and (workers > 1 or role != "all"):
         what = f"--workers {workers}" if workers > 1 else ("aegra worker" if role == "worker" else "--no-execute")
         raise click.ClickException(
@@ -152,7 +154,7 @@ def run_production(host: str, port: int | None, workers: int, config: Path | Non
     check_port_free(host, port)
     if metrics_port:
         check_port_free(host, metrics_port)
-    _announce(settings, registry, host, port, console=role != "worker")
+    _announce(settings, host, port, console=role != "worker")
     argv = granian_argv(host=host, port=port, workers=workers, log_level=settings.log_level, metrics_port=metrics_port)
     exec_granian(argv, {**env, "AEGRA_ROLE": role})
 
@@ -175,12 +177,12 @@ def validate(config: Path | None, env_file: Path | None) -> None:
 
 
 def run_dev(*, host: str | None, port: int | None, config: Path | None, env_file: Path | None, reload: bool) -> None:
-    settings, registry, env = load_checked_settings(config, env_file)
+    settings, env = load_server_settings(config, env_file)
     prepare_database(settings.database, migrate=True)
     host = host or settings.host
     port = port or settings.port
     check_port_free(host, port)
-    _announce(settings, registry, host, port)
+    _announce(settings, host, port)
     watch = watch_rules(settings, env) if reload else None
     index = settings.config.store.index if settings.config.store else None
     # A missing embedding model is fetched in the background (if missing), not by the first write.
@@ -198,13 +200,13 @@ def prepare_database(database: DatabaseSettings, *, migrate: bool) -> None:
         click.echo(f"PostgreSQL schema: {migrate_postgres(database)} (head)")
 
 
-def _announce(settings: Settings, registry: GraphRegistry, host: str, port: int, *, console: bool = True) -> None:
+def _announce(settings: Settings, host: str, port: int, *, console: bool = True) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     http = settings.config.http or HttpConfig()
     base = f"http://{shown}:{port}{(http.mount_prefix or '').rstrip('/')}"
     click.echo(f"Aegra {__version__}")
     click.echo(f"  config:   {settings.config_path}")
-    click.echo(f"  graphs:   {', '.join(registry.graph_ids) or '(none)'}")
+    click.echo(f"  graphs:   {', '.join(settings.config.graph_specs()) or '(none)'}")
     click.echo(f"  database: {settings.database.describe()}")
     click.echo(f"  API:      {base}")
     click.echo(f"  Docs:     {base}/docs")

@@ -109,7 +109,13 @@ class WarmingApp:
 
     async def _fail(self, exc: BaseException) -> None:
         assert self._ready is not None
-        if isinstance(exc, StartupFailed):  # the app's message holds its traceback already
+        from aegra.config import ConfigError
+
+        user_error = _first(exc, ConfigError)
+        if user_error is not None:  # the user's mistake (a graph that fails to import...): one line
+            exc = user_error
+            logger.error("%s", exc)
+        elif isinstance(exc, StartupFailed):  # the app's message holds its traceback already
             logger.error("ASGI lifespan startup failed: %s", exc)
         else:
             logger.error("The app failed to load: %s", exc, exc_info=exc)
@@ -121,6 +127,18 @@ class WarmingApp:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)
+
+
+def _first(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+    """`exc`, its cause or one of the exceptions it groups that is a `kind`, if any."""
+    if exc is None or isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first(inner, kind)
+            if found is not None:
+                return found
+    return _first(exc.__cause__, kind)
 
 
 def _is_liveness(scope: dict[str, Any]) -> bool:
@@ -155,7 +173,10 @@ class _Lifespan:
             raise RuntimeError(f"the app ended its lifespan without answering {message}")
         reply = answer.result()
         if reply["type"].endswith(".failed"):
-            raise StartupFailed(reply.get("message") or f"lifespan {message} failed")
+            # The app raises what failed after answering: keep it, the message is its traceback.
+            await asyncio.wait([self._task], timeout=1.0)
+            cause = self._task.exception() if self._task.done() and not self._task.cancelled() else None
+            raise StartupFailed(reply.get("message") or f"lifespan {message} failed") from cause
 
     async def startup(self) -> None:
         await self._exchange("startup")
