@@ -17,10 +17,11 @@ from tests.support.projects import write_project
 from tests.support.tiny_model import build_onnx_model
 
 # Not needed to answer /ok: LangGraph's runtime (and LangSmith's tracing under it), the SDK (auth),
-# httpx (webhooks; it drags rich and pygments along), fastembed and onnxruntime (the store's model).
+# httpx (webhooks; it drags rich and pygments along), fastembed and onnxruntime (the store's model),
+# croniter (its import runs `file` on the interpreter), psycopg (PostgreSQL's checkpointer only).
 DEFERRED = [
     "langgraph.pregel", "langgraph.types", "langsmith", "langgraph_sdk", "httpx", "rich", "pygments",
-    "fastembed", "onnxruntime",
+    "fastembed", "onnxruntime", "croniter", "psycopg",
 ]  # fmt: skip
 
 SCRIPT = """

@@ -4,8 +4,9 @@ retried, not failed: the database will be back (docs/scaling.md)."""
 
 from __future__ import annotations
 
+import sys
+
 import asyncpg
-import psycopg
 
 from aegra.errors import Unavailable
 
@@ -27,7 +28,10 @@ def is_outage(exc: BaseException) -> bool:
     """Whether `exc` says the database could not be reached (not that a statement was wrong)."""
     if isinstance(exc, (Unavailable, *ASYNCPG_CONNECTION_ERRORS)):
         return True
-    if isinstance(exc, psycopg.OperationalError):
+    # psycopg is imported by LangGraph's PostgreSQL checkpointer and store, only on PostgreSQL (its
+    # import is ~0.15 s of a SQLite server's startup): an error of it exists only once it is.
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.OperationalError):
         state = exc.sqlstate
         return state is None or state.startswith("08") or state in _LOST_STATES
     return False

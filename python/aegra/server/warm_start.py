@@ -86,10 +86,9 @@ class WarmingApp:
         try:
             app = self._load()
         except BaseException as exc:  # handed to the loop, which reports it
-            error = exc
-            loop.call_soon_threadsafe(lambda: imported.done() or imported.set_exception(error))
+            loop.call_soon_threadsafe(_settle, imported, None, exc)
         else:
-            loop.call_soon_threadsafe(lambda: imported.done() or imported.set_result(app))
+            loop.call_soon_threadsafe(_settle, imported, app, None)
 
     async def _warm_up(self, imported: asyncio.Future[Any], state: Any) -> None:
         assert self._ready is not None
@@ -127,6 +126,15 @@ class WarmingApp:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # cancelled: the server stopped during the import
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _first(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:

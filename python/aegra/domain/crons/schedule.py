@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from aegra.errors import Invalid
 
 FIELDS = 5
@@ -20,6 +18,8 @@ FIELDS = 5
 def check_schedule(schedule: str) -> str:
     # croniter also takes a sixth (seconds) field and `@daily`-style names; the API promises the
     # five standard fields, and a per-second schedule would keep a worker busy doing nothing else.
+    from croniter import croniter  # here: its import runs `file` on the interpreter (platform.architecture)
+
     if len(schedule.split()) != FIELDS or not croniter.is_valid(schedule):
         raise Invalid(
             f"Invalid cron schedule: {schedule!r}. Use the standard cron format "
@@ -47,5 +47,7 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 def next_run_date(schedule: str, after: datetime, timezone: str | None = None) -> datetime:
     """The first time strictly after `after` that `schedule` fires, in UTC."""
+    from croniter import croniter
+
     base = after.astimezone(ZoneInfo(timezone) if timezone else UTC)
     return croniter(schedule, base).get_next(datetime).astimezone(UTC)
