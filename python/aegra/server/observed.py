@@ -111,7 +111,7 @@ class ObservedHttp:
             what = "stopping the server failed" if started else "the server could not start"
             log_error(logger, "%s: %s", what, root_error(exc), exc=exc)
             logs.flush()  # Granian ends the worker next
-            raise ErrorLogged(str(exc)) from None
+            raise ErrorLogged(str(root_error(exc))) from None  # its text: what requests waiting are told
 
 
 def _request_id(scope: Any) -> str:

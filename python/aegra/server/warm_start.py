@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any
 
 from aegra.server.worker_app import UnavailableApp, load_app
+from aegra.telemetry.error_log import ErrorLogged
 
 logger = logging.getLogger("aegra.server")
 
@@ -110,8 +111,10 @@ class WarmingApp:
         assert self._ready is not None
         from aegra.config import ConfigError
 
-        user_error = _first(exc, ConfigError)
-        if user_error is not None:  # the user's mistake (a graph that fails to import...): one line
+        logged, user_error = _first(exc, ErrorLogged), _first(exc, ConfigError)
+        if logged is not None:  # the app's own lifespan logged it (server/observed.py)
+            exc = logged
+        elif user_error is not None:  # the user's mistake (a graph that fails to import...): one line
             exc = user_error
             logger.error("%s", exc)
         elif isinstance(exc, StartupFailed):  # the app's message holds its traceback already
