@@ -271,3 +271,25 @@ async def test_a_pending_runs_insert_carries_its_notify(db: Database) -> None:
         assert heard.empty()
     finally:
         await listener.close()
+
+
+async def test_a_claim_says_when_it_takes_a_run_over(db: Database) -> None:
+    """A running run whose lease ran out is claimed as a takeover (the claims metric's `kind`);
+    the claim's RETURNING sees only the new row, so the old status comes from its subquery."""
+    if db.backend != "postgres":
+        pytest.skip("on SQLite leases never run out (one process owns the file)")
+    now = datetime.now(UTC)
+    stale, fresh = await _new_thread(db, status="busy"), await _new_thread(db, status="busy")
+    lost, queued = uuid.uuid4(), uuid.uuid4()
+    async with db.write() as sql:
+        await runs.insert(sql, {"run_id": lost, "thread_id": stale, "assistant_id": uuid.uuid4(), "status": "running",
+                                "attempt": 1, "created_at": now - timedelta(seconds=2), "lease_owner": "gone",
+                                "lease_expires_at": now - timedelta(seconds=1)})  # fmt: skip
+        await runs.insert(sql, {"run_id": queued, "thread_id": fresh, "assistant_id": uuid.uuid4(),
+                                "status": "pending", "created_at": now - timedelta(seconds=1)})  # fmt: skip
+    lease = runs.Lease("host-a", now + timedelta(seconds=30))
+    async with db.write() as sql:
+        first = await runs.claim_next(sql, now, lease, max_attempts=3)
+        second = await runs.claim_next(sql, now, lease, max_attempts=3)
+    assert (first.run_id, first.attempt, first.taken_over) == (lost, 2, True)
+    assert (second.run_id, second.attempt, second.taken_over) == (queued, 1, False)
