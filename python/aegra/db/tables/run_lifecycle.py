@@ -43,12 +43,11 @@ def _for_creation(thread: Select[Any]) -> Select[Any]:
 
 
 FOR_CREATION = Prepared(_for_creation(threads.FOR_RUN_SELECT))
-_AssistantForRun: Any = collections.namedtuple(
-    "_AssistantForRun", [column.name for column in assistants.FOR_RUN_SELECT.selected_columns]
-)
-_ThreadForRun: Any = collections.namedtuple(
-    "_ThreadForRun", [column.name for column in threads.FOR_RUN_SELECT.selected_columns]
-)
+# The two halves' rows, named as their tables' modules name them (built from the statements).
+_ASSISTANT_FIELDS = [column.name for column in assistants.FOR_RUN_SELECT.selected_columns]
+_THREAD_FIELDS = [column.name for column in threads.FOR_RUN_SELECT.selected_columns]
+_AssistantForRun: Any = collections.namedtuple("_AssistantForRun", _ASSISTANT_FIELDS)  # type: ignore[misc]
+_ThreadForRun: Any = collections.namedtuple("_ThreadForRun", _THREAD_FIELDS)  # type: ignore[misc]
 
 
 class Sources(NamedTuple):
