@@ -26,11 +26,10 @@ INSERT_VERSION = FullInsert(_versions)
 _ROW = select_rows(_assistants)
 _BY_ID = _ROW.where(_a.assistant_id == bindparam("assistant_id"))
 BY_ID = Prepared(_BY_ID)
-# What a run is built from: only these columns.
-FOR_RUN = Prepared(
-    select(_a.assistant_id, _a.graph_id, _a.config, _a.context, _a.metadata)
-    .where(_a.assistant_id == bindparam("assistant_id"))
-)  # fmt: skip
+# What a run is built from: only these columns (run_lifecycle.FOR_CREATION reads it with the run's thread).
+FOR_RUN_SELECT = select(_a.assistant_id, _a.graph_id, _a.config, _a.context, _a.metadata).where(
+    _a.assistant_id == bindparam("assistant_id")
+)
 _VERSION_FIELDS = ("graph_id", "name", "description", "config", "context", "metadata")
 
 
@@ -40,11 +39,6 @@ async def get(sql: Statements, assistant_id: uuid.UUID, allowed_by: Filter | Non
         return await sql.first(BY_ID, {"assistant_id": assistant_id})
     statement = _BY_ID.where(*allowed(_a.metadata, allowed_by, sql.dialect))
     return await sql.first(statement, {"assistant_id": assistant_id})
-
-
-async def for_run(sql: Statements, assistant_id: uuid.UUID) -> Any | None:
-    """`assistant_id, graph_id, config, context, metadata`, in the run's own transaction."""
-    return await sql.first(FOR_RUN, {"assistant_id": assistant_id})
 
 
 async def insert(sql: Statements, values: dict[str, Any]) -> None:

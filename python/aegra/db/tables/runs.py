@@ -16,7 +16,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, String, and_, bindparam, case, delete, exists, func, or_, select, true, update
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from aegra.db.models import Run, Thread, in_flight, table
 from aegra.db.statements import FullInsert, Prepared, Statements, select_rows
@@ -46,6 +60,7 @@ async def count_pending(sql: Statements) -> int:
 
 
 async def insert(sql: Statements, values: dict[str, Any]) -> None:
+    """A new run (a run's creation goes through run_lifecycle.create, which also marks its thread)."""
     await sql.insert(INSERT, values)
 
 
@@ -133,34 +148,70 @@ async def end_pending(sql: Statements, run_id: uuid.UUID, *, delete_it: bool, no
 # -- the queue ---------------------------------------------------------------------------------
 
 # The claim: the oldest due pending run whose thread runs nothing, or a running run whose lease
-# ran out (its process died). On SQLite the caller's write transaction (BEGIN IMMEDIATE) makes it
-# atomic, and leases never run out (one process owns the file). On PostgreSQL SKIP LOCKED lets
-# several processes claim different runs at once; locking the run's thread row as well keeps two
-# of them from claiming two runs of one thread in the same instant (the second skips the run,
-# and finds the thread busy once the first commits). SQLite compiles FOR UPDATE away.
+# ran out (its process died), marked `running` under the claimer's lease in one statement
+# (`UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`: on PostgreSQL a
+# separate SELECT and UPDATE cost the claim a round trip more). On SQLite the caller's write
+# transaction (BEGIN IMMEDIATE) makes it atomic, and leases never run out (one process owns the
+# file). On PostgreSQL SKIP LOCKED lets several processes claim different runs at once; locking
+# the run's thread row as well keeps two of them from claiming two runs of one thread in the same
+# instant (the second skips the run, and finds the thread busy once the first commits). SQLite
+# compiles FOR UPDATE away. A run taken over `max_attempts` times already ends `error` in the
+# same statement instead (`given_up`), and the caller releases its thread and claims again.
 _CLAIMED_COLUMNS = (_r.run_id, _r.thread_id, _r.kwargs, _r.attempt, _r.status, _r.cancel_requested, _r.created_at,
                     _r.traceparent)  # fmt: skip
+_queued = _runs.alias("queued")
+_q = _queued.c
 _busy_threads = select(_r.thread_id).where(in_flight(_r.status), _r.status == "running")
-NEXT_CLAIMABLE = Prepared(
-    select(*_CLAIMED_COLUMNS)
-    .join_from(_runs, _threads_table, _threads.thread_id == _r.thread_id)
+_NEXT_CLAIMABLE = (
+    select(_q.run_id, _q.status.label("previous_status"))
+    .join_from(_queued, _threads_table, _threads.thread_id == _q.thread_id)
     .where(
-        in_flight(_r.status),
+        in_flight(_q.status),
         or_(
-            and_(_r.status == "pending", _r.created_at <= bindparam("now"), _r.thread_id.not_in(_busy_threads)),
-            and_(_r.status == "running", _r.lease_expires_at < bindparam("now")),
+            and_(_q.status == "pending", _q.created_at <= bindparam("now"), _q.thread_id.not_in(_busy_threads)),
+            and_(_q.status == "running", _q.lease_expires_at < bindparam("now")),
         ),
     )
-    .order_by(_r.created_at, _r.run_id)
+    .order_by(_q.created_at, _q.run_id)
     .limit(1)
-    .with_for_update(skip_locked=True, of=[_runs, _threads_table])
+    .with_for_update(skip_locked=True, of=[_queued, _threads_table])
 )
-MARK_STARTED = Prepared(
-    update(_runs)
-    .where(_r.run_id == bindparam("claimed_run_id"))
-    .values(status="running", started_at=bindparam("now"), updated_at=bindparam("now"), attempt=_r.attempt + 1,
-            lease_owner=bindparam("lease_owner"), lease_expires_at=bindparam("lease_expires_at"))
-)  # fmt: skip
+_given_up = _r.attempt >= bindparam("max_attempts")
+
+
+def _unless_given_up(claimed: Any, given_up: Any) -> Any:
+    return case((_given_up, given_up), else_=claimed)
+
+
+def _claim(claimed_run_id: Any) -> Any:
+    return (
+        update(_runs)
+        .where(_r.run_id == claimed_run_id)
+        .values(
+            status=_unless_given_up("running", "error"),
+            started_at=_unless_given_up(bindparam("now"), _r.started_at),
+            updated_at=bindparam("now"),
+            attempt=_unless_given_up(_r.attempt + 1, _r.attempt),
+            lease_owner=_unless_given_up(bindparam("lease_owner", type_=String), _r.lease_owner),
+            lease_expires_at=_unless_given_up(bindparam("lease_expires_at", type_=_r.lease_expires_at.type), None),
+            ended_at=_unless_given_up(None, bindparam("now")),
+            error=_unless_given_up(None, bindparam("given_up_error", type_=_r.error.type)),
+        )
+    )
+
+
+# RETURNING sees only the new row, so on PostgreSQL the run comes FROM the subquery, whose
+# `previous_status` says whether the claim is a takeover. SQLite's RETURNING may not name a FROM
+# table; there the subquery is a scalar one, and there are no takeovers (leases never run out).
+_next_run = _NEXT_CLAIMABLE.subquery("next_run")
+CLAIM = {
+    "postgresql": Prepared(_claim(_next_run.c.run_id).returning(*_CLAIMED_COLUMNS, _next_run.c.previous_status)),
+    "sqlite": Prepared(
+        _claim(_NEXT_CLAIMABLE.with_only_columns(_q.run_id).scalar_subquery()).returning(
+            *_CLAIMED_COLUMNS, null().label("previous_status")
+        )
+    ),
+}
 _NEXT_DELAYED = select(func.min(_r.created_at)).where(
     in_flight(_r.status), _r.status == "pending", _r.created_at > bindparam("now")
 )
@@ -194,22 +245,16 @@ class Lease(NamedTuple):
 async def claim_next(sql: Statements, now: datetime, lease: Lease, *, max_attempts: int) -> ClaimedRun | None:
     """Mark the next claimable run `running` under `lease` (in the caller's write transaction) and
     return it. A run taken over `max_attempts` times already ends `error` instead."""
-    while (run := await sql.first(NEXT_CLAIMABLE, {"now": now})) is not None:
-        if run.attempt >= max_attempts:  # taken over, or given back after a failure, that often
-            await _give_up(sql, run, now, max_attempts)
+    message = f"this run was cut off {max_attempts} times (its process was lost, or lost the database); giving up"
+    params = {"now": now, "max_attempts": max_attempts, "given_up_error": {"error": "WorkerLost", "message": message},
+              **lease.columns()}  # fmt: skip
+    while (run := await sql.first(CLAIM[sql.dialect], params)) is not None:
+        if run.status == "error":  # taken over, or given back after a failure, that often
+            await _release_threads(sql, [run.thread_id], now)
             continue
-        await sql.execute(MARK_STARTED, {"claimed_run_id": run.run_id, "now": now, **lease.columns()})
-        return ClaimedRun(run.run_id, run.thread_id, dict(run.kwargs), run.attempt + 1, run.cancel_requested,
-                          run.created_at, run.traceparent, taken_over=run.status == "running")  # fmt: skip
+        return ClaimedRun(run.run_id, run.thread_id, dict(run.kwargs), run.attempt, run.cancel_requested,
+                          run.created_at, run.traceparent, taken_over=run.previous_status == "running")  # fmt: skip
     return None
-
-
-async def _give_up(sql: Statements, run: Any, now: datetime, attempts: int) -> None:
-    message = f"this run was cut off {attempts} times (its process was lost, or lost the database); giving up"
-    error = {"error": "WorkerLost", "message": message}
-    await sql.execute(SETTLE, {"settled_run_id": run.run_id, "settled_status": "error", "settled_error": error,
-                               "now": now, "lease_owner": None})  # fmt: skip
-    await _release_threads(sql, [run.thread_id], now)
 
 
 async def next_due(sql: Statements, now: datetime) -> datetime | None:
@@ -221,23 +266,17 @@ async def next_due(sql: Statements, now: datetime) -> datetime | None:
 
 
 # The settle's write: only the run's lease holder may end it (another process may have taken a
-# run over whose lease ran out); `lease_owner` NULL ends a run whoever holds it.
-SETTLE = Prepared(
+# run over whose lease ran out); `lease_owner` NULL ends a run whoever holds it. It returns the
+# run's row as it ended (the webhook's body is made of it).
+SETTLE_UPDATE = (
     update(_runs)
     .where(_r.run_id == bindparam("settled_run_id"),
            or_(bindparam("lease_owner", type_=String) == None, _r.lease_owner == bindparam("lease_owner")))  # noqa: E711
     .values(status=bindparam("settled_status"), error=bindparam("settled_error", type_=_r.error.type),
             ended_at=bindparam("now"), updated_at=bindparam("now"), lease_expires_at=None)
-    .returning(_r.run_id)
+    .returning(*_runs.columns)
 )  # fmt: skip
-
-
-async def settle(sql: Statements, run_id: uuid.UUID, *, status: str, error: dict[str, Any] | None, now: datetime,
-                 owner: str | None) -> bool:  # fmt: skip
-    """End a run; False if `owner` no longer holds it."""
-    params = {"settled_run_id": run_id, "settled_status": status, "settled_error": error, "now": now,
-              "lease_owner": owner}  # fmt: skip
-    return await sql.first(SETTLE, params) is not None
+SETTLE = Prepared(SETTLE_UPDATE)
 
 
 async def renew_leases(sql: Statements, owner: str, run_ids: Sequence[uuid.UUID], expires_at: datetime) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, bindparam, case, delete, exists, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, case, delete, exists, select, update
 
 from aegra.db.models import Run, Thread, in_flight, not_idle, table
 from aegra.db.statements import FullInsert, Prepared, Statements, select_rows
@@ -109,31 +109,31 @@ async def delete_ids(sql: Statements, ids: Sequence[uuid.UUID], allowed_by: Filt
 # FOR UPDATE (PostgreSQL; SQLite's writers hold the database lock anyway): two requests for one
 # thread must not both see it idle. `inflight`: whether a run of it is pending or running (most
 # runs need only that; runs.INFLIGHT_IDS lists them for the strategies that cancel them).
-_FOR_RUN = (
+# run_lifecycle.FOR_CREATION reads it with the run's assistant, in one round trip.
+FOR_RUN_SELECT = (
     select(_t.thread_id, _t.metadata, _t.config, _t.interrupts,
            _has_runs_in_flight(bindparam("thread_id")).label("inflight"))
     .where(_t.thread_id == bindparam("thread_id"))
     .with_for_update()
 )  # fmt: skip
-FOR_RUN = Prepared(_FOR_RUN)
 
 
-async def lock_for_run(sql: Statements, thread_id: uuid.UUID, allowed_by: Filter | None) -> Any | None:
-    """The run's thread, locked (`thread_id, metadata, config, interrupts, inflight`); with an auth
-    filter, only if it matches."""
-    statement: Any = FOR_RUN if not allowed_by else _FOR_RUN.where(*allowed(_t.metadata, allowed_by, sql.dialect))
-    return await sql.first(statement, {"thread_id": thread_id})
+def for_run_select(allowed_by: Filter | None, dialect: str) -> Select[Any]:
+    """FOR_RUN_SELECT; with an auth filter, only a thread that it matches."""
+    return FOR_RUN_SELECT if not allowed_by else FOR_RUN_SELECT.where(*allowed(_t.metadata, allowed_by, dialect))
 
 
-MARK_BUSY = Prepared(
+# A run's creation marks its thread busy; run_lifecycle.INSERT_MARKING_BUSY does it in the run's INSERT.
+MARK_BUSY_UPDATE = (
     update(_threads)
     .where(_t.thread_id == bindparam("busy_thread_id"))
     .values(metadata=bindparam("busy_metadata", type_=_t.metadata.type), status="busy", updated_at=bindparam("now"))
 )
+MARK_BUSY = Prepared(MARK_BUSY_UPDATE)
 
 
-async def mark_busy(sql: Statements, thread_id: uuid.UUID, metadata: dict[str, Any], now: datetime) -> None:
-    await sql.execute(MARK_BUSY, {"busy_thread_id": thread_id, "busy_metadata": metadata, "now": now})
+def mark_busy_params(thread_id: uuid.UUID, metadata: dict[str, Any], now: datetime | None) -> dict[str, Any]:
+    return {"busy_thread_id": thread_id, "busy_metadata": metadata, "now": now}
 
 
 # The thread's state after a run; it stays `busy` while other runs of it are pending or running.
@@ -142,7 +142,7 @@ _others_inflight = exists().where(
     _runs.run_id != bindparam("settled_run_id"),
     in_flight(_runs.status),
 )
-SETTLE = Prepared(
+SETTLE_UPDATE = (
     update(_threads)
     .where(_t.thread_id == bindparam("settled_thread_id"))
     .values(
@@ -152,19 +152,31 @@ SETTLE = Prepared(
         updated_at=bindparam("now"),
         status=case((_others_inflight, "busy"), else_=bindparam("settled_thread_status")),
     )
-    .returning(_t.status)
 )
+SETTLE = Prepared(SETTLE_UPDATE.returning(_t.status))
 
 
-async def settle(sql: Statements, run_id: uuid.UUID, thread_id: uuid.UUID, *, values: Any,
-                 interrupts: dict[str, Any], status: str, now: datetime) -> str:  # fmt: skip
+class StateAfterRun(NamedTuple):
+    """What a run leaves on its thread: its values and interrupts, and its status unless other
+    runs of it are in flight."""
+
+    values: Any
+    interrupts: dict[str, Any]
+    status: str
+
+
+def settle_params(run_id: uuid.UUID, thread_id: uuid.UUID, state: StateAfterRun) -> dict[str, Any]:
+    """SETTLE's parameters but `now` (run_lifecycle.SETTLE_WITH_THREAD shares them)."""
+    return {"settled_run_id": run_id, "settled_thread_id": thread_id, "state_values": state.values,
+            "state_interrupts": state.interrupts, "settled_thread_status": state.status}  # fmt: skip
+
+
+async def settle(sql: Statements, run_id: uuid.UUID, thread_id: uuid.UUID, state: StateAfterRun, *,
+                 now: datetime) -> str:  # fmt: skip
     """Copy the state a run left onto its thread; the thread's status after it (`busy` while
-    other runs of it are in flight)."""
-    params = {
-        "settled_run_id": run_id, "settled_thread_id": thread_id, "state_values": values,
-        "state_interrupts": interrupts, "settled_thread_status": status, "now": now,
-    }  # fmt: skip
-    return str(await sql.scalar(SETTLE, params))
+    other runs of it are in flight). A run's own settle goes through `run_lifecycle.settle`, which calls
+    this (or does both in one statement)."""
+    return str(await sql.scalar(SETTLE, {**settle_params(run_id, thread_id, state), "now": now}))
 
 
 async def record_state(sql: Statements, thread_id: uuid.UUID, *, values: Any, interrupts: dict[str, Any],

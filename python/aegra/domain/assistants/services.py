@@ -128,12 +128,13 @@ class AssistantService:
             await self.get(str(resolved), auth=auth)
         return resolved
 
-    async def for_run(self, sql: Statements, assistant_id: uuid.UUID) -> Any:
-        """What a run is built from (`assistant_id, graph_id, config, context, metadata`), read in
-        the run's own transaction; 404 if it is gone, 503 if its graph failed to load (`aegra dev`)."""
-        row = self._found(await assistants.for_run(sql, assistant_id), assistant_id)
-        self.graphs.require_loaded(row.graph_id)
-        return row
+    def for_run(self, row: Any, assistant_id: uuid.UUID) -> Any:
+        """What a run is built from (`assistant_id, graph_id, config, context, metadata`: `row`, read
+        in the run's own transaction by run_lifecycle.sources); 404 if it is gone, 503 if its graph failed
+        to load (`aegra dev`)."""
+        found = self._found(row, assistant_id)
+        self.graphs.require_loaded(found.graph_id)
+        return found
 
     async def _get_row(self, sql: Statements, assistant_id: uuid.UUID, allowed: Filter | None) -> Any:
         return self._found(await assistants.get(sql, assistant_id, allowed), assistant_id)

@@ -146,18 +146,20 @@ class Executor:
             self.queue.notify()
 
     def submit(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], *, started: bool,
-               traceparent: str | None = None) -> None:  # fmt: skip
+               traceparent: str | None = None, notified: bool = False) -> None:  # fmt: skip
         """A run was stored: `started` in a slot taken with `reserve_slot` (it executes now), or
-        pending (it waits for a claim, here or in another process)."""
+        pending (it waits for a claim, here or in another process; `notified`: the write that
+        stored it told the other processes already)."""
         if started:
             self._launch(ClaimedRun(run_id, thread_id, kwargs, 1, traceparent=traceparent))
         else:
-            self.wake()
+            self.wake(remote=not notified)
 
-    def wake(self) -> None:
-        """There may be a pending run to claim (one was stored, or a thread's queue moved)."""
+    def wake(self, *, remote: bool = True) -> None:
+        """There may be a pending run to claim (one was stored, or a thread's queue moved);
+        `remote`: tell the other processes too."""
         self._backlog = True
-        self.queue.notify()
+        self.queue.notify(remote=remote)
 
     def _launch(self, run: ClaimedRun) -> None:
         """Execute a run already marked `running`, in a slot it holds."""
@@ -277,8 +279,11 @@ class Executor:
         for pause in (*SETTLE_RETRY_SECONDS, None):
             claim_next = self._backlog and not self._stopping
             now = datetime.now(UTC)
+            # A settle alone is one statement on PostgreSQL (db/tables/runs.py `settle`): it needs
+            # no transaction around it, whose BEGIN and COMMIT were two of its three round trips.
+            alone = not claim_next and not self.settler.needs_transaction(kwargs)
             try:
-                async with self.db.write() as sql:
+                async with self.db.single_statements() if alone else self.db.write() as sql:
                     # Looked at within the settle's own turn: by then every group with the run's
                     # writes has committed, failed and been counted, or is the settle's own.
                     lost = self.db.failed_commits != failed_commits

@@ -41,8 +41,10 @@ class RunQueue(Protocol):
     async def claim(self, sql: Statements, now: datetime, lease: Lease) -> ClaimedRun | None:
         """Mark the next claimable run `running` in the caller's write transaction, and return it."""
 
-    def notify(self) -> None:
-        """There may be a run to claim: one was stored, a thread's queue moved, a slot came free."""
+    def notify(self, *, remote: bool = True) -> None:
+        """There may be a run to claim: one was stored, a thread's queue moved, a slot came free.
+        `remote` False: only this process needs telling (the write that stored the run sent the
+        NOTIFY with it)."""
 
     async def wait(self, seconds: float) -> bool:
         """Return when notified, or after `seconds`; True when the database should be looked at
@@ -67,7 +69,7 @@ class LocalQueue:
     async def claim(self, sql: Statements, now: datetime, lease: Lease) -> ClaimedRun | None:
         return await runs.claim_next(sql, now, lease, max_attempts=MAX_ATTEMPTS)
 
-    def notify(self) -> None:
+    def notify(self, *, remote: bool = True) -> None:
         self._wakeup.set()
 
     async def wait(self, seconds: float) -> bool:
@@ -102,9 +104,10 @@ class PostgresQueue(LocalQueue):
         listener.on(notifications.RUNS, self._remote_work)
         listener.on(notifications.CANCEL, self._remote_cancel)
 
-    def notify(self) -> None:
+    def notify(self, *, remote: bool = True) -> None:
         super().notify()
-        self._in_background(self._send(notifications.RUNS, ""))
+        if remote:
+            self._in_background(self._send(notifications.RUNS, ""))
 
     async def wait(self, seconds: float) -> bool:
         await super().wait(seconds)

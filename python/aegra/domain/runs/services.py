@@ -20,9 +20,10 @@ from typing import Any, NamedTuple
 import msgspec
 
 from aegra.auth import Filter, RequestAuth
+from aegra.db import notifications
 from aegra.db.engine import Database
 from aegra.db.statements import Statements
-from aegra.db.tables import runs, threads, webhook_deliveries
+from aegra.db.tables import run_lifecycle, runs, threads, webhook_deliveries
 from aegra.db.tables.runs import TERMINAL
 from aegra.domain.assistants.services import AssistantService
 from aegra.domain.pagination import Page
@@ -95,8 +96,9 @@ class RunService:
         start_now = False
         try:
             async with self.db.write() as sql:
-                assistant = await self.assistants.for_run(sql, assistant_id)
-                thread = await threads.lock_for_run(sql, thread_uuid, allowed)
+                sources = await run_lifecycle.sources(sql, assistant_id, thread_uuid, allowed)
+                assistant = self.assistants.for_run(sources.assistant, assistant_id)
+                thread = sources.thread
                 if thread is None:
                     hidden = allowed and await threads.present(sql, thread_uuid)
                     if hidden or (not stateless and (body.if_not_exists or "reject") == "reject"):
@@ -122,11 +124,10 @@ class RunService:
                     "graph_id": assistant.graph_id,
                     "assistant_id": str(assistant.assistant_id),
                 }
-                if isinstance(thread, NewThread):
+                new_thread = isinstance(thread, NewThread)
+                if new_thread:
                     values = {"thread_id": thread_uuid, "metadata": thread_metadata, "config": {}, "status": "busy"}
                     await threads.insert(sql, {**values, "created_at": now, "updated_at": now})
-                else:
-                    await threads.mark_busy(sql, thread_uuid, thread_metadata, now)
                 # Start at once when nothing is ahead of it on the thread and a slot is free; else
                 # it waits as `pending` for the executor to claim it.
                 lease = None if inflight or body.after_seconds else self.executor.reserve_slot()
@@ -143,10 +144,13 @@ class RunService:
                     multitask_strategy=strategy,
                 )
                 traceparent = tracing.traceparent()
-                await runs.insert(sql, {
+                # An existing thread is marked busy by the run's INSERT, and a pending run's NOTIFY
+                # goes with it (one statement on PostgreSQL).
+                notified = await run_lifecycle.create(sql, {
                     **msgspec.structs.asdict(run), "started_at": now if start_now else None,
                     "attempt": 1 if start_now else 0, "traceparent": traceparent, **(lease.columns() if lease else {}),
-                })  # fmt: skip
+                }, busy_metadata=None if new_thread else thread_metadata, now=now,
+                   wake_channel=None if start_now else notifications.RUNS)  # fmt: skip
         except BaseException:
             if start_now:
                 self.executor.release_slot()
@@ -156,7 +160,8 @@ class RunService:
                  graph_id=assistant.graph_id)  # fmt: skip
         for other in to_cancel:
             await self.executor.cancel(thread_uuid, other, strategy or "interrupt")
-        self.executor.submit(run_id, thread_uuid, kwargs, started=start_now, traceparent=traceparent)
+        self.executor.submit(run_id, thread_uuid, kwargs, started=start_now, traceparent=traceparent,
+                             notified=notified)  # fmt: skip
         return run
 
     # -- reading --------------------------------------------------------------------------

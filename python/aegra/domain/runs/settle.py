@@ -22,7 +22,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from aegra.db.engine import Database
 from aegra.db.statements import Statements
-from aegra.db.tables import checkpoints, runs, threads
+from aegra.db.tables import checkpoints, run_lifecycle, runs, threads
 from aegra.db.tables.webhook_deliveries import Sending
 from aegra.domain.runs.execution import UNKNOWN_STATE, Outcome
 from aegra.domain.runs.schemas import Run
@@ -82,15 +82,26 @@ class Settler:
             logger.error("run %s: a COMMIT with its checkpoint writes failed; the run ends in error", run_id)
             status, error, thread_status = "error", LOST_WRITES, "error"
         rolled_back = outcome.cancel_action == "rollback"  # the run is gone (`rollback`): only its thread
-        if not rolled_back and not await runs.settle(sql, run_id, status=status, error=error, now=now, owner=owner):
-            logger.warning("run %s: another process took it over; this outcome is not recorded", run_id)
-            return None
-        after = await threads.settle(sql, run_id, thread_id, values=summary["values"], interrupts=interrupts,
-                                     status=thread_status, now=now)  # fmt: skip
+        state = threads.StateAfterRun(summary["values"], interrupts, thread_status)
+        row = None
+        if rolled_back:
+            after = await threads.settle(sql, run_id, thread_id, state, now=now)
+        else:
+            ended = await run_lifecycle.settle(sql, run_id, thread_id, status=status, error=error, owner=owner, now=now,
+                                      thread=state)  # fmt: skip
+            if ended is None:
+                logger.warning("run %s: another process took it over; this outcome is not recorded", run_id)
+                return None
+            row, after = ended
         settled = Settled(values=summary["values"], status=status, thread_busy=after == "busy")
-        if kwargs.get("webhook") and self.webhooks is not None:
-            settled.delivery = await self._write_webhook(sql, run_id, kwargs["webhook"], settled.values, now)
+        if row is not None and kwargs.get("webhook") and self.webhooks is not None:
+            settled.delivery = await self._write_webhook(sql, row, kwargs["webhook"], settled.values, now)
         return settled
+
+    def needs_transaction(self, kwargs: dict[str, Any]) -> bool:
+        """Whether the settle writes more than the run and its thread (its webhook's delivery):
+        else, on PostgreSQL, it is one statement, which needs no BEGIN and COMMIT around it."""
+        return bool(kwargs.get("webhook")) and self.webhooks is not None
 
     async def after(self, run_id: uuid.UUID, thread_id: uuid.UUID, kwargs: dict[str, Any], settled: Settled) -> None:
         """What follows a durable settle: the run's webhook goes out, and a stateless run's thread goes."""
@@ -100,13 +111,12 @@ class Settler:
             # A stateless run's thread existed only for it (on_completion=delete).
             await self.delete_threads([thread_id])
 
-    async def _write_webhook(self, sql: Statements, run_id: uuid.UUID, url: str, values: Any,
+    async def _write_webhook(self, sql: Statements, row: Any, url: str, values: Any,
                              now: datetime) -> Sending | None:  # fmt: skip
-        """The run's webhook delivery, with the body langgraph-api sends: the run as it ended, its
-        start and end, the thread's values and, on failure, the error (`webhook_sent_at` is added
-        at each attempt)."""
-        row = await runs.get(sql, run_id)
-        if row is None or self.webhooks is None:
+        """The run's webhook delivery, with the body langgraph-api sends: the run as it ended
+        (`row`), its start and end, the thread's values and, on failure, the error
+        (`webhook_sent_at` is added at each attempt)."""
+        if self.webhooks is None:
             return None
         payload = {
             **msgspec.structs.asdict(from_row(Run, row)),
@@ -116,4 +126,4 @@ class Settler:
         }
         if row.error is not None:
             payload["error"] = row.error
-        return await self.webhooks.enqueue(sql, run_id, url, payload, now)
+        return await self.webhooks.enqueue(sql, row.run_id, url, payload, now)
