@@ -6,6 +6,7 @@ thread stream's `stream_modes` spelling, and reconnecting to a stateless run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -108,8 +109,12 @@ async def test_the_thread_stream_accepts_stream_modes(server: RunningServer, cli
     body = ""
     async with (
         httpx.AsyncClient(base_url=server.url, timeout=30) as http,
-        http.stream("GET", f"/threads/{thread_id}/stream", params={"stream_modes": "custom"}) as response,
-    ):
+        # From the start (Last-Event-ID 0): on a busy machine the run may end before the join,
+        # and a join without it streams only from now on.
+        http.stream("GET", f"/threads/{thread_id}/stream", params={"stream_modes": "custom"},
+                    headers={"Last-Event-ID": "0"}) as response,
+        asyncio.timeout(60),
+    ):  # fmt: skip
         # The thread stream stays open for the thread's next runs (as langgraph-api's): read up to
         # the end of this run.
         async for text in response.aiter_text():
