@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -30,6 +32,9 @@ from aegra.telemetry.error_log import ErrorLogged, log_error, root_error
 OTHER = "<other>"
 REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID = 128
+CONNECTION_CLOSE = (b"connection", b"close")
+DRAIN_LIMIT = 64 * 1024  # bytes of an unread request body read after the answer
+DRAIN_SECONDS = 5.0
 
 access_logger = logging.getLogger("aegra.access")
 logger = logging.getLogger(__name__)
@@ -58,12 +63,30 @@ class ObservedHttp:
         size = 0
         started_response = False
         span = tracing.start_http_span(scope)
+        # A request answered before its body was read (a 401 from the auth layer, a 404, a route
+        # that takes no body): Granian closes its connection after the response unless the body
+        # is read by then, and a client told nothing sends its next request on that connection
+        # and loses it ("server disconnected"). So a small body is read after the answer, and a
+        # large one is not waited for: the response says `connection: close`.
+        length = _body_length(scope)
+        body_unread = length != 0
+        drain = length is not None and length <= DRAIN_LIMIT
+
+        async def observed_receive() -> Message:
+            nonlocal body_unread
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body_unread = False
+            return message
 
         async def observed_send(message: Message) -> None:
             nonlocal status, size, started_response
             if message["type"] == "http.response.start":
                 status, started_response = message["status"], True
-                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                if body_unread and not drain:
+                    headers.append(CONNECTION_CLOSE)
+                message["headers"] = headers
             elif message["type"] == "http.response.body":
                 size += len(message.get("body", b""))
             await send(message)
@@ -71,7 +94,12 @@ class ObservedHttp:
         token = logs.start(request_id=request_id)
         try:
             with tracing.use(span):
-                await self.app(scope, receive, observed_send)
+                await self.app(scope, observed_receive, observed_send)
+            if body_unread and drain:
+                with contextlib.suppress(TimeoutError):  # a client that stalls: Granian closes
+                    async with asyncio.timeout(DRAIN_SECONDS):
+                        while body_unread and (await observed_receive())["type"] == "http.request":
+                            pass
         except Exception as exc:
             with tracing.use(span):
                 log_error(logger, "unhandled error on %s %s", method, scope["path"], exc=exc)
@@ -112,6 +140,16 @@ class ObservedHttp:
             log_error(logger, "%s: %s", what, root_error(exc), exc=exc)
             logs.flush()  # Granian ends the worker next
             raise ErrorLogged(str(root_error(exc))) from None  # its text: what requests waiting are told
+
+
+def _body_length(scope: Any) -> int | None:
+    """The request body's declared length (0: none); None: chunked, or not a number."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.strip().isdigit() else None
+        if name == b"transfer-encoding":
+            return None
+    return 0
 
 
 def _request_id(scope: Any) -> str:
