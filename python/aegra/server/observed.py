@@ -11,6 +11,7 @@
 - Errors that escape the app (an API stream that fails after its response started, the user's
   own custom routes): logged once here, with the request's ids and the traceback of what failed,
   not of the task groups around it (telemetry/error_log.py); a 500 if nothing was sent yet.
+- Keep-alive: a request answered before its body was read keeps its connection usable (below).
 """
 
 from __future__ import annotations
