@@ -23,7 +23,7 @@ import time
 import uuid
 from typing import Any
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from aegra.errors import AegraError
 from aegra.server.errors import send_error
@@ -73,7 +73,7 @@ class ObservedHttp:
         body_unread = length != 0
         drain = length is not None and length <= DRAIN_LIMIT
 
-        async def observed_receive() -> Message:
+        async def observed_receive() -> ReceiveMessage:
             nonlocal body_unread
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body", False):
