@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,11 +22,11 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from sqlalchemy import update
 
-from aegra.config import database_from_env
 from aegra.db.engine import Database
 from aegra.db.models import Cron
 from aegra.db.tables import crons
 from tests.graphs import TEST_GRAPHS_CONFIG
+from tests.support.database import open_database
 from tests.support.postgres import database_for
 from tests.support.server import RunningServer, granian_server
 from tests.support.webhook_receiver import webhook_receiver
@@ -74,16 +74,6 @@ async def http(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
 def tag() -> dict[str, str]:
     """Metadata unique to one test, so tests sharing a server find only their own crons."""
     return {"test": uuid.uuid4().hex}
-
-
-@asynccontextmanager
-async def open_database(database_url: str) -> AsyncIterator[Database]:
-    """The server's database, opened from the test process (another connection, as another worker's)."""
-    database = await Database.open(database_from_env({"DATABASE_URL": database_url}, Path.cwd()))
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def make_due(database_url: str, *cron_ids: str) -> None:

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-
-from aegra.config import database_from_env
 from aegra.db.engine import Database
 from aegra.db.tables import runs, threads, webhook_deliveries
 from aegra.domain.runs.execution import Outcome
@@ -20,15 +16,6 @@ from aegra.domain.webhooks.deliverer import Deliverer
 
 OWNER = "host-a"
 STATE = {"values": {"answer": 42}, "interrupts": [], "status": "success", "next": []}
-
-
-@pytest.fixture
-async def db(database_url: str):
-    database = await Database.open(database_from_env({"DATABASE_URL": database_url}, Path.cwd()))
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _running_run(db: Database) -> tuple[uuid.UUID, uuid.UUID]:

@@ -26,15 +26,6 @@ from aegra.db.statements import ConstraintViolation, Prepared, select_rows
 from aegra.db.tables import assistants, run_lifecycle, runs, threads
 
 
-@pytest.fixture
-async def db(database_url: str):
-    database = await Database.open(database_from_env({"DATABASE_URL": database_url}, Path.cwd()))
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
 async def _new_thread(db: Database, **values) -> uuid.UUID:
     thread_id = uuid.uuid4()
     async with db.write() as sql:
