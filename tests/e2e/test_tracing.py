@@ -25,6 +25,7 @@ from tests.support.server import RunningServer, granian_server
 
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
+UNSAMPLED_TRACE = "0af7651916cd43dd8448eb211c80319c"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -112,6 +113,22 @@ async def _wait_for(receiver: Receiver, name: str, seconds: float = 20) -> list[
         assert time.monotonic() < deadline, f"no span {name}"
         await asyncio.sleep(0.1)
     return receiver.named(name)
+
+
+async def test_a_request_sampled_out_is_answered_and_not_exported(traced: tuple[RunningServer, Receiver]) -> None:
+    """A caller's `traceparent` whose flags say "not sampled" (the default sampler follows its parent):
+    the request is answered, no span of it is exported, and a run it creates is still traced."""
+    server, receiver = traced
+    unsampled = {"traceparent": f"00-{UNSAMPLED_TRACE}-{CLIENT_SPAN}-00"}
+    client = get_client(url=server.url, headers=unsampled)
+    thread = await client.threads.create()
+    run = await client.runs.create(thread["thread_id"], "agent", input={"messages": []})
+    await client.runs.join(thread["thread_id"], run["run_id"])
+    assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "success"
+    await _one(receiver, "run", {"aegra.run_id": run["run_id"]})
+    await client.threads.get(thread["thread_id"])  # the server still answers on this connection
+    assert not [s for s in receiver.spans if s.trace_id == UNSAMPLED_TRACE]
+    assert "Traceback" not in server.log()
 
 
 def test_tracing_off_loads_no_sdk(tmp_path: Path) -> None:

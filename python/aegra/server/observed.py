@@ -119,7 +119,7 @@ class ObservedHttp:
                         extra={"method": method, "path": path, "route": route, "status": status,
                                "duration_ms": round(seconds * 1000, 3), "size": size},
                     )  # fmt: skip
-            tracing.end_http_span(span, route, status)
+            tracing.end_http_span(span, method, route, status)
             logs.end(token)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -109,12 +109,15 @@ def use(span: Any) -> contextlib.AbstractContextManager[Any]:
     return trace.use_span(span, end_on_exit=False)
 
 
-def end_http_span(span: Any, route: str, status: int) -> None:
+def end_http_span(span: Any, method: str, route: str, status: int) -> None:
     if span is None:
+        return
+    if not span.is_recording():  # sampled out (a caller's traceparent says so, or OTEL_TRACES_SAMPLER)
+        span.end()
         return
     from opentelemetry.trace import Status, StatusCode
 
-    span.update_name(f"{span.name} {route}")
+    span.update_name(f"{method} {route}")
     span.set_attribute("http.route", route)
     span.set_attribute("http.response.status_code", status)
     if status >= 500:
