@@ -1,44 +1,28 @@
 """The KNN index (`index/mod.rs`) in numpy: the same code records, the same candidates, the same
-exact ranking (`exact.rs`) and errors.
-
-The first pass (`first_pass.rs`) computes each vector's integer code dot product with BLAS: int8
-codes turned into float32 a block at a time (the block stays in cache), then one matrix-vector
-product. The products of codes in [-127, 127] summed over fewer than 1040 dimensions stay below
-2^24, so float32 holds every partial sum exactly whatever order BLAS adds them in: the dots are
-the Rust kernel's integers, and the bounds built on them are its bounds. (numpy has no fast int8
-product; this runs at about the speed of reading the float32 vectors once.)
+exact ranking (`exact.rs`) and errors. The first pass is in `first_pass.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from aegra.vec._python.codes import SLACK, code_norm, parse_records, quantize
 from aegra.vec._python.errors import as_rows, check_dims_positive, validate_rows, wrong_dims
+from aegra.vec._python.first_pass import F32_UNDERFLOW, F32_UNIT, Bounds, code_dots, survivors
 from aegra.vec._python.kernels import F32Array, dot_rows
 
 METRICS = ("cosine", "inner_product")
 Namespace = tuple[str, ...]
-BLOCK_ROWS = 1024  # int8 codes converted a block at a time: 1.5 MB of float32 stays in cache
-F32_UNIT = 2.0**-24
-F32_UNDERFLOW = float(np.finfo(np.float32).tiny) * 2.0**-24
-EXACT_F32_DIMS = 1040  # 1040 x 127 x 127 < 2^24
+SCAN_PER_ID = 32  # a candidate id looked up alone costs about as much as scanning this many slots
 
 
 def check_metric(metric: str) -> str:
     if metric not in METRICS:
         raise ValueError(f"unknown metric '{metric}'; expected 'cosine' or 'inner_product'")
     return metric
-
-
-class _QueryBounds(NamedTuple):
-    scale: float
-    residual: float
-    code_norm: float
 
 
 class VectorIndex:
@@ -63,6 +47,11 @@ class VectorIndex:
         self._namespace_ids: dict[Namespace, int] = {}
         self._rows: dict[int, list[int]] = {}  # row id -> its vector slots
         self._max_vectors_per_row = 1  # sizes the first pass's threshold; never shrinks, as in Rust
+        # Upper bounds of `_spread`, `_inverse`, `_norms`, `_residuals` over every vector held (they
+        # bound every vector's error, `Bounds.widest`): raised by writes, kept by deletes.
+        self._spread_max = self._inverse_max = self._norm_max = self._residual_max = 0.0
+        self._namespaces: list[Namespace] = []  # by id
+        self._prefix_spaces: dict[Namespace, list[int]] = {}  # see `_spaces_under`
 
     @property
     def dims(self) -> int:
@@ -183,70 +172,92 @@ class VectorIndex:
         count = self._count if slots is None else len(slots)
         if count == 0:
             return np.empty(0, dtype=np.intp), -np.inf
-        pick = slice(None, self._count) if slots is None else slots
         q_codes, q_scale, q_residual = quantize(query.reshape(1, -1), np.array([query_norm]))
-        q = _QueryBounds(float(q_scale[0]), float(q_residual[0]), code_norm(q_codes[0], float(q_scale[0])))
+        scale, residual = float(q_scale[0]), float(q_residual[0])
+        q_code_norm = code_norm(q_codes[0], scale)
         n = float(self._dims)
         rounding = 2.0 * (n + 1.0) * F32_UNIT / (1.0 - (n + 1.0) * F32_UNIT) * query_norm
         underflow = 2.0 * n * F32_UNDERFLOW
-        approx = self._dots(self._codes[pick], q_codes[0])
+        dots = code_dots(self._codes, q_codes[0], count, slots)
         if metric == "cosine" and query_norm != 0:
             # The Rust bounds divided through by `|q| |v|` ahead of time (`_gain`, `_spread`,
-            # `_inverse` per vector), in place: a handful of passes over the scores instead of a
-            # dozen temporaries. Their rounding (a few ulps) is covered by the slack terms.
-            approx *= self._gain[pick]
-            approx *= q.scale / query_norm
-            error = self._spread[pick] * (q.code_norm / query_norm * SLACK)
-            error += self._inverse[pick] * (underflow / query_norm * SLACK)
-            error += (q.residual + rounding) / query_norm * SLACK
-        elif metric == "cosine":
-            approx[:] = 0.0  # a zero query scores 0 against everything
-            error = np.zeros(count)
+            # `_inverse` per vector). Their rounding (a few ulps) is covered by the slack terms.
+            bounds = Bounds(
+                gain=self._gain,
+                factor=scale / query_norm,
+                terms=(self._spread, self._inverse),
+                weights=(np.float64(q_code_norm / query_norm * SLACK), np.float64(underflow / query_norm * SLACK)),
+                constant=(residual + rounding) / query_norm * SLACK,
+                slack_after=False,
+                term_max=(self._spread_max, self._inverse_max),
+                approx_max=(1.0 + self._spread_max) * q_code_norm / query_norm * (1.0 + 1e-6),
+            )
+        elif metric == "cosine":  # a zero query scores 0 against everything
+            zero = np.float64(0.0)
+            bounds = Bounds(self._gain, 0.0, (self._spread,), (zero,), 0.0, False, (0.0,), 0.0)
         else:
-            norms = self._norms[pick]
-            approx *= self._scales[pick]
-            approx *= q.scale
-            error = (q.residual + rounding) * norms
-            error += q.code_norm * self._residuals[pick]
-            error += underflow
-            error *= SLACK
-        error += np.abs(approx) * 1e-12
-        lo = approx - error
-        approx += error  # now the upper bounds
-        threshold = -np.inf
-        if count >= capacity:
-            threshold = float(np.partition(lo, count - capacity)[count - capacity])
-        keep = np.flatnonzero((approx >= threshold) | np.isnan(approx))
+            bounds = Bounds(
+                gain=self._scales,
+                factor=scale,
+                terms=(self._norms, self._residuals),
+                weights=(np.float64(residual + rounding), np.float64(q_code_norm)),
+                constant=underflow,
+                slack_after=True,
+                term_max=(self._norm_max, self._residual_max),
+                approx_max=(self._norm_max + self._residual_max) * q_code_norm * (1.0 + 1e-6),
+            )
+        keep, threshold = survivors(dots, slots, bounds, capacity)
         return (keep if slots is None else slots[keep]), threshold
-
-    def _dots(self, codes: np.ndarray, query_codes: np.ndarray) -> np.ndarray:
-        """The integer dot products of each code row with the query's, as float64."""
-        kind = np.float32 if self._dims < EXACT_F32_DIMS else np.float64
-        q = query_codes.astype(kind)
-        out = np.empty(len(codes), dtype=np.float64)
-        block = np.empty((min(BLOCK_ROWS, len(codes)), self._dims), dtype=kind)
-        for start in range(0, len(codes), BLOCK_ROWS):
-            rows = codes[start : start + BLOCK_ROWS]
-            converted = block[: len(rows)]
-            converted[...] = rows  # int8 -> float: exact
-            out[start : start + len(rows)] = converted @ q
-        return out
 
     def _eligible(self, prefix: Namespace, candidate_ids: npt.NDArray[np.int64] | None) -> np.ndarray | None:
         """Slots to scan (ascending), or None for all of them."""
-        spaces = [i for ns, i in self._namespace_ids.items() if ns[: len(prefix)] == prefix]
+        spaces = self._spaces_under(prefix)
+        everywhere = len(spaces) == len(self._namespace_ids)
         if candidate_ids is None:
-            if len(spaces) == len(self._namespace_ids):
+            if everywhere:
                 return None
-            return np.flatnonzero(np.isin(self._spaces[: self._count], spaces))
-        allowed = set(spaces)
-        slots = [
-            slot
-            for row_id in np.unique(candidate_ids).tolist()
-            if row_id in self._rows and int(self._spaces[self._rows[row_id][0]]) in allowed
-            for slot in self._rows[row_id]
-        ]
-        return np.sort(np.array(slots, dtype=np.intp))
+            if len(spaces) == 1:
+                return np.flatnonzero(self._spaces[: self._count] == spaces[0])
+            return np.flatnonzero(self._space_mask(spaces)[self._spaces[: self._count]])
+        if len(candidate_ids) * SCAN_PER_ID < self._count:  # a few rows: their slots, one by one
+            allowed = set(spaces)
+            slots = [
+                slot
+                for row_id in np.unique(candidate_ids).tolist()
+                if row_id in self._rows and int(self._spaces[self._rows[row_id][0]]) in allowed
+                for slot in self._rows[row_id]
+            ]
+            return np.sort(np.array(slots, dtype=np.intp))
+        # Many (a value filter's result): one pass over every slot's owner instead of a Python
+        # step per id.
+        picked = np.isin(self._owners[: self._count], candidate_ids)
+        if not everywhere:
+            picked &= self._space_mask(spaces)[self._spaces[: self._count]]
+        return np.flatnonzero(picked)
+
+    def _spaces_under(self, prefix: Namespace) -> list[int]:
+        """The namespace ids under `prefix`, remembered per prefix (namespaces are only ever
+        added, with increasing ids: a remembered list is brought up to date from the new ones)."""
+        if not prefix:
+            return list(range(len(self._namespaces)))
+        known = self._prefix_spaces.setdefault(prefix, [0])  # [namespaces looked at, *ids]
+        width = len(prefix)
+        for space in range(known[0], len(self._namespaces)):
+            if self._namespaces[space][:width] == prefix:
+                known.append(space)
+        known[0] = len(self._namespaces)
+        return known[1:]
+
+    def _space_mask(self, spaces: list[int]) -> np.ndarray:
+        mask = np.zeros(len(self._namespaces), dtype=bool)
+        mask[spaces] = True
+        return mask
+
+    def _space_id(self, namespace: Namespace) -> int:
+        space = self._namespace_ids.setdefault(namespace, len(self._namespaces))
+        if space == len(self._namespaces):
+            self._namespaces.append(namespace)
+        return space
 
     def _reserve(self, capacity: int) -> None:
         if capacity > len(self._owners):
@@ -259,7 +270,7 @@ class VectorIndex:
     ) -> None:
         """Rows of one vector each, none of them present."""
         start, end = self._count, self._count + len(parsed)
-        space_of = np.array([self._namespace_ids.setdefault(ns, len(self._namespace_ids)) for ns in namespaces])
+        space_of = np.array([self._space_id(ns) for ns in namespaces])
         self._write(slice(start, end), parsed, row_ids, space_of[namespace_ids] if len(parsed) else 0)
         self._rows.update(zip(row_ids.tolist(), ([slot] for slot in range(start, end)), strict=True))
         self._count = end
@@ -270,7 +281,7 @@ class VectorIndex:
         end = self._count + len(parsed)
         if end > len(self._owners):
             self._reserve(max(end, 2 * len(self._owners)))
-        space = self._namespace_ids.setdefault(namespace, len(self._namespace_ids))
+        space = self._space_id(namespace)
         self._write(slice(self._count, end), parsed, row_id, space)
         self._rows[row_id] = list(range(self._count, end))
         self._count = end
@@ -288,7 +299,13 @@ class VectorIndex:
             inverse = np.where(norms > 0, 1.0 / norms, 0.0)
         self._inverse[where] = inverse
         self._gain[where] = parsed["scale"].astype(np.float64) * inverse
-        self._spread[where] = parsed["residual"].astype(np.float64) * inverse
+        spread = parsed["residual"].astype(np.float64) * inverse
+        self._spread[where] = spread
+        if len(parsed):
+            self._spread_max = max(self._spread_max, float(spread.max()))
+            self._inverse_max = max(self._inverse_max, float(inverse.max()))
+            self._norm_max = max(self._norm_max, float(norms.max()))
+            self._residual_max = max(self._residual_max, float(parsed["residual"].max()))
 
 
 def exact_top_k(
