@@ -191,3 +191,18 @@ def test_kept_prefix_slots_follow_writes() -> None:
     assert n in rows(query)
     index.delete(n)
     assert n not in rows(query)
+
+
+def test_remembered_prefixes_stay_bounded() -> None:
+    """A server searches under many prefixes (one per user): what the index remembers of them
+    stays bounded, and answers stay right after it forgets."""
+    index = VectorIndex(4)
+    vectors = np.eye(4, dtype=np.float32)
+    index.upsert_many(
+        np.arange(4), np.arange(4, dtype=np.uint32), [("u", str(i)) for i in range(4)], encode_codes(vectors, 4)
+    )
+    for user in range(5000):
+        index.candidates(vectors[user % 4], 1, ("u", str(user)), None, "cosine")
+        assert len(index._prefix_spaces) <= 4096
+    found = index.candidates(vectors[2], 1, ("u", "2"), None, "cosine")[0]
+    assert np.frombuffer(found, dtype="<i8").tolist() == [2]

@@ -17,7 +17,8 @@ from aegra.vec._python.rows import RowSlots
 
 METRICS = ("cosine", "inner_product")
 Namespace = tuple[str, ...]
-PREFIXES_KEPT = 16
+PREFIXES_KEPT = 16  # prefixes whose slots are kept until the next write
+PREFIXES_REMEMBERED = 4096  # prefixes whose namespace ids are remembered
 SCAN_PER_ID = 32  # a candidate id looked up alone costs about as much as scanning this many slots
 
 
@@ -276,6 +277,8 @@ class VectorIndex:
         added, with increasing ids: a remembered list is brought up to date from the new ones)."""
         if not prefix:
             return list(range(len(self._namespaces)))
+        if prefix not in self._prefix_spaces and len(self._prefix_spaces) >= PREFIXES_REMEMBERED:
+            self._prefix_spaces = {}  # a bound on a server's many prefixes (one per user, say)
         known = self._prefix_spaces.setdefault(prefix, [0])  # [namespaces looked at, *ids]
         width = len(prefix)
         for space in range(known[0], len(self._namespaces)):
