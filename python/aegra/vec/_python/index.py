@@ -1,32 +1,25 @@
 """The KNN index (`index/mod.rs`) in numpy: the same code records, the same candidates, the same
-exact ranking (`exact.rs`) and errors.
-
-The first pass (`first_pass.rs`) computes each vector's integer code dot product with BLAS: int8
-codes turned into float32 a block at a time (the block stays in cache), then one matrix-vector
-product. The products of codes in [-127, 127] summed over fewer than 1040 dimensions stay below
-2^24, so float32 holds every partial sum exactly whatever order BLAS adds them in: the dots are
-the Rust kernel's integers, and the bounds built on them are its bounds. (numpy has no fast int8
-product; this runs at about the speed of reading the float32 vectors once.)
+exact ranking (`exact.rs`) and errors. The first pass is in `first_pass.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from aegra.vec._python.codes import SLACK, code_norm, parse_records, quantize
 from aegra.vec._python.errors import as_rows, check_dims_positive, validate_rows, wrong_dims
+from aegra.vec._python.first_pass import F32_UNDERFLOW, F32_UNIT, Bounds, code_dots, survivors
 from aegra.vec._python.kernels import F32Array, dot_rows
+from aegra.vec._python.rows import RowSlots
 
 METRICS = ("cosine", "inner_product")
 Namespace = tuple[str, ...]
-BLOCK_ROWS = 1024  # int8 codes converted a block at a time: 1.5 MB of float32 stays in cache
-F32_UNIT = 2.0**-24
-F32_UNDERFLOW = float(np.finfo(np.float32).tiny) * 2.0**-24
-EXACT_F32_DIMS = 1040  # 1040 x 127 x 127 < 2^24
+PREFIXES_KEPT = 16  # prefixes whose slots are kept until the next write
+PREFIXES_REMEMBERED = 4096  # prefixes whose namespace ids are remembered
+SCAN_PER_ID = 32  # a candidate id looked up alone costs about as much as scanning this many slots
 
 
 def check_metric(metric: str) -> str:
@@ -35,34 +28,37 @@ def check_metric(metric: str) -> str:
     return metric
 
 
-class _QueryBounds(NamedTuple):
-    scale: float
-    residual: float
-    code_norm: float
-
-
 class VectorIndex:
     """Unlike `index/mod.rs` (one block per namespace), one array of codes for all rows plus a
     namespace id per vector: numpy's per-call overhead makes a thousand small scans cost more than
-    one large one. Deleting moves the last vector into the hole, so the arrays stay dense."""
+    one large one. Deleting moves the last vector into the hole, so the arrays stay dense.
+
+    Per vector: the int8 codes, the record's scale, residual and norm, its owner and namespace, and
+    a float32 `scale / norm` for the first pass's cut-off: 32 bytes beside the codes. The cosine
+    bounds' other per-vector factors are computed for the few vectors that need them."""
 
     def __init__(self, dims: int) -> None:
         check_dims_positive(dims)
         self._dims = dims
-        self._codes = np.empty((8, dims), dtype=np.int8)
-        self._scales = np.empty(8, dtype=np.float32)
-        self._residuals = np.empty(8, dtype=np.float32)
-        self._norms = np.empty(8, dtype=np.float64)
-        self._owners = np.empty(8, dtype=np.int64)
-        self._spaces = np.empty(8, dtype=np.int32)  # index into `_namespace_ids`
-        # Cosine bounds' per-vector factors: scale / norm, residual / norm, 1 / norm (0 for zero norm).
-        self._gain = np.empty(8, dtype=np.float64)
-        self._spread = np.empty(8, dtype=np.float64)
-        self._inverse = np.empty(8, dtype=np.float64)
+        self._codes = np.empty((0, dims), dtype=np.int8)
+        self._scales = np.empty(0, dtype=np.float32)
+        self._residuals = np.empty(0, dtype=np.float32)
+        self._norms = np.empty(0, dtype=np.float64)
+        self._owners = np.empty(0, dtype=np.int64)
+        self._spaces = np.empty(0, dtype=np.int32)  # index into `_namespaces`
+        self._gain32 = np.empty(0, dtype=np.float32)  # scale / norm (0 for a zero norm)
         self._count = 0
         self._namespace_ids: dict[Namespace, int] = {}
-        self._rows: dict[int, list[int]] = {}  # row id -> its vector slots
+        self._namespaces: list[Namespace] = []  # by id
+        self._prefix_spaces: dict[Namespace, list[int]] = {}  # see `_spaces_under`
+        self._prefix_slots: dict[Namespace, tuple[int, np.ndarray]] = {}  # see `_eligible`
+        self._rows = RowSlots()
         self._max_vectors_per_row = 1  # sizes the first pass's threshold; never shrinks, as in Rust
+        # Upper bounds over every vector held of residual / norm, 1 / norm, norm and residual (they
+        # bound every vector's error, `Bounds.widest`): raised by writes, kept by deletes.
+        self._spread_max = self._inverse_max = self._norm_max = self._residual_max = 0.0
+        self._version = 0  # counts writes: a kept first pass (`_memo`) is for one version
+        self._memo: tuple[tuple, np.ndarray | None, np.ndarray] | None = None
 
     @property
     def dims(self) -> int:
@@ -72,32 +68,26 @@ class VectorIndex:
         return len(self._rows)
 
     def __contains__(self, row_id: int) -> bool:
-        return row_id in self._rows
+        return self._rows.get(row_id) is not None
 
     def vector_count(self) -> int:
         return self._count
 
     def _arrays(self) -> tuple[np.ndarray, ...]:
-        return (
-            self._codes,
-            self._scales,
-            self._residuals,
-            self._norms,
-            self._owners,
-            self._spaces,
-            self._gain,
-            self._spread,
-            self._inverse,
-        )
+        return (self._codes, self._scales, self._residuals, self._norms, self._owners, self._spaces, self._gain32)
 
     def memory_bytes(self) -> int:
-        return sum(a.nbytes for a in self._arrays()) + sum(8 * len(slots) for slots in self._rows.values())
+        memo = self._memo
+        kept = 0 if memo is None else memo[2].nbytes + (0 if memo[1] is None else memo[1].nbytes)
+        kept += sum(slots.nbytes for _, slots in self._prefix_slots.values())
+        return sum(a.nbytes for a in self._arrays()) + self._rows.nbytes() + kept
 
     def clear(self) -> None:
         self.__init__(self._dims)  # type: ignore[misc]
 
     def reserve(self, vectors: int) -> None:
         self._reserve(self._count + vectors)
+        self._rows.reserve(vectors)
 
     def upsert(self, row_id: int, namespace: Sequence[str], records: bytes) -> None:
         parsed = parse_records(records, self._dims)
@@ -118,6 +108,13 @@ class VectorIndex:
             )
         if len(namespace_ids) and int(namespace_ids.max()) >= len(namespaces):
             raise ValueError(f"namespace id {int(namespace_ids.max())} is out of range ({len(namespaces)} namespaces)")
+        if len(np.unique(row_ids)) == len(row_ids):
+            # One vector per row (a load, a batch of puts): in one step per array.
+            for row_id in row_ids[self._rows.present(row_ids)].tolist():
+                self.delete(row_id)
+            self._reserve(self._count + len(parsed))
+            self._append(parsed, row_ids, [tuple(ns) for ns in namespaces], namespace_ids)
+            return
         ids = row_ids.tolist()
         spaces = namespace_ids.tolist()
         positions: dict[int, list[int]] = {}
@@ -128,16 +125,12 @@ class VectorIndex:
             picks.append(i)
         for row_id in positions:
             self.delete(row_id)
-        self._reserve(self._count + len(parsed))  # exact room: doubling would waste up to half
-        if len(positions) == len(parsed):
-            # One vector per row (a load): appended in one step per array.
-            self._append(parsed, row_ids, [tuple(ns) for ns in namespaces], namespace_ids)
-            return
+        self._reserve(self._count + len(parsed))
         for row_id, picks in positions.items():
             self._insert(row_id, tuple(namespaces[spaces[picks[0]]]), parsed[picks])
 
     def delete(self, row_id: int) -> bool:
-        slots = self._rows.pop(row_id, None)
+        slots = self._rows.remove(row_id)
         if slots is None:
             return False
         for slot in sorted(slots, reverse=True):  # highest first: never moves this row's own vectors
@@ -145,9 +138,9 @@ class VectorIndex:
             if slot != last:
                 for array in self._arrays():
                     array[slot] = array[last]
-                moved = self._rows[int(self._owners[slot])]
-                moved[moved.index(last)] = slot
+                self._rows.move(int(self._owners[slot]), last, slot)
             self._count = last
+        self._version += 1  # after the change: a search that read the version before it keeps nothing
         return True
 
     def candidates(
@@ -165,10 +158,24 @@ class VectorIndex:
         query_norm = float(validate_rows(query, self._dims, label="the query vector")[0])
         if k == 0:
             return b"", {"selected": 0.0, "survivors": 0.0, "threshold": np.inf}
-        slots = self._eligible(tuple(namespace_prefix), candidate_ids)
-        survivors, threshold = self._first_pass(query[0], query_norm, metric, slots, k * self._max_vectors_per_row)
+        prefix = tuple(namespace_prefix)
+        # A filtered search asks again with a larger k when too few of the first candidates pass
+        # its filter (`rank_filtered`): the same query's code dots (and slots) are kept for it
+        # while nothing is written (4 bytes a vector: one scan of a million vectors is ~90 ms).
+        key = (prefix, query.tobytes(), self._version) if candidate_ids is None else None
+        memo = self._memo
+        if key is not None and memo is not None and memo[0] == key:
+            slots, dots = memo[1], memo[2]
+        else:
+            slots, dots = self._eligible(prefix, candidate_ids), None
+        survivors, threshold, dots = self._first_pass(
+            query[0], query_norm, metric, slots, k * self._max_vectors_per_row, dots
+        )
+        if key is not None:
+            self._memo = (key, slots, dots)
         selected = self._count if slots is None else len(slots)
-        owners = np.unique(self._owners[survivors]).astype("<i8")
+        owners = np.sort(self._owners[survivors]).astype("<i8", copy=False)
+        owners = owners[np.concatenate(([True], owners[1:] != owners[:-1]))] if len(owners) else owners
         return owners.tobytes(), {
             "selected": float(selected),
             "survivors": float(len(survivors)),
@@ -176,105 +183,156 @@ class VectorIndex:
         }
 
     def _first_pass(
-        self, query: F32Array, query_norm: float, metric: str, slots: np.ndarray | None, capacity: int
-    ) -> tuple[np.ndarray, float]:
-        """The slots that may hold a vector of the exact top `capacity`, and the threshold every
-        other vector scores below (see `first_pass.rs`)."""
+        self,
+        query: F32Array,
+        query_norm: float,
+        metric: str,
+        slots: np.ndarray | None,
+        capacity: int,
+        dots: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, float, np.ndarray]:
+        """The slots that may hold a vector of the exact top `capacity`, the threshold every
+        other vector scores below (see `first_pass.rs`), and the code dots (given: not recomputed)."""
         count = self._count if slots is None else len(slots)
         if count == 0:
-            return np.empty(0, dtype=np.intp), -np.inf
-        pick = slice(None, self._count) if slots is None else slots
+            return np.empty(0, dtype=np.intp), -np.inf, np.empty(0, dtype=np.float32)
         q_codes, q_scale, q_residual = quantize(query.reshape(1, -1), np.array([query_norm]))
-        q = _QueryBounds(float(q_scale[0]), float(q_residual[0]), code_norm(q_codes[0], float(q_scale[0])))
+        scale, residual = float(q_scale[0]), float(q_residual[0])
+        q_code_norm = code_norm(q_codes[0], scale)
         n = float(self._dims)
         rounding = 2.0 * (n + 1.0) * F32_UNIT / (1.0 - (n + 1.0) * F32_UNIT) * query_norm
         underflow = 2.0 * n * F32_UNDERFLOW
-        approx = self._dots(self._codes[pick], q_codes[0])
+        if dots is None:
+            dots = code_dots(self._codes, q_codes[0], count, slots)
         if metric == "cosine" and query_norm != 0:
-            # The Rust bounds divided through by `|q| |v|` ahead of time (`_gain`, `_spread`,
-            # `_inverse` per vector), in place: a handful of passes over the scores instead of a
-            # dozen temporaries. Their rounding (a few ulps) is covered by the slack terms.
-            approx *= self._gain[pick]
-            approx *= q.scale / query_norm
-            error = self._spread[pick] * (q.code_norm / query_norm * SLACK)
-            error += self._inverse[pick] * (underflow / query_norm * SLACK)
-            error += (q.residual + rounding) / query_norm * SLACK
-        elif metric == "cosine":
-            approx[:] = 0.0  # a zero query scores 0 against everything
-            error = np.zeros(count)
+            # The Rust bounds divided through by `|q| |v|` ahead of time (`cosine_factors` per
+            # vector). Their rounding (a few ulps) is covered by the slack terms.
+            bounds = Bounds(
+                factors=self._cosine_factors,
+                cut_gain=self._gain32,
+                factor=scale / query_norm,
+                weights=(np.float64(q_code_norm / query_norm * SLACK), np.float64(underflow / query_norm * SLACK)),
+                constant=(residual + rounding) / query_norm * SLACK,
+                slack_after=False,
+                term_max=(self._spread_max, self._inverse_max),
+                approx_max=(1.0 + self._spread_max) * q_code_norm / query_norm * (1.0 + 1e-6),
+            )
+        elif metric == "cosine":  # a zero query scores 0 against everything
+            zero = np.float64(0.0)
+            bounds = Bounds(self._cosine_factors, self._gain32, 0.0, (zero, zero), 0.0, False, (0.0, 0.0), 0.0)
         else:
-            norms = self._norms[pick]
-            approx *= self._scales[pick]
-            approx *= q.scale
-            error = (q.residual + rounding) * norms
-            error += q.code_norm * self._residuals[pick]
-            error += underflow
-            error *= SLACK
-        error += np.abs(approx) * 1e-12
-        lo = approx - error
-        approx += error  # now the upper bounds
-        threshold = -np.inf
-        if count >= capacity:
-            threshold = float(np.partition(lo, count - capacity)[count - capacity])
-        keep = np.flatnonzero((approx >= threshold) | np.isnan(approx))
-        return (keep if slots is None else slots[keep]), threshold
+            bounds = Bounds(
+                factors=lambda at: (self._scales[at], (self._norms[at], self._residuals[at])),
+                cut_gain=self._scales,
+                factor=scale,
+                weights=(np.float64(residual + rounding), np.float64(q_code_norm)),
+                constant=underflow,
+                slack_after=True,
+                term_max=(self._norm_max, self._residual_max),
+                approx_max=(self._norm_max + self._residual_max) * q_code_norm * (1.0 + 1e-6),
+            )
+        keep, threshold = survivors(dots, slots, bounds, capacity)
+        return (keep if slots is None else slots[keep]), threshold, dots
 
-    def _dots(self, codes: np.ndarray, query_codes: np.ndarray) -> np.ndarray:
-        """The integer dot products of each code row with the query's, as float64."""
-        kind = np.float32 if self._dims < EXACT_F32_DIMS else np.float64
-        q = query_codes.astype(kind)
-        out = np.empty(len(codes), dtype=np.float64)
-        block = np.empty((min(BLOCK_ROWS, len(codes)), self._dims), dtype=kind)
-        for start in range(0, len(codes), BLOCK_ROWS):
-            rows = codes[start : start + BLOCK_ROWS]
-            converted = block[: len(rows)]
-            converted[...] = rows  # int8 -> float: exact
-            out[start : start + len(rows)] = converted @ q
-        return out
+    def _cosine_factors(self, at: np.ndarray | slice) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        inverse, gain, spread = cosine_factors(self._norms[at], self._scales[at], self._residuals[at])
+        return gain, (spread, inverse)
 
     def _eligible(self, prefix: Namespace, candidate_ids: npt.NDArray[np.int64] | None) -> np.ndarray | None:
         """Slots to scan (ascending), or None for all of them."""
-        spaces = [i for ns, i in self._namespace_ids.items() if ns[: len(prefix)] == prefix]
+        spaces = self._spaces_under(prefix)
+        everywhere = len(spaces) == len(self._namespace_ids)
         if candidate_ids is None:
-            if len(spaces) == len(self._namespace_ids):
+            if everywhere:
                 return None
-            return np.flatnonzero(np.isin(self._spaces[: self._count], spaces))
-        allowed = set(spaces)
-        slots = [
-            slot
-            for row_id in np.unique(candidate_ids).tolist()
-            if row_id in self._rows and int(self._spaces[self._rows[row_id][0]]) in allowed
-            for slot in self._rows[row_id]
-        ]
-        return np.sort(np.array(slots, dtype=np.intp))
+            now = self._version  # read first: a write meanwhile makes what follows stale, not kept
+            version, kept = self._prefix_slots.get(prefix, (-1, None))
+            if version == now and kept is not None:
+                return kept
+            if len(spaces) == 1:
+                slots = np.flatnonzero(self._spaces[: self._count] == spaces[0])
+            else:
+                slots = np.flatnonzero(np.take(self._space_mask(spaces), self._spaces[: self._count]))
+            # Kept until the next write (a pass over every vector's namespace: 2.5 ms at 1M), for
+            # a few prefixes of at most 1/8 of the vectors.
+            if len(slots) * 8 <= self._count:
+                if len(self._prefix_slots) >= PREFIXES_KEPT or any(v != now for v, _ in self._prefix_slots.values()):
+                    self._prefix_slots = {}
+                self._prefix_slots[prefix] = (now, slots)
+            return slots
+        if len(candidate_ids) * SCAN_PER_ID < self._count:  # a few rows: their slots, one by one
+            allowed = set(spaces)
+            found = (self._rows.get(row_id) for row_id in np.unique(candidate_ids).tolist())
+            listed = [slot for row in found if row and int(self._spaces[row[0]]) in allowed for slot in row]
+            return np.sort(np.array(listed, dtype=np.intp))
+        # Many (a value filter's result): one pass over every slot's owner instead of a Python
+        # step per id.
+        picked = np.isin(self._owners[: self._count], candidate_ids)
+        if not everywhere:
+            picked &= self._space_mask(spaces)[self._spaces[: self._count]]
+        return np.flatnonzero(picked)
+
+    def _spaces_under(self, prefix: Namespace) -> list[int]:
+        """The namespace ids under `prefix`, remembered per prefix (namespaces are only ever
+        added, with increasing ids: a remembered list is brought up to date from the new ones)."""
+        if not prefix:
+            return list(range(len(self._namespaces)))
+        if prefix not in self._prefix_spaces and len(self._prefix_spaces) >= PREFIXES_REMEMBERED:
+            self._prefix_spaces = {}  # a bound on a server's many prefixes (one per user, say)
+        known = self._prefix_spaces.setdefault(prefix, [0])  # [namespaces looked at, *ids]
+        width = len(prefix)
+        for space in range(known[0], len(self._namespaces)):
+            if self._namespaces[space][:width] == prefix:
+                known.append(space)
+        known[0] = len(self._namespaces)
+        return known[1:]
+
+    def _space_mask(self, spaces: list[int]) -> np.ndarray:
+        mask = np.zeros(len(self._namespaces), dtype=bool)
+        mask[spaces] = True
+        return mask
+
+    def _space_id(self, namespace: Namespace) -> int:
+        space = self._namespace_ids.setdefault(namespace, len(self._namespaces))
+        if space == len(self._namespaces):
+            self._namespaces.append(namespace)
+        return space
 
     def _reserve(self, capacity: int) -> None:
+        """Room for `capacity` vectors. Past the first fill, at least 1/8 more each time: a put
+        after a load would otherwise copy every array. Fresh arrays are `np.empty` and only their
+        used part is copied: the room's pages stay untouched (not resident) until written."""
         if capacity > len(self._owners):
-            self._codes = np.resize(self._codes, (capacity, self._dims))
-            for name in ("_scales", "_residuals", "_norms", "_owners", "_spaces", "_gain", "_spread", "_inverse"):
-                setattr(self, name, np.resize(getattr(self, name), capacity))
+            if self._count:
+                capacity = max(capacity, len(self._owners) + len(self._owners) // 8)
+            for name in ("_codes", "_scales", "_residuals", "_norms", "_owners", "_spaces", "_gain32"):
+                old = getattr(self, name)
+                new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
+                new[: self._count] = old[: self._count]
+                setattr(self, name, new)
 
     def _append(
         self, parsed: np.ndarray, row_ids: np.ndarray, namespaces: list[Namespace], namespace_ids: np.ndarray
     ) -> None:
-        """Rows of one vector each, none of them present."""
+        """Rows of one vector each, distinct, none of them present."""
         start, end = self._count, self._count + len(parsed)
-        space_of = np.array([self._namespace_ids.setdefault(ns, len(self._namespace_ids)) for ns in namespaces])
+        space_of = np.array([self._space_id(ns) for ns in namespaces], dtype=np.int32)
         self._write(slice(start, end), parsed, row_ids, space_of[namespace_ids] if len(parsed) else 0)
-        self._rows.update(zip(row_ids.tolist(), ([slot] for slot in range(start, end)), strict=True))
+        self._rows.add_many(np.asarray(row_ids, dtype=np.int64), start)
         self._count = end
+        self._version += 1
 
     def _insert(self, row_id: int, namespace: Namespace, parsed: np.ndarray) -> None:
         if len(parsed) == 0:
             return
         end = self._count + len(parsed)
-        if end > len(self._owners):
-            self._reserve(max(end, 2 * len(self._owners)))
-        space = self._namespace_ids.setdefault(namespace, len(self._namespace_ids))
+        self._reserve(end)
+        space = self._space_id(namespace)
         self._write(slice(self._count, end), parsed, row_id, space)
-        self._rows[row_id] = list(range(self._count, end))
+        self._rows.add(row_id, list(range(self._count, end)))
         self._count = end
         self._max_vectors_per_row = max(self._max_vectors_per_row, len(parsed))
+        self._version += 1
 
     def _write(self, where: slice, parsed: np.ndarray, owners: npt.ArrayLike, spaces: npt.ArrayLike) -> None:
         self._codes[where] = parsed["codes"]
@@ -283,12 +341,20 @@ class VectorIndex:
         self._norms[where] = parsed["norm"]
         self._owners[where] = owners
         self._spaces[where] = spaces
-        norms = parsed["norm"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inverse = np.where(norms > 0, 1.0 / norms, 0.0)
-        self._inverse[where] = inverse
-        self._gain[where] = parsed["scale"].astype(np.float64) * inverse
-        self._spread[where] = parsed["residual"].astype(np.float64) * inverse
+        if len(parsed):
+            inverse, gain, spread = cosine_factors(parsed["norm"], parsed["scale"], parsed["residual"])
+            self._gain32[where] = gain
+            self._spread_max = max(self._spread_max, float(spread.max()))
+            self._inverse_max = max(self._inverse_max, float(inverse.max()))
+            self._norm_max = max(self._norm_max, float(parsed["norm"].max()))
+            self._residual_max = max(self._residual_max, float(parsed["residual"].max()))
+
+
+def cosine_factors(norms: np.ndarray, scales: np.ndarray, residuals: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per vector: 1 / norm, scale / norm, residual / norm (all 0 for a zero norm), float64."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = np.where(norms > 0, 1.0 / norms, 0.0)
+    return inverse, scales.astype(np.float64) * inverse, residuals.astype(np.float64) * inverse
 
 
 def exact_top_k(
