@@ -169,6 +169,22 @@ async def test_overwrite_replaces_vectors(store: AsyncSqliteStore) -> None:
     assert count(store.path, "SELECT COUNT(*) FROM store_item_vectors") == 1
 
 
+async def test_overwrite_of_the_newest_item_in_a_batch_with_new_items(store: AsyncSqliteStore) -> None:
+    """A batch's new items skip deleting vectors (their ids are above the largest id before it);
+    the newest item before the batch is not new, and loses the vectors of its fields."""
+    await store.aput(("n",), "first", {"text": "ocean waves", "title": "sea"}, index=["text", "title"])
+    await store.abatch(
+        [
+            PutOp(("n",), "first", {"text": "desert sand"}, index=["text"]),
+            PutOp(("n",), "second", {"text": "mountain forest"}),
+        ]
+    )
+    assert count(store.path, "SELECT COUNT(*) FROM store_item_vectors") == 2
+    assert count(store.path, "SELECT COUNT(*) FROM store_vector_codes") == 2
+    best = await store.asearch(("n",), query="ocean waves", limit=1)
+    assert best[0].score is not None and best[0].score < 0.99
+
+
 async def test_unscored_items_follow_scored_ones_across_pages(store: AsyncSqliteStore) -> None:
     for i in range(3):
         await store.aput(("p",), f"scored{i}", {"text": f"river stone {i}"})

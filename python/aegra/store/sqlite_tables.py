@@ -320,12 +320,14 @@ async def write_items(
         if not vectors_only:
             written.deleted = await _delete(conn, [w for w in writes if w.value is None])
         puts = [w for w in writes if w.value is not None]
+        newest: int | None = None
         if vectors_only:
             ids = [await _find_id(conn, w) for w in puts]
         else:
+            newest = await _newest_id(conn)
             ids = await _upsert(conn, puts, timestamp(now))
         kept = [(item_id, w) for item_id, w in zip(ids, puts, strict=True) if item_id is not None]
-        await replace_vectors(conn, [(item_id, w.vectors) for item_id, w in kept])
+        await replace_vectors(conn, [(item_id, w.vectors) for item_id, w in kept], new_above=newest)
         if not vectors_only:
             if clear_waiting:
                 await _clear_waiting(conn, [item_id for item_id, w in kept if not w.waiting])
@@ -344,14 +346,19 @@ async def write_items(
     return written
 
 
-async def replace_vectors(conn: Connection, items: Sequence[tuple[int, dict[str, tuple[bytes, bytes]]]]) -> None:
+async def replace_vectors(
+    conn: Connection, items: Sequence[tuple[int, dict[str, tuple[bytes, bytes]]]], *, new_above: int | None = None
+) -> None:
     """Inside a transaction: the items' vectors and code records become exactly these (a batch of
-    statements, not a few per item)."""
+    statements, not a few per item). `new_above`: the items with a larger id were inserted by this
+    transaction, so they have no vectors to delete (a fill's batches need no DELETE at all)."""
     if not items:
         return
-    ids = _json_ids([item_id for item_id, _ in items])
-    await conn.execute("DELETE FROM store_item_vectors WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
-    await conn.execute("DELETE FROM store_vector_codes WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
+    old = [item_id for item_id, _ in items if new_above is None or item_id <= new_above]
+    if old:
+        ids = _json_ids(old)
+        await conn.execute("DELETE FROM store_item_vectors WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
+        await conn.execute("DELETE FROM store_vector_codes WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
     rows = [(item_id, name, blob, code) for item_id, vectors in items for name, (blob, code) in vectors.items()]
     if rows:
         await conn.executemany(
@@ -380,6 +387,16 @@ async def _upsert(conn: Connection, writes: Sequence[ItemWrite], now: str) -> li
         async with conn.execute(sql, params) as cursor:
             ids.update(((prefix, key), int(item_id)) for item_id, prefix, key in await cursor.fetchall())
     return [ids[key] for key in keys]
+
+
+async def _newest_id(conn: Connection) -> int:
+    """The largest item id, read inside the write transaction before its inserts: ids above it are
+    rows the transaction inserts (an INTEGER PRIMARY KEY without AUTOINCREMENT takes max + 1, and
+    every delete of an item deletes its vectors in the same transaction, so no vector row waits
+    under a reused id)."""
+    async with conn.execute("SELECT max(id) FROM store_items") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0
 
 
 async def _find_id(conn: Connection, write: ItemWrite) -> int | None:
