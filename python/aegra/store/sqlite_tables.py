@@ -34,6 +34,7 @@ from langgraph.store.base import Item, SearchItem
 
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.store import namespaces
+from aegra.store.sqlite_connections import OverBudget
 
 # The store writes through an inline connection; `:memory:` through its aiosqlite one.
 Connection = aiosqlite.Connection | InlineConnection
@@ -148,10 +149,19 @@ def live_condition(alias: str, omit_expired: bool, now: float) -> tuple[str, lis
     return "", []
 
 
+def _get_item_sql(prefix: str, key: str, live: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+    return f"SELECT {ITEM_COLUMNS} FROM store_items i WHERE prefix = ? AND key = ?{live[0]}", [prefix, key, *live[1]]
+
+
 async def get_item(conn: aiosqlite.Connection, prefix: str, key: str, live: tuple[str, list[Any]]) -> Row | None:
-    sql = f"SELECT {ITEM_COLUMNS} FROM store_items i WHERE prefix = ? AND key = ?{live[0]}"
-    async with conn.execute(sql, [prefix, key, *live[1]]) as cursor:
+    async with conn.execute(*_get_item_sql(prefix, key, live)) as cursor:
         return await cursor.fetchone()
+
+
+def get_item_now(conn: sqlite3.Connection, prefix: str, key: str, live: tuple[str, list[Any]]) -> Row | None:
+    """`get_item` on a plain connection (the store's bounded inline reader)."""
+    row: Row | None = conn.execute(*_get_item_sql(prefix, key, live)).fetchone()
+    return row
 
 
 # A prefix holding at least this many items is listed by walking store_items_recent (newest first,
@@ -169,18 +179,53 @@ async def list_items(
     range and a sort of everything under it (10 ms of CPU at 10k items) where the newest-first walk
     stops after a page."""
     small = False
-    if prefix:
-        range_sql, range_params = namespaces.prefix_condition(prefix, "prefix")
-        probe = f"SELECT count(*) FROM (SELECT 1 FROM store_items WHERE {range_sql} LIMIT ?)"
-        async with conn.execute(probe, [*range_params, WALK_FROM_ITEMS]) as cursor:
-            row = await cursor.fetchone()
-        small = row is not None and row[0] < WALK_FROM_ITEMS
+    probe = _prefix_probe(prefix)
+    if probe is not None:
+        async with conn.execute(*probe) as cursor:
+            small = _is_small(await cursor.fetchone())
+    async with conn.execute(*_listing(small, where, params, limit, offset)) as cursor:
+        return list(await cursor.fetchall())
+
+
+# A listing that reads a prefix's range of more items than this is not run inline: at ~2.5 us an
+# item (1M items, rows read from all over the file, then sorted) it would overrun the inline budget.
+INLINE_RANGE_ITEMS = 500
+
+
+def list_items_now(
+    conn: sqlite3.Connection, prefix: Sequence[str], where: str, params: list[Any], limit: int, offset: int
+) -> list[Row]:
+    """`list_items` on a plain connection (the store's bounded inline reader); `OverBudget` at once
+    for a prefix range too large to read inline."""
+    probe = _prefix_probe(prefix)
+    count = None if probe is None else conn.execute(*probe).fetchone()
+    small = _is_small(count)
+    if small and count is not None and count[0] > INLINE_RANGE_ITEMS:
+        raise OverBudget(f"{count[0]} items to read and sort")
+    return conn.execute(*_listing(small, where, params, limit, offset)).fetchall()
+
+
+def _prefix_probe(prefix: Sequence[str]) -> tuple[str, list[Any]] | None:
+    """The statement counting the prefix's items up to WALK_FROM_ITEMS (None: no prefix, walk)."""
+    if not prefix:
+        return None
+    range_sql, range_params = namespaces.prefix_condition(prefix, "prefix")
+    return f"SELECT count(*) FROM (SELECT 1 FROM store_items WHERE {range_sql} LIMIT ?)", [
+        *range_params,
+        WALK_FROM_ITEMS,
+    ]
+
+
+def _is_small(count: Row | None) -> bool:
+    return count is not None and count[0] < WALK_FROM_ITEMS
+
+
+def _listing(small: bool, where: str, params: list[Any], limit: int, offset: int) -> tuple[str, list[Any]]:
     # `+updated_at` keeps SQLite off store_items_recent for ordering, so the prefix range serves.
     order = "+updated_at DESC, id DESC" if small else "updated_at DESC, id DESC"
     hint = "" if small else " INDEXED BY store_items_recent"
     sql = f"SELECT {ITEM_COLUMNS} FROM store_items i{hint} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-    async with conn.execute(sql, [*params, limit, offset]) as cursor:
-        return list(await cursor.fetchall())
+    return sql, [*params, limit, offset]
 
 
 async def passing_ids(
