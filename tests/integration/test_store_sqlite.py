@@ -198,15 +198,16 @@ async def test_listing_past_the_inline_budget_is_answered_by_the_threaded_reader
     threaded: list[int] = []
     list_items = sqlite_tables.list_items
 
-    async def counted(*args: Any) -> Any:
+    async def counted(*args: Any, **kwargs: Any) -> Any:
         threaded.append(1)
-        return await list_items(*args)
+        return await list_items(*args, **kwargs)
 
     monkeypatch.setattr(sqlite_tables, "list_items", counted)
     inline = await store.asearch(("l",), filter={"kind": "a"}, limit=7, offset=3)
     assert not threaded and len(inline) == 7
     assert store._bounded is not None
-    store._bounded.budget_seconds = -1.0  # past the deadline at the handler's first check
+    store._bounded.budget_seconds = -1.0  # past the deadline at the handler's first check,
+    store._bounded.conn.set_progress_handler(store._bounded._past_deadline, 1)  # at the first step
     again = await store.asearch(("l",), filter={"kind": "a"}, limit=7, offset=3)
     assert threaded == [1]
     assert [(i.namespace, i.key, i.value) for i in again] == [(i.namespace, i.key, i.value) for i in inline]

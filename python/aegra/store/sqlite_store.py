@@ -311,9 +311,10 @@ class AsyncSqliteStore(BaseStore):
         where, params = self._where(op)
         if query_vector is None:
             prefix, limit, offset = op.namespace_prefix, op.limit, op.offset
+            filtered = bool(op.filter) or bool(self._live("i")[0])
             rows = await self._read(
-                lambda conn: tables.list_items_now(conn, prefix, where, params, limit, offset),
-                lambda: tables.list_items(self.conn, prefix, where, params, limit, offset),
+                lambda conn: tables.list_items_now(conn, prefix, where, params, limit, offset, filtered=filtered),
+                lambda: tables.list_items(self.conn, prefix, where, params, limit, offset, filtered=filtered),
             )
             found: list[ScoredRow] = [(row, None) for row in rows]
         else:
