@@ -310,11 +310,10 @@ class AsyncSqliteStore(BaseStore):
     async def _search(self, op: SearchOp, query_vector: list[float] | None) -> list[SearchItem]:
         where, params = self._where(op)
         if query_vector is None:
-            prefix, limit, offset = op.namespace_prefix, op.limit, op.offset
             filtered = bool(op.filter) or bool(self._live("i")[0])
+            listing = tables.Listing(op.namespace_prefix, where, params, op.limit, op.offset, filtered)
             rows = await self._read(
-                lambda conn: tables.list_items_now(conn, prefix, where, params, limit, offset, filtered=filtered),
-                lambda: tables.list_items(self.conn, prefix, where, params, limit, offset, filtered=filtered),
+                lambda conn: tables.list_items_now(conn, listing), lambda: tables.list_items(self.conn, listing)
             )
             found: list[ScoredRow] = [(row, None) for row in rows]
         else:

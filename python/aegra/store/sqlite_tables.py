@@ -176,50 +176,44 @@ WALK_ENTRIES_PER_RANGE_ITEM = 25
 INLINE_RANGE_ITEMS = 500
 
 
-async def list_items(
-    conn: aiosqlite.Connection,
-    prefix: Sequence[str],
-    where: str,
-    params: list[Any],
-    limit: int,
-    offset: int,
-    *,
-    filtered: bool = True,
-) -> list[Row]:
-    """Items passing `where` (on `store_items i`) under `prefix`, newest first, paged. `filtered`:
-    `where` has conditions beyond the prefix (a value filter, expiry).
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A listing: items passing `where` (on `store_items i`) under `prefix`, newest first, paged.
+    `filtered`: `where` has conditions beyond the prefix (a value filter, expiry)."""
+
+    prefix: Sequence[str]
+    where: str
+    params: list[Any]
+    limit: int
+    offset: int
+    filtered: bool = True
+
+
+async def list_items(conn: aiosqlite.Connection, listing: Listing) -> list[Row]:
+    """The listing's page.
 
     Which index serves it is chosen here (`_walks`), from a count that stops at WALK_FROM_ITEMS:
     SQLite's planner cannot know how many items a prefix holds or a filter passes, and picked the
     prefix range and a sort of everything under it (10 ms of CPU at 10k items) where the
     newest-first walk stops after a page."""
     walk = True
-    probe = _prefix_probe(prefix)
+    probe = _prefix_probe(listing.prefix)
     if probe is not None:
         async with conn.execute(*probe) as cursor:
-            walk = _walks(await cursor.fetchone(), limit + offset, filtered)
-    async with conn.execute(*_listing(not walk, where, params, limit, offset)) as cursor:
+            walk = _walks(await cursor.fetchone(), listing)
+    async with conn.execute(*_page(not walk, listing)) as cursor:
         return list(await cursor.fetchall())
 
 
-def list_items_now(
-    conn: sqlite3.Connection,
-    prefix: Sequence[str],
-    where: str,
-    params: list[Any],
-    limit: int,
-    offset: int,
-    *,
-    filtered: bool = True,
-) -> list[Row]:
+def list_items_now(conn: sqlite3.Connection, listing: Listing) -> list[Row]:
     """`list_items` on a plain connection (the store's bounded inline reader); `OverBudget` at once
     for a prefix range too large to read inline."""
-    probe = _prefix_probe(prefix)
+    probe = _prefix_probe(listing.prefix)
     counts = None if probe is None else conn.execute(*probe).fetchone()
-    walk = counts is None or _walks(counts, limit + offset, filtered)
+    walk = counts is None or _walks(counts, listing)
     if not walk and counts is not None and counts[0] > INLINE_RANGE_ITEMS:
         raise OverBudget(f"{counts[0]} items to read and sort")
-    return conn.execute(*_listing(not walk, where, params, limit, offset)).fetchall()
+    return conn.execute(*_page(not walk, listing)).fetchall()
 
 
 def _prefix_probe(prefix: Sequence[str]) -> tuple[str, list[Any]] | None:
@@ -235,7 +229,7 @@ def _prefix_probe(prefix: Sequence[str]) -> tuple[str, list[Any]] | None:
     return sql, [*range_params, WALK_FROM_ITEMS]
 
 
-def _walks(counts: Row | None, window: int, filtered: bool) -> bool:
+def _walks(counts: Row | None, listing: Listing) -> bool:
     """Whether to walk store_items_recent rather than read the prefix's range and sort it, from
     (items under the prefix up to WALK_FROM_ITEMS, the largest id)."""
     if counts is None:
@@ -243,18 +237,18 @@ def _walks(counts: Row | None, window: int, filtered: bool) -> bool:
     under, newest = int(counts[0]), int(counts[1] or 0)
     if under >= WALK_FROM_ITEMS:
         return True
-    if filtered or under == 0:
+    if listing.filtered or under == 0:
         return False  # a filter's pass rate is unknown: a walk could read the whole store
     # Every item under the prefix is on some page: the walk meets one every newest/under entries.
-    return window * newest < under * under * WALK_ENTRIES_PER_RANGE_ITEM
+    return (listing.limit + listing.offset) * newest < under * under * WALK_ENTRIES_PER_RANGE_ITEM
 
 
-def _listing(small: bool, where: str, params: list[Any], limit: int, offset: int) -> tuple[str, list[Any]]:
+def _page(by_range: bool, listing: Listing) -> tuple[str, list[Any]]:
     # `+updated_at` keeps SQLite off store_items_recent for ordering, so the prefix range serves.
-    order = "+updated_at DESC, id DESC" if small else "updated_at DESC, id DESC"
-    hint = "" if small else " INDEXED BY store_items_recent"
-    sql = f"SELECT {ITEM_COLUMNS} FROM store_items i{hint} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-    return sql, [*params, limit, offset]
+    order = "+updated_at DESC, id DESC" if by_range else "updated_at DESC, id DESC"
+    hint = "" if by_range else " INDEXED BY store_items_recent"
+    sql = f"SELECT {ITEM_COLUMNS} FROM store_items i{hint} WHERE {listing.where} ORDER BY {order} LIMIT ? OFFSET ?"
+    return sql, [*listing.params, listing.limit, listing.offset]
 
 
 async def passing_ids(
