@@ -9,7 +9,8 @@ With `--serve`: the time from starting `aegra serve` to its first `/ok`, and to 
 first semantic search (which waits for the vector index's background load). Then, on any server:
 `POST /store/items/search` without a query - namespace prefix and/or value filter, newest first,
 limit 10 - from 16 concurrent clients for a bounded number of requests, and the server's CPU time
-per request (utime + stime of Granian and its workers, from /proc). The cases assume the data of
+per request (utime + stime of Granian and its workers, from /proc), and the same for `GET
+/threads/{id}` (the floor: what any request costs the server). The cases assume the data of
 `store_scale.py` (namespaces ("tenant", 0-99, "user", 0-999), `kind` = "kind3" on 10% of items).
 """
 
@@ -24,13 +25,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
     "prefix 1% + filter 10% (0.1%)": {"namespace_prefix": ["tenant", "7"], "filter": {"kind": "kind3"}},
     "prefix 1%": {"namespace_prefix": ["tenant", "7"]},
     "filter 10%": {"filter": {"kind": "kind3"}},
@@ -60,19 +62,27 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-async def load(url: str, pid: int, body: dict, requests: int, clients: int) -> tuple[float, float, int]:
-    """(server CPU ms per request, requests/s, items in the last answer)."""
+async def load(url: str, pid: int, body: dict | None, requests: int, clients: int) -> tuple[float, float, int]:
+    """(server CPU ms per request, requests/s, items in the last answer). `body` None: `GET
+    /threads/{id}` of a new thread instead, the per-request floor of the server's HTTP stack."""
     count = {"left": requests, "items": 0}
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        if body is None:
+            thread = (await http.post("/threads", json={})).json()["thread_id"]
+
+        async def call() -> httpx.Response:
+            if body is None:
+                return await http.get(f"/threads/{thread}")
+            return await http.post("/store/items/search", json={**body, "limit": 10})
 
         async def client() -> None:
             while count["left"] > 0:
                 count["left"] -= 1
-                response = await http.post("/store/items/search", json={**body, "limit": 10})
+                response = await call()
                 response.raise_for_status()
-                count["items"] = len(response.json()["items"])
+                count["items"] = len(response.json()["items"]) if body is not None else 1
 
-        await http.post("/store/items/search", json={**body, "limit": 10})  # warm
+        await call()  # warm
         cpu, start = tree_cpu_seconds(pid), time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
         seconds = time.perf_counter() - start
@@ -143,6 +153,8 @@ def main() -> None:
         for name, body in CASES.items():
             cpu_ms, rate, items = asyncio.run(load(url, pid, body, args.requests, args.clients))
             print(f"  {name:<34} server CPU {cpu_ms:6.2f} ms/request  {rate:7.0f} req/s  ({items} items)")
+        cpu_ms, rate, _ = asyncio.run(load(url, pid, None, args.requests, args.clients))
+        print(f"  {'floor: GET /threads/{id}':<34} server CPU {cpu_ms:6.2f} ms/request  {rate:7.0f} req/s")
     finally:
         if process is not None:
             process.terminate()

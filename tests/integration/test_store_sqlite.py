@@ -169,6 +169,51 @@ async def test_overwrite_replaces_vectors(store: AsyncSqliteStore) -> None:
     assert count(store.path, "SELECT COUNT(*) FROM store_item_vectors") == 1
 
 
+async def test_overwrite_of_the_newest_item_in_a_batch_with_new_items(store: AsyncSqliteStore) -> None:
+    """A batch's new items skip deleting vectors (their ids are above the largest id before it);
+    the newest item before the batch is not new, and loses the vectors of its fields."""
+    await store.aput(("n",), "first", {"text": "ocean waves", "title": "sea"}, index=["text", "title"])
+    await store.abatch(
+        [
+            PutOp(("n",), "first", {"text": "desert sand"}, index=["text"]),
+            PutOp(("n",), "second", {"text": "mountain forest"}),
+        ]
+    )
+    assert count(store.path, "SELECT COUNT(*) FROM store_item_vectors") == 2
+    assert count(store.path, "SELECT COUNT(*) FROM store_vector_codes") == 2
+    best = await store.asearch(("n",), query="ocean waves", limit=1)
+    assert best[0].score is not None and best[0].score < 0.99
+
+
+async def test_listing_past_the_inline_budget_is_answered_by_the_threaded_reader(
+    store: AsyncSqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listings run inline on a bounded reader; one that runs past its budget is interrupted and
+    answered on the aiosqlite reader, with the same page."""
+    from aegra.store import sqlite_tables
+
+    await store.abatch(
+        [PutOp(("l", str(i % 3)), f"k{i}", {"kind": "a" if i % 2 else "b", "n": i}, index=False) for i in range(300)]
+    )
+    threaded: list[int] = []
+    list_items = sqlite_tables.list_items
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        threaded.append(1)
+        return await list_items(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite_tables, "list_items", counted)
+    inline = await store.asearch(("l",), filter={"kind": "a"}, limit=7, offset=3)
+    assert not threaded and len(inline) == 7
+    assert store._bounded is not None
+    store._bounded.budget_seconds = -1.0  # past the deadline at the handler's first check,
+    store._bounded.conn.set_progress_handler(store._bounded._past_deadline, 1)  # at the first step
+    again = await store.asearch(("l",), filter={"kind": "a"}, limit=7, offset=3)
+    assert threaded == [1]
+    assert [(i.namespace, i.key, i.value) for i in again] == [(i.namespace, i.key, i.value) for i in inline]
+    assert [i.key for i in inline] == [f"k{n}" for n in range(299 - 6, 299 - 20, -2)]
+
+
 async def test_unscored_items_follow_scored_ones_across_pages(store: AsyncSqliteStore) -> None:
     for i in range(3):
         await store.aput(("p",), f"scored{i}", {"text": f"river stone {i}"})

@@ -80,6 +80,31 @@ def test_plan_embeds_each_distinct_text_once_for_every_owner(backend: str) -> No
     assert whole.texts == ['{"a": "é", "b": 1}']
 
 
+class _Text(str):
+    """A str subclass: LangGraph's walk turns it into a plain `str`."""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_plan_of_top_level_fields_matches_langgraph(backend: str) -> None:
+    """Top-level string fields take a shortcut around the path walk: every kind of value at a
+    top-level key still gives LangGraph's texts."""
+    from langgraph.store.base.embed import get_text_at_path
+
+    values = ["plain", "", _Text("sub"), 7, 2.5, True, None, ["a", 1], {"b": "c"}]
+    items = [({"f": value, "g": "other"}, None) for value in values] + [({"g": "no f"}, None)]
+    with vec.using(backend):  # type: ignore[arg-type]
+        plan = vec.plan_texts(items, default_fields=["f", "*", "[0]", "{f,g}"])
+    expected = [
+        (position, text)
+        for position, (value, _) in enumerate(items)
+        for path in ["f", "*", "[0]", "{f,g}"]
+        for text in get_text_at_path(value, path)
+    ]
+    got = sorted((position, plan.texts[i]) for i, owners in enumerate(plan.owners) for position, _ in owners)
+    assert got == sorted(expected)
+    assert all(type(text) is str for text in plan.texts)
+
+
 async def test_embedding_in_batches_returns_rows_in_text_order() -> None:
     seen: list[list[str]] = []
 

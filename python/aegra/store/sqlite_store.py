@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import aiosqlite
 import msgspec
@@ -60,7 +61,10 @@ from aegra.store.vector_cache import VectorCache
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 ScoredRow = tuple[Sequence[Any], float | None]
+# How long a read may hold the event loop before it is run again on the aiosqlite reader's thread.
+INLINE_READ_SECONDS = 0.002
 # Which implementation of the vector core serves the index: the default (Rust when the extension
 # is importable), or one of them by name (tests run the suite on both).
 VectorBackend = Literal["auto", "rust", "python"]
@@ -101,6 +105,8 @@ class AsyncSqliteStore(BaseStore):
         # Writes go through their own inline connection (sqlite_connections.py); reads and scans
         # stay on aiosqlite's thread, where a long one does not hold the loop.
         self._writer: Connection | None = None
+        # Short reads (a get, a listing that stops at its page) run inline, bounded in time.
+        self._bounded: sqlite_connections.BoundedReader | None = None
         self._lock = asyncio.Lock()  # one connection: statements of two tasks must not interleave
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper = PeriodicSweep(self.sweep_ttl, (ttl or {}).get("sweep_interval_minutes"), "store items")
@@ -145,6 +151,7 @@ class AsyncSqliteStore(BaseStore):
         self._conn = conn
         in_memory = str(self.path) == ":memory:"
         self._writer = conn if in_memory else sqlite_connections.connect_writer(self.path, self._busy_timeout_ms)
+        self._bounded = None if in_memory else sqlite_connections.BoundedReader(self.path, INLINE_READ_SECONDS)
         self._loop = asyncio.get_running_loop()
         if self._cache is not None:
             self._cache.start_loading()
@@ -162,6 +169,9 @@ class AsyncSqliteStore(BaseStore):
         if self._writer is not None and self._writer is not self._conn:
             await self._writer.close()
         self._writer = None
+        if self._bounded is not None:
+            self._bounded.close()
+            self._bounded = None
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
@@ -262,8 +272,22 @@ class AsyncSqliteStore(BaseStore):
         omit = bool(self.ttl_config and self.ttl_config.get("omit_expired"))
         return tables.live_condition(alias, omit, self._now().timestamp())
 
+    async def _read(self, now: Callable[[sqlite3.Connection], T], later: Callable[[], Awaitable[T]]) -> T:
+        """A read inline on the bounded reader (`now`), or on the aiosqlite reader (`later`) when it
+        runs past the budget (or the store is `:memory:`, which another connection cannot see)."""
+        if self._bounded is not None:
+            try:
+                return self._bounded.run(now)
+            except sqlite_connections.OverBudget:
+                pass
+        return await later()
+
     async def _get(self, op: GetOp) -> Item | None:
-        row = await tables.get_item(self.conn, namespaces.to_text(op.namespace), op.key, self._live("i"))
+        prefix, live = namespaces.to_text(op.namespace), self._live("i")
+        row = await self._read(
+            lambda conn: tables.get_item_now(conn, prefix, op.key, live),
+            lambda: tables.get_item(self.conn, prefix, op.key, live),
+        )
         if row is None:
             return None
         if op.refresh_ttl and row[6] is not None:
@@ -286,7 +310,11 @@ class AsyncSqliteStore(BaseStore):
     async def _search(self, op: SearchOp, query_vector: list[float] | None) -> list[SearchItem]:
         where, params = self._where(op)
         if query_vector is None:
-            rows = await tables.list_items(self.conn, op.namespace_prefix, where, params, op.limit, op.offset)
+            filtered = bool(op.filter) or bool(self._live("i")[0])
+            listing = tables.Listing(op.namespace_prefix, where, params, op.limit, op.offset, filtered)
+            rows = await self._read(
+                lambda conn: tables.list_items_now(conn, listing), lambda: tables.list_items(self.conn, listing)
+            )
             found: list[ScoredRow] = [(row, None) for row in rows]
         else:
             found = await self._semantic_search(op, where, params, query_vector)

@@ -34,6 +34,7 @@ from langgraph.store.base import Item, SearchItem
 
 from aegra.db.inline_sqlite import InlineConnection
 from aegra.store import namespaces
+from aegra.store.sqlite_connections import OverBudget
 
 # The store writes through an inline connection; `:memory:` through its aiosqlite one.
 Connection = aiosqlite.Connection | InlineConnection
@@ -148,39 +149,106 @@ def live_condition(alias: str, omit_expired: bool, now: float) -> tuple[str, lis
     return "", []
 
 
+def _get_item_sql(prefix: str, key: str, live: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+    return f"SELECT {ITEM_COLUMNS} FROM store_items i WHERE prefix = ? AND key = ?{live[0]}", [prefix, key, *live[1]]
+
+
 async def get_item(conn: aiosqlite.Connection, prefix: str, key: str, live: tuple[str, list[Any]]) -> Row | None:
-    sql = f"SELECT {ITEM_COLUMNS} FROM store_items i WHERE prefix = ? AND key = ?{live[0]}"
-    async with conn.execute(sql, [prefix, key, *live[1]]) as cursor:
+    async with conn.execute(*_get_item_sql(prefix, key, live)) as cursor:
         return await cursor.fetchone()
+
+
+def get_item_now(conn: sqlite3.Connection, prefix: str, key: str, live: tuple[str, list[Any]]) -> Row | None:
+    """`get_item` on a plain connection (the store's bounded inline reader)."""
+    row: Row | None = conn.execute(*_get_item_sql(prefix, key, live)).fetchone()
+    return row
 
 
 # A prefix holding at least this many items is listed by walking store_items_recent (newest first,
 # stopping at the page's end); a smaller one by its (prefix, key) range, then sorted.
 WALK_FROM_ITEMS = 2000
+# Without a filter, a smaller prefix is walked too when the walk reads fewer than this many index
+# entries per item of the range: measured at 1M items, an entry of the walk costs ~0.1 us (the
+# namespace is checked in the index), an item of the range ~2.5 us (its row read, then sorted).
+WALK_ENTRIES_PER_RANGE_ITEM = 25
+# A listing that reads a prefix's range of more items than this is not run inline: at ~2.5 us an
+# item it would overrun the inline budget.
+INLINE_RANGE_ITEMS = 500
 
 
-async def list_items(
-    conn: aiosqlite.Connection, prefix: Sequence[str], where: str, params: list[Any], limit: int, offset: int
-) -> list[Row]:
-    """Items passing `where` (on `store_items i`) under `prefix`, newest first, paged.
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A listing: items passing `where` (on `store_items i`) under `prefix`, newest first, paged.
+    `filtered`: `where` has conditions beyond the prefix (a value filter, expiry)."""
 
-    Which index serves it is chosen here, from a count that stops at WALK_FROM_ITEMS: SQLite's
-    planner cannot know how many items a prefix holds or a filter passes, and picked the prefix
-    range and a sort of everything under it (10 ms of CPU at 10k items) where the newest-first walk
-    stops after a page."""
-    small = False
-    if prefix:
-        range_sql, range_params = namespaces.prefix_condition(prefix, "prefix")
-        probe = f"SELECT count(*) FROM (SELECT 1 FROM store_items WHERE {range_sql} LIMIT ?)"
-        async with conn.execute(probe, [*range_params, WALK_FROM_ITEMS]) as cursor:
-            row = await cursor.fetchone()
-        small = row is not None and row[0] < WALK_FROM_ITEMS
-    # `+updated_at` keeps SQLite off store_items_recent for ordering, so the prefix range serves.
-    order = "+updated_at DESC, id DESC" if small else "updated_at DESC, id DESC"
-    hint = "" if small else " INDEXED BY store_items_recent"
-    sql = f"SELECT {ITEM_COLUMNS} FROM store_items i{hint} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-    async with conn.execute(sql, [*params, limit, offset]) as cursor:
+    prefix: Sequence[str]
+    where: str
+    params: list[Any]
+    limit: int
+    offset: int
+    filtered: bool = True
+
+
+async def list_items(conn: aiosqlite.Connection, listing: Listing) -> list[Row]:
+    """The listing's page.
+
+    Which index serves it is chosen here (`_walks`), from a count that stops at WALK_FROM_ITEMS:
+    SQLite's planner cannot know how many items a prefix holds or a filter passes, and picked the
+    prefix range and a sort of everything under it (10 ms of CPU at 10k items) where the
+    newest-first walk stops after a page."""
+    walk = True
+    probe = _prefix_probe(listing.prefix)
+    if probe is not None:
+        async with conn.execute(*probe) as cursor:
+            walk = _walks(await cursor.fetchone(), listing)
+    async with conn.execute(*_page(not walk, listing)) as cursor:
         return list(await cursor.fetchall())
+
+
+def list_items_now(conn: sqlite3.Connection, listing: Listing) -> list[Row]:
+    """`list_items` on a plain connection (the store's bounded inline reader); `OverBudget` at once
+    for a prefix range too large to read inline."""
+    probe = _prefix_probe(listing.prefix)
+    counts = None if probe is None else conn.execute(*probe).fetchone()
+    walk = counts is None or _walks(counts, listing)
+    if not walk and counts is not None and counts[0] > INLINE_RANGE_ITEMS:
+        raise OverBudget(f"{counts[0]} items to read and sort")
+    return conn.execute(*_page(not walk, listing)).fetchall()
+
+
+def _prefix_probe(prefix: Sequence[str]) -> tuple[str, list[Any]] | None:
+    """The statement counting the prefix's items up to WALK_FROM_ITEMS, beside the largest id (the
+    items of the whole store, at most); None without a prefix (always walked)."""
+    if not prefix:
+        return None
+    range_sql, range_params = namespaces.prefix_condition(prefix, "prefix")
+    sql = (
+        f"SELECT (SELECT count(*) FROM (SELECT 1 FROM store_items WHERE {range_sql} LIMIT ?)), "
+        "(SELECT max(id) FROM store_items)"
+    )
+    return sql, [*range_params, WALK_FROM_ITEMS]
+
+
+def _walks(counts: Row | None, listing: Listing) -> bool:
+    """Whether to walk store_items_recent rather than read the prefix's range and sort it, from
+    (items under the prefix up to WALK_FROM_ITEMS, the largest id)."""
+    if counts is None:
+        return True
+    under, newest = int(counts[0]), int(counts[1] or 0)
+    if under >= WALK_FROM_ITEMS:
+        return True
+    if listing.filtered or under == 0:
+        return False  # a filter's pass rate is unknown: a walk could read the whole store
+    # Every item under the prefix is on some page: the walk meets one every newest/under entries.
+    return (listing.limit + listing.offset) * newest < under * under * WALK_ENTRIES_PER_RANGE_ITEM
+
+
+def _page(by_range: bool, listing: Listing) -> tuple[str, list[Any]]:
+    # `+updated_at` keeps SQLite off store_items_recent for ordering, so the prefix range serves.
+    order = "+updated_at DESC, id DESC" if by_range else "updated_at DESC, id DESC"
+    hint = "" if by_range else " INDEXED BY store_items_recent"
+    sql = f"SELECT {ITEM_COLUMNS} FROM store_items i{hint} WHERE {listing.where} ORDER BY {order} LIMIT ? OFFSET ?"
+    return sql, [*listing.params, listing.limit, listing.offset]
 
 
 async def passing_ids(
@@ -320,12 +388,14 @@ async def write_items(
         if not vectors_only:
             written.deleted = await _delete(conn, [w for w in writes if w.value is None])
         puts = [w for w in writes if w.value is not None]
+        newest: int | None = None
         if vectors_only:
             ids = [await _find_id(conn, w) for w in puts]
         else:
+            newest = await _newest_id(conn)
             ids = await _upsert(conn, puts, timestamp(now))
         kept = [(item_id, w) for item_id, w in zip(ids, puts, strict=True) if item_id is not None]
-        await replace_vectors(conn, [(item_id, w.vectors) for item_id, w in kept])
+        await replace_vectors(conn, [(item_id, w.vectors) for item_id, w in kept], new_above=newest)
         if not vectors_only:
             if clear_waiting:
                 await _clear_waiting(conn, [item_id for item_id, w in kept if not w.waiting])
@@ -344,14 +414,19 @@ async def write_items(
     return written
 
 
-async def replace_vectors(conn: Connection, items: Sequence[tuple[int, dict[str, tuple[bytes, bytes]]]]) -> None:
+async def replace_vectors(
+    conn: Connection, items: Sequence[tuple[int, dict[str, tuple[bytes, bytes]]]], *, new_above: int | None = None
+) -> None:
     """Inside a transaction: the items' vectors and code records become exactly these (a batch of
-    statements, not a few per item)."""
+    statements, not a few per item). `new_above`: the items with a larger id were inserted by this
+    transaction, so they have no vectors to delete (a fill's batches need no DELETE at all)."""
     if not items:
         return
-    ids = _json_ids([item_id for item_id, _ in items])
-    await conn.execute("DELETE FROM store_item_vectors WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
-    await conn.execute("DELETE FROM store_vector_codes WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
+    old = [item_id for item_id, _ in items if new_above is None or item_id <= new_above]
+    if old:
+        ids = _json_ids(old)
+        await conn.execute("DELETE FROM store_item_vectors WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
+        await conn.execute("DELETE FROM store_vector_codes WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
     rows = [(item_id, name, blob, code) for item_id, vectors in items for name, (blob, code) in vectors.items()]
     if rows:
         await conn.executemany(
@@ -380,6 +455,16 @@ async def _upsert(conn: Connection, writes: Sequence[ItemWrite], now: str) -> li
         async with conn.execute(sql, params) as cursor:
             ids.update(((prefix, key), int(item_id)) for item_id, prefix, key in await cursor.fetchall())
     return [ids[key] for key in keys]
+
+
+async def _newest_id(conn: Connection) -> int:
+    """The largest item id, read inside the write transaction before its inserts: ids above it are
+    rows the transaction inserts (an INTEGER PRIMARY KEY without AUTOINCREMENT takes max + 1, and
+    every delete of an item deletes its vectors in the same transaction, so no vector row waits
+    under a reused id)."""
+    async with conn.execute("SELECT max(id) FROM store_items") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0
 
 
 async def _find_id(conn: Connection, write: ItemWrite) -> int | None:
