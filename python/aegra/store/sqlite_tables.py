@@ -664,8 +664,11 @@ def code_chunks(conn: sqlite3.Connection, record_size: int, item_ids: np.ndarray
         conn.text_factory = text_factory
 
 
-def code_count(conn: sqlite3.Connection, record_size: int) -> int:
-    row = conn.execute("SELECT count(*) FROM store_vector_codes WHERE length(code) = ?", (record_size,)).fetchone()
+def code_count(conn: sqlite3.Connection) -> int:
+    """How many code records there are, of any size: an upper bound of what a load adds (the room it
+    reserves). Without a condition SQLite counts the table's cells without decoding a record: 0.09 s
+    at a million records where `WHERE length(code) = ?` took 0.42 s."""
+    row = conn.execute("SELECT count(*) FROM store_vector_codes").fetchone()
     return int(row[0])
 
 

@@ -131,11 +131,12 @@ class VectorCache:
                     self._mark_codes_complete(conn)
             conn.execute("BEGIN")  # one snapshot for the namespaces and every code record
             labels, item_ids, spaces = tables.namespaces_by_item(conn)
+            names = [list(label) for label in labels]  # converted once for every chunk
             with self._mutations:
-                self.index.reserve(tables.code_count(conn, vec.code_record_size(self.dims)))
+                self.index.reserve(tables.code_count(conn))
             count = 0
             for ids, records in tables.code_chunks(conn, vec.code_record_size(self.dims), item_ids):
-                count += self._load_chunk(labels, item_ids, spaces, ids, records)
+                count += self._load_chunk(names, item_ids, spaces, ids, records)
             conn.execute("COMMIT")
             return count
         finally:
@@ -143,7 +144,7 @@ class VectorCache:
 
     def _load_chunk(
         self,
-        labels: list[tuple[str, ...]],
+        names: list[list[str]],
         item_ids: np.ndarray,
         spaces: np.ndarray,
         ids: np.ndarray,
@@ -163,7 +164,7 @@ class VectorCache:
             everything = bool(keep.all())
             kept = records if everything else np.frombuffer(records, dtype=np.uint8).reshape(-1, size)[keep].reshape(-1)
             used, local = np.unique(spaces[position[keep]], return_inverse=True)
-            self.index.load(ids[keep], local.astype(np.uint32), [labels[i] for i in used], kept)
+            self.index.load(ids[keep], local.astype(np.uint32), [names[i] for i in used], kept)
         return int(keep.sum())
 
     def _mark_codes_complete(self, conn: sqlite3.Connection) -> None:

@@ -139,9 +139,11 @@ class VectorIndex:
         records: bytes | npt.NDArray[np.uint8],
     ) -> None:
         """Bulk, from code records: record `i` belongs to `row_ids[i]` in
-        `namespaces[namespace_ids[i]]`. All or nothing."""
+        `namespaces[namespace_ids[i]]`. All or nothing. A namespace given as a list is passed on as
+        it is (the store's loader converts its namespaces once, not once per chunk: checking every
+        label of every chunk cost 0.25 s of a million-vector load)."""
         spaces = np.ascontiguousarray(namespace_ids, dtype=np.uint32).reshape(-1)
-        names = [list(_namespace(ns)) for ns in namespaces]
+        names = [ns if type(ns) is list else list(_namespace(ns)) for ns in namespaces]
         self._impl.upsert_many(_ids(row_ids), spaces, names, records)
 
     def delete(self, row_id: int) -> bool:
