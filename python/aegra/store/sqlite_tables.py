@@ -290,21 +290,28 @@ async def unscored_items(
         return list(await cursor.fetchall())
 
 
-def scored_rows(
+def candidate_vectors(
     conn: sqlite3.Connection, item_ids: Sequence[int] | np.ndarray, dims: int
-) -> tuple[np.ndarray, np.ndarray, dict[int, Row]]:
-    """For the index's candidates, in one statement: every float32 vector of size `dims` (the item
-    of each, an (n, dims) matrix) and each item's row (ITEM_COLUMNS), so that scoring them and
-    answering with the best needs no second trip."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """For the index's candidates: every float32 vector of size `dims` (the item of each, an
+    (n, dims) matrix), to score them. The items' rows are read apart, for the best only
+    (`items_by_id`): with them here, a 1% prefix's 70 candidates took 0.50-0.66 ms against
+    0.41-0.45 ms for the two statements."""
     sql = (
-        f"SELECT v.item_id, v.embedding, {', '.join('i.' + c for c in ITEM_COLUMNS.split(', '))} "
-        "FROM json_each(?) j CROSS JOIN store_item_vectors v ON v.item_id = j.value "
-        "JOIN store_items i ON i.id = v.item_id WHERE length(v.embedding) = ?"
+        "SELECT v.item_id, v.embedding FROM json_each(?) j CROSS JOIN store_item_vectors v "
+        "ON v.item_id = j.value WHERE length(v.embedding) = ?"
     )
     rows = conn.execute(sql, [_json_ids(item_ids), 4 * dims]).fetchall()
     owners = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dims)
-    return owners, matrix, {int(row[0]): row[2:] for row in rows}
+    return owners, matrix
+
+
+def items_by_id(conn: sqlite3.Connection, item_ids: Sequence[int]) -> dict[int, Row]:
+    """The rows (ITEM_COLUMNS) of the given items, by id."""
+    columns = ", ".join("i." + c for c in ITEM_COLUMNS.split(", "))
+    sql = f"SELECT {columns} FROM json_each(?) j CROSS JOIN store_items i ON i.id = j.value"
+    return {int(row[0]): row for row in conn.execute(sql, [_json_ids(item_ids)]).fetchall()}
 
 
 async def namespaces_under(conn: aiosqlite.Connection, prefix: Sequence[str], live: tuple[str, list[Any]]) -> list[str]:

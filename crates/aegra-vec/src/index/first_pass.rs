@@ -396,7 +396,8 @@ impl Pass {
 
 impl VectorIndex {
     /// The slots of `selection` that may hold a vector of the exact top `capacity` (see the
-    /// module doc), and the threshold: every other vector scores below it.
+    /// module doc), each with an upper bound of its score, and the threshold: every other vector
+    /// scores below it.
     pub(super) fn first_pass(
         &self,
         query: &[f32],
@@ -404,7 +405,7 @@ impl VectorIndex {
         selection: &Selection<'_>,
         metric: Metric,
         capacity: usize,
-    ) -> (Vec<usize>, f64) {
+    ) -> (Vec<(usize, f64)>, f64) {
         let bounds = QueryBounds::new(query, query_norm, metric, self.arena.code_width());
         let mut pass = Pass::new(capacity);
         match selection {
@@ -474,8 +475,8 @@ impl VectorIndex {
         let survivors = pass
             .candidates
             .iter()
+            .copied()
             .filter(|(_, hi)| may_reach(*hi, threshold))
-            .map(|(slot, _)| *slot)
             .collect();
         (survivors, threshold)
     }

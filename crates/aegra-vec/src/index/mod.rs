@@ -270,6 +270,23 @@ impl VectorIndex {
         candidates: Option<&[i64]>,
         metric: Metric,
     ) -> VecResult<(Vec<i64>, SearchStats)> {
+        let (bounded, stats) = self.bounded_candidates(query, k, prefix, candidates, metric)?;
+        let mut owners: Vec<i64> = bounded.iter().map(|&(owner, _)| owner).collect();
+        owners.sort_unstable();
+        Ok((owners, stats))
+    }
+
+    /// `candidates` with an upper bound of each row's score (its best vector's), best bound
+    /// first (ties by id): a caller that checks a filter on the rows can stop once the k-th best
+    /// passing score reaches the bound of the rows left (and the threshold).
+    pub fn bounded_candidates(
+        &self,
+        query: &[f32],
+        k: usize,
+        prefix: &[String],
+        candidates: Option<&[i64]>,
+        metric: Metric,
+    ) -> VecResult<(Vec<(i64, f64)>, SearchStats)> {
         let query_norm = packing::validate_query(query, self.dims)?;
         if k == 0 {
             let stats = SearchStats {
@@ -290,13 +307,19 @@ impl VectorIndex {
             survivors: survivors.len(),
             threshold,
         };
-        let mut owners: Vec<i64> = survivors
+        let mut owners: Vec<(i64, f64)> = survivors
             .iter()
-            .map(|&slot| self.arena.owners[slot])
+            .map(|&(slot, hi)| (self.arena.owners[slot], hi))
             .collect();
-        owners.sort_unstable();
-        owners.dedup();
-        Ok((owners, stats))
+        // A row once, with its highest bound (a NaN bound, never expected, counts as +inf).
+        let high = |hi: f64| if hi.is_nan() { f64::INFINITY } else { hi };
+        owners.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(high(b.1).total_cmp(&high(a.1))));
+        owners.dedup_by_key(|entry| entry.0);
+        owners.sort_by(|a, b| high(b.1).total_cmp(&high(a.1)).then(a.0.cmp(&b.0)));
+        Ok((
+            owners.into_iter().map(|(id, hi)| (id, high(hi))).collect(),
+            stats,
+        ))
     }
 }
 
