@@ -12,6 +12,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
+use super::arena::SlotBounds;
 use super::{Metric, Selection, VectorIndex};
 use crate::kernels;
 use crate::kernels::int8::{self, Code, GROUP};
@@ -273,8 +274,9 @@ impl Pass {
         dots: &[i32; GROUP],
         arena: &super::arena::Arena,
     ) {
-        let codes: [Code; GROUP] = std::array::from_fn(|g| arena.code_bounds[slots[g]]);
-        let norms: [f64; GROUP] = std::array::from_fn(|g| arena.norms[slots[g]]);
+        let slot_bounds: [SlotBounds; GROUP] = std::array::from_fn(|g| arena.bounds[slots[g]]);
+        let codes: [Code; GROUP] = std::array::from_fn(|g| slot_bounds[g].code);
+        let norms: [f64; GROUP] = std::array::from_fn(|g| slot_bounds[g].norm);
         let near = self.near_threshold(bounds, dots, &codes, &norms);
         if near == 0 {
             return;
@@ -496,8 +498,8 @@ impl VectorIndex {
             bounds,
             slot,
             dot,
-            &arena.code_bounds[slot],
-            arena.norms[slot],
+            &arena.bounds[slot].code,
+            arena.bounds[slot].norm,
         );
     }
 }
