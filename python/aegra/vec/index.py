@@ -62,11 +62,6 @@ def _namespace(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(labels)
 
 
-def _check_k(k: object) -> None:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
-        raise ValueError(f"k must be a non-negative integer, got {k!r}")
-
-
 def _ids(row_ids: Iterable[int] | npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
     ids = np.ascontiguousarray(np.fromiter(row_ids, dtype=np.int64) if not hasattr(row_ids, "dtype") else row_ids)
     if ids.dtype != np.int64:
@@ -167,11 +162,8 @@ class VectorIndex:
         the top `k` (ascending ids; every row of the exact top-k is among them), and how the scan
         ran: {"selected": vectors scanned, "survivors": vectors not ruled out, "threshold": every
         vector ruled out scores below it}."""
-        _check_k(k)
-        vector = as_float32(query).reshape(-1)
-        ids = None if candidate_ids is None else _ids(candidate_ids)
         rows, stats = self._impl.candidates(
-            vector, int(k), list(_namespace(namespace_prefix)), ids, metric or self.metric
+            *self._first_pass_arguments(query, k, namespace_prefix, candidate_ids, metric)
         )
         return np.frombuffer(rows, dtype="<i8").astype(np.int64, copy=False), stats
 
@@ -190,13 +182,24 @@ class VectorIndex:
         if not hasattr(self._impl, "bounded_candidates"):
             rows, stats = self.candidates(query, k, namespace_prefix, candidate_ids, metric)
             return rows, np.full(len(rows), np.inf), stats
-        _check_k(k)
-        vector = as_float32(query).reshape(-1)
-        ids = None if candidate_ids is None else _ids(candidate_ids)
         rows, highs, stats = self._impl.bounded_candidates(
-            vector, int(k), list(_namespace(namespace_prefix)), ids, metric or self.metric
+            *self._first_pass_arguments(query, k, namespace_prefix, candidate_ids, metric)
         )
         return np.frombuffer(rows, dtype="<i8").astype(np.int64, copy=False), np.frombuffer(highs, dtype="<f8"), stats
+
+    def _first_pass_arguments(
+        self,
+        query: VectorsLike,
+        k: int,
+        namespace_prefix: Sequence[str],
+        candidate_ids: Iterable[int] | npt.NDArray[np.integer] | None,
+        metric: Metric | None,
+    ) -> tuple[Any, ...]:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        vector = as_float32(query).reshape(-1)
+        ids = None if candidate_ids is None else _ids(candidate_ids)
+        return vector, int(k), list(_namespace(namespace_prefix)), ids, metric or self.metric
 
     def search(
         self,

@@ -403,5 +403,20 @@ fn the_first_pass_offers_every_selected_vector_once() {
             assert_eq!(found, expected, "rows={rows} prefix={prefix:?}");
             assert_eq!(stats.selected, expected.len());
         }
+        // The whole index's runs are kept between searches: every change must show.
+        let extra: Vec<f32> = (0..dims).map(|_| next_unit(&mut state)).collect();
+        index.upsert(rows as i64, &ns(&["t", "new"]), &extra);
+        index.delete(0);
+        let all = |index: &Mirror| {
+            let k = index.rows.len().max(1);
+            let found = index.index.candidates(&query, k, &[], None, Metric::Cosine);
+            found.unwrap().0
+        };
+        let expected: Vec<i64> = (1..=rows as i64).collect();
+        assert_eq!(
+            all(&index),
+            expected,
+            "rows={rows} after a put and a delete"
+        );
     }
 }

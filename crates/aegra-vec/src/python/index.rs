@@ -140,24 +140,11 @@ impl PyVectorIndex {
         candidate_ids: Option<PyBuffer<i64>>,
         metric: &str,
     ) -> PyResult<(Bound<'py, PyBytes>, SearchStatsDict)> {
-        let metric = guard(|| Metric::parse(metric))?;
-        let query = slice_of(&query)?.to_vec();
-        let candidates = match &candidate_ids {
-            Some(buffer) => Some(Shared(slice_of(buffer)?)),
-            None => None,
-        };
-        let (rows, stats) = py.detach(|| {
-            self.read(|index| {
-                index.candidates(
-                    &query,
-                    k,
-                    &namespace_prefix,
-                    candidates.map(|c| c.0),
-                    metric,
-                )
-            })
-        })?;
-        Ok((le_bytes(py, &rows, i64::to_le_bytes)?, stats_dict(&stats)))
+        let (rows, stats) =
+            self.first_pass(py, query, k, namespace_prefix, candidate_ids, metric)?;
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        ids.sort_unstable();
+        Ok((le_bytes(py, &ids, i64::to_le_bytes)?, stats_dict(&stats)))
     }
 
     /// `candidates` with an upper bound of each row's score, best bound first: (row ids as
@@ -172,23 +159,8 @@ impl PyVectorIndex {
         candidate_ids: Option<PyBuffer<i64>>,
         metric: &str,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, SearchStatsDict)> {
-        let metric = guard(|| Metric::parse(metric))?;
-        let query = slice_of(&query)?.to_vec();
-        let candidates = match &candidate_ids {
-            Some(buffer) => Some(Shared(slice_of(buffer)?)),
-            None => None,
-        };
-        let (rows, stats) = py.detach(|| {
-            self.read(|index| {
-                index.bounded_candidates(
-                    &query,
-                    k,
-                    &namespace_prefix,
-                    candidates.map(|c| c.0),
-                    metric,
-                )
-            })
-        })?;
+        let (rows, stats) =
+            self.first_pass(py, query, k, namespace_prefix, candidate_ids, metric)?;
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
         let highs: Vec<f64> = rows.iter().map(|r| r.1).collect();
         Ok((
@@ -196,6 +168,32 @@ impl PyVectorIndex {
             le_bytes(py, &highs, f64::to_le_bytes)?,
             stats_dict(&stats),
         ))
+    }
+}
+
+impl PyVectorIndex {
+    /// `VectorIndex::bounded_candidates` on Python's arguments, without the GIL.
+    fn first_pass(
+        &self,
+        py: Python<'_>,
+        query: PyBuffer<f32>,
+        k: usize,
+        namespace_prefix: Vec<String>,
+        candidate_ids: Option<PyBuffer<i64>>,
+        metric: &str,
+    ) -> PyResult<(Vec<(i64, f64)>, SearchStats)> {
+        let metric = guard(|| Metric::parse(metric))?;
+        let query = slice_of(&query)?.to_vec();
+        let candidates = match &candidate_ids {
+            Some(buffer) => Some(Shared(slice_of(buffer)?)),
+            None => None,
+        };
+        Ok(py.detach(|| {
+            self.read(|index| {
+                let ids = candidates.map(|c| c.0);
+                index.bounded_candidates(&query, k, &namespace_prefix, ids, metric)
+            })
+        })?)
     }
 }
 
