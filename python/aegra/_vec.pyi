@@ -111,3 +111,13 @@ class VectorIndex:
         """The rows that may hold a top-k vector (little-endian int64 bytes, ascending) and
         {"selected", "survivors", "threshold"} (every other row scores below the threshold); runs
         without the GIL."""
+    def bounded_candidates(
+        self,
+        query: _F32,
+        k: int,
+        namespace_prefix: Sequence[str],
+        candidate_ids: _I64 | None,
+        metric: Literal["cosine", "inner_product"],
+    ) -> tuple[bytes, bytes, dict[str, float]]:
+        """`candidates` best bound first, with an upper bound of each row's score (little-endian
+        int64 and float64 bytes)."""

@@ -283,3 +283,23 @@ def test_large_searches_are_the_brute_force_on_both_backends(metric: str) -> Non
         _, stats = indexes["rust"].index.candidates(query, 10, metric=metric)  # type: ignore[arg-type]
         if np.any(query):
             assert stats["selected"] == 20_000 and stats["survivors"] < 2_000, stats
+
+
+def test_bounded_candidates_come_best_bound_first_and_bound_every_score() -> None:
+    """What `rank_filtered` relies on: the rows of `candidates`, each with a bound at or above its
+    exact score (its best vector's), in falling order of bound; +inf bounds where a core has none."""
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((3000, 24)).astype(np.float32)
+    for backend in available():
+        index = vec.VectorIndex(24, backend=backend)
+        index.upsert_many(np.arange(3000) // 2, [("a", str(i // 2 % 3)) for i in range(3000)], data)
+        query = rng.standard_normal(24).astype(np.float32)
+        rows, highs, stats = index.bounded_candidates(query, 40, ("a",))
+        plain, _ = index.candidates(query, 40, ("a",))
+        assert sorted(rows.tolist()) == plain.tolist() and len(highs) == len(rows)
+        exact = dict(index.exact(query, 1500, np.arange(3000) // 2, data))
+        if backend == "rust":
+            assert list(highs) == sorted(highs, reverse=True) and stats["threshold"] > -np.inf
+            assert all(exact[int(row)] <= high for row, high in zip(rows, highs, strict=True))
+        else:
+            assert np.isinf(highs).all()

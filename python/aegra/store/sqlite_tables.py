@@ -290,21 +290,28 @@ async def unscored_items(
         return list(await cursor.fetchall())
 
 
-def scored_rows(
+def candidate_vectors(
     conn: sqlite3.Connection, item_ids: Sequence[int] | np.ndarray, dims: int
-) -> tuple[np.ndarray, np.ndarray, dict[int, Row]]:
-    """For the index's candidates, in one statement: every float32 vector of size `dims` (the item
-    of each, an (n, dims) matrix) and each item's row (ITEM_COLUMNS), so that scoring them and
-    answering with the best needs no second trip."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """For the index's candidates: every float32 vector of size `dims` (the item of each, an
+    (n, dims) matrix), to score them. The items' rows are read apart, for the best only
+    (`items_by_id`): with them here, a 1% prefix's 70 candidates took 0.50-0.66 ms against
+    0.41-0.45 ms for the two statements."""
     sql = (
-        f"SELECT v.item_id, v.embedding, {', '.join('i.' + c for c in ITEM_COLUMNS.split(', '))} "
-        "FROM json_each(?) j CROSS JOIN store_item_vectors v ON v.item_id = j.value "
-        "JOIN store_items i ON i.id = v.item_id WHERE length(v.embedding) = ?"
+        "SELECT v.item_id, v.embedding FROM json_each(?) j CROSS JOIN store_item_vectors v "
+        "ON v.item_id = j.value WHERE length(v.embedding) = ?"
     )
     rows = conn.execute(sql, [_json_ids(item_ids), 4 * dims]).fetchall()
     owners = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dims)
-    return owners, matrix, {int(row[0]): row[2:] for row in rows}
+    return owners, matrix
+
+
+def items_by_id(conn: sqlite3.Connection, item_ids: Sequence[int]) -> dict[int, Row]:
+    """The rows (ITEM_COLUMNS) of the given items, by id."""
+    columns = ", ".join("i." + c for c in ITEM_COLUMNS.split(", "))
+    sql = f"SELECT {columns} FROM json_each(?) j CROSS JOIN store_items i ON i.id = j.value"
+    return {int(row[0]): row for row in conn.execute(sql, [_json_ids(item_ids)]).fetchall()}
 
 
 async def namespaces_under(conn: aiosqlite.Connection, prefix: Sequence[str], live: tuple[str, list[Any]]) -> list[str]:
@@ -664,8 +671,11 @@ def code_chunks(conn: sqlite3.Connection, record_size: int, item_ids: np.ndarray
         conn.text_factory = text_factory
 
 
-def code_count(conn: sqlite3.Connection, record_size: int) -> int:
-    row = conn.execute("SELECT count(*) FROM store_vector_codes WHERE length(code) = ?", (record_size,)).fetchone()
+def code_count(conn: sqlite3.Connection) -> int:
+    """How many code records there are, of any size: an upper bound of what a load adds (the room it
+    reserves). Without a condition SQLite counts the table's cells without decoding a record: 0.09 s
+    at a million records where `WHERE length(code) = ?` took 0.42 s."""
+    row = conn.execute("SELECT count(*) FROM store_vector_codes").fetchone()
     return int(row[0])
 
 

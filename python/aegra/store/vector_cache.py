@@ -131,11 +131,12 @@ class VectorCache:
                     self._mark_codes_complete(conn)
             conn.execute("BEGIN")  # one snapshot for the namespaces and every code record
             labels, item_ids, spaces = tables.namespaces_by_item(conn)
+            names = [list(label) for label in labels]  # converted once for every chunk
             with self._mutations:
-                self.index.reserve(tables.code_count(conn, vec.code_record_size(self.dims)))
+                self.index.reserve(tables.code_count(conn))
             count = 0
             for ids, records in tables.code_chunks(conn, vec.code_record_size(self.dims), item_ids):
-                count += self._load_chunk(labels, item_ids, spaces, ids, records)
+                count += self._load_chunk(names, item_ids, spaces, ids, records)
             conn.execute("COMMIT")
             return count
         finally:
@@ -143,7 +144,7 @@ class VectorCache:
 
     def _load_chunk(
         self,
-        labels: list[tuple[str, ...]],
+        names: list[list[str]],
         item_ids: np.ndarray,
         spaces: np.ndarray,
         ids: np.ndarray,
@@ -163,7 +164,7 @@ class VectorCache:
             everything = bool(keep.all())
             kept = records if everything else np.frombuffer(records, dtype=np.uint8).reshape(-1, size)[keep].reshape(-1)
             used, local = np.unique(spaces[position[keep]], return_inverse=True)
-            self.index.load(ids[keep], local.astype(np.uint32), [labels[i] for i in used], kept)
+            self.index.load(ids[keep], local.astype(np.uint32), [names[i] for i in used], kept)
         return int(keep.sum())
 
     def _mark_codes_complete(self, conn: sqlite3.Connection) -> None:
@@ -261,8 +262,14 @@ class VectorCache:
         if not len(rows):
             return [], {}
         with self._reading:
-            owners, matrix, items = tables.scored_rows(self._reader(), rows, self.dims)
-        return self.index.exact(query, k, owners, matrix), items
+            conn = self._reader()
+            conn.execute("BEGIN")  # one snapshot: the vectors scored and the rows answered agree
+            try:
+                owners, matrix = tables.candidate_vectors(conn, rows, self.dims)
+                ranked = self.index.exact(query, k, owners, matrix)
+                return ranked, tables.items_by_id(conn, [item_id for item_id, _ in ranked])
+            finally:
+                conn.execute("COMMIT")
 
     def _search(
         self, query: np.ndarray, k: int, prefix: Sequence[str], candidate_ids: np.ndarray | None
@@ -313,11 +320,12 @@ class VectorCache:
         """`rank` for a search whose SQL condition `where` (on `store_items i`: namespace prefix,
         value filter, expiry) is costly to run on every item: the filter function is Python, about
         1.5 us an item, 1.5 s at 1M items. Instead the index names the rows that may be in the top
-        `depth` under the prefix, SQL checks `where` on those only, and the passing ones are scored.
-        Exact: every row the index ruled out scores below its threshold, so when the k-th best
-        passing row scores at or above it, no row outside can pass ahead of it. Otherwise `depth`
-        grows (from the pass rate seen); once it would reach an eighth of the index, SQL lists
-        the candidates instead (`rank`)."""
+        `depth` under the prefix, with an upper bound of each one's score, and SQL checks `where`
+        on them best bound first (`_rank_checked`). Exact: every row the index ruled out scores
+        below its threshold, and every row not checked at most its bound, so once the k-th best
+        passing row scores at or above the threshold and above the bounds left, no row can pass
+        ahead of it. Otherwise `depth` grows (from the pass rate seen); once it would reach an
+        eighth of the index, SQL lists the candidates instead (`rank`)."""
         if k <= 0:
             return [], {}
         await self.ready()
@@ -325,17 +333,55 @@ class VectorCache:
         limit = len(self.index) // DEEPEN_LIMIT
         depth = max(DEEPEN_FACTOR * k, DEEPEN_START)
         while depth <= limit:
-            rows, stats = await asyncio.to_thread(self.index.candidates, vector, depth, namespace_prefix)
-            kept = await tables.passing_ids(conn, where, params, rows)
-            passing = np.array(sorted(kept), dtype=np.int64)
-            ranked, items = await asyncio.to_thread(self._exact, vector, k, passing)
-            threshold = stats["threshold"]
-            if threshold == -np.inf or (len(ranked) >= k and ranked[k - 1][1] >= threshold):
+            rows, highs, stats = await asyncio.to_thread(self.index.bounded_candidates, vector, depth, namespace_prefix)
+            ranked, items, checked, passed = await self._rank_checked(
+                conn, where, params, vector, k, rows, highs, stats["threshold"]
+            )
+            if ranked is not None:
                 return ranked, items
             # Deeper by the pass rate seen so far (x2 for luck), at least 4x.
-            rate = max(len(passing), 1) / max(len(rows), 1)
+            rate = max(passed, 1) / max(checked, 1)
             depth = max(4 * depth, int(2 * k / rate))
         return await self.rank(conn, where, params, vector, k)
+
+    async def _rank_checked(
+        self,
+        conn: aiosqlite.Connection,
+        where: str,
+        params: Sequence[Any],
+        vector: np.ndarray,
+        k: int,
+        rows: np.ndarray,
+        highs: np.ndarray,
+        threshold: float,
+    ) -> tuple[list[tuple[int, float]] | None, dict[int, tables.Row], int, int]:
+        """The exact top `k` of the passing rows when `rows` (best bound first) prove it, checking
+        the filter on a batch of them at a time (8 k, doubling): at 1M items and a 10% filter the
+        index names ~2,500 rows for a depth of 320, and checking all of them cost 15-20 ms where
+        the answer was settled within the first few hundred. None when they do not prove it; with
+        how many rows were checked and passed."""
+        passing: set[int] = set()
+        checked, batch = 0, max(8 * k, 64)
+        if len(highs) and not np.isfinite(highs[0]):
+            batch = len(rows)  # no bounds (the numpy twin): one batch, as before
+        ranked: list[tuple[int, float]] = []
+        items: dict[int, tables.Row] = {}
+        while True:
+            chunk = rows[checked : checked + batch]
+            checked += len(chunk)
+            found = await tables.passing_ids(conn, where, params, chunk)
+            if found or not ranked:
+                passing |= found
+                selected = np.array(sorted(passing), dtype=np.int64)
+                ranked, items = await asyncio.to_thread(self._exact, vector, k, selected)
+            left = highs[checked] if checked < len(rows) else -np.inf
+            if threshold == -np.inf and checked == len(rows):
+                return ranked, items, checked, len(passing)  # nothing was ruled out
+            if len(ranked) >= k and ranked[k - 1][1] >= threshold and ranked[k - 1][1] > left:
+                return ranked, items, checked, len(passing)
+            if checked == len(rows):
+                return None, {}, checked, len(passing)
+            batch *= 2
 
     def close(self) -> None:
         if self._read_conn is not None:

@@ -19,6 +19,13 @@ use crate::kernels::int8::{self, Code};
 /// are resident memory); a bulk load sizes extents exactly.
 const MIN_EXTENT: usize = 4;
 
+/// A slot's code scale and residual, and its vector's norm.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct SlotBounds {
+    pub code: Code,
+    pub norm: f64,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Extent {
     pub start: usize,
@@ -31,9 +38,10 @@ pub(super) struct Arena {
     /// The int8 codes of the vectors (`code_width` bytes a slot).
     codes: Vec<i8>,
     code_width: usize,
-    pub code_bounds: Vec<Code>,
+    /// Each slot's scale, residual and norm side by side: the scan reads them with the codes,
+    /// and one array of them is one stream from memory where two were two.
+    pub bounds: Vec<SlotBounds>,
     pub owners: Vec<i64>,
-    pub norms: Vec<f64>,
     /// Slots handed out so far (used, reserved in extents, or garbage).
     end: usize,
     /// Slots in extents that were given back.
@@ -46,9 +54,8 @@ impl Arena {
             dims,
             codes: Vec::new(),
             code_width: int8::padded(dims),
-            code_bounds: Vec::new(),
+            bounds: Vec::new(),
             owners: Vec::new(),
-            norms: Vec::new(),
             end: 0,
             garbage: 0,
         }
@@ -64,9 +71,8 @@ impl Arena {
 
     pub fn heap_bytes(&self) -> usize {
         self.codes.capacity()
-            + self.code_bounds.capacity() * std::mem::size_of::<Code>()
+            + self.bounds.capacity() * std::mem::size_of::<SlotBounds>()
             + self.owners.capacity() * 8
-            + self.norms.capacity() * 8
     }
 
     /// Makes room for `more` slots beyond `end` in one allocation (a bulk load).
@@ -79,11 +85,9 @@ impl Arena {
 
     fn grow_to(&mut self, slots: usize) {
         self.owners.reserve_exact(slots - self.owners.len());
-        self.norms.reserve_exact(slots - self.norms.len());
         self.codes
             .reserve_exact(slots * self.code_width - self.codes.len());
-        self.code_bounds
-            .reserve_exact(slots - self.code_bounds.len());
+        self.bounds.reserve_exact(slots - self.bounds.len());
         hugepages::advise(&self.codes);
     }
 
@@ -101,9 +105,8 @@ impl Arena {
             self.grow_to(wanted.max(self.owners.capacity() + self.owners.capacity() / 4));
         }
         self.owners.resize(wanted, 0);
-        self.norms.resize(wanted, 0.0);
         self.codes.resize(wanted * self.code_width, 0);
-        self.code_bounds.resize(wanted, Code::default());
+        self.bounds.resize(wanted, SlotBounds::default());
         let extent = Extent {
             start: self.end,
             len: 0,
@@ -115,8 +118,10 @@ impl Arena {
 
     pub fn write(&mut self, slot: usize, record: &Record<'_>, owner: i64) {
         self.owners[slot] = owner;
-        self.norms[slot] = record.norm;
-        self.code_bounds[slot] = record.code;
+        self.bounds[slot] = SlotBounds {
+            code: record.code,
+            norm: record.norm,
+        };
         let width = self.code_width;
         let row = &mut self.codes[slot * width..(slot + 1) * width];
         for (code, &byte) in row.iter_mut().zip(record.codes) {
@@ -127,18 +132,16 @@ impl Arena {
 
     pub fn copy_slot(&mut self, from: usize, to: usize) {
         self.owners[to] = self.owners[from];
-        self.norms[to] = self.norms[from];
         let width = self.code_width;
         self.codes
             .copy_within(from * width..(from + 1) * width, to * width);
-        self.code_bounds[to] = self.code_bounds[from];
+        self.bounds[to] = self.bounds[from];
     }
 
     /// Copies `from`'s slot `slot` into this arena's slot `to`.
     fn take_slot(&mut self, from: &Arena, slot: usize, to: usize) {
         self.owners[to] = from.owners[slot];
-        self.norms[to] = from.norms[slot];
-        self.code_bounds[to] = from.code_bounds[slot];
+        self.bounds[to] = from.bounds[slot];
         let width = self.code_width;
         self.codes[to * width..(to + 1) * width].copy_from_slice(from.code(slot));
     }

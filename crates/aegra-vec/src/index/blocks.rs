@@ -43,6 +43,7 @@ impl VectorIndex {
     /// `insert` into a known block (made room for, when it is a bulk load).
     pub(super) fn insert_into(&mut self, block_index: usize, row_id: i64, records: &[Record<'_>]) {
         self.make_room(block_index, records.len(), false);
+        self.all_runs.take();
         let block = &mut self.blocks[block_index];
         let extent = block
             .extents
@@ -73,6 +74,7 @@ impl VectorIndex {
     /// Ensures the block's last extent has `count` free slots, opening a new one if needed
     /// (of exactly `count` slots when `exact`, for a bulk load).
     pub(super) fn make_room(&mut self, block_index: usize, count: usize, exact: bool) {
+        self.all_runs.take();
         let block = &mut self.blocks[block_index];
         if let Some(last) = block.extents.last_mut() {
             if last.cap - last.len >= count {
@@ -130,6 +132,7 @@ impl VectorIndex {
     /// rising arena order and use a prefix of their slots, so its last vector is the last used
     /// slot of its last non-empty extent (after it there may be one empty, reserved extent).
     fn remove_slot(&mut self, block_index: usize, slot: usize) {
+        self.all_runs.take();
         let block = &mut self.blocks[block_index];
         let position = block
             .extents
@@ -156,6 +159,7 @@ impl VectorIndex {
         if !self.arena.needs_compaction() {
             return;
         }
+        self.all_runs.take();
         let lists: Vec<Vec<Extent>> = self.blocks.iter().map(|b| b.extents.clone()).collect();
         let (arena, moved) = self.arena.compacted(&lists);
         self.arena = arena;

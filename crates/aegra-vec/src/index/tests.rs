@@ -370,3 +370,53 @@ fn the_first_pass_rules_out_most_vectors() {
         index.brute_force(&query, 10, &[], None, Metric::Cosine)
     );
 }
+
+#[test]
+fn the_first_pass_offers_every_selected_vector_once() {
+    // With k = every row, no row can be ruled out: a slot the sectioned scan skipped (or scored
+    // twice) would show here, for selections of every size around the group's.
+    let dims = 40;
+    let mut state = 5;
+    for rows in [1usize, 7, 8, 9, 15, 16, 17, 63, 64, 65, 130] {
+        let mut index = Mirror::new(dims);
+        for row in 0..rows as i64 {
+            let data: Vec<f32> = (0..dims).map(|_| next_unit(&mut state)).collect();
+            // Interleaved namespaces: a prefix selects many short extents.
+            index.upsert(row, &ns(&["t", &(row % 3).to_string()]), &data);
+        }
+        let query: Vec<f32> = (0..dims).map(|_| next_unit(&mut state)).collect();
+        let everyone: Vec<i64> = (0..rows as i64).collect();
+        let odd: Vec<i64> = (0..rows as i64).filter(|r| r % 2 == 1).collect();
+        for (prefix, filter, expected) in [
+            (ns(&[]), None, everyone.clone()),
+            (
+                ns(&["t", "1"]),
+                None,
+                everyone.iter().copied().filter(|r| r % 3 == 1).collect(),
+            ),
+            (ns(&[]), Some(odd.as_slice()), odd.clone()),
+        ] {
+            let (found, stats) = index
+                .index
+                .candidates(&query, rows, &prefix, filter, Metric::Cosine)
+                .unwrap();
+            assert_eq!(found, expected, "rows={rows} prefix={prefix:?}");
+            assert_eq!(stats.selected, expected.len());
+        }
+        // The whole index's runs are kept between searches: every change must show.
+        let extra: Vec<f32> = (0..dims).map(|_| next_unit(&mut state)).collect();
+        index.upsert(rows as i64, &ns(&["t", "new"]), &extra);
+        index.delete(0);
+        let all = |index: &Mirror| {
+            let k = index.rows.len().max(1);
+            let found = index.index.candidates(&query, k, &[], None, Metric::Cosine);
+            found.unwrap().0
+        };
+        let expected: Vec<i64> = (1..=rows as i64).collect();
+        assert_eq!(
+            all(&index),
+            expected,
+            "rows={rows} after a put and a delete"
+        );
+    }
+}

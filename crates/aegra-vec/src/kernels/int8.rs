@@ -126,6 +126,26 @@ pub fn dot_rows(query: &[i8], rows: &[i8], out: &mut [i32]) {
     }
 }
 
+/// Code rows `dot_group` scores at once.
+pub const GROUP: usize = 8;
+
+/// `dot(query, rows[r])` for `GROUP` code rows at once, each `query.len()` long: the query's
+/// registers are loaded once for the group, and the sums are reduced together.
+#[inline]
+pub fn dot_group(query: &[i8], rows: &[&[i8]; GROUP]) -> [i32; GROUP] {
+    assert!(query.len() % CODE_ALIGN == 0, "a padded code row");
+    assert!(
+        rows.iter().all(|row| row.len() == query.len()),
+        "code rows of different sizes"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2() {
+        // SAFETY: AVX2 is there (checked) and every row is as long as the query (checked).
+        return unsafe { avx2::dot_group(query, rows) };
+    }
+    rows.map(|row| dot_portable(query, row))
+}
+
 #[inline]
 fn dot_portable(a: &[i8], b: &[i8]) -> i32 {
     // i16 products summed in i32: LLVM vectorizes this with pmaddwd on the SSE2 baseline.
@@ -167,6 +187,42 @@ mod avx2 {
         let quarter = _mm_add_epi32(half, _mm_shuffle_epi32(half, 0b01_00_11_10));
         let one = _mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 0b10_11_00_01));
         _mm_cvtsi128_si32(one)
+    }
+
+    /// # Safety
+    /// AVX2 must be available; every row as long as `query`, a multiple of `CODE_ALIGN`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot_group(query: &[i8], rows: &[&[i8]; super::GROUP]) -> [i32; super::GROUP] {
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [_mm256_setzero_si256(); super::GROUP];
+        let mut i = 0;
+        while i < query.len() {
+            let q = _mm256_loadu_si256(query.as_ptr().add(i) as *const __m256i);
+            // |q| once for the group (see `dot` for why `maddubs` cannot saturate).
+            let magnitude = _mm256_sign_epi8(q, q);
+            for (slot, row) in acc.iter_mut().zip(rows) {
+                let y = _mm256_loadu_si256(row.as_ptr().add(i) as *const __m256i);
+                let pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(y, q));
+                *slot = _mm256_add_epi32(*slot, _mm256_madd_epi16(pairs, ones));
+            }
+            i += CODE_ALIGN;
+        }
+        // Eight registers of eight partial sums to one register of eight sums, in pairs (integer
+        // sums: the order does not matter).
+        let h01 = _mm256_hadd_epi32(acc[0], acc[1]);
+        let h23 = _mm256_hadd_epi32(acc[2], acc[3]);
+        let h45 = _mm256_hadd_epi32(acc[4], acc[5]);
+        let h67 = _mm256_hadd_epi32(acc[6], acc[7]);
+        let h0123 = _mm256_hadd_epi32(h01, h23); // lanes: 0 1 2 3 (low half) | 0 1 2 3 (high half)
+        let h4567 = _mm256_hadd_epi32(h45, h67);
+        let sums = _mm256_add_epi32(
+            _mm256_permute2x128_si256(h0123, h4567, 0x20),
+            _mm256_permute2x128_si256(h0123, h4567, 0x31),
+        );
+        let mut out = [0i32; super::GROUP];
+        _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, sums);
+        out
     }
 
     /// # Safety
@@ -238,6 +294,16 @@ mod tests {
             .map(|i| if i % 3 == 0 { 127 } else { -127 })
             .collect();
         assert_eq!(dot(&extremes, &mixed), dot_portable(&extremes, &mixed));
+        let group: Vec<Vec<i8>> = (0..GROUP as i32)
+            .map(|g| {
+                (0..96)
+                    .map(|i| ((i * 17 + g * 29) % 255 - 127) as i8)
+                    .collect()
+            })
+            .collect();
+        let refs: [&[i8]; GROUP] = std::array::from_fn(|g| group[g].as_slice());
+        let expected: [i32; GROUP] = std::array::from_fn(|g| dot_portable(&a, &group[g]));
+        assert_eq!(dot_group(&a, &refs), expected);
         let mut out = vec![0; 3];
         let rows: Vec<i8> = [a.clone(), b.clone(), a.clone()].concat();
         dot_rows(&a, &rows, &mut out);

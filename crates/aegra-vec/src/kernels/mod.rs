@@ -221,7 +221,7 @@ mod avx2 {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
+pub(crate) fn has_avx2() -> bool {
     // std caches the CPUID answer, so this is a load and a branch per call.
     std::arch::is_x86_feature_detected!("avx2")
 }

@@ -9,7 +9,7 @@ use pyo3::types::PyBytes;
 
 use super::{guard, slice_of, Fault};
 use crate::errors::VecError;
-use crate::index::{Metric, VectorIndex};
+use crate::index::{Metric, SearchStats, VectorIndex};
 
 type SearchStatsDict = HashMap<&'static str, f64>;
 
@@ -140,36 +140,83 @@ impl PyVectorIndex {
         candidate_ids: Option<PyBuffer<i64>>,
         metric: &str,
     ) -> PyResult<(Bound<'py, PyBytes>, SearchStatsDict)> {
+        let (rows, stats) =
+            self.first_pass(py, query, k, namespace_prefix, candidate_ids, metric)?;
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        ids.sort_unstable();
+        Ok((le_bytes(py, &ids, i64::to_le_bytes)?, stats_dict(&stats)))
+    }
+
+    /// `candidates` with an upper bound of each row's score, best bound first: (row ids as
+    /// little-endian int64 bytes, bounds as little-endian float64 bytes, stats).
+    #[pyo3(signature = (query, k, namespace_prefix, candidate_ids, metric))]
+    fn bounded_candidates<'py>(
+        &self,
+        py: Python<'py>,
+        query: PyBuffer<f32>,
+        k: usize,
+        namespace_prefix: Vec<String>,
+        candidate_ids: Option<PyBuffer<i64>>,
+        metric: &str,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, SearchStatsDict)> {
+        let (rows, stats) =
+            self.first_pass(py, query, k, namespace_prefix, candidate_ids, metric)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let highs: Vec<f64> = rows.iter().map(|r| r.1).collect();
+        Ok((
+            le_bytes(py, &ids, i64::to_le_bytes)?,
+            le_bytes(py, &highs, f64::to_le_bytes)?,
+            stats_dict(&stats),
+        ))
+    }
+}
+
+impl PyVectorIndex {
+    /// `VectorIndex::bounded_candidates` on Python's arguments, without the GIL.
+    fn first_pass(
+        &self,
+        py: Python<'_>,
+        query: PyBuffer<f32>,
+        k: usize,
+        namespace_prefix: Vec<String>,
+        candidate_ids: Option<PyBuffer<i64>>,
+        metric: &str,
+    ) -> PyResult<(Vec<(i64, f64)>, SearchStats)> {
         let metric = guard(|| Metric::parse(metric))?;
         let query = slice_of(&query)?.to_vec();
         let candidates = match &candidate_ids {
             Some(buffer) => Some(Shared(slice_of(buffer)?)),
             None => None,
         };
-        let (rows, stats) = py.detach(|| {
+        Ok(py.detach(|| {
             self.read(|index| {
-                index.candidates(
-                    &query,
-                    k,
-                    &namespace_prefix,
-                    candidates.map(|c| c.0),
-                    metric,
-                )
+                let ids = candidates.map(|c| c.0);
+                index.bounded_candidates(&query, k, &namespace_prefix, ids, metric)
             })
-        })?;
-        let bytes = PyBytes::new_with(py, rows.len() * 8, |out| {
-            for (chunk, row) in out.chunks_exact_mut(8).zip(&rows) {
-                chunk.copy_from_slice(&row.to_le_bytes());
-            }
-            Ok(())
-        })?;
-        let stats = HashMap::from([
-            ("selected", stats.selected as f64),
-            ("survivors", stats.survivors as f64),
-            ("threshold", stats.threshold),
-        ]);
-        Ok((bytes, stats))
+        })?)
     }
+}
+
+/// 8-byte values as one `bytes` of their little-endian forms.
+fn le_bytes<'py, T: Copy>(
+    py: Python<'py>,
+    values: &[T],
+    to_bytes: fn(T) -> [u8; 8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, values.len() * 8, |out| {
+        for (chunk, value) in out.chunks_exact_mut(8).zip(values) {
+            chunk.copy_from_slice(&to_bytes(*value));
+        }
+        Ok(())
+    })
+}
+
+fn stats_dict(stats: &SearchStats) -> SearchStatsDict {
+    HashMap::from([
+        ("selected", stats.selected as f64),
+        ("survivors", stats.survivors as f64),
+        ("threshold", stats.threshold),
+    ])
 }
 
 /// A borrowed slice sent into `py.detach`: the Python buffer it points into stays alive (its
