@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from aegra import vec
-from aegra.store import sqlite_tables
+from aegra.store import sqlite_codes
 from aegra.store.sqlite_store import AsyncSqliteStore
 from aegra.vec._backend import available
 
@@ -38,7 +38,7 @@ def slow_loader(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """The loader reads small chunks and waits for `release` before each one after the first: the
     test decides when the load may finish (the real loader and file, only slowed)."""
     release = threading.Event()
-    chunks = sqlite_tables.code_chunks
+    chunks = sqlite_codes.code_chunks
 
     def held(conn: sqlite3.Connection, record_size: int, item_ids: np.ndarray) -> Iterator[tuple[np.ndarray, bytes]]:
         for i, chunk in enumerate(chunks(conn, record_size, item_ids)):
@@ -46,8 +46,8 @@ def slow_loader(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
                 release.wait(timeout=30)
             yield chunk
 
-    monkeypatch.setattr(sqlite_tables, "LOAD_CHUNK", 97)
-    monkeypatch.setattr(sqlite_tables, "code_chunks", held)
+    monkeypatch.setattr(sqlite_codes, "LOAD_CHUNK", 97)
+    monkeypatch.setattr(sqlite_codes, "code_chunks", held)
     yield release
     release.set()
 

@@ -3,8 +3,10 @@ the server's SQLite file) and the embedders named by `store.index.embed`.
 
 Where things are:
 - `sqlite_store.py`   the store: batching, reads, semantic search, TTL;
-- `sqlite_tables.py`  its tables and every SQL statement on them; `sqlite_connections.py` how the
-                      file is opened (an aiosqlite reader, an inline writer);
+- `sqlite_tables.py`  its tables and their reads; `sqlite_writes.py` the writes (puts, deletes,
+                      TTLs, waiting items); `sqlite_codes.py` what the index loads from: the store's
+                      SQL; `sqlite_connections.py` how the file is opened (an aiosqlite reader, an
+                      inline writer, a bounded inline reader);
 - `sqlite_vec_loader.py` how sqlite-vec reaches every connection without a second libsqlite3;
 - `namespaces.py`, `filters.py` the namespace and filter rules of LangGraph's InMemoryStore;
 - `vector_cache.py`   semantic search on the vector core (`aegra.vec`, Rust or its numpy twin): the

@@ -1,5 +1,5 @@
 """The SQLite store's items waiting for their vectors, as the background embedder (`backfill.py`)
-claims and saves them. The statements are in `sqlite_tables.py` (`store_items_waiting`).
+claims and saves them. The statements are in `sqlite_writes.py` (`store_items_waiting`).
 
 One process owns the file, so a claim needs no lease: the store's lock orders the embedder's
 reads and writes with the puts', and an item written again while its claim was being embedded
@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from aegra.store import namespaces
-from aegra.store import sqlite_tables as tables
+from aegra.store import namespaces, sqlite_writes
 from aegra.store.backfill import PROBE_TEXT
-from aegra.store.sqlite_tables import ItemWrite
+from aegra.store.sqlite_writes import ItemWrite
 
 if TYPE_CHECKING:
     from aegra.store.sqlite_store import AsyncSqliteStore
@@ -46,7 +45,7 @@ class SqliteWaitingQueue:
     async def claim(self, limit: int) -> list[Claimed]:
         marks = self._marks
         async with self.store._lock:
-            rows = await tables.claim_waiting(self.store.conn, limit)
+            rows = await sqlite_writes.claim_waiting(self.store.conn, limit)
         if not rows and marks == self._marks:
             self.maybe_waiting = False
         return [
@@ -73,14 +72,14 @@ class SqliteWaitingQueue:
             (item_id, updated_at, write.namespace, write.vectors) for item_id, updated_at, write in items
         ]
         async with self.store._lock:
-            written = await tables.save_waiting_vectors(self.store.writer, saved)
+            written = await sqlite_writes.save_waiting_vectors(self.store.writer, saved)
         self.store._follow(written)
         return len(written.items)
 
     async def release(self, items: Sequence[Claimed], *, failed: bool) -> None:
         if failed:
             async with self.store._lock:
-                await tables.count_failed_attempt(self.store.writer, [item_id for item_id, _, _ in items])
+                await sqlite_writes.count_failed_attempt(self.store.writer, [item_id for item_id, _, _ in items])
 
     async def probe(self) -> None:
         await self.store._embed([PROBE_TEXT])

@@ -1,7 +1,7 @@
 """How the SQLite store opens its file: an aiosqlite reader (long scans stay off the event loop),
 an inline writer (`db/inline_sqlite.py`: a put made about seven aiosqlite thread round trips
 per item, each costing more than its statement) and a bounded inline reader for short reads (a
-listing's walk, a get). The tables and their SQL: `sqlite_tables.py`.
+listing's walk, a get). The tables and their SQL: `sqlite_tables.py`, `sqlite_writes.py`, `sqlite_codes.py`.
 """
 
 from __future__ import annotations

@@ -50,13 +50,14 @@ from langgraph.store.base import (
 
 from aegra import vec
 from aegra.periodic import PeriodicSweep
-from aegra.store import filters, namespaces, sqlite_connections
+from aegra.store import filters, namespaces, sqlite_connections, sqlite_writes
 from aegra.store import sqlite_tables as tables
 from aegra.store.backfill import Backfill
 from aegra.store.embeddings import EmbeddingUnavailableError, build_embeddings
 from aegra.store.observed import observed
 from aegra.store.sqlite_backfill import SqliteWaitingQueue
-from aegra.store.sqlite_tables import Connection, ItemWrite, Written
+from aegra.store.sqlite_tables import Connection
+from aegra.store.sqlite_writes import ItemWrite, Written
 from aegra.store.vector_cache import VectorCache
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ VectorBackend = Literal["auto", "rust", "python"]
 
 class AsyncSqliteStore(BaseStore):
     """A `BaseStore` on one SQLite file: items in `store_items`, vectors and their int8 code records
-    beside them (`sqlite_tables.py`), an in-memory index of the codes for semantic search."""
+    beside them (`sqlite_tables.py`, `sqlite_writes.py`), an in-memory index of the codes for semantic search."""
 
     supports_ttl = True
 
@@ -156,7 +157,7 @@ class AsyncSqliteStore(BaseStore):
         if self._cache is not None:
             self._cache.start_loading()
         if self.backfill is not None:
-            self.waiting.maybe_waiting = await tables.any_waiting(conn)
+            self.waiting.maybe_waiting = await sqlite_writes.any_waiting(conn)
             if self._embed_waiting:
                 self.backfill.start()
 
@@ -262,7 +263,7 @@ class AsyncSqliteStore(BaseStore):
                     results[i] = await self._list_namespaces(op)
             if writes:
                 waiting = self.waiting.before_write(writes)
-                self._follow(await tables.write_items(self.writer, writes, self._now(), clear_waiting=waiting))
+                self._follow(await sqlite_writes.write_items(self.writer, writes, self._now(), clear_waiting=waiting))
         self.waiting.after_write(writes)
         return results
 
@@ -430,10 +431,10 @@ class AsyncSqliteStore(BaseStore):
         if self.backfill is None or not self.waiting.maybe_waiting:
             return 0
         async with self._lock:
-            return await tables.count_waiting(self.conn, namespace_prefix)
+            return await sqlite_writes.count_waiting(self.conn, namespace_prefix)
 
     async def _refresh_ttl(self, ids: Sequence[int]) -> None:
-        await tables.refresh_ttl(self.writer, ids, self._now().timestamp())
+        await sqlite_writes.refresh_ttl(self.writer, ids, self._now().timestamp())
 
     async def areindex(self) -> int:
         """Embed every item again (after a model or dims change), honouring each put's own `index`."""
@@ -452,7 +453,7 @@ class AsyncSqliteStore(BaseStore):
         ]
         prepared = await self._prepare_writes(puts, may_wait=False)
         async with self._lock:
-            self._follow(await tables.write_items(self.writer, prepared, self._now(), vectors_only=True))
+            self._follow(await sqlite_writes.write_items(self.writer, prepared, self._now(), vectors_only=True))
             await tables.write_meta(self.writer, "dims", str(self.dims))
         return len(prepared)
 
@@ -461,7 +462,7 @@ class AsyncSqliteStore(BaseStore):
     async def sweep_ttl(self) -> int:
         """Delete expired items and their vectors; returns how many items went."""
         async with self._lock:
-            expired = await tables.delete_expired(self.writer, self._now().timestamp())
+            expired = await sqlite_writes.delete_expired(self.writer, self._now().timestamp())
         if self._cache is not None:
             self._cache.drop(expired)
         return len(expired)

@@ -1,4 +1,6 @@
-"""The SQLite store's tables and every statement on them: one home for the store's SQL.
+"""The SQLite store's tables, their rows as LangGraph's items, and the reads: with
+`sqlite_writes.py` (puts, deletes, TTLs, the waiting items) and `sqlite_codes.py` (what the
+index loads from), the one home of the store's SQL.
 
 The tables live in the server's one `.db` file beside the API and checkpoint tables, so every name
 starts with `store_` (and avoids LangGraph's own SqliteStore names, `store` and `store_vectors`,
@@ -21,9 +23,8 @@ Functions take the connection to run on: the store's aiosqlite reader, its inlin
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -258,7 +259,7 @@ async def passing_ids(
     if not len(ids):
         return set()
     sql = f"SELECT i.id FROM json_each(?) j CROSS JOIN store_items i ON i.id = j.value WHERE {where}"
-    async with conn.execute(sql, [_json_ids(ids), *params]) as cursor:
+    async with conn.execute(sql, [json_ids(ids), *params]) as cursor:
         return {int(row[0]) for row in await cursor.fetchall()}
 
 
@@ -301,7 +302,7 @@ def candidate_vectors(
         "SELECT v.item_id, v.embedding FROM json_each(?) j CROSS JOIN store_item_vectors v "
         "ON v.item_id = j.value WHERE length(v.embedding) = ?"
     )
-    rows = conn.execute(sql, [_json_ids(item_ids), 4 * dims]).fetchall()
+    rows = conn.execute(sql, [json_ids(item_ids), 4 * dims]).fetchall()
     owners = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dims)
     return owners, matrix
@@ -311,7 +312,7 @@ def items_by_id(conn: sqlite3.Connection, item_ids: Sequence[int]) -> dict[int, 
     """The rows (ITEM_COLUMNS) of the given items, by id."""
     columns = ", ".join("i." + c for c in ITEM_COLUMNS.split(", "))
     sql = f"SELECT {columns} FROM json_each(?) j CROSS JOIN store_items i ON i.id = j.value"
-    return {int(row[0]): row for row in conn.execute(sql, [_json_ids(item_ids)]).fetchall()}
+    return {int(row[0]): row for row in conn.execute(sql, [json_ids(item_ids)]).fetchall()}
 
 
 async def namespaces_under(conn: aiosqlite.Connection, prefix: Sequence[str], live: tuple[str, list[Any]]) -> list[str]:
@@ -326,385 +327,6 @@ async def items_to_reindex(conn: aiosqlite.Connection) -> list[Row]:
         return list(await cursor.fetchall())
 
 
-def _json_ids(ids: Sequence[int] | np.ndarray) -> str:
+def json_ids(ids: Sequence[int] | np.ndarray) -> str:
     values = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
     return msgspec.json.encode(values).decode()
-
-
-# -- writes --------------------------------------------------------------------------------------------
-
-# Many rows a statement: one statement per batch instead of one per item (whose Python and SQLite
-# overhead cost more than the row's insert). RETURNING rows come in no promised order: matched by key.
-_UPSERT = """
-    INSERT INTO store_items (prefix, key, value, created_at, updated_at, expires_at, ttl_minutes, index_spec)
-    VALUES {rows}
-    ON CONFLICT (prefix, key) DO UPDATE SET
-        value = excluded.value, updated_at = excluded.updated_at,
-        expires_at = excluded.expires_at, ttl_minutes = excluded.ttl_minutes, index_spec = excluded.index_spec
-    RETURNING id, prefix, key
-"""
-_UPSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"
-_UPSERT_ROWS = 500  # 8 parameters a row, far below SQLite's 32,766
-_ITEM_IDS = "SELECT id FROM store_items WHERE prefix = ? AND key IN (SELECT value FROM json_each(?))"
-
-
-@dataclass(slots=True)
-class ItemWrite:
-    """One put (value) or delete (value None), with the vector and code record to store for it by
-    field name. An item whose vectors are not computed yet would be written with none and a
-    "waiting" mark, its vectors later through `replace_vectors` (issue 19's path)."""
-
-    namespace: tuple[str, ...]
-    key: str
-    value: Any
-    index: Any
-    expires_at: float | None
-    ttl_minutes: float | None
-    vectors: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)  # field -> (float32 BLOB, code record)
-    waiting: bool = False  # saved without its vectors: the embedder was unavailable
-
-
-@dataclass(slots=True)
-class Written:
-    """What a committed batch changed, for the in-memory index to follow: each written item's id,
-    namespace and code records (none: it has no vector any more), and the ids deleted."""
-
-    items: list[tuple[int, tuple[str, ...], list[bytes]]] = field(default_factory=list)
-    deleted: list[int] = field(default_factory=list)
-
-
-def timestamp(now: datetime) -> str:
-    # Fixed width (always microseconds) so the text sorts in time order.
-    return now.isoformat(timespec="microseconds")
-
-
-async def write_items(
-    conn: Connection,
-    writes: Sequence[ItemWrite],
-    now: datetime,
-    *,
-    vectors_only: bool = False,
-    clear_waiting: bool = True,
-) -> Written:
-    """Apply the writes in one `BEGIN IMMEDIATE` transaction; with `vectors_only`, replace only the
-    vectors of items that still exist (re-indexing). Puts marked `waiting` get their mark; the
-    others lose theirs (`clear_waiting=False`: the caller knows that no item waits)."""
-    written = Written()
-    await conn.execute("BEGIN IMMEDIATE")
-    try:
-        if not vectors_only:
-            written.deleted = await _delete(conn, [w for w in writes if w.value is None])
-        puts = [w for w in writes if w.value is not None]
-        newest: int | None = None
-        if vectors_only:
-            ids = [await _find_id(conn, w) for w in puts]
-        else:
-            newest = await _newest_id(conn)
-            ids = await _upsert(conn, puts, timestamp(now))
-        kept = [(item_id, w) for item_id, w in zip(ids, puts, strict=True) if item_id is not None]
-        await replace_vectors(conn, [(item_id, w.vectors) for item_id, w in kept], new_above=newest)
-        if not vectors_only:
-            if clear_waiting:
-                await _clear_waiting(conn, [item_id for item_id, w in kept if not w.waiting])
-            marked = [(item_id,) for item_id, w in kept if w.waiting]
-            if marked:
-                await conn.executemany(
-                    "INSERT INTO store_items_waiting (item_id) VALUES (?) "
-                    "ON CONFLICT (item_id) DO UPDATE SET attempts = 0",
-                    marked,
-                )
-        written.items = [(item_id, w.namespace, [code for _, code in w.vectors.values()]) for item_id, w in kept]
-        await conn.execute("COMMIT")
-    except BaseException:
-        await conn.execute("ROLLBACK")
-        raise
-    return written
-
-
-async def replace_vectors(
-    conn: Connection, items: Sequence[tuple[int, dict[str, tuple[bytes, bytes]]]], *, new_above: int | None = None
-) -> None:
-    """Inside a transaction: the items' vectors and code records become exactly these (a batch of
-    statements, not a few per item). `new_above`: the items with a larger id were inserted by this
-    transaction, so they have no vectors to delete (a fill's batches need no DELETE at all)."""
-    if not items:
-        return
-    old = [item_id for item_id, _ in items if new_above is None or item_id <= new_above]
-    if old:
-        ids = _json_ids(old)
-        await conn.execute("DELETE FROM store_item_vectors WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
-        await conn.execute("DELETE FROM store_vector_codes WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
-    rows = [(item_id, name, blob, code) for item_id, vectors in items for name, (blob, code) in vectors.items()]
-    if rows:
-        await conn.executemany(
-            "INSERT INTO store_item_vectors (item_id, field, embedding) VALUES (?, ?, ?)", [r[:3] for r in rows]
-        )
-        await conn.executemany(
-            "INSERT INTO store_vector_codes (item_id, field, code) VALUES (?, ?, ?)",
-            [(r[0], r[1], r[3]) for r in rows],
-        )
-
-
-async def _upsert(conn: Connection, writes: Sequence[ItemWrite], now: str) -> list[int | None]:
-    """Insert or update the items (distinct keys); their ids, in order."""
-    ids: dict[tuple[str, str], int] = {}
-    keys: list[tuple[str, str]] = []
-    for start in range(0, len(writes), _UPSERT_ROWS):
-        chunk = writes[start : start + _UPSERT_ROWS]
-        params: list[Any] = []
-        for write in chunk:
-            prefix = namespaces.to_text(write.namespace)
-            keys.append((prefix, write.key))
-            value = msgspec.json.encode(write.value).decode()
-            index = None if write.index is None else msgspec.json.encode(write.index).decode()
-            params += (prefix, write.key, value, now, now, write.expires_at, write.ttl_minutes, index)
-        sql = _UPSERT.format(rows=", ".join([_UPSERT_ROW] * len(chunk)))
-        async with conn.execute(sql, params) as cursor:
-            ids.update(((prefix, key), int(item_id)) for item_id, prefix, key in await cursor.fetchall())
-    return [ids[key] for key in keys]
-
-
-async def _newest_id(conn: Connection) -> int:
-    """The largest item id, read inside the write transaction before its inserts: ids above it are
-    rows the transaction inserts (an INTEGER PRIMARY KEY without AUTOINCREMENT takes max + 1, and
-    every delete of an item deletes its vectors in the same transaction, so no vector row waits
-    under a reused id)."""
-    async with conn.execute("SELECT max(id) FROM store_items") as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row is not None and row[0] is not None else 0
-
-
-async def _find_id(conn: Connection, write: ItemWrite) -> int | None:
-    sql = "SELECT id FROM store_items WHERE prefix = ? AND key = ?"
-    async with conn.execute(sql, (namespaces.to_text(write.namespace), write.key)) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else int(row[0])
-
-
-async def _delete(conn: Connection, deletes: Sequence[ItemWrite]) -> list[int]:
-    """Delete the items, their vectors and codes; returns the ids that were deleted."""
-    deleted: list[int] = []
-    keys_by_prefix: dict[str, list[str]] = defaultdict(list)
-    for write in deletes:
-        keys_by_prefix[namespaces.to_text(write.namespace)].append(write.key)
-    for prefix, keys in keys_by_prefix.items():
-        params = (prefix, msgspec.json.encode(keys).decode())
-        async with conn.execute(_ITEM_IDS, params) as cursor:
-            deleted += [int(row[0]) for row in await cursor.fetchall()]
-        await conn.execute(f"DELETE FROM store_item_vectors WHERE item_id IN ({_ITEM_IDS})", params)
-        await conn.execute(f"DELETE FROM store_vector_codes WHERE item_id IN ({_ITEM_IDS})", params)
-        await conn.execute(
-            "DELETE FROM store_items WHERE prefix = ? AND key IN (SELECT value FROM json_each(?))", params
-        )
-    await _clear_waiting(conn, deleted)
-    return deleted
-
-
-async def delete_expired(conn: Connection, now: float) -> list[int]:
-    """Delete the items whose TTL ran out before `now` (a timestamp), with their vectors; their ids."""
-    expired_sql = "SELECT id FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?"
-    await conn.execute("BEGIN IMMEDIATE")
-    try:
-        async with conn.execute(expired_sql, [now]) as cursor:
-            expired = [int(row[0]) for row in await cursor.fetchall()]
-        await conn.execute(f"DELETE FROM store_item_vectors WHERE item_id IN ({expired_sql})", [now])
-        await conn.execute(f"DELETE FROM store_vector_codes WHERE item_id IN ({expired_sql})", [now])
-        await conn.execute("DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?", [now])
-        await _clear_waiting(conn, expired)
-        await conn.execute("COMMIT")
-    except BaseException:
-        await conn.execute("ROLLBACK")
-        raise
-    return expired
-
-
-async def refresh_ttl(conn: Connection, ids: Sequence[int], now: float) -> None:
-    sql = (
-        "UPDATE store_items SET expires_at = ? + ttl_minutes * 60 "
-        "WHERE ttl_minutes IS NOT NULL AND id IN (SELECT value FROM json_each(?))"
-    )
-    await conn.execute(sql, [now, _json_ids(ids)])
-
-
-# -- items waiting for their vectors (the background embedder, backfill.py) ---------------------------
-
-
-async def _clear_waiting(conn: Connection, item_ids: Sequence[int]) -> None:
-    if item_ids:
-        sql = "DELETE FROM store_items_waiting WHERE item_id IN (SELECT value FROM json_each(?))"
-        await conn.execute(sql, (_json_ids(item_ids),))
-
-
-async def any_waiting(conn: aiosqlite.Connection) -> bool:
-    async with conn.execute("SELECT EXISTS (SELECT 1 FROM store_items_waiting)") as cursor:
-        row = await cursor.fetchone()
-    return bool(row and row[0])
-
-
-async def count_waiting(conn: aiosqlite.Connection, prefix: Sequence[str]) -> int:
-    """How many items under `prefix` wait for their vectors."""
-    where, params = namespaces.prefix_condition(prefix, "i.prefix")
-    sql = f"SELECT count(*) FROM store_items_waiting w JOIN store_items i ON i.id = w.item_id WHERE {where}"
-    async with conn.execute(sql, params) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
-async def claim_waiting(conn: aiosqlite.Connection, limit: int) -> list[Row]:
-    """Up to `limit` waiting items, fewest failed attempts first: (id, prefix, key, value,
-    index_spec, updated_at); `updated_at` tells at saving time whether the item was written since."""
-    sql = (
-        "SELECT i.id, i.prefix, i.key, i.value, i.index_spec, i.updated_at FROM store_items_waiting w "
-        "JOIN store_items i ON i.id = w.item_id ORDER BY w.attempts, w.item_id LIMIT ?"
-    )
-    async with conn.execute(sql, (limit,)) as cursor:
-        return list(await cursor.fetchall())
-
-
-async def save_waiting_vectors(
-    conn: Connection, items: Sequence[tuple[int, str, tuple[str, ...], dict[str, tuple[bytes, bytes]]]]
-) -> Written:
-    """(item id, its `updated_at` when claimed, namespace, vectors): in one transaction, the vectors
-    of the items still waiting and not written since, and their marks cleared. An item written
-    again meanwhile keeps what that write left (its own vectors, or a fresh mark)."""
-    written = Written()
-    await conn.execute("BEGIN IMMEDIATE")
-    try:
-        sql = (
-            "SELECT w.item_id, i.updated_at FROM store_items_waiting w JOIN store_items i ON i.id = w.item_id "
-            "WHERE w.item_id IN (SELECT value FROM json_each(?))"
-        )
-        async with conn.execute(sql, (_json_ids([item[0] for item in items]),)) as cursor:
-            current = {int(row[0]): row[1] for row in await cursor.fetchall()}
-        kept = [item for item in items if current.get(item[0]) == item[1]]
-        await replace_vectors(conn, [(item_id, vectors) for item_id, _, _, vectors in kept])
-        await _clear_waiting(conn, [item[0] for item in kept])
-        written.items = [(item_id, ns, [code for _, code in vectors.values()]) for item_id, _, ns, vectors in kept]
-        await conn.execute("COMMIT")
-    except BaseException:
-        await conn.execute("ROLLBACK")
-        raise
-    return written
-
-
-async def count_failed_attempt(conn: Connection, item_ids: Sequence[int]) -> None:
-    sql = "UPDATE store_items_waiting SET attempts = attempts + 1 WHERE item_id IN (SELECT value FROM json_each(?))"
-    await conn.execute(sql, (_json_ids(item_ids),))
-
-
-# -- export and import (`aegra db export|import`) ------------------------------------------------------
-
-
-async def export_rows(conn: aiosqlite.Connection) -> list[Row]:
-    """Every item with what LangGraph's API does not expose (times, TTL, the put's `index`)."""
-    sql = (
-        "SELECT prefix, key, value, created_at, updated_at, expires_at, ttl_minutes, index_spec "
-        "FROM store_items ORDER BY prefix, key"
-    )
-    async with conn.execute(sql) as cursor:
-        return list(await cursor.fetchall())
-
-
-async def restore_times(conn: Connection, rows: Sequence[tuple[str, str, float | None, str, str]]) -> None:
-    """(created_at, updated_at, expires_at, prefix, key): the times of imported items."""
-    await conn.execute("BEGIN IMMEDIATE")
-    try:
-        await conn.executemany(
-            "UPDATE store_items SET created_at = ?, updated_at = ?, expires_at = ? WHERE prefix = ? AND key = ?", rows
-        )
-        await conn.execute("COMMIT")
-    except BaseException:
-        await conn.execute("ROLLBACK")
-        raise
-
-
-# -- the index loader's reads (a plain sqlite3 connection, in its own thread) ----------------------------
-
-CODES_META = "codes_dims"  # the dims for which every vector has its code record
-LOAD_CHUNK = 16_384  # items a chunk: ~7 MB of records at 384 dims, the load's transient memory
-
-
-def namespaces_by_item(conn: sqlite3.Connection) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray]:
-    """Every namespace, and the items sorted by id with the index of their namespace: one row per
-    namespace (ids joined in C), not one per item."""
-    labels: list[tuple[str, ...]] = []
-    id_parts: list[np.ndarray] = []
-    space_parts: list[np.ndarray] = []
-    for prefix, ids in conn.execute("SELECT prefix, group_concat(id) FROM store_items GROUP BY prefix"):
-        parsed = np.fromstring(ids, dtype=np.int64, sep=",")
-        id_parts.append(parsed)
-        space_parts.append(np.full(len(parsed), len(labels), dtype=np.uint32))
-        labels.append(namespaces.from_text(prefix))
-    if not labels:
-        return [], np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint32)
-    item_ids = np.concatenate(id_parts)
-    spaces = np.concatenate(space_parts)
-    order = np.argsort(item_ids, kind="stable")
-    return labels, item_ids[order], spaces[order]
-
-
-def code_chunks(conn: sqlite3.Connection, record_size: int, item_ids: np.ndarray) -> Iterator[tuple[np.ndarray, bytes]]:
-    """The code records of the index's size, a chunk of items at a time: (item id of each record,
-    the records back to back). A chunk holds whole items (a chunk's load sets each of its rows'
-    vectors whole): its bounds are every LOAD_CHUNK-th of `item_ids` (sorted). SQLite joins each
-    chunk's records and ids in C (`group_concat`, read as bytes): a row per record into Python
-    cost 3.5 us each, most of a million-vector load."""
-    text_factory = conn.text_factory
-    conn.text_factory = bytes
-    try:
-        bounds = [*item_ids[LOAD_CHUNK - 1 :: LOAD_CHUNK].tolist(), 2**63 - 1]
-        last = -(2**63)
-        for bound in bounds:
-            records, ids = conn.execute(
-                "SELECT group_concat(code, x''), group_concat(item_id) FROM store_vector_codes "
-                "WHERE item_id > ? AND item_id <= ? AND length(code) = ?",
-                (last, bound, record_size),
-            ).fetchone()
-            last = bound
-            if not ids:
-                continue
-            parsed = np.fromstring(ids, dtype=np.int64, sep=",")
-            if len(records) != len(parsed) * record_size:
-                raise RuntimeError("store_vector_codes could not be read back whole (not a UTF-8 database?)")
-            yield parsed, records
-    finally:
-        conn.text_factory = text_factory
-
-
-def code_count(conn: sqlite3.Connection) -> int:
-    """How many code records there are, of any size: an upper bound of what a load adds (the room it
-    reserves). Without a condition SQLite counts the table's cells without decoding a record: 0.09 s
-    at a million records where `WHERE length(code) = ?` took 0.42 s."""
-    row = conn.execute("SELECT count(*) FROM store_vector_codes").fetchone()
-    return int(row[0])
-
-
-def codes_complete(conn: sqlite3.Connection, dims: int) -> bool:
-    row = conn.execute("SELECT value FROM store_meta WHERE name = ?", (CODES_META,)).fetchone()
-    return row is not None and row[0] == str(dims)
-
-
-def vectors_without_codes(
-    conn: sqlite3.Connection, dims: int, after: int, limit: int
-) -> list[tuple[int, int, str, bytes]]:
-    """Up to `limit` vectors of `dims` past rowid `after` that have no code record (a file from
-    before the codes): (rowid, item id, field, BLOB). Run it and `add_codes` in one write
-    transaction, so that no put replaces a vector in between."""
-    return conn.execute(
-        "SELECT v.rowid, v.item_id, v.field, v.embedding FROM store_item_vectors v "
-        "WHERE v.rowid > ? AND length(v.embedding) = ? AND NOT EXISTS ("
-        "SELECT 1 FROM store_vector_codes c WHERE c.item_id = v.item_id AND c.field = v.field) "
-        "ORDER BY v.rowid LIMIT ?",
-        (after, 4 * dims, limit),
-    ).fetchall()
-
-
-def add_codes(conn: sqlite3.Connection, rows: Sequence[tuple[int, str, bytes]]) -> None:
-    conn.executemany("INSERT INTO store_vector_codes (item_id, field, code) VALUES (?, ?, ?)", rows)
-
-
-def mark_codes_complete(conn: sqlite3.Connection, dims: int) -> None:
-    conn.execute(
-        "INSERT INTO store_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        (CODES_META, str(dims)),
-    )

@@ -32,6 +32,7 @@ import aiosqlite
 import numpy as np
 
 from aegra import vec
+from aegra.store import sqlite_codes, sqlite_writes
 from aegra.store import sqlite_tables as tables
 
 logger = logging.getLogger(__name__)
@@ -124,18 +125,18 @@ class VectorCache:
     def _load_from_file(self) -> int:
         conn = self._connect()
         try:
-            if not tables.codes_complete(conn, self.dims):
-                if tables.vectors_without_codes(conn, self.dims, 0, 1):
+            if not sqlite_codes.codes_complete(conn, self.dims):
+                if sqlite_codes.vectors_without_codes(conn, self.dims, 0, 1):
                     self._backfill_codes(conn)
                 else:
                     self._mark_codes_complete(conn)
             conn.execute("BEGIN")  # one snapshot for the namespaces and every code record
-            labels, item_ids, spaces = tables.namespaces_by_item(conn)
+            labels, item_ids, spaces = sqlite_codes.namespaces_by_item(conn)
             names = [list(label) for label in labels]  # converted once for every chunk
             with self._mutations:
-                self.index.reserve(tables.code_count(conn))
+                self.index.reserve(sqlite_codes.code_count(conn))
             count = 0
-            for ids, records in tables.code_chunks(conn, vec.code_record_size(self.dims), item_ids):
+            for ids, records in sqlite_codes.code_chunks(conn, vec.code_record_size(self.dims), item_ids):
                 count += self._load_chunk(names, item_ids, spaces, ids, records)
             conn.execute("COMMIT")
             return count
@@ -176,7 +177,7 @@ class VectorCache:
             logger.info("store index: codes not marked complete (file busy: %s); the next load checks again", exc)
             return
         try:
-            tables.mark_codes_complete(conn, self.dims)
+            sqlite_codes.mark_codes_complete(conn, self.dims)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -189,16 +190,16 @@ class VectorCache:
         while True:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                rows = tables.vectors_without_codes(conn, self.dims, after, BACKFILL_CHUNK)
+                rows = sqlite_codes.vectors_without_codes(conn, self.dims, after, BACKFILL_CHUNK)
                 if rows:
                     matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(len(rows), self.dims)
                     records = self.index.encode(matrix)
                     size = vec.code_record_size(self.dims)
                     coded = [(r[1], r[2], records[i * size : (i + 1) * size]) for i, r in enumerate(rows)]
-                    tables.add_codes(conn, coded)
+                    sqlite_codes.add_codes(conn, coded)
                     after, total = rows[-1][0], total + len(rows)
                 else:
-                    tables.mark_codes_complete(conn, self.dims)
+                    sqlite_codes.mark_codes_complete(conn, self.dims)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -210,7 +211,7 @@ class VectorCache:
 
     # -- following the file ------------------------------------------------------------------------
 
-    def follow(self, written: tables.Written) -> None:
+    def follow(self, written: sqlite_writes.Written) -> None:
         """Bring the index up to date with a committed batch."""
         with self._mutations:
             if self._written_during_load is not None:
@@ -244,7 +245,7 @@ class VectorCache:
         self._spare -= vectors
 
     def drop(self, item_ids: Sequence[int]) -> None:
-        self.follow(tables.Written(deleted=list(item_ids)))
+        self.follow(sqlite_writes.Written(deleted=list(item_ids)))
 
     # -- searching ---------------------------------------------------------------------------------
 

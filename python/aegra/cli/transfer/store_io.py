@@ -18,13 +18,12 @@ from langgraph.store.base import BaseStore, PutOp
 
 from aegra.cli.transfer.backend import is_sqlite_store
 from aegra.cli.transfer.records import StoredItem
-from aegra.store import namespaces, postgres_store
-from aegra.store import sqlite_tables as tables
+from aegra.store import namespaces, postgres_store, sqlite_writes
 
 
 async def read_items(store: BaseStore) -> list[StoredItem]:
     if is_sqlite_store(store):
-        return [_from_sqlite(row) for row in await tables.export_rows(store.conn)]  # type: ignore[attr-defined]
+        return [_from_sqlite(row) for row in await sqlite_writes.export_rows(store.conn)]  # type: ignore[attr-defined]
     return [_from_postgres(row) for row in await postgres_store.export_rows(store)]  # type: ignore[arg-type]
 
 
@@ -36,15 +35,15 @@ async def write_items(store: BaseStore, items: Sequence[StoredItem]) -> None:
     if is_sqlite_store(store):
         rows = [
             (
-                tables.timestamp(item.created_at.astimezone(UTC)),
-                tables.timestamp(item.updated_at.astimezone(UTC)),
+                sqlite_writes.timestamp(item.created_at.astimezone(UTC)),
+                sqlite_writes.timestamp(item.updated_at.astimezone(UTC)),
                 None if item.expires_at is None else item.expires_at.timestamp(),
                 namespaces.to_text(item.namespace),
                 item.key,
             )
             for item in items
         ]
-        await tables.restore_times(store.conn, rows)  # type: ignore[attr-defined]
+        await sqlite_writes.restore_times(store.conn, rows)  # type: ignore[attr-defined]
         return
     params = [
         (item.created_at, item.updated_at, item.expires_at, namespaces.to_text(item.namespace), item.key)
