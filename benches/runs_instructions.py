@@ -38,15 +38,10 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))  # the repository's root: the tests' helpers
+from tests.support.postgres import free_port  # noqa: E402
+
 SERVE = "import sys, uvicorn; uvicorn.run('aegra.server.app:create_app', factory=True, host='127.0.0.1', port=int(sys.argv[1]), log_level='warning', lifespan='on')"  # noqa: E501
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def runs(url: str, count: int, clients: int) -> None:
