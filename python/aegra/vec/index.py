@@ -179,9 +179,6 @@ class VectorIndex:
         caller checking a filter on the rows can stop once its k-th best passing score reaches the
         bound of the rows left. A core without bounds (the numpy twin, for now) gives +inf for
         every row, ascending ids: the caller then checks them all."""
-        if not hasattr(self._impl, "bounded_candidates"):
-            rows, stats = self.candidates(query, k, namespace_prefix, candidate_ids, metric)
-            return rows, np.full(len(rows), np.inf), stats
         rows, highs, stats = self._impl.bounded_candidates(
             *self._first_pass_arguments(query, k, namespace_prefix, candidate_ids, metric)
         )

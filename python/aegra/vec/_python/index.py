@@ -143,6 +143,19 @@ class VectorIndex:
         self._version += 1  # after the change: a search that read the version before it keeps nothing
         return True
 
+    def bounded_candidates(
+        self,
+        query: F32Array,
+        k: int,
+        namespace_prefix: Sequence[str],
+        candidate_ids: npt.NDArray[np.int64] | None,
+        metric: str,
+    ) -> tuple[bytes, bytes, dict[str, float]]:
+        """`candidates` with +inf as every row's bound, ascending ids: the twin does not bound rows
+        yet, so a caller checking a filter on them checks them all (`VectorCache._rank_checked`)."""
+        rows, stats = self.candidates(query, k, namespace_prefix, candidate_ids, metric)
+        return rows, np.full(len(rows) // 8, np.inf, dtype="<f8").tobytes(), stats
+
     def candidates(
         self,
         query: F32Array,
