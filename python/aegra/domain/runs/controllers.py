@@ -124,21 +124,22 @@ async def _wait_created(runs: RunService, auth: RequestAuth, state: State, reque
 
 async def _join(runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any],
                 thread_id: str | None, run_id: str, cancel_on_disconnect: bool) -> Response[Any]:  # fmt: skip
-    await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
+    run = await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
     on_disconnect = _canceller(runs, auth, thread_id, run_id, cancel_on_disconnect)
-    result = runs.result(thread_id, run_id, auth=auth)
+    result = runs.result(thread_id, run_id, auth=auth, seen=run)
     return await _result_response(result, state, request=request, on_disconnect=on_disconnect)
 
 
 async def _join_stream(runs: RunService, auth: RequestAuth, state: State, request: Request[Any, Any, Any],
                        thread_id: str | None, run_id: str, stream_mode: list[str] | None,
                        cancel_on_disconnect: bool) -> Stream:  # fmt: skip
-    await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
+    run = await runs.get(thread_id, run_id, auth=auth)  # 404 before the response starts
     on_disconnect = _canceller(runs, auth, thread_id, run_id, cancel_on_disconnect)
     after = _last_event_id(request)
     # Without `Last-Event-ID`, the events from now on (langgraph-sdk: "Output is not buffered, so
     # any output produced before this call will not be received here"); with it, those after it.
-    events = _only_modes(runs.events(thread_id, run_id, auth=auth, after=after, live_only=after is None), stream_mode)
+    events = runs.events(thread_id, run_id, auth=auth, after=after, live_only=after is None, seen=run)
+    events = _only_modes(events, stream_mode)
     body = sse_stream(events, with_ids=True, keepalive=_keepalive(state), on_disconnect=on_disconnect)
     return Stream(body, media_type=SSE)
 

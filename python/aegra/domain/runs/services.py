@@ -251,19 +251,23 @@ class RunService:
     # -- following a run ------------------------------------------------------------------
 
     async def events(self, thread_id: str | None, run_id: str, *, auth: RequestAuth, after: int | None = None,
-                     just_created: bool = False, live_only: bool = False) -> AsyncIterator[StreamEvent]:  # fmt: skip
+                     just_created: bool = False, live_only: bool = False,
+                     seen: schemas.Run | None = None) -> AsyncIterator[StreamEvent]:  # fmt: skip
         """The run's events from the start (or after `after`), live until it ends; `live_only`:
         those from now on (a join without `Last-Event-ID`, as langgraph-api: nothing once it ended).
 
         `just_created`: the caller made this run a moment ago (and was allowed to), so its stream
-        is open here and the database need not be asked.
+        is open here and the database need not be asked. `seen`: the run as the caller read it a
+        moment ago with `get` (which authorized it): it is not read again.
         """
         if just_created:
             run_uuid = uuid.UUID(run_id)
         else:
-            allowed = await self._authorize(thread_id, run_id, auth, "read")
-            async with self.db.read() as sql:
-                row = await self._get_row(sql, thread_id, run_id, allowed)
+            row: Any = seen
+            if row is None:
+                allowed = await self._authorize(thread_id, run_id, auth, "read")
+                async with self.db.read() as sql:
+                    row = await self._get_row(sql, thread_id, run_id, allowed)
             if row.status in TERMINAL and (live_only or not await self.broker.has_stream(row.run_id)):
                 return
             run_uuid = row.run_id
@@ -309,10 +313,11 @@ class RunService:
                     yield event
             yield StreamEvent(0, "metadata", dumps({"status": "run_done", "run_id": str(run.run_id)}))
 
-    async def result(self, thread_id: str | None, run_id: str, *, auth: RequestAuth, just_created: bool = False) -> Any:
-        """What `wait` and `join` answer once the run has ended."""
+    async def result(self, thread_id: str | None, run_id: str, *, auth: RequestAuth, just_created: bool = False,
+                     seen: schemas.Run | None = None) -> Any:  # fmt: skip
+        """What `wait` and `join` answer once the run has ended (`just_created`, `seen`: as `events`)."""
         result = RunResult()
-        async for event in self.events(thread_id, run_id, auth=auth, just_created=just_created):
+        async for event in self.events(thread_id, run_id, auth=auth, just_created=just_created, seen=seen):
             result.absorb(event.event, event.data)
         if result.seen_any:
             return result.body()
