@@ -14,7 +14,9 @@ measures, under the `wait` load of runs_load.py split over the layout's hosts (1
 and for the two-host layout: the first SSE event of a run created on one host and streamed from
 the other (p50), and how long a cancel sent to one host takes to stop a run that executes on the
 other (p50, p99: until its stream, followed on the executing host, ends). Then `--burst` background
-runs created on one host are executed by every worker: the time until all are terminal.
+runs created on one host by 16 clients at once (a queue forms) are executed by every worker: the
+time until all are terminal. (Created one after the other, as before 2026-12-07, the time was the
+client's: every run ended as soon as it was created.)
 
 Layouts alternate within a round and the order reverses the next round (this machine drifts).
 """
@@ -132,23 +134,37 @@ async def cancel_latency(run_url: str, cancel_url: str, samples: int) -> list[fl
     return latencies
 
 
-async def burst(create_url: str, status_urls: list[str], count: int) -> float:
+async def burst(create_url: str, count: int, creators: int = 16) -> float:
+    """`count` background runs, each on a new thread, created on one host by `creators` clients at
+    once (faster than the layout executes them, so a queue forms and the time is the execution's):
+    the time until every one is terminal. Completion is watched with one thread search a sweep (a
+    run keeps its thread busy until it ends; the layout's other threads are idle by now), so the
+    watching costs the servers next to nothing; every run's status is checked after the clock stops."""
     start = time.perf_counter()
-    created = []
+    created: list[tuple[str, str]] = []
     async with httpx.AsyncClient(base_url=create_url, timeout=60) as http:
-        for _ in range(count):
-            thread = (await http.post("/threads", json={})).json()["thread_id"]
-            run = (await http.post(f"/threads/{thread}/runs",
-                                   json={"assistant_id": "echo", "input": {"message": "b"}})).json()  # fmt: skip
-            created.append((thread, run["run_id"]))
-        pending = set(created)
-        while pending:
-            for thread, run_id in list(pending):
-                if (await http.get(f"/threads/{thread}/runs/{run_id}")).json()["status"] not in ("pending", "running"):
-                    pending.discard((thread, run_id))
-            if pending:
-                await asyncio.sleep(0.05)
-    return time.perf_counter() - start
+
+        async def creator(runs: int) -> None:
+            for _ in range(runs):
+                thread = (await http.post("/threads", json={})).json()["thread_id"]
+                run = (await http.post(f"/threads/{thread}/runs",
+                                       json={"assistant_id": "echo", "input": {"message": "b"}})).json()  # fmt: skip
+                created.append((thread, run["run_id"]))
+
+        await asyncio.gather(*(creator(count // creators + (i < count % creators)) for i in range(creators)))
+        print(f"  (burst: {count} created in {time.perf_counter() - start:.2f} s)", flush=True)
+        for _ in range(12_000):  # 10 minutes at most
+            if not (await http.post("/threads/search", json={"status": "busy", "limit": 1})).json():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise SystemExit("burst: runs still in flight after 10 minutes")
+        elapsed = time.perf_counter() - start
+        for thread, run_id in created:
+            status = (await http.get(f"/threads/{thread}/runs/{run_id}")).json()["status"]
+            if status != "success":
+                raise SystemExit(f"burst: run {run_id} ended {status}")
+    return elapsed
 
 
 @contextlib.contextmanager
@@ -184,7 +200,7 @@ async def measure(name: str, servers: list[RunningServer], pg_pid: int | None, a
         figures.cross_first_event_ms.append(statistics.median(await first_event(urls[0], urls[1], 30)) * 1000)
         figures.cancel_ms.extend(latency * 1000 for latency in await cancel_latency(urls[0], urls[1], 20))
     if args.burst:
-        figures.burst_s.append(await burst(urls[0], urls, args.burst))
+        figures.burst_s.append(await burst(urls[0], args.burst))
 
 
 def report(name: str, figures: Figures) -> None:
