@@ -92,6 +92,11 @@ def _apply(value: Any, op: str, operand: Any) -> bool:
         return False
 
 
+def json_path(key: str) -> str | None:
+    """SQLite's JSON path of a top-level key, or None for a key a quoted label cannot hold."""
+    return f'$."{key}"' if _PLAIN_KEY.fullmatch(key) else None
+
+
 def sql_prefilter(filter_: Mapping[str, Any] | None, column: str) -> tuple[str, list[Any]]:
     """Cheap SQL conditions implied by the filter, checked before the exact (Python) function.
 
@@ -102,9 +107,9 @@ def sql_prefilter(filter_: Mapping[str, Any] | None, column: str) -> tuple[str, 
     """
     sql, params = "", list[Any]()
     for key, condition in (filter_ or {}).items():
-        if not _PLAIN_KEY.fullmatch(key):
+        path = json_path(key)
+        if path is None:
             continue
-        path = f'$."{key}"'
         if isinstance(condition, dict) and set(condition) == {"$eq"}:
             condition = condition["$eq"]
         if isinstance(condition, str):

@@ -331,12 +331,15 @@ class AsyncSqliteStore(BaseStore):
         k = op.offset + op.limit
         cache = self._cache
         assert cache is not None  # queries are embedded only with an index
-        if not op.filter and not self._live("i")[0]:
+        live = bool(self._live("i")[0])
+        if not op.filter and not live:
             ranked, rows_by_id = await cache.search(query_vector, k, op.namespace_prefix)
         else:
-            # The index's best rows first, SQL checking the filter on them only (see `rank_filtered`).
+            # The items passing the filter by the value index, else the index's best rows first with
+            # SQL checking the filter on them only (see `rank_filtered`). Expiry is SQL's alone.
+            value_filter = None if live else op.filter
             ranked, rows_by_id = await cache.rank_filtered(
-                self.conn, where, params, query_vector, k, op.namespace_prefix
+                self.conn, where, params, query_vector, k, op.namespace_prefix, value_filter
             )
         found: list[ScoredRow] = [(rows_by_id[item_id], score) for item_id, score in ranked[op.offset :]]
         if len(ranked) < op.offset + op.limit:

@@ -56,11 +56,13 @@ class ItemWrite:
 
 @dataclass(slots=True)
 class Written:
-    """What a committed batch changed, for the in-memory index to follow: each written item's id,
-    namespace and code records (none: it has no vector any more), and the ids deleted."""
+    """What a committed batch changed, for the in-memory indexes to follow: each written item's id,
+    namespace and code records (none: it has no vector any more), the ids deleted, and the value
+    JSON of each item put (none for a batch that replaced vectors only)."""
 
     items: list[tuple[int, tuple[str, ...], list[bytes]]] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
+    values: list[tuple[int, str]] = field(default_factory=list)
 
 
 def timestamp(now: datetime) -> str:
@@ -90,7 +92,8 @@ async def write_items(
             ids = [await _find_id(conn, w) for w in puts]
         else:
             newest = await _newest_id(conn)
-            ids = await _upsert(conn, puts, timestamp(now))
+            ids, texts = await _upsert(conn, puts, timestamp(now))
+            written.values = [(item_id, text) for item_id, text in zip(ids, texts, strict=True) if item_id is not None]
         kept = [(item_id, w) for item_id, w in zip(ids, puts, strict=True) if item_id is not None]
         await replace_vectors(conn, [(item_id, w.vectors) for item_id, w in kept], new_above=newest)
         if not vectors_only:
@@ -135,10 +138,11 @@ async def replace_vectors(
         )
 
 
-async def _upsert(conn: Connection, writes: Sequence[ItemWrite], now: str) -> list[int | None]:
-    """Insert or update the items (distinct keys); their ids, in order."""
+async def _upsert(conn: Connection, writes: Sequence[ItemWrite], now: str) -> tuple[list[int | None], list[str]]:
+    """Insert or update the items (distinct keys); their ids and value JSON texts, in order."""
     ids: dict[tuple[str, str], int] = {}
     keys: list[tuple[str, str]] = []
+    texts: list[str] = []
     for start in range(0, len(writes), _UPSERT_ROWS):
         chunk = writes[start : start + _UPSERT_ROWS]
         params: list[Any] = []
@@ -146,12 +150,13 @@ async def _upsert(conn: Connection, writes: Sequence[ItemWrite], now: str) -> li
             prefix = namespaces.to_text(write.namespace)
             keys.append((prefix, write.key))
             value = msgspec.json.encode(write.value).decode()
+            texts.append(value)
             index = None if write.index is None else msgspec.json.encode(write.index).decode()
             params += (prefix, write.key, value, now, now, write.expires_at, write.ttl_minutes, index)
         sql = _UPSERT.format(rows=", ".join([_UPSERT_ROW] * len(chunk)))
         async with conn.execute(sql, params) as cursor:
             ids.update(((prefix, key), int(item_id)) for item_id, prefix, key in await cursor.fetchall())
-    return [ids[key] for key in keys]
+    return [ids[key] for key in keys], texts
 
 
 async def _newest_id(conn: Connection) -> int:

@@ -32,8 +32,9 @@ import aiosqlite
 import numpy as np
 
 from aegra import vec
-from aegra.store import sqlite_codes, sqlite_writes
+from aegra.store import filters, sqlite_codes, sqlite_writes
 from aegra.store import sqlite_tables as tables
+from aegra.store.value_postings import MAX_VALUES, ValuePostings, equalities
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ DEEPEN_START = 256
 DEEPEN_FACTOR = 32
 DEEPEN_LIMIT = 8
 BACKFILL_CHUNK = 8192
+# A search whose scan is known to read at most this many bytes of codes runs on the event loop:
+# its first pass takes ~0.2 ms a MB, less than the hop to a worker thread and back costs a small
+# prefix's search (~0.2 ms of its ~2.5 ms of CPU at 1M items).
+INLINE_CODE_BYTES = 4 << 20
+SELECTIONS_KEPT = 1024  # prefixes whose last scan size is remembered (`_selected`)
 FOLLOW_ROOM_MIN = 4096  # the least room `follow` reserves ahead (a few hundred kB of codes)
 
 
@@ -74,6 +80,9 @@ class VectorCache:
         self._read_conn: sqlite3.Connection | None = None
         self._reading = threading.Lock()
         self._spare = 0  # vectors `follow` can still add without the index growing (`_make_room`)
+        self.values = ValuePostings()  # the items' values, for filtered searches (`filtered_ids`)
+        self._selected: dict[tuple[str, ...], int] = {}  # vectors under a prefix at its last search
+        self._value_builds: set[asyncio.Task[None]] = set()
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -95,6 +104,7 @@ class VectorCache:
         """Wait for the loader (it cannot be interrupted inside SQLite; it is bounded by the file)."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+        await self.values_built()
         self.close()
 
     async def _load(self) -> None:
@@ -212,7 +222,8 @@ class VectorCache:
     # -- following the file ------------------------------------------------------------------------
 
     def follow(self, written: sqlite_writes.Written) -> None:
-        """Bring the index up to date with a committed batch."""
+        """Bring the index (and the value index) up to date with a committed batch."""
+        self.values.apply(written.values, written.deleted)
         with self._mutations:
             if self._written_during_load is not None:
                 self._written_during_load.update(written.deleted)
@@ -247,6 +258,47 @@ class VectorCache:
     def drop(self, item_ids: Sequence[int]) -> None:
         self.follow(sqlite_writes.Written(deleted=list(item_ids)))
 
+    # -- the value index ---------------------------------------------------------------------------
+
+    def filtered_ids(self, filter_: dict[str, Any] | None) -> np.ndarray | None:
+        """The ids of the items passing `filter_`, ascending, from the value index; None when it
+        cannot answer: a filter it does not handle, or a field not indexed yet (its build starts
+        here, in the background; the search goes the old way meanwhile)."""
+        wanted = equalities(filter_)
+        if wanted is None:
+            return None
+        for field in self.values.to_build(wanted):
+            task = asyncio.create_task(asyncio.to_thread(self._build_values, field), name="aegra-store-value-index")
+            self._value_builds.add(task)
+            task.add_done_callback(self._value_builds.discard)
+        return self.values.ids(wanted)
+
+    async def values_built(self) -> None:
+        """Wait for the value index's builds under way."""
+        await asyncio.gather(*self._value_builds, return_exceptions=True)
+
+    def _build_values(self, field: str) -> None:
+        path = filters.json_path(field)
+        assert path is not None  # `equalities` takes plain keys only
+        start, limit = time.perf_counter(), MAX_VALUES + 8  # a few more: JSON null, lists, objects
+        try:
+            conn = self._connect()
+            try:
+                groups = tables.field_value_groups(conn, path, limit)
+            finally:
+                conn.close()
+        except Exception:
+            self.values.abandon(field)
+            logger.exception("store value index: reading field %r failed", field)
+            return
+        built = self.values.build(field, groups if len(groups) < limit else None)
+        logger.info(
+            "store value index: field %r %s in %.2f s",
+            field,
+            "indexed" if built else "not indexed (too many distinct values)",
+            time.perf_counter() - start,
+        )
+
     # -- searching ---------------------------------------------------------------------------------
 
     def _reader(self) -> sqlite3.Connection:
@@ -275,8 +327,19 @@ class VectorCache:
     def _search(
         self, query: np.ndarray, k: int, prefix: Sequence[str], candidate_ids: np.ndarray | None
     ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
-        rows, _ = self.index.candidates(query, k, prefix, candidate_ids)
+        rows, stats = self.index.candidates(query, k, prefix, candidate_ids)
+        if candidate_ids is None:
+            if len(self._selected) >= SELECTIONS_KEPT:
+                self._selected.clear()
+            self._selected[tuple(prefix)] = int(stats["selected"])
         return self._exact(query, k, rows)
+
+    def _inline(self, prefix: Sequence[str], candidate_ids: np.ndarray | None) -> bool:
+        """Whether a search is small enough to run on the event loop: its scan (the vectors under
+        the prefix at its last search, or the candidates) is known to be small, and no search
+        thread is reading vectors (it would wait for it)."""
+        vectors = self._selected.get(tuple(prefix)) if candidate_ids is None else len(candidate_ids)
+        return vectors is not None and vectors * self.dims <= INLINE_CODE_BYTES and not self._reading.locked()
 
     async def search(
         self,
@@ -286,11 +349,14 @@ class VectorCache:
         candidate_ids: np.ndarray | None = None,
     ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
         """The exact top `k` (item id, score) and the items' rows: the index's candidates, their
-        vectors from the file, scored - in one worker thread (Rust's scan releases the GIL)."""
+        vectors from the file, scored - in one worker thread (Rust's scan releases the GIL), or on
+        the event loop when the scan is small (`_inline`)."""
         await self.ready()
-        if k <= 0:
+        if k <= 0 or (candidate_ids is not None and not len(candidate_ids)):
             return [], {}
         vector = np.asarray(query, dtype=np.float32)
+        if self._inline(namespace_prefix, candidate_ids):
+            return self._search(vector, k, namespace_prefix, candidate_ids)
         return await asyncio.to_thread(self._search, vector, k, namespace_prefix, candidate_ids)
 
     async def rank(
@@ -317,18 +383,24 @@ class VectorCache:
         query: Sequence[float],
         k: int,
         namespace_prefix: Sequence[str],
+        value_filter: dict[str, Any] | None = None,
     ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
         """`rank` for a search whose SQL condition `where` (on `store_items i`: namespace prefix,
         value filter, expiry) is costly to run on every item: the filter function is Python, about
-        1.5 us an item, 1.5 s at 1M items. Instead the index names the rows that may be in the top
-        `depth` under the prefix, with an upper bound of each one's score, and SQL checks `where`
-        on them best bound first (`_rank_checked`). Exact: every row the index ruled out scores
+        1.5 us an item, 1.5 s at 1M items. When `value_filter` (the whole condition but the prefix)
+        is one the value index answers, the index scans only the items passing it (`filtered_ids`).
+        Otherwise the index names the rows that may be in the top `depth` under the prefix, with an
+        upper bound of each one's score, and SQL checks `where` on them best bound first
+        (`_rank_checked`). Exact: every row the index ruled out scores
         below its threshold, and every row not checked at most its bound, so once the k-th best
         passing row scores at or above the threshold and above the bounds left, no row can pass
         ahead of it. Otherwise `depth` grows (from the pass rate seen); once it would reach an
         eighth of the index, SQL lists the candidates instead (`rank`)."""
         if k <= 0:
             return [], {}
+        passing = None if value_filter is None else self.filtered_ids(value_filter)
+        if passing is not None:
+            return await self.search(query, k, namespace_prefix, passing)
         await self.ready()
         vector = np.asarray(query, dtype=np.float32)
         limit = len(self.index) // DEEPEN_LIMIT

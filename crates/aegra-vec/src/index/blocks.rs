@@ -206,11 +206,19 @@ impl VectorIndex {
 
     /// The slots of the rows in `candidates` whose namespace starts with `prefix`, in arena
     /// order: reads then run front to back instead of jumping at random (measured 4x faster for
-    /// 10% of 1M rows), and a repeated id cannot take two places in the top-k.
+    /// 10% of 1M rows), and a repeated id cannot take two places in the top-k. The slots are
+    /// marked in a bitmap of the arena and read back in order, where sorting them cost more than
+    /// the scan itself for a 10% value filter at 1M rows (the value index's candidate sets).
     pub(super) fn candidate_slots(&self, prefix: &[String], candidates: &[i64]) -> Vec<usize> {
         // The prefix check once per namespace, not once per candidate.
         let mut block_matches: Vec<Option<bool>> = vec![None; self.blocks.len()];
-        let mut slots: Vec<usize> = Vec::with_capacity(candidates.len());
+        let mut marked = vec![0u64; self.arena.owners.len().div_ceil(64)];
+        let mut count = 0usize;
+        let mut mark = |slot: usize| {
+            let (word, bit) = (slot / 64, 1u64 << (slot % 64));
+            count += usize::from(marked[word] & bit == 0);
+            marked[word] |= bit;
+        };
         for row_id in candidates {
             let Some(&row) = self.rows.get(row_id) else {
                 continue;
@@ -218,14 +226,20 @@ impl VectorIndex {
             let matches = *block_matches[row.block()]
                 .get_or_insert_with(|| self.blocks[row.block()].namespace.starts_with(prefix));
             if matches {
-                slots.push(row.first as usize);
+                mark(row.first as usize);
                 if row.has_more() {
-                    slots.extend(self.more[row_id].iter().map(|&s| s as usize));
+                    self.more[row_id].iter().for_each(|&s| mark(s as usize));
                 }
             }
         }
-        slots.sort_unstable();
-        slots.dedup();
+        let mut slots: Vec<usize> = Vec::with_capacity(count);
+        for (word, &bits) in marked.iter().enumerate() {
+            let mut bits = bits;
+            while bits != 0 {
+                slots.push(word * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
         slots
     }
 }
