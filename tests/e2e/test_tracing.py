@@ -117,7 +117,8 @@ async def _wait_for(receiver: Receiver, name: str, seconds: float = 20) -> list[
 
 async def test_a_request_sampled_out_is_answered_and_not_exported(traced: tuple[RunningServer, Receiver]) -> None:
     """A caller's `traceparent` whose flags say "not sampled" (the default sampler follows its parent):
-    the request is answered, no span of it is exported, and a run it creates is still traced."""
+    the request is answered, no span of it is exported, and a run it creates is still traced (its
+    own trace, sampled on its own), without a link."""
     server, receiver = traced
     unsampled = {"traceparent": f"00-{UNSAMPLED_TRACE}-{CLIENT_SPAN}-00"}
     client = get_client(url=server.url, headers=unsampled)
@@ -125,7 +126,8 @@ async def test_a_request_sampled_out_is_answered_and_not_exported(traced: tuple[
     run = await client.runs.create(thread["thread_id"], "agent", input={"messages": []})
     await client.runs.join(thread["thread_id"], run["run_id"])
     assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "success"
-    await _one(receiver, "run", {"aegra.run_id": run["run_id"]})
+    root = await _one(receiver, "run", {"aegra.run_id": run["run_id"]})
+    assert root.links == [], "its request was not recorded: no link to a span nobody exported"
     await client.threads.get(thread["thread_id"])  # the server still answers on this connection
     assert not [s for s in receiver.spans if s.trace_id == UNSAMPLED_TRACE]
     assert "Traceback" not in server.log()
