@@ -9,13 +9,17 @@ and the OTLP encoding about 0.3 M instructions):
   costs one sampling decision for its request and one for its root;
 - a run's link to its request is added once its root is known to record (it is read from the
   stored `traceparent` only then), and a request that is not recorded stores no `traceparent`;
-- a span is made current by attaching a context, not through `use_span`'s generator.
+- a span is made current by attaching a context, not through `use_span`'s generator;
+- a run that did not wait in the queue has no `run.graph`: its root covers the same interval
+  (its execution, plus the few writes that record its outcome);
+- no attribute that says nothing: the link has none (a run's root links to one thing, the
+  request that created it), `aegra.attempt` is only on a resumed run's root (2 and more).
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
-import types
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -27,7 +31,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 # The stored `traceparent` is W3C's format, whatever OTEL_PROPAGATORS says for HTTP headers.
 _W3C = TraceContextTextMapPropagator()
 _ROOT = otel_context.Context()  # a run's trace starts from nothing: its request is a link, not a parent
-_CREATED_BY = types.MappingProxyType({"aegra.link": "created by"})
+# Whether the current run's root span is also its execution's (a run that did not wait).
+_ROOT_IS_GRAPH: contextvars.ContextVar[bool] = contextvars.ContextVar("aegra_root_is_graph", default=False)
 
 
 class HashedResource(Resource):
@@ -67,6 +72,25 @@ class Current:
             self.span.end()
 
 
+class RunRoot(Current):
+    """A run's root span, current for the run; `is_graph`: the run did not wait, so the root is
+    its execution span too (`graph_span` makes none)."""
+
+    __slots__ = ("graph_token", "is_graph")
+
+    def __init__(self, span: Any, *, is_graph: bool) -> None:
+        super().__init__(span, end=True)
+        self.is_graph = is_graph
+
+    def __enter__(self) -> Any:
+        self.graph_token = _ROOT_IS_GRAPH.set(self.is_graph)
+        return super().__enter__()
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        _ROOT_IS_GRAPH.reset(self.graph_token)
+        super().__exit__(kind, error, tb)
+
+
 def _parent_dropped() -> bool:
     """Whether the current span exists and is sampled out (then so is anything under it)."""
     current = trace.get_current_span()
@@ -103,7 +127,7 @@ class Spans:
         _W3C.inject(carrier)
         return carrier.get("traceparent")
 
-    def run_span(self, attributes: dict[str, Any], start: int | None, parent: str | None) -> Current:
+    def run_span(self, attributes: dict[str, Any], start: int | None, parent: str | None) -> RunRoot:
         """The run's root (see tracing.run_span), and its queue wait when `start` (ns) is before now."""
         now = time.time_ns()
         start = now if start is None else min(start, now)
@@ -112,11 +136,15 @@ class Spans:
             if parent:
                 linked = trace.get_current_span(_W3C.extract({"traceparent": parent})).get_span_context()
                 if linked.is_valid:
-                    root.add_link(linked, _CREATED_BY)
+                    root.add_link(linked)
             if start < now:
                 queue = self.tracer.start_span("run.queue", context=trace.set_span_in_context(root), start_time=start)
                 queue.end(end_time=now)
-        return Current(root, end=True)
+        return RunRoot(root, is_graph=start == now)
+
+    def graph_span(self) -> Current | None:
+        """`run.graph`, unless the run's root is its execution already (it did not wait)."""
+        return None if _ROOT_IS_GRAPH.get() else self.span("run.graph", {})
 
     def span(self, name: str, attributes: dict[str, Any]) -> Any:
         if _parent_dropped():

@@ -8,10 +8,10 @@ What is traced:
 - each run: a trace of its own, whose root span (`run`) starts at the run's creation and links to
   the span of the request that created it, even when the run executes later or in another
   process: the request's `traceparent` is stored with the run (`runs.traceparent`). Under it: the
-  time the run waited in the queue (`run.queue`), its execution (`run.graph`), and each node of
-  the graph (`node <name>`): from LangGraph's `tasks` stream (`TaskSpans`; a subgraph's nodes
-  when the run streams subgraphs), or from LangChain callbacks (`NodeSpans`) for runs streamed as
-  LangChain events;
+  time the run waited in the queue (`run.queue`), its execution (`run.graph`; a run that did not
+  wait has neither: its root is its execution), and each node of the graph (`node <name>`): from
+  LangGraph's `tasks` stream (`TaskSpans`; a subgraph's nodes when the run streams subgraphs), or
+  from LangChain callbacks (`NodeSpans`) for runs streamed as LangChain events;
 - store batches with a search, and embedding calls (`store.search`, `store.embed`), under
   whatever span is current (a run's graph, or a request).
 Logs carry the current `trace_id` and `span_id` (telemetry/logs.py).
@@ -119,15 +119,25 @@ def traceparent() -> str | None:
 def run_span(run_id: uuid.UUID, graph_id: str, *, created_at: datetime | None, attempt: int,
              parent: str | None) -> contextlib.AbstractContextManager[Any]:  # fmt: skip
     """The root span of a run's own trace, current for the block: from its creation (the queue
-    wait, `run.queue`, is its first child; `created_at` None: a run started at its creation,
-    which did not wait) to its end; linked to the request that created it (`parent`, its stored
-    `traceparent`). Nothing with tracing off."""
+    wait, `run.queue`, is its first child) to its end; linked to the request that created it
+    (`parent`, its stored `traceparent`). `created_at` None: a run started at its creation, which
+    did not wait, and whose root is its execution span too. Nothing with tracing off."""
     if _spans is None:
         return _NOTHING
     # Its creation, as the queue wait's start: a run resumed elsewhere starts at its resumption.
     start = int(created_at.timestamp() * 1_000_000_000) if created_at is not None and attempt == 1 else None
-    attributes = {"aegra.run_id": str(run_id), "aegra.graph_id": graph_id, "aegra.attempt": attempt}
+    attributes: dict[str, Any] = {"aegra.run_id": str(run_id), "aegra.graph_id": graph_id}
+    if attempt > 1:
+        attributes["aegra.attempt"] = attempt  # resumed after its process was lost or stopped
     return _spans.run_span(attributes, start, parent)
+
+
+def graph_span() -> contextlib.AbstractContextManager[Any]:
+    """The run's execution, `run.graph`, under its root; none when the root is the execution
+    already (a run that did not wait: the same interval), with tracing off, or sampled out."""
+    if _spans is None:
+        return _NOTHING
+    return _spans.graph_span() or _NOTHING
 
 
 def span(name: str, **attributes: Any) -> contextlib.AbstractContextManager[Any]:
