@@ -3,9 +3,12 @@
     apt-get install valgrind
     git worktree add /tmp/base main && cp python/aegra/_vec.abi3.so /tmp/base/python/aegra/
     python benches/runs_instructions.py --a /tmp/base --b . --rounds 2
-    python benches/runs_instructions.py --a . --b . --config-b /tmp/no-metrics.json --clients 4
     python benches/webhook_sink.py --port 4318 &     # an OTLP sink: it answers every POST
     python benches/runs_instructions.py --a . --b . --env-b OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318
+    # metrics and JSON access logs (B, as `aegra serve` runs by default plus LOG_FORMAT=json) against
+    # none of them (A: `http.disable_metrics`, which also stops the counting, and no access log):
+    python benches/runs_instructions.py --a . --b . --config-a benches/graphs/aegra-no-metrics.json \
+        --env-a LOG_LEVEL=INFO --env-a ACCESS_LOG=false --env-b LOG_LEVEL=INFO --env-b LOG_FORMAT=json
 
 On this shared machine CPU time drifts by 10-50% over minutes (benches/README.md), which hides
 the few percent most changes make. The instructions a run executes do not drift: this script
@@ -15,8 +18,11 @@ in turn (A B B A per round), and prints instructions per run and the ratio B/A.
 
 The server runs in one process under uvicorn (valgrind and Granian's forked workers do not mix
 well); the app, its database and every run's path are the same as under Granian, only the HTTP
-server differs, alike for both versions. Runs within one version differ by a few percent (timing
-decides how writes group into a commit and how often the event loop turns): compare rounds.
+server differs, alike for both versions. The app configures its logging itself (Litestar's
+queue handler, LOG_FORMAT, ACCESS_LOG) as under Granian; LOG_LEVEL is WARNING here unless an
+`--env-*` says otherwise, so the access log (INFO) is dropped unless asked for. Runs within one
+version differ by a few percent (timing decides how writes group into a commit and how often the
+event loop turns): compare rounds.
 Each server takes about a minute under valgrind.
 """
 
@@ -79,7 +85,10 @@ def instructions_per_run(root: Path, config: Path, extra_env: dict[str, str], co
         python = os.path.realpath(sys.executable)
         argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
                 python, "-c", SERVE, str(port)]  # fmt: skip
-        server = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # The server's log in a file, not a pipe nobody reads while it runs: with the access log on
+        # (`--env-b LOG_LEVEL=INFO`) a pipe would fill and stall the server.
+        log = (Path(folder) / "server.log").open("wb")
+        server = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=log)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 600
@@ -91,8 +100,9 @@ def instructions_per_run(root: Path, config: Path, extra_env: dict[str, str], co
                     pass
                 if server.poll() is not None or time.monotonic() > deadline:
                     server.kill()
-                    _, errors = server.communicate()
-                    raise SystemExit(f"the server under valgrind did not start: {errors.decode()[-2000:]}")
+                    server.wait()
+                    errors = (Path(folder) / "server.log").read_text(errors="replace")
+                    raise SystemExit(f"the server under valgrind did not start: {errors[-2000:]}")
                 time.sleep(1)
             asyncio.run(runs(url, warmup, clients))
             control(server.pid, "-i", "on")
@@ -101,6 +111,7 @@ def instructions_per_run(root: Path, config: Path, extra_env: dict[str, str], co
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=120)
+            log.close()
         totals = re.search(r"^totals:\s+(\d+)", out.read_text(), re.MULTILINE)
         if totals is None:
             raise SystemExit(f"no totals in {out}")

@@ -89,7 +89,16 @@ def records(log: str) -> list[str]:
 
 
 def errors(log: str) -> list[str]:
-    return [r for r in records(log) if '"level": "ERROR"' in r or " ERROR " in r[:40] or r.startswith("[ERROR]")]
+    return [r for r in records(log) if _json_level(r) == "ERROR" or " ERROR " in r[:40] or r.startswith("[ERROR]")]
+
+
+def _json_level(record: str) -> str | None:
+    if not record.startswith("{"):
+        return None
+    try:
+        return json.loads(record).get("level")
+    except ValueError:
+        return None
 
 
 def readable(record: str) -> str:

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import httpx
 from langgraph_sdk.client import LangGraphClient
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from tests.support.auth_files import PROBE_AUTH_FILE
+from tests.support.postgres import free_port
 from tests.support.projects import write_project
-from tests.support.scrape import scrape
+from tests.support.scrape import Scrape, scrape
 from tests.support.server import RunningServer, granian_server
 
 WAIT_ROUTE = "/threads/{thread_id}/runs/wait"
@@ -89,3 +92,36 @@ def test_disable_metrics_and_metrics_auth(tmp_path: Path) -> None:
     with granian_server(guarded.parent, {"AEGRA_CONFIG": str(guarded)}) as server:
         assert httpx.get(f"{server.url}/metrics").status_code == 401
         assert scrape(server.url, Authorization="User ops").value("aegra_worker_processes") == 1
+
+
+def _http_requests_counted(directory: Path) -> float:
+    """The HTTP requests a server's processes counted, read from its multiprocess files."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(directory))
+    return sum(
+        sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "aegra_http_requests_total"
+    )
+
+
+def test_disable_metrics_stops_the_counting_unless_a_metrics_port_serves_it(tmp_path: Path) -> None:
+    """With `/metrics` removed and no `--metrics-port`, nothing would ever read the counts: none is
+    kept. With `--metrics-port`, the counts are served there, so they are kept."""
+    off = write_project(tmp_path / "off", {"graphs": {"agent": "./graph.py:graph"}, "http": {"disable_metrics": True}})
+    counted = tmp_path / "counted"
+    counted.mkdir()
+    env = {"AEGRA_CONFIG": str(off), "PROMETHEUS_MULTIPROC_DIR": str(counted)}
+    with granian_server(off.parent, env) as server:
+        for _ in range(3):
+            assert httpx.get(f"{server.url}/ok").status_code == 200
+        assert httpx.get(f"{server.url}/metrics").status_code == 404
+        assert _http_requests_counted(counted) == 0
+    port = free_port()
+    with granian_server(off.parent, env, metrics_port=port) as server:
+        for _ in range(3):
+            assert httpx.get(f"{server.url}/ok").status_code == 200
+        assert _http_requests_counted(counted) >= 3
+        served = Scrape(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
+        assert served.value("aegra_http_requests_total", route="/ok", method="GET", status="200") >= 3

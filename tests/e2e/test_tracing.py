@@ -1,8 +1,8 @@
 """OpenTelemetry traces (docs/operations.md), exported by a real server to an OTLP receiver in the
 test: a request's span; a run's own trace whose root links to the request that created it, with
-the queue wait, the graph and each node (a subgraph's under its node, when the run streams
-subgraphs) below; a run that waits in
-the queue (claimed from the database later) links the same way; store searches; trace ids in the
+each node below (a subgraph's under its node, when the run streams subgraphs), the root being
+the execution of a run that did not wait; a run that waits in the queue (claimed from the
+database later) links the same way, with its queue wait and its execution below; store searches; trace ids in the
 logs. And with no OTEL_* set, nothing is exported and the SDK is not even loaded."""
 
 from __future__ import annotations
@@ -72,11 +72,12 @@ async def test_a_run_is_a_trace_of_its_own_linked_to_its_request(traced: tuple[R
     assert root.trace_id != CLIENT_TRACE and root.parent_span_id == "", "a trace of its own"
     assert root.links == [(request.trace_id, request.span_id)], "linked to the request that created it"
     assert root.attributes["aegra.graph_id"] == "subgraph_parent"
+    assert "aegra.attempt" not in root.attributes, "a first attempt"
     await _one(receiver, "node finish")
-    below = {s.name: s for s in receiver.children(root)}
-    assert set(below) == {"run.graph"}, "started at its creation: it did not wait in the queue"
-    nodes = {s.name: s for s in receiver.children(below["run.graph"])}
-    assert {"node prepare", "node child", "node finish"} <= set(nodes), nodes
+    # Started at its creation, it did not wait in the queue: its root is its execution, with
+    # neither `run.queue` nor `run.graph` (the same interval) below.
+    nodes = {s.name: s for s in receiver.children(root)}
+    assert {"node prepare", "node child", "node finish"} == set(nodes), nodes
     assert [s.name for s in receiver.children(nodes["node child"])] == ["node child_step"]
 
 
@@ -91,7 +92,10 @@ async def test_a_run_claimed_later_links_to_its_request(traced: tuple[RunningSer
     [request] = [s for s in receiver.named("POST /threads/{thread_id}/runs") if (s.trace_id, s.span_id) in root.links]
     assert request.trace_id != root.trace_id
     below = {s.name: s for s in receiver.children(root)}
+    assert set(below) == {"run.queue", "run.graph"}, below
+    assert root.start_ns == below["run.queue"].start_ns, "the root starts at the run's creation"
     assert below["run.queue"].end_ns <= below["run.graph"].start_ns, "claimed from the queue: its wait"
+    assert [s.name for s in receiver.children(below["run.graph"])] == ["node chat"]
 
 
 async def test_store_searches_and_trace_ids_in_logs(traced: tuple[RunningServer, Receiver]) -> None:
@@ -117,7 +121,8 @@ async def _wait_for(receiver: Receiver, name: str, seconds: float = 20) -> list[
 
 async def test_a_request_sampled_out_is_answered_and_not_exported(traced: tuple[RunningServer, Receiver]) -> None:
     """A caller's `traceparent` whose flags say "not sampled" (the default sampler follows its parent):
-    the request is answered, no span of it is exported, and a run it creates is still traced."""
+    the request is answered, no span of it is exported, and a run it creates is still traced (its
+    own trace, sampled on its own), without a link."""
     server, receiver = traced
     unsampled = {"traceparent": f"00-{UNSAMPLED_TRACE}-{CLIENT_SPAN}-00"}
     client = get_client(url=server.url, headers=unsampled)
@@ -125,7 +130,8 @@ async def test_a_request_sampled_out_is_answered_and_not_exported(traced: tuple[
     run = await client.runs.create(thread["thread_id"], "agent", input={"messages": []})
     await client.runs.join(thread["thread_id"], run["run_id"])
     assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "success"
-    await _one(receiver, "run", {"aegra.run_id": run["run_id"]})
+    root = await _one(receiver, "run", {"aegra.run_id": run["run_id"]})
+    assert root.links == [], "its request was not recorded: no link to a span nobody exported"
     await client.threads.get(thread["thread_id"])  # the server still answers on this connection
     assert not [s for s in receiver.spans if s.trace_id == UNSAMPLED_TRACE]
     assert "Traceback" not in server.log()
@@ -156,8 +162,7 @@ async def test_a_run_streamed_as_events_has_its_node_spans(traced: tuple[Running
     async for _ in client.runs.stream(thread["thread_id"], "subgraph_parent", input={}, stream_mode="events"):
         pass
     [run] = await client.runs.list(thread["thread_id"])
-    root = await _one(receiver, "run", {"aegra.run_id": run["run_id"]})
-    graph = next(s for s in receiver.children(root) if s.name == "run.graph")
+    graph = await _one(receiver, "run", {"aegra.run_id": run["run_id"]})  # it did not wait: no run.graph
     deadline = time.monotonic() + 20
     while {"node prepare", "node child", "node finish"} - {s.name for s in receiver.children(graph)}:
         assert time.monotonic() < deadline, [s.name for s in receiver.children(graph)]

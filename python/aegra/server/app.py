@@ -36,7 +36,7 @@ from aegra.server.errors import EXCEPTION_HANDLERS
 from aegra.server.mount_prefix import MountedUnder, validate_mount_prefix
 from aegra.server.observed import ObservedHttp
 from aegra.server.resources import INJECTABLE, lifespan, provider
-from aegra.telemetry import error_log, logs, tracing
+from aegra.telemetry import error_log, exposition, logs, metrics, tracing
 from aegra.ui import console_route_handlers, console_template_config
 
 # Headers the SDK (and browser UIs) must be able to read across origins.
@@ -54,6 +54,8 @@ def create_app(
     logs.install_record_factory()
     error_log.drop_granian_duplicates()
     tracing.setup()
+    if http.disable_metrics and not exposition.separate_port():
+        metrics.stop_counting()  # nothing would serve the counts
     app = _create_app(settings, http, prefix, keep_broken_graphs)
     # Relative webhooks (`/path`) are calls to the app's own routes, custom ones included, below
     # any mount prefix: the app they go to is this one (server/resources.py).

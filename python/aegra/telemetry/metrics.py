@@ -12,13 +12,17 @@ in its files, so no counter goes backwards on a scrape; the gauges of live proce
 (`livesum`), and a dead worker's gauge files are dropped at the next scrape.
 
 Cost: an event is a dict lookup for its labelled child and a locked float add (in a mmap'd file
-in multiprocess mode): about a microsecond, and a run reports a handful.
+in multiprocess mode): about a microsecond, and a run reports a handful. With nothing to serve
+them (`http.disable_metrics` and no `--metrics-port`) nothing is counted (`stop_counting`), as
+langgraph-api records no metric without a backend to report them to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import types
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -236,3 +240,21 @@ def database_opened(backend: str) -> None:
 
 def statement_error(backend: str) -> None:
     STATEMENT_ERRORS.labels(backend).inc()
+
+
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def _no_stream() -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
+def stop_counting() -> None:
+    """Count nothing in this process from now on: each event function above becomes a no-op (the
+    callers call them through this module, `metrics.http_request(...)`, so they get the no-op)."""
+    module = globals()
+    for name, value in list(module.items()):
+        event = isinstance(value, types.FunctionType) and value.__module__ == __name__ and name[0] != "_"
+        if event and name != "stop_counting":
+            module[name] = _no_stream if name == "stream_open" else _nothing

@@ -5,7 +5,8 @@ run callbacks anyway; the other runs use the cheaper `TaskSpans`.
 LangGraph runs each node as a chain whose metadata names it (`langgraph_node`); the callback sees
 its start and end, and the chains inside it (the node's own runnables), which get no span of
 their own. A node's parent is the span of the nearest enclosing node (a subgraph's nodes sit under
-the node that runs the subgraph), else the span current when the run began (`run.graph`).
+the node that runs the subgraph), else the span current when the run began (`run.graph`, or
+the root `run` of a run that did not wait).
 """
 
 from __future__ import annotations

@@ -310,7 +310,7 @@ class Executor:
         try:
             # Under `async`/`exit` durability the checkpoint writes need not be durable before the
             # run goes on: its settle waits for a COMMIT that covers them (db/group_commit.py).
-            with self.db.writes_may_lag(run.kwargs.get("durability") != "sync"), tracing.span("run.graph"):
+            with self.db.writes_may_lag(run.kwargs.get("durability") != "sync"), tracing.graph_span():
                 return await self.runner.run(run.run_id, graph_id, run.kwargs, run.attempt)
         except asyncio.CancelledError:
             action = self._cancel_actions.get(run.run_id)
