@@ -57,7 +57,12 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("PORT", "2026", "Port for `aegra dev` and `aegra serve`"),
     EnvVar("LOG_LEVEL", "INFO", "Python log level"),
     EnvVar("LOG_FORMAT", "console", "`console` (readable lines) or `json` (one JSON object a line, with the ids)"),
-    EnvVar("ACCESS_LOG", "true", "One log line per HTTP request (method, path, status, duration, size)"),
+    EnvVar(
+        "ACCESS_LOG",
+        "true",
+        "One log line per HTTP request (method, path, status, duration, size); "
+        "`aegra serve` and `aegra worker` default to `false`",
+    ),
     EnvVar("N_JOBS_PER_WORKER", "10", "Runs executed at once per worker process"),
     EnvVar("BG_JOB_TIMEOUT_SECS", "3600", "A run still going after this many seconds ends as `timeout`"),
     EnvVar("KEEPALIVE_INTERVAL_SECS", "5", "SSE heartbeat and wait keep-alive interval"),
@@ -306,15 +311,7 @@ def _sqlite_path(rest: str, cwd: Path) -> Path:
 def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
     """Build the settings from scratch. Servers call `get_settings()`, which caches this."""
     cwd = cwd or Path.cwd()
-    env = dict(os.environ if environ is None else environ)
-    env_file = (cwd / env.get("AEGRA_ENV_FILE", ".env")).resolve()
-    if env_file.is_file():
-        _merge_missing(env, dotenv_values(env_file))
-    elif "AEGRA_ENV_FILE" in env:
-        raise ConfigError(f"AEGRA_ENV_FILE points to {env_file}, which does not exist")
-    config_path = find_config_file(env, cwd)
-    config = read_config_file(config_path)
-    _merge_missing(env, _config_env(config, config_path))
+    env, config_path, config = _layered(dict(os.environ if environ is None else environ), cwd)
     settings = Settings(
         config=config,
         config_path=config_path,
@@ -349,6 +346,27 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
 @cache
 def get_settings() -> Settings:
     return load_settings()
+
+
+def _layered(env: dict[str, str], cwd: Path) -> tuple[dict[str, str], Path, AegraConfig]:
+    """`env` with what the .env file and then the config's `env` add (neither overrides), the
+    config file's path and the config."""
+    env_file = (cwd / env.get("AEGRA_ENV_FILE", ".env")).resolve()
+    if env_file.is_file():
+        _merge_missing(env, dotenv_values(env_file))
+    elif "AEGRA_ENV_FILE" in env:
+        raise ConfigError(f"AEGRA_ENV_FILE points to {env_file}, which does not exist")
+    config_path = find_config_file(env, cwd)
+    config = read_config_file(config_path)
+    _merge_missing(env, _config_env(config, config_path))
+    return env, config_path, config
+
+
+def is_given(name: str, environ: Mapping[str, str], cwd: Path | None = None) -> bool:
+    """Whether the environment, the .env file or the config's `env` sets `name` (rather than its
+    default leaving it to the command: `ACCESS_LOG`, see cli/main.py)."""
+    env, _, _ = _layered(dict(environ), cwd or Path.cwd())
+    return bool(env.get(name))
 
 
 def _config_env(config: AegraConfig, config_path: Path) -> dict[str, str | None]:

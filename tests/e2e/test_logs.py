@@ -13,10 +13,11 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
+from tests.e2e.test_cli import aegra_argv, clean_env
 from tests.graphs import TEST_GRAPHS_CONFIG
 from tests.support.postgres import database_for
 from tests.support.projects import graphs_project
-from tests.support.server import RunningServer, granian_server
+from tests.support.server import RunningServer, cli_server, granian_server
 
 # `Authorization: User <name>` is user <name>.
 AUTH_FILE = """
@@ -101,3 +102,26 @@ def test_console_lines_by_default_one_access_line_per_request(tmp_path: Path) ->
     assert len(access) == 3, log
     assert "GET /info 200" in access[0]
     assert not log.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize(
+    ("command", "env_file", "access_lines"),
+    [
+        (["serve", "--host", "127.0.0.1"], "", 0),  # production: off unless asked for (as Granian's)
+        (["serve", "--host", "127.0.0.1"], "ACCESS_LOG=true\n", 2),  # asked for in .env
+        (["dev", "--no-reload"], "", 2),  # `aegra dev` shows it
+        (["dev", "--no-reload"], "ACCESS_LOG=false\n", 0),
+    ],
+)
+def test_the_access_line_by_command_and_setting(tmp_path: Path, command: list[str], env_file: str,
+                                                access_lines: int) -> None:  # fmt: skip
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text(f"DATABASE_URL=sqlite:///{project}/aegra.db\n{env_file}")
+    env = clean_env(AEGRA_CONFIG=str(TEST_GRAPHS_CONFIG))
+    with cli_server(aegra_argv(*command), cwd=project, logs=tmp_path, env=env) as server:
+        for _ in range(2):
+            assert httpx.get(f"{server.url}/info", headers={"X-Request-ID": "by-command"}).status_code == 200
+    log = server.log()  # once it stopped: the logging thread writes lines a moment after the answer
+    access = [line for line in log.splitlines() if "aegra.access" in line and "request_id=by-command" in line]
+    assert len(access) == access_lines, log

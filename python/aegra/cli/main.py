@@ -34,7 +34,7 @@ from aegra.cli.options import (
     port_option,
 )
 from aegra.cli.reload import watch_rules
-from aegra.config import CONFIG_FILE_NAMES, DatabaseSettings, Settings
+from aegra.config import CONFIG_FILE_NAMES, DatabaseSettings, Settings, is_given
 from aegra.config_schema import HttpConfig
 from aegra.local_models import fastembed_model
 
@@ -156,7 +156,10 @@ def run_production(host: str, port: int | None, workers: int, config: Path | Non
         check_port_free(host, metrics_port)
     _announce(settings, host, port, console=role != "worker")
     argv = granian_argv(host=host, port=port, workers=workers, log_level=settings.log_level, metrics_port=metrics_port)
-    exec_granian(argv, {**env, "AEGRA_ROLE": role})
+    # No access line by default in production, as Granian's own default: at ~9% of a small run's
+    # CPU (docs/operations.md) it is for operators who ask for it; `aegra dev` shows it.
+    quiet = {} if is_given("ACCESS_LOG", env) else {"ACCESS_LOG": "false"}
+    exec_granian(argv, {**env, **quiet, "AEGRA_ROLE": role})
 
 
 @main.command()
