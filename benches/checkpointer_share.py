@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 from cluster_load import postmaster_pid
-from runs_load import cpu_seconds, wait_load
+from runs_load import cpu_seconds, measured_wait_load, wait_load
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
@@ -55,11 +55,10 @@ async def measure(url: str, server_pid: int, pg_pid: int | None, seconds: float)
     """Server and PostgreSQL CPU per run, in ms, under the wait load."""
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=httpx.Limits(max_connections=40)) as http:
         await wait_load(http, "echo", 4, 1.5)  # warm-up
-        server_before, pg_before = cpu_seconds(server_pid), cpu_seconds(pg_pid) if pg_pid else 0.0
-        runs = len(await wait_load(http, "echo", 16, seconds))
-        server = (cpu_seconds(server_pid) - server_before) / runs * 1000
-        postgres = (cpu_seconds(pg_pid) - pg_before) / runs * 1000 if pg_pid else 0.0
-    return server, postgres
+        pg_before = cpu_seconds(pg_pid) if pg_pid else 0.0
+        latencies, _, server = await measured_wait_load(http, "echo", 16, seconds, server_pid)
+        postgres = (cpu_seconds(pg_pid) - pg_before) / len(latencies) if pg_pid else 0.0
+    return server * 1000, postgres * 1000
 
 
 def one_way(way: str, postgres: str, pg_pid: int, shim: Path, seconds: float) -> tuple[float, float]:
