@@ -4,7 +4,8 @@
   the restart the delivery arrives again with the same `webhook-id`, and nothing else arrives;
 - a server restarted with a stricter policy refuses, at send time, a delivery it once allowed;
 - two processes on one PostgreSQL database: every attempt is made by one of them;
-- `webhooks.unsigned`, and finished deliveries removed after the retention window.
+- `webhooks.unsigned`, and finished deliveries removed after the retention window;
+- without a secret, the warning comes at the first delivery, once, not at startup.
 """
 
 from __future__ import annotations
@@ -123,3 +124,17 @@ def test_unsigned_deliveries_and_retention(tmp_path: Path, database_url: str) ->
         while httpx.get(f"{server.url}/threads/{thread_id}/runs/{run_id}/webhooks").json():
             assert time.monotonic() < deadline, "the delivered webhook outlived its retention"
             time.sleep(0.2)
+
+
+UNSIGNED_WARNING = "webhooks are sent unsigned"
+
+
+def test_no_secret_is_warned_about_at_the_first_delivery_only(tmp_path: Path, database_url: str) -> None:
+    env = environment(tmp_path, database_url, signing_secret=None)
+    with webhook_receiver() as receiver, granian_server(tmp_path, env) as server:
+        assert UNSIGNED_WARNING not in server.log()  # a project that sends no webhooks hears nothing
+        for _ in range(2):
+            thread_id, run_id = start_run(server, receiver.at("localhost"))
+            assert settled_delivery(server, thread_id, run_id)["status"] == "delivered"
+        assert all("webhook-signature" not in request.headers for request in receiver.received)
+        assert server.log().count(UNSIGNED_WARNING) == 1

@@ -69,11 +69,11 @@ class Deliverer:
         self._wakeup = asyncio.Event()
         self._next_due: datetime | None = None
         self._starved = False
+        # Said at the first delivery, not at startup: a project that sends no webhooks (every
+        # new one) has nothing to be warned about.
+        self._warn_unsigned = not self.signer.signs and not config.unsigned
 
     async def start(self) -> None:
-        if not self.signer.signs and not self.config.unsigned:
-            logger.warning("webhooks are sent unsigned: set webhooks.signing_secret or AEGRA_WEBHOOK_SECRET "
-                           "(or webhooks.unsigned: true to say so on purpose)")  # fmt: skip
         self._poller = asyncio.create_task(self._poll(), name="webhook-poller")
         self._wakeup.set()  # at once: deliveries left outstanding when the server stopped
         self.retention.start()
@@ -136,6 +136,10 @@ class Deliverer:
         clock = time.perf_counter()
         payload = delivery.payload if isinstance(delivery.payload, bytes) else dumps(delivery.payload)
         body = with_sent_at(payload, started)
+        if self._warn_unsigned:
+            self._warn_unsigned = False
+            logger.warning("webhooks are sent unsigned: set webhooks.signing_secret or AEGRA_WEBHOOK_SECRET "
+                           "(or webhooks.unsigned: true to say so on purpose)")  # fmt: skip
         headers = self.signer.headers(str(delivery.run_id), body, started)
         answer, error, refused = None, None, False
         try:
