@@ -11,7 +11,13 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl 
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 fi
-# Chromium: the console's browser tests drive it with Playwright (tests/support/browser.py).
+# PgBouncer: a server behind it in transaction mode (tests/e2e/test_pgbouncer.py).
+if [ ! -x /usr/sbin/pgbouncer ]; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer
+fi
+# Chromium: the console's browser tests drive it with Playwright (tests/support/browser.py), and
+# /docs is rendered with no network (tests/e2e/test_docs_page.py).
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
@@ -23,12 +29,6 @@ if [ ! -e "$pgvector" ]; then
   if apt-cache show "postgresql-$major-pgvector" >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$major-pgvector"
   fi
-fi
-
-# A browser, for the test that /docs renders with no network (tests/e2e/test_docs_page.py).
-if ! command -v chromium >/dev/null 2>&1; then
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 
 # The package with its dev extras; this builds the Rust extension aegra._vec.

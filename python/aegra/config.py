@@ -49,6 +49,16 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("POSTGRES_HOST", "localhost", "PostgreSQL host"),
     EnvVar("POSTGRES_PORT", "5432", "PostgreSQL port"),
     EnvVar("POSTGRES_DB", "aegra", "PostgreSQL database"),
+    EnvVar(
+        "DATABASE_DIRECT_URL",
+        None,
+        "PostgreSQL itself, when DATABASE_URL is a pooler (PgBouncer): LISTEN, migrations and setup locks go here",
+    ),
+    EnvVar(
+        "DB_PREPARED_STATEMENTS",
+        "true",
+        "`false` behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21)",
+    ),
     EnvVar("DB_POOL_SIZE", "10", "PostgreSQL connection pool size per worker"),
     EnvVar("DB_MAX_OVERFLOW", "10", "Extra PostgreSQL connections allowed above the pool size"),
     EnvVar("SQLITE_BUSY_TIMEOUT_MS", "30000", "How long a SQLite writer waits for the lock"),
@@ -99,6 +109,10 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
     backend: Literal["sqlite", "postgres"]
     sqlite_path: Path | None = None
     postgres_url: str | None = None  # plain `postgresql://` (psycopg / libpq form)
+    # PostgreSQL itself when `postgres_url` is a pooler in transaction mode, for what needs a
+    # session of its own: LISTEN, migrations, session advisory locks (None: `postgres_url`).
+    direct_url: str | None = None
+    prepared_statements: bool = True  # off behind a pooler that cannot keep them
     pool_size: int = 10
     max_overflow: int = 10
     busy_timeout_ms: int = 30000
@@ -108,8 +122,15 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
     def sqlalchemy_url(self) -> str:
         if self.backend == "sqlite":
             return f"sqlite+aiosqlite:///{self.sqlite_path}"
-        assert self.postgres_url is not None
-        return "postgresql+asyncpg://" + self.postgres_url.split("://", 1)[1]
+        # The engine migrates and serves the CLI's commands: PostgreSQL itself, past any pooler.
+        return "postgresql+asyncpg://" + self.session_url.split("://", 1)[1]
+
+    @property
+    def session_url(self) -> str:
+        """Where a connection keeps its session (LISTEN, session locks, migrations)."""
+        url = self.direct_url or self.postgres_url
+        assert url is not None
+        return url
 
     def describe(self) -> str:
         """Where the data lives, with any password hidden: safe for logs and error messages."""
@@ -291,9 +312,19 @@ def database_from_env(env: Mapping[str, str], cwd: Path) -> DatabaseSettings:
         raise ConfigError(f"DATABASE_URL must be a URL like sqlite:///./aegra.db or postgresql://..., got {url!r}")
     if scheme in ("sqlite", "sqlite+aiosqlite"):
         return DatabaseSettings(backend="sqlite", sqlite_path=_sqlite_path(rest, cwd), **common)
-    if scheme in ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"):
-        return DatabaseSettings(backend="postgres", postgres_url=f"postgresql://{rest}", **common)
+    if scheme in POSTGRES_SCHEMES:
+        direct = env.get("DATABASE_DIRECT_URL", "").strip() or None
+        if direct is not None:
+            direct_scheme, sep, direct_rest = direct.partition("://")
+            if not sep or direct_scheme.lower() not in POSTGRES_SCHEMES:
+                raise ConfigError(f"DATABASE_DIRECT_URL must be a postgresql:// URL, got {redact_password(direct)!r}")
+            direct = f"postgresql://{direct_rest}"
+        return DatabaseSettings(backend="postgres", postgres_url=f"postgresql://{rest}", direct_url=direct,
+                                prepared_statements=_bool(env, "DB_PREPARED_STATEMENTS"), **common)  # fmt: skip
     raise ConfigError(f"DATABASE_URL: unsupported scheme {scheme!r} (use sqlite:/// or postgresql://)")
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg")
 
 
 def _sqlite_path(rest: str, cwd: Path) -> Path:

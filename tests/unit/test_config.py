@@ -150,6 +150,25 @@ def test_postgres_from_database_url() -> None:
     assert "secret" not in db.describe() and "***" in db.describe()
 
 
+def test_a_pooler_with_postgresql_itself_beside_it() -> None:
+    env = {"DATABASE_URL": "postgresql://u:secret@pgbouncer:6432/app", "DB_PREPARED_STATEMENTS": "false",
+           "DATABASE_DIRECT_URL": "postgres://u:secret@db:5432/app"}  # fmt: skip
+    db = database_from_env(env, Path("/tmp"))
+    assert db.postgres_url == "postgresql://u:secret@pgbouncer:6432/app" and not db.prepared_statements
+    # Sessions (LISTEN, locks) and the engine, which migrates, go to PostgreSQL itself.
+    assert db.session_url == "postgresql://u:secret@db:5432/app"
+    assert db.sqlalchemy_url == "postgresql+asyncpg://u:secret@db:5432/app"
+    plain = database_from_env({"DATABASE_URL": "postgresql://u@db/app"}, Path("/tmp"))
+    assert plain.session_url == "postgresql://u@db/app" and plain.prepared_statements
+
+
+@pytest.mark.parametrize("direct", ["sqlite:///x.db", "db:5432/app"])
+def test_a_direct_url_that_is_not_postgresql_is_refused(direct: str) -> None:
+    env = {"DATABASE_URL": "postgresql://u@pgbouncer/app", "DATABASE_DIRECT_URL": direct}
+    with pytest.raises(ConfigError, match="DATABASE_DIRECT_URL"):
+        database_from_env(env, Path("/tmp"))
+
+
 def test_postgres_from_postgres_variables() -> None:
     env = {"POSTGRES_USER": "me", "POSTGRES_PASSWORD": "p@ss:word", "POSTGRES_HOST": "h", "POSTGRES_DB": "d"}
     db = database_from_env(env, Path("/tmp"))

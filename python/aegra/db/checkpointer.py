@@ -25,7 +25,7 @@ from aegra.config import DatabaseSettings
 from aegra.db.engine import Database, sqlite_pragmas
 from aegra.db.group_commit import one_write_turns
 from aegra.db.inline_sqlite import InlineConnection
-from aegra.db.postgres_pool import CHECKPOINTER_SETUP_LOCK_KEY, advisory_lock, psycopg_pool
+from aegra.db.postgres_pool import CHECKPOINTER_SETUP_LOCK_KEY, advisory_lock, psycopg_pool, session_connection
 from aegra.db.sqlite_turns import SqliteTurns
 
 
@@ -107,6 +107,6 @@ async def _postgres_checkpointer(settings: DatabaseSettings) -> AsyncIterator[Ba
 
     aio.asyncio = _SerializeInline()  # type: ignore[assignment]
     async with psycopg_pool(settings) as pool:
-        async with pool.connection() as conn, advisory_lock(conn, CHECKPOINTER_SETUP_LOCK_KEY):
+        async with session_connection(settings) as conn, advisory_lock(conn, CHECKPOINTER_SETUP_LOCK_KEY):
             await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]
         yield AsyncPostgresSaver(pool)  # type: ignore[arg-type]

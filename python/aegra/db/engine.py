@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -85,8 +86,9 @@ class Database:
         else:
             assert settings.postgres_url is not None
             self._transactions = PostgresTransactions(
-                settings.postgres_url, engine.dialect, max_size=settings.pool_size + settings.max_overflow
-            )
+                settings.postgres_url, engine.dialect, max_size=settings.pool_size + settings.max_overflow,
+                prepared_statements=settings.prepared_statements,
+            )  # fmt: skip
 
     def write(self) -> contextlib.AbstractAsyncContextManager[Statements]:
         """A transaction that may write: committed when the block ends (on SQLite, with its group,
@@ -139,6 +141,10 @@ class Database:
             async with db.engine.begin() as conn:
                 await conn.run_sync(_create_schema)
         else:
+            if not settings.prepared_statements and settings.direct_url is None:
+                logger.warning("DB_PREPARED_STATEMENTS=false without DATABASE_DIRECT_URL: behind a pooler in "
+                               "transaction mode, LISTEN and the setup's session locks need PostgreSQL itself "
+                               "(docs/scaling.md)")  # fmt: skip
             db = cls(settings, _postgres_engine(settings))
             if settings.run_migrations:
                 from aegra.db.migrate import upgrade_to_head
@@ -226,5 +232,16 @@ def _postgres_engine(settings: DatabaseSettings) -> AsyncEngine:
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_pre_ping=True,
+        connect_args={} if settings.prepared_statements else UNCACHED_STATEMENTS,
         **JSON_CODEC,
     )
+
+
+# SQLAlchemy's asyncpg dialect names each statement it prepares: without a cache, and with names
+# no two connections share, behind a pooler that hands its server connections round (its
+# documented settings for PgBouncer). Each is prepared and run in one transaction.
+UNCACHED_STATEMENTS = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": lambda: f"__aegra_{uuid.uuid4().hex}__",
+}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,10 @@ class Listener:
     """One LISTENing connection, its callbacks, and reconnection with backoff."""
 
     RETRY_SECONDS = (0.5, 1, 2, 5)
+    # A connection lost sooner than this after it was made counts as a failure to connect: a
+    # server or pooler that drops each connection at once (a pooler in transaction mode cannot
+    # keep a LISTEN) gets the backoff, not a reconnection every few milliseconds.
+    STABLE_SECONDS = 10.0
 
     def __init__(self, url: str) -> None:
         self._url = url
@@ -77,20 +82,22 @@ class Listener:
                 await self._conn.close()
 
     async def _keep_listening(self) -> None:
-        failures = 0
+        failures = 0  # in a row: connections that failed, or were lost soon after they were made
         while True:
             try:
                 await self._listen()
-                failures = 0
+                since = time.monotonic()
                 await self._lost.wait()
-                logger.warning("the LISTEN connection to PostgreSQL was lost; reconnecting")
+                failures = 0 if time.monotonic() - since >= self.STABLE_SECONDS else failures + 1
+                problem = "the LISTEN connection to PostgreSQL was lost"
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                delay = self.RETRY_SECONDS[min(failures, len(self.RETRY_SECONDS) - 1)]
                 failures += 1
-                logger.warning("cannot LISTEN on PostgreSQL (%s); retrying in %gs", exc, delay)
-                await asyncio.sleep(delay)
+                problem = f"cannot LISTEN on PostgreSQL ({exc})"
             finally:
                 self.connected.clear()
+            delay = self.RETRY_SECONDS[min(failures, len(self.RETRY_SECONDS)) - 1] if failures else 0.0
+            logger.warning("%s; reconnecting in %gs", problem, delay)
+            await asyncio.sleep(delay)
 
     async def _listen(self) -> None:
         self._lost.clear()

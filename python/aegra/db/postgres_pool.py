@@ -22,8 +22,7 @@ STORE_SETUP_LOCK_KEY = 0x4AE62C
 
 @asynccontextmanager
 async def psycopg_pool(settings: DatabaseSettings) -> AsyncIterator[AsyncConnectionPool]:
-    """The connection settings LangGraph's PostgreSQL savers and stores expect (autocommit, dict rows)."""
-    from psycopg.rows import dict_row
+    """A pool for LangGraph's PostgreSQL saver or store (`_connection_options`)."""
     from psycopg_pool import AsyncConnectionPool
 
     assert settings.postgres_url is not None
@@ -31,7 +30,7 @@ async def psycopg_pool(settings: DatabaseSettings) -> AsyncIterator[AsyncConnect
         settings.postgres_url,
         min_size=1,
         max_size=max(settings.pool_size, 2),
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        kwargs=_connection_options(settings),
         open=False,
     )
     await pool.open(wait=True)
@@ -39,6 +38,26 @@ async def psycopg_pool(settings: DatabaseSettings) -> AsyncIterator[AsyncConnect
         yield pool
     finally:
         await pool.close()
+
+
+@asynccontextmanager
+async def session_connection(settings: DatabaseSettings) -> AsyncIterator[AsyncConnection]:
+    """A connection of its own to PostgreSQL itself (past any pooler: `DATABASE_DIRECT_URL`), for
+    the `setup()` of LangGraph's saver or of the store: migrations under a session's advisory lock."""
+    from psycopg import AsyncConnection
+
+    async with await AsyncConnection.connect(settings.session_url, **_connection_options(settings)) as conn:
+        yield conn
+
+
+def _connection_options(settings: DatabaseSettings) -> dict[str, Any]:
+    """The connection settings LangGraph's PostgreSQL savers and stores expect (autocommit, dict
+    rows). Statements are prepared at once (`prepare_threshold` 0), not after five runs on a
+    connection, unless a pooler cannot keep them (None: never)."""
+    from psycopg.rows import dict_row
+
+    prepare_threshold = 0 if settings.prepared_statements else None
+    return {"autocommit": True, "prepare_threshold": prepare_threshold, "row_factory": dict_row}
 
 
 # How often a process waiting for another's setup tries the lock again.

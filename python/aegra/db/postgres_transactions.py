@@ -6,8 +6,10 @@ dialect (with its bind casts and processors, db/statements.py) goes straight to 
 prepares it once per connection and caches it. The JSON codecs are the ones SQLAlchemy installs
 on its own asyncpg connections, so values read and written here match the ORM's exactly.
 
-Behind PgBouncer in transaction mode, prepared statements must be off: `statement_cache_size=0`
-(not configurable yet; docs/scaling.md).
+Behind a pooler in transaction mode (PgBouncer before 1.21), a statement prepared on one of its
+server connections may be executed on another: `DB_PREPARED_STATEMENTS=false` turns asyncpg's
+cache of them off (`statement_cache_size=0`: each statement is parsed where it runs). Nothing
+here keeps session state across transactions either (`exclusive` locks within one).
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ async def _unavailable_when_unreachable() -> AsyncIterator[None]:
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
     """asyncpg resets a connection it takes back (`pg_advisory_unlock_all()`, `RESET ALL`...): one
-    round trip per transaction, for session state these connections never keep (`exclusive`
-    releases its lock itself; nothing here LISTENs or SETs)."""
+    round trip per transaction, for session state these connections never keep (`exclusive`'s lock
+    ends with its transaction; nothing here LISTENs or SETs)."""
 
 
 class _AsyncpgStatements(Statements):
@@ -61,17 +63,20 @@ class _AsyncpgStatements(Statements):
 class PostgresTransactions:
     """Transactions on a pool of asyncpg connections (`open()` before use)."""
 
-    def __init__(self, url: str, dialect: Dialect, *, min_size: int = 0, max_size: int = 10) -> None:
+    def __init__(self, url: str, dialect: Dialect, *, min_size: int = 0, max_size: int = 10,
+                 prepared_statements: bool = True) -> None:  # fmt: skip
         """`min_size` 0: no connection is made before one is needed (nor does opening fail)."""
         self._url, self._dialect = url, dialect
         self._min_size, self._max_size = min_size, max_size
+        self._statement_cache_size = 100 if prepared_statements else 0  # 100: asyncpg's default
         self._compile = Compiler(dialect)
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
-            self._url, min_size=self._min_size, max_size=self._max_size, init=self._set_codecs, reset=_keep_session
-        )
+            self._url, min_size=self._min_size, max_size=self._max_size, init=self._set_codecs, reset=_keep_session,
+            statement_cache_size=self._statement_cache_size,
+        )  # fmt: skip
 
     async def _set_codecs(self, conn: asyncpg.Connection) -> None:
         # SQLAlchemy's own codec setup for its asyncpg connections, given the bare connection.
@@ -116,15 +121,13 @@ class PostgresTransactions:
 
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
-        """Whether this process is the one doing `name` now: a session advisory lock on a
-        connection of its own, held for the block (False: another process holds it)."""
-        async with _unavailable_when_unreachable(), self._connection() as conn:
-            held = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name))
-            try:
-                yield held
-            finally:
-                if held:
-                    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
+        """Whether this process is the one doing `name` now: an advisory lock taken in a transaction
+        on a connection of its own, held for the block and released as the transaction ends
+        (False: another process holds it). A transaction's lock, not a session's: behind a pooler
+        in transaction mode, a session's unlock could reach another server connection than its
+        lock and leave it held there. The transaction writes nothing, so it holds back no vacuum."""
+        async with _unavailable_when_unreachable(), self._connection() as conn, conn.transaction():
+            yield bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", name))
 
     @property
     def failed_commits(self) -> int:

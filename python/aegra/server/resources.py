@@ -159,8 +159,7 @@ async def _open_executor(
         broker, queue, leases = InProcessBroker(), LocalQueue(db), SingleProcessLeases(db)
         grace = None  # runs cut off by a stop are settled at the next start
     else:
-        assert settings.database.postgres_url is not None
-        listener = notifications.Listener(settings.database.postgres_url)
+        listener = notifications.Listener(settings.database.session_url)  # LISTEN needs a session
         postgres_broker = broker = PostgresBroker(db, listener)
         leases = PostgresLeases(db, settings.run_lease_seconds)
         queue = PostgresQueue(db, listener, leases.owner)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from langgraph.store.base import BaseStore, IndexConfig, TTLConfig
 
 from aegra.config_schema import StoreConfig, StoreIndexConfig, StoreTTLConfig
-from aegra.db.postgres_pool import STORE_SETUP_LOCK_KEY, advisory_lock, psycopg_pool
+from aegra.db.postgres_pool import STORE_SETUP_LOCK_KEY, advisory_lock, psycopg_pool, session_connection
 from aegra.store.embeddings import build_embeddings
 from aegra.store.sqlite_store import AsyncSqliteStore
 
@@ -112,11 +112,15 @@ async def _postgres(
     index = index_config(config.index, base_dir) if config and config.index else None
     ttl = ttl_config(config.ttl) if config and config.ttl else None
     async with psycopg_pool(database) as pool:
-        async with pool.connection() as conn:
+        async with session_connection(database) as conn:
             if index is not None:
                 await _require_pgvector(conn)
             async with advisory_lock(conn, STORE_SETUP_LOCK_KEY):
-                await AegraPostgresStore(conn, index=index, ttl=ttl).setup()
+                migrating = AegraPostgresStore(conn, index=index, ttl=ttl)
+                try:
+                    await migrating.setup()
+                finally:
+                    await migrating.stop_batching()
             if index is not None:
                 await _require_vector_dims(conn, index["dims"])
         store = AegraPostgresStore(pool, index=index, ttl=ttl)

@@ -30,6 +30,8 @@ order of the dotted prefix (`("a-b",)` before `("a", "b")`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
@@ -215,6 +217,16 @@ class AegraPostgresStore(AsyncPostgresStore):
         if self.index_config:
             async with self._cursor() as cur:
                 await cur.execute(WAITING_SCHEMA)
+
+    async def stop_batching(self) -> None:
+        """End LangGraph's batching task, which every instance starts: a store made only for its
+        `setup()` otherwise leaves it to `__del__`, whose cancel never gets to run (asyncio then
+        logs "Task was destroyed but it is pending!")."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def acount_waiting(self, namespace_prefix: Sequence[str] = ()) -> int:
         """How many items under the prefix are saved but wait for their vectors (not ranked yet)."""
