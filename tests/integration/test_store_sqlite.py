@@ -190,24 +190,23 @@ async def test_listing_past_the_inline_budget_is_answered_by_the_threaded_reader
 ) -> None:
     """Listings run inline on a bounded reader; one that runs past its budget is interrupted and
     answered on the aiosqlite reader, with the same page."""
-    from aegra.store import sqlite_tables
-
     await store.abatch(
         [PutOp(("l", str(i % 3)), f"k{i}", {"kind": "a" if i % 2 else "b", "n": i}, index=False) for i in range(300)]
     )
     threaded: list[int] = []
-    list_items = sqlite_tables.list_items
+    list_threaded = store.reads._list_threaded
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
         threaded.append(1)
-        return await list_items(*args, **kwargs)
+        return await list_threaded(*args, **kwargs)
 
-    monkeypatch.setattr(sqlite_tables, "list_items", counted)
+    monkeypatch.setattr(store.reads, "_list_threaded", counted)
     inline = await store.asearch(("l",), filter={"kind": "a"}, limit=7, offset=3)
     assert not threaded and len(inline) == 7
-    assert store._bounded is not None
-    store._bounded.budget_seconds = -1.0  # past the deadline at the handler's first check,
-    store._bounded.conn.set_progress_handler(store._bounded._past_deadline, 1)  # at the first step
+    bounded = store.reads.bounded
+    assert bounded is not None
+    bounded.budget_seconds = -1.0  # past the deadline at the handler's first check,
+    bounded.conn.set_progress_handler(bounded._past_deadline, 1)  # at the first step
     again = await store.asearch(("l",), filter={"kind": "a"}, limit=7, offset=3)
     assert threaded == [1]
     assert [(i.namespace, i.key, i.value) for i in again] == [(i.namespace, i.key, i.value) for i in inline]
