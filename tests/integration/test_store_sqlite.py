@@ -213,6 +213,34 @@ async def test_listing_past_the_inline_budget_is_answered_by_the_threaded_reader
     assert [i.key for i in inline] == [f"k{n}" for n in range(299 - 6, 299 - 20, -2)]
 
 
+async def test_listings_of_a_large_prefix_follow_writes_under_it_and_at_it(
+    store: AsyncSqliteStore, clock: Clock
+) -> None:
+    """A large prefix is walked newest first and its count remembered for a while (sqlite_reads.py);
+    the walk tests only the namespaces that hold items (the prefix itself, those below it), read
+    at every listing: an item put at the prefix itself, or below it, after a first listing is on
+    the next page at once, as are items of a namespace with none below it."""
+    puts = [PutOp(("big", "x", str(i % 3)), f"k{i}", {"n": i, "even": i % 2 == 0}, index=False) for i in range(2100)]
+    await store.abatch(puts)
+    page = await store.asearch(("big", "x"), limit=3)
+    assert [item.key for item in page] == ["k2099", "k2098", "k2097"]
+    clock.now += timedelta(seconds=1)
+    await store.aput(("big", "x"), "at-prefix", {"n": -1, "even": True}, index=False)
+    await store.aput(("big", "xy"), "beside", {"n": -2, "even": True}, index=False)  # not under ("big", "x")
+    page = await store.asearch(("big", "x"), limit=3)
+    assert [(item.namespace, item.key) for item in page] == [
+        (("big", "x"), "at-prefix"),
+        (("big", "x", "2"), "k2099"),
+        (("big", "x", "1"), "k2098"),
+    ]
+    filtered = await store.asearch(("big", "x"), filter={"even": True}, limit=2, offset=1)
+    assert [item.key for item in filtered] == ["k2098", "k2096"]
+    clock.now += timedelta(seconds=1)
+    await store.aput(("big", "x", "1", "deeper"), "below", {"n": -3}, index=False)
+    assert [item.key for item in await store.asearch(("big", "x", "1"), limit=2)] == ["below", "k2098"]
+    assert [item.key for item in await store.asearch(("big", "x", "0"), limit=2)] == ["k2097", "k2094"]
+
+
 async def test_unscored_items_follow_scored_ones_across_pages(store: AsyncSqliteStore) -> None:
     for i in range(3):
         await store.aput(("p",), f"scored{i}", {"text": f"river stone {i}"})

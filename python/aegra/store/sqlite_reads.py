@@ -42,10 +42,10 @@ WALK_ENTRIES_PER_RANGE_ITEM = 25
 # A listing that reads a prefix's range of more items than this is not run inline: at ~2.5 us an
 # item it would overrun the inline budget.
 INLINE_RANGE_ITEMS = 500
-# The probe of a prefix of at least this many items is remembered for REMEMBER_SECONDS: counting
+# The count of a prefix of at least this many items is remembered for REMEMBER_SECONDS: counting
 # 2,000 entries of the (prefix, key) index cost ~0.25 ms at 1M items, a tenth of such a listing.
-# The counts only choose the plan (every plan answers the same page), and a plan made wrong by
-# writes since is bounded by the inline budget, then answered on the thread with a fresh probe.
+# A count only chooses the plan (every plan answers the same page), and a plan made wrong by
+# writes since is bounded by the inline budget, then answered on the thread with a fresh count.
 REMEMBER_FROM_ITEMS = INLINE_RANGE_ITEMS
 REMEMBER_SECONDS = 10.0
 REMEMBERED_PREFIXES = 1024
@@ -53,13 +53,15 @@ REMEMBERED_PREFIXES = 1024
 
 @dataclass(frozen=True, slots=True)
 class PrefixCounts:
-    """What the probe says of a prefix: the largest id (the store's items, at most), whether some
-    namespace lies below the prefix, its items counted up to WALK_FROM_ITEMS, and when."""
+    """What the probe says of a prefix: the largest id (the store's items, at most), whether the
+    namespace `prefix` holds items and namespaces below it do, its items counted up to
+    WALK_FROM_ITEMS, and when (monotonic seconds)."""
 
     newest: int
+    at: bool
     below: bool
     under: int
-    at: float
+    counted: float
 
 
 class StoreReads:
@@ -100,10 +102,10 @@ class StoreReads:
     def _list_now(self, conn: Any, listing: Listing) -> list[Row]:
         counts = None
         if listing.prefix:
-            counts = self._remembered(listing.prefix)
-            if counts is None:
-                sql, params = tables.prefix_probe(listing.prefix)
-                counts = self._remember(listing.prefix, conn.execute(sql, [*params, WALK_FROM_ITEMS]).fetchone())
+            remembered = self._remembered(listing.prefix)
+            sql, params = tables.prefix_probe(listing.prefix, count=remembered is None)
+            row = conn.execute(sql, params if remembered else [*params, WALK_FROM_ITEMS]).fetchone()
+            counts = self._remember(listing.prefix, row, remembered)
         by_range = _by_range(counts, listing)
         if by_range and counts is not None and counts.under > INLINE_RANGE_ITEMS:
             raise OverBudget(f"{counts.under} items to read and sort")
@@ -122,12 +124,18 @@ class StoreReads:
 
     def _remembered(self, prefix: Sequence[str]) -> PrefixCounts | None:
         counts = self._counts.get(namespaces.to_text(prefix))
-        if counts is None or time.monotonic() - counts.at > REMEMBER_SECONDS:
+        if counts is None or time.monotonic() - counts.counted > REMEMBER_SECONDS:
             return None
         return counts
 
-    def _remember(self, prefix: Sequence[str], row: Row) -> PrefixCounts:
-        counts = PrefixCounts(int(row[0] or 0), bool(row[1]), int(row[2]), time.monotonic())
+    def _remember(self, prefix: Sequence[str], row: Row, remembered: PrefixCounts | None = None) -> PrefixCounts:
+        """The probe's answer; with `remembered`, the row has no count (the remembered one stands),
+        and only the count is kept: which namespaces hold items is read every time, because the
+        namespace condition of the walk depends on it."""
+        newest, at, below = int(row[0] or 0), bool(row[1]), bool(row[2])
+        if remembered is not None:
+            return PrefixCounts(newest, at, below, remembered.under, remembered.counted)
+        counts = PrefixCounts(newest, at, below, int(row[3]), time.monotonic())
         text = namespaces.to_text(prefix)
         if counts.under >= REMEMBER_FROM_ITEMS:
             self._counts[text] = counts
@@ -153,4 +161,6 @@ def _by_range(counts: PrefixCounts | None, listing: Listing) -> bool:
 
 
 def _page(listing: Listing, counts: PrefixCounts | None, by_range: bool) -> tuple[str, list[Any]]:
-    return tables.listing_page(listing, by_range=by_range, exact=counts is not None and not counts.below)
+    if counts is None:
+        return tables.listing_page(listing, by_range=by_range)
+    return tables.listing_page(listing, by_range=by_range, at=counts.at, below=counts.below)
