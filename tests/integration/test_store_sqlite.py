@@ -241,6 +241,26 @@ async def test_listings_of_a_large_prefix_follow_writes_under_it_and_at_it(
     assert [item.key for item in await store.asearch(("big", "x", "0"), limit=2)] == ["k2097", "k2094"]
 
 
+async def test_listing_filters_on_strings_match_the_value_not_its_text(store: AsyncSqliteStore) -> None:
+    """A listing's string equality is first looked for in the value's JSON text (a byte search),
+    then checked on the value: the text elsewhere in the value does not match, and strings JSON
+    escapes (quotes, slashes, non-ASCII) still match."""
+    values = {
+        "plain": {"kind": "a b-c.d:e"},
+        "elsewhere": {"kind": "other", "note": "a b-c.d:e", "tags": ["a b-c.d:e"]},
+        "nested": {"kind": {"inner": "a b-c.d:e"}},
+        "slash": {"kind": 'x/y "q" \\ é'},
+        "prefix-only": {"kind": "a b-c.d:e and more"},
+    }
+    for key, value in values.items():
+        await store.aput(("f",), key, value, index=False)
+    assert [i.key for i in await store.asearch(("f",), filter={"kind": "a b-c.d:e"})] == ["plain"]
+    assert [i.key for i in await store.asearch((), filter={"kind": {"$eq": "a b-c.d:e"}})] == ["plain"]
+    assert [i.key for i in await store.asearch(("f",), filter={"kind": 'x/y "q" \\ é'})] == ["slash"]
+    assert [i.key for i in await store.asearch(("f",), filter={"note": "a b-c.d:e", "kind": "other"})] == ["elsewhere"]
+    assert await store.asearch(("f",), filter={"kind": "a b-c.d"}) == []
+
+
 async def test_unscored_items_follow_scored_ones_across_pages(store: AsyncSqliteStore) -> None:
     for i in range(3):
         await store.aput(("p",), f"scored{i}", {"text": f"river stone {i}"})

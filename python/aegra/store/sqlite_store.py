@@ -302,8 +302,11 @@ class AsyncSqliteStore(BaseStore):
 
     async def _search(self, op: SearchOp, query_vector: list[float] | None) -> list[SearchItem]:
         if query_vector is None:
+            # A listing reads rows until its page is full: the byte search first (filters.py).
+            text, text_params = filters.sql_text_prefilter(op.filter, "i.value")
             conditions, params = self._conditions(op)
-            listing = tables.Listing(op.namespace_prefix, conditions, params, op.limit, op.offset, bool(conditions))
+            where, params = text + conditions, [*text_params, *params]
+            listing = tables.Listing(op.namespace_prefix, where, params, op.limit, op.offset, bool(where))
             found: list[ScoredRow] = [(row, None) for row in await self.reads.listing(listing)]
         else:
             where, params = self._where(op)
