@@ -150,11 +150,18 @@ def main() -> None:
         url, pid = args.url, args.server_pid
     try:
         print(f"listings (no query), limit 10, {args.clients} clients, {args.requests} requests each case")
+        # The machine's load average beside each figure: other jobs' CPU slows the server's too.
         for name, body in CASES.items():
             cpu_ms, rate, items = asyncio.run(load(url, pid, body, args.requests, args.clients))
-            print(f"  {name:<34} server CPU {cpu_ms:6.2f} ms/request  {rate:7.0f} req/s  ({items} items)")
+            print(
+                f"  {name:<34} server CPU {cpu_ms:6.2f} ms/request  {rate:7.0f} req/s  ({items} items)"
+                f"  load {os.getloadavg()[0]:.1f}"
+            )
         cpu_ms, rate, _ = asyncio.run(load(url, pid, None, args.requests, args.clients))
-        print(f"  {'floor: GET /threads/{id}':<34} server CPU {cpu_ms:6.2f} ms/request  {rate:7.0f} req/s")
+        print(
+            f"  {'floor: GET /threads/{id}':<34} server CPU {cpu_ms:6.2f} ms/request  {rate:7.0f} req/s"
+            f"  load {os.getloadavg()[0]:.1f}"
+        )
     finally:
         if process is not None:
             process.terminate()
