@@ -10,7 +10,8 @@ first semantic search (which waits for the vector index's background load). Then
 `POST /store/items/search` without a query - namespace prefix and/or value filter, newest first,
 limit 10 - from 16 concurrent clients for a bounded number of requests, and the server's CPU time
 per request (utime + stime of Granian and its workers, from /proc), and the same for `GET
-/threads/{id}` (the floor: what any request costs the server). The cases assume the data of
+/threads/{id}` (the floor: what any request costs the server; a POST's body costs more, see the
+empty namespace's line). The cases assume the data of
 `store_scale.py` (namespaces ("tenant", 0-99, "user", 0-999), `kind` = "kind3" on 10% of items).
 """
 
@@ -37,6 +38,9 @@ CASES: dict[str, dict[str, Any]] = {
     "prefix 1%": {"namespace_prefix": ["tenant", "7"]},
     "filter 10%": {"filter": {"kind": "kind3"}},
     "prefix of one namespace (0.1%)": {"namespace_prefix": ["tenant", "7", "user", "107"]},
+    # What a POST with a body costs beside the GET floor (the body's trip from Granian measured
+    # ~0.4 ms of the server's CPU at load 4): a listing that finds nothing at once.
+    "floor with a body: empty namespace": {"namespace_prefix": ["none"]},
 }
 EMBED = """
 import numpy as np
