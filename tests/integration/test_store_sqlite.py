@@ -190,28 +190,75 @@ async def test_listing_past_the_inline_budget_is_answered_by_the_threaded_reader
 ) -> None:
     """Listings run inline on a bounded reader; one that runs past its budget is interrupted and
     answered on the aiosqlite reader, with the same page."""
-    from aegra.store import sqlite_tables
-
     await store.abatch(
         [PutOp(("l", str(i % 3)), f"k{i}", {"kind": "a" if i % 2 else "b", "n": i}, index=False) for i in range(300)]
     )
     threaded: list[int] = []
-    list_items = sqlite_tables.list_items
+    list_threaded = store.reads._list_threaded
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
         threaded.append(1)
-        return await list_items(*args, **kwargs)
+        return await list_threaded(*args, **kwargs)
 
-    monkeypatch.setattr(sqlite_tables, "list_items", counted)
+    monkeypatch.setattr(store.reads, "_list_threaded", counted)
     inline = await store.asearch(("l",), filter={"kind": "a"}, limit=7, offset=3)
     assert not threaded and len(inline) == 7
-    assert store._bounded is not None
-    store._bounded.budget_seconds = -1.0  # past the deadline at the handler's first check,
-    store._bounded.conn.set_progress_handler(store._bounded._past_deadline, 1)  # at the first step
+    bounded = store.reads.bounded
+    assert bounded is not None
+    bounded.budget_seconds = -1.0  # past the deadline at the handler's first check,
+    bounded.conn.set_progress_handler(bounded._past_deadline, 1)  # at the first step
     again = await store.asearch(("l",), filter={"kind": "a"}, limit=7, offset=3)
     assert threaded == [1]
     assert [(i.namespace, i.key, i.value) for i in again] == [(i.namespace, i.key, i.value) for i in inline]
     assert [i.key for i in inline] == [f"k{n}" for n in range(299 - 6, 299 - 20, -2)]
+
+
+async def test_listings_of_a_large_prefix_follow_writes_under_it_and_at_it(
+    store: AsyncSqliteStore, clock: Clock
+) -> None:
+    """A large prefix is walked newest first and its count remembered for a while (sqlite_reads.py);
+    the walk tests only the namespaces that hold items (the prefix itself, those below it), read
+    at every listing: an item put at the prefix itself, or below it, after a first listing is on
+    the next page at once, as are items of a namespace with none below it."""
+    puts = [PutOp(("big", "x", str(i % 3)), f"k{i}", {"n": i, "even": i % 2 == 0}, index=False) for i in range(2100)]
+    await store.abatch(puts)
+    page = await store.asearch(("big", "x"), limit=3)
+    assert [item.key for item in page] == ["k2099", "k2098", "k2097"]
+    clock.now += timedelta(seconds=1)
+    await store.aput(("big", "x"), "at-prefix", {"n": -1, "even": True}, index=False)
+    await store.aput(("big", "xy"), "beside", {"n": -2, "even": True}, index=False)  # not under ("big", "x")
+    page = await store.asearch(("big", "x"), limit=3)
+    assert [(item.namespace, item.key) for item in page] == [
+        (("big", "x"), "at-prefix"),
+        (("big", "x", "2"), "k2099"),
+        (("big", "x", "1"), "k2098"),
+    ]
+    filtered = await store.asearch(("big", "x"), filter={"even": True}, limit=2, offset=1)
+    assert [item.key for item in filtered] == ["k2098", "k2096"]
+    clock.now += timedelta(seconds=1)
+    await store.aput(("big", "x", "1", "deeper"), "below", {"n": -3}, index=False)
+    assert [item.key for item in await store.asearch(("big", "x", "1"), limit=2)] == ["below", "k2098"]
+    assert [item.key for item in await store.asearch(("big", "x", "0"), limit=2)] == ["k2097", "k2094"]
+
+
+async def test_listing_filters_on_strings_match_the_value_not_its_text(store: AsyncSqliteStore) -> None:
+    """A listing's string equality is first looked for in the value's JSON text (a byte search),
+    then checked on the value: the text elsewhere in the value does not match, and strings JSON
+    escapes (quotes, slashes, non-ASCII) still match."""
+    values = {
+        "plain": {"kind": "a b-c.d:e"},
+        "elsewhere": {"kind": "other", "note": "a b-c.d:e", "tags": ["a b-c.d:e"]},
+        "nested": {"kind": {"inner": "a b-c.d:e"}},
+        "slash": {"kind": 'x/y "q" \\ é'},
+        "prefix-only": {"kind": "a b-c.d:e and more"},
+    }
+    for key, value in values.items():
+        await store.aput(("f",), key, value, index=False)
+    assert [i.key for i in await store.asearch(("f",), filter={"kind": "a b-c.d:e"})] == ["plain"]
+    assert [i.key for i in await store.asearch((), filter={"kind": {"$eq": "a b-c.d:e"}})] == ["plain"]
+    assert [i.key for i in await store.asearch(("f",), filter={"kind": 'x/y "q" \\ é'})] == ["slash"]
+    assert [i.key for i in await store.asearch(("f",), filter={"note": "a b-c.d:e", "kind": "other"})] == ["elsewhere"]
+    assert await store.asearch(("f",), filter={"kind": "a b-c.d"}) == []
 
 
 async def test_unscored_items_follow_scored_ones_across_pages(store: AsyncSqliteStore) -> None:

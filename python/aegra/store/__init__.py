@@ -2,7 +2,9 @@
 the server's SQLite file) and the embedders named by `store.index.embed`.
 
 Where things are:
-- `sqlite_store.py`   the store: batching, reads, semantic search, TTL;
+- `sqlite_store.py`   the store: batching, semantic search, writes, TTL;
+- `sqlite_reads.py`   gets and listings: which connection answers them, which index a listing reads;
+- `sqlite_put_vectors.py` what a batch of puts is written with (its texts' vectors, code records);
 - `sqlite_tables.py`  its tables and their reads; `sqlite_writes.py` the writes (puts, deletes,
                       TTLs, waiting items); `sqlite_codes.py` what the index loads from: the store's
                       SQL; `sqlite_connections.py` how the file is opened (an aiosqlite reader, an

@@ -125,6 +125,27 @@ def sql_prefilter(filter_: Mapping[str, Any] | None, column: str) -> tuple[str, 
     return sql, params
 
 
+# Printable ASCII but `"`, `/` and `\\`: text every JSON writer puts between quotes as it is.
+_VERBATIM = re.compile(r"[ !#-.0-\[\]-~]*")
+
+
+def sql_text_prefilter(filter_: Mapping[str, Any] | None, column: str) -> tuple[str, list[Any]]:
+    """A cheaper necessary condition than `sql_prefilter`'s for a string equality, tested before it:
+    the value's JSON text contains the string in quotes (`instr`, a byte search, where
+    `json_extract` parses the whole value). Only for strings that no JSON writer escapes (the store
+    writes values with msgspec), so the quoted string is in the text whenever a key equals it.
+    Measured on a listing walking 610 rows to fill its page: 0.19-0.25 ms against 0.35-0.43 ms
+    with `json_extract` alone."""
+    sql, params = "", list[Any]()
+    for condition in (filter_ or {}).values():
+        if isinstance(condition, dict) and set(condition) == {"$eq"}:
+            condition = condition["$eq"]
+        if isinstance(condition, str) and _VERBATIM.fullmatch(condition):
+            sql += f" AND instr({column}, ?)"
+            params.append(f'"{condition}"')
+    return sql, params
+
+
 def encode(filter_: Mapping[str, Any] | None) -> str | None:
     """The filter as the JSON text passed to the SQL function; None when there is nothing to filter."""
     if not filter_:

@@ -13,7 +13,7 @@ from langgraph.store.base import ListNamespacesOp, MatchCondition
 
 SEPARATOR = "."
 # The byte after "." - every text starting with "a.b." sorts in ["a.b.", "a.b/").
-_AFTER_SEPARATOR = chr(ord(SEPARATOR) + 1)
+AFTER_SEPARATOR = chr(ord(SEPARATOR) + 1)
 
 
 def to_text(namespace: Sequence[str]) -> str:
@@ -31,7 +31,7 @@ def prefix_condition(prefix: Sequence[str], column: str) -> tuple[str, list[str]
     text = to_text(prefix)
     return (
         f"({column} = ? OR ({column} >= ? AND {column} < ?))",
-        [text, text + SEPARATOR, text + _AFTER_SEPARATOR],
+        [text, text + SEPARATOR, text + AFTER_SEPARATOR],
     )
 
 

@@ -65,7 +65,7 @@ class SqliteWaitingQueue:
         ]
 
     async def save(self, items: Sequence[Claimed]) -> int:
-        await self.store.embed_writes([write for _, _, write in items if write.index is not False])
+        await self.store.put_vectors.embed_writes([write for _, _, write in items if write.index is not False])
         if self.store.backfill is not None:
             self.store.backfill.answered()
         saved: list[tuple[int, str, tuple[str, ...], dict[str, Any]]] = [
@@ -82,4 +82,4 @@ class SqliteWaitingQueue:
                 await sqlite_writes.count_failed_attempt(self.store.writer, [item_id for item_id, _, _ in items])
 
     async def probe(self) -> None:
-        await self.store._embed([PROBE_TEXT])
+        await self.store.put_vectors.embed([PROBE_TEXT])

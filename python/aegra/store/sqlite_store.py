@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import aiosqlite
 import msgspec
-from langchain_core.embeddings import Embeddings
 from langgraph.store.base import (
     BaseStore,
     GetOp,
@@ -44,7 +42,6 @@ from langgraph.store.base import (
     SearchItem,
     SearchOp,
     TTLConfig,
-    ensure_embeddings,
     validate_op_namespace,
 )
 
@@ -53,19 +50,18 @@ from aegra.periodic import PeriodicSweep
 from aegra.store import filters, namespaces, sqlite_connections, sqlite_writes
 from aegra.store import sqlite_tables as tables
 from aegra.store.backfill import Backfill
-from aegra.store.embeddings import EmbeddingUnavailableError, build_embeddings
+from aegra.store.embeddings import EmbeddingUnavailableError
 from aegra.store.observed import observed
 from aegra.store.sqlite_backfill import SqliteWaitingQueue
+from aegra.store.sqlite_put_vectors import PutVectors
+from aegra.store.sqlite_reads import StoreReads
 from aegra.store.sqlite_tables import Connection
-from aegra.store.sqlite_writes import ItemWrite, Written
+from aegra.store.sqlite_writes import Written
 from aegra.store.vector_cache import VectorCache
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 ScoredRow = tuple[Sequence[Any], float | None]
-# How long a read may hold the event loop before it is run again on the aiosqlite reader's thread.
-INLINE_READ_SECONDS = 0.002
 # Which implementation of the vector core serves the index: the default (Rust when the extension
 # is importable), or one of them by name (tests run the suite on both).
 VectorBackend = Literal["auto", "rust", "python"]
@@ -93,11 +89,10 @@ class AsyncSqliteStore(BaseStore):
         self.path = Path(path)
         self.ttl_config = ttl
         self.index_config = dict(index) if index else None
-        self.embeddings = _embeddings(index) if index else None
-        self.dims = int(index["dims"]) if index else 0
-        # As in LangGraph's stores, an index config without fields (or with an empty list) embeds `$`.
-        # None: the whole value (`$`), as LangGraph embeds when the index config names no fields.
-        self._field_paths: list[str] | None = (list(index.get("fields") or []) or None) if index else None
+        # What a batch of puts is written with: their vectors and code records (`sqlite_put_vectors.py`).
+        self.put_vectors = PutVectors(index)
+        self.embeddings = self.put_vectors.embeddings
+        self.dims = self.put_vectors.dims
         self._busy_timeout_ms = busy_timeout_ms
         self._vector_backend = None if vector_backend == "auto" else vector_backend
         self._cache: VectorCache | None = None
@@ -106,14 +101,15 @@ class AsyncSqliteStore(BaseStore):
         # Writes go through their own inline connection (sqlite_connections.py); reads and scans
         # stay on aiosqlite's thread, where a long one does not hold the loop.
         self._writer: Connection | None = None
-        # Short reads (a get, a listing that stops at its page) run inline, bounded in time.
-        self._bounded: sqlite_connections.BoundedReader | None = None
+        # Gets and listings: inline, bounded in time (`sqlite_reads.py`).
+        self._reads: StoreReads | None = None
         self._lock = asyncio.Lock()  # one connection: statements of two tasks must not interleave
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper = PeriodicSweep(self.sweep_ttl, (ttl or {}).get("sweep_interval_minutes"), "store items")
         # The background embedder of items saved while the embedder was unavailable.
         self.waiting = SqliteWaitingQueue(self)
         self.backfill: Backfill[Any] | None = Backfill(self.waiting, str(self.path)) if index else None
+        self.put_vectors.backfill = self.backfill
         self._embed_waiting = embed_waiting
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -146,13 +142,14 @@ class AsyncSqliteStore(BaseStore):
                 self._cache = VectorCache(
                     self.path, self.dims, busy_timeout_ms=self._busy_timeout_ms, backend=self._vector_backend
                 )
+                self.put_vectors.encode = self._cache.index.encode
         except BaseException:
             await conn.close()
             raise
         self._conn = conn
         in_memory = str(self.path) == ":memory:"
         self._writer = conn if in_memory else sqlite_connections.connect_writer(self.path, self._busy_timeout_ms)
-        self._bounded = None if in_memory else sqlite_connections.BoundedReader(self.path, INLINE_READ_SECONDS)
+        self._reads = StoreReads(self.path, lambda: self.conn)
         self._loop = asyncio.get_running_loop()
         if self._cache is not None:
             self._cache.start_loading()
@@ -170,9 +167,9 @@ class AsyncSqliteStore(BaseStore):
         if self._writer is not None and self._writer is not self._conn:
             await self._writer.close()
         self._writer = None
-        if self._bounded is not None:
-            self._bounded.close()
-            self._bounded = None
+        if self._reads is not None:
+            self._reads.close()
+            self._reads = None
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
@@ -203,6 +200,12 @@ class AsyncSqliteStore(BaseStore):
         if self._conn is None:
             raise RuntimeError("AsyncSqliteStore is not open; call `await store.setup()` first")
         return self._conn
+
+    @property
+    def reads(self) -> StoreReads:
+        if self._reads is None:
+            raise RuntimeError("AsyncSqliteStore is not open; call `await store.setup()` first")
+        return self._reads
 
     @property
     def writer(self) -> Connection:
@@ -249,7 +252,7 @@ class AsyncSqliteStore(BaseStore):
                 raise ValueError(f"Unknown operation type: {type(op)}")
         results: list[Result] = [None] * len(ops)
         queries = await self._embed_queries(op for op in ops if isinstance(op, SearchOp))
-        writes = await self._prepare_writes([op for op in ops if isinstance(op, PutOp)])
+        writes = await self.put_vectors.prepare([op for op in ops if isinstance(op, PutOp)], self._now())
         if queries and self._cache is not None:
             # Outside the lock: a semantic search waits for the index's load, writes must not.
             await self._cache.ready()
@@ -273,22 +276,8 @@ class AsyncSqliteStore(BaseStore):
         omit = bool(self.ttl_config and self.ttl_config.get("omit_expired"))
         return tables.live_condition(alias, omit, self._now().timestamp())
 
-    async def _read(self, now: Callable[[sqlite3.Connection], T], later: Callable[[], Awaitable[T]]) -> T:
-        """A read inline on the bounded reader (`now`), or on the aiosqlite reader (`later`) when it
-        runs past the budget (or the store is `:memory:`, which another connection cannot see)."""
-        if self._bounded is not None:
-            try:
-                return self._bounded.run(now)
-            except sqlite_connections.OverBudget:
-                pass
-        return await later()
-
     async def _get(self, op: GetOp) -> Item | None:
-        prefix, live = namespaces.to_text(op.namespace), self._live("i")
-        row = await self._read(
-            lambda conn: tables.get_item_now(conn, prefix, op.key, live),
-            lambda: tables.get_item(self.conn, prefix, op.key, live),
-        )
+        row = await self.reads.get(namespaces.to_text(op.namespace), op.key, self._live("i"))
         if row is None:
             return None
         if op.refresh_ttl and row[6] is not None:
@@ -298,9 +287,12 @@ class AsyncSqliteStore(BaseStore):
     def _where(self, op: SearchOp) -> tuple[str, list[Any]]:
         """SQL condition on `store_items i`: in the namespace prefix, passing the filter, alive."""
         where, params = namespaces.prefix_condition(op.namespace_prefix, "i.prefix")
-        prefilter, prefilter_params = filters.sql_prefilter(op.filter, "i.value")
-        where += prefilter
-        params += prefilter_params
+        conditions, condition_params = self._conditions(op)
+        return where + conditions, [*params, *condition_params]
+
+    def _conditions(self, op: SearchOp) -> tuple[str, list[Any]]:
+        """The conditions of `_where` beside the namespace's (each as ` AND ...`): filter, expiry."""
+        where, params = filters.sql_prefilter(op.filter, "i.value")
         filter_json = filters.encode(op.filter)
         if filter_json is not None:
             where += f" AND {filters.FILTER_FUNCTION}(i.value, ?)"
@@ -309,15 +301,15 @@ class AsyncSqliteStore(BaseStore):
         return where + live, [*params, *live_params]
 
     async def _search(self, op: SearchOp, query_vector: list[float] | None) -> list[SearchItem]:
-        where, params = self._where(op)
         if query_vector is None:
-            filtered = bool(op.filter) or bool(self._live("i")[0])
-            listing = tables.Listing(op.namespace_prefix, where, params, op.limit, op.offset, filtered)
-            rows = await self._read(
-                lambda conn: tables.list_items_now(conn, listing), lambda: tables.list_items(self.conn, listing)
-            )
-            found: list[ScoredRow] = [(row, None) for row in rows]
+            # A listing reads rows until its page is full: the byte search first (filters.py).
+            text, text_params = filters.sql_text_prefilter(op.filter, "i.value")
+            conditions, params = self._conditions(op)
+            where, params = text + conditions, [*text_params, *params]
+            listing = tables.Listing(op.namespace_prefix, where, params, op.limit, op.offset, bool(where))
+            found: list[ScoredRow] = [(row, None) for row in await self.reads.listing(listing)]
         else:
+            where, params = self._where(op)
             found = await self._semantic_search(op, where, params, query_vector)
         if op.refresh_ttl:
             expiring = [int(row[0]) for row, _ in found if row[6] is not None]
@@ -376,59 +368,6 @@ class AsyncSqliteStore(BaseStore):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def _prepare_writes(self, ops: Sequence[PutOp], *, may_wait: bool = True) -> list[ItemWrite]:
-        """Last write per (namespace, key) wins; embeddings (and their code records) are computed
-        here, outside any transaction. `may_wait`: when the embedder is unavailable, the items are
-        marked as waiting for their vectors instead of failing."""
-        latest = {(op.namespace, op.key): op for op in ops}
-        now = self._now()
-        writes = [_item_write(op, now) for op in latest.values()]
-        if self.embeddings is None:
-            return writes
-        await self.embed_writes([w for w in writes if w.value is not None and w.index is not False], may_wait=may_wait)
-        return writes
-
-    async def embed_writes(self, to_index: Sequence[ItemWrite], *, may_wait: bool = False) -> None:
-        """Fill in the vectors (and code records) of `to_index`, or with `may_wait` mark the items
-        that have texts as waiting when the embedder is unavailable (or known to be down)."""
-        # The vector core plans the texts (LangGraph's field paths, equal texts once) and cuts the
-        # embedder's batches by length, so short texts are not padded to the longest one.
-        plan = vec.plan_texts(
-            [(w.value or {}, None if w.index is None else list(w.index or ())) for w in to_index], self._field_paths
-        )
-        if not plan.texts:
-            return
-        backfill = self.backfill if may_wait else None
-        try:
-            if backfill is not None and backfill.down:
-                raise EmbeddingUnavailableError("the embedder is down")
-            embedded = await vec.aembed_in_batches(plan.texts, self._embed, self.dims)
-        except EmbeddingUnavailableError as exc:
-            if backfill is None:
-                raise
-            backfill.went_down(exc)
-            for owners in plan.owners:
-                for position, _ in owners:
-                    to_index[position].waiting = True
-            return
-        try:
-            blobs = vec.pack_vectors(embedded, self.dims, normalize=False)
-        except ValueError as exc:  # an embedder passed in as an object, whose output is not checked
-            raise ValueError(f"the embedding function returned an unusable vector: {exc}") from exc
-        records = self._encode(embedded)
-        size = vec.code_record_size(self.dims)
-        for i, (blob, owners) in enumerate(zip(blobs, plan.owners, strict=True)):
-            record = records[i * size : (i + 1) * size]
-            for position, name in owners:
-                to_index[position].vectors[name] = (blob, record)
-
-    def _encode(self, embedded: Any) -> bytes:
-        return self._cache.index.encode(embedded) if self._cache else vec.encode_codes(embedded, self.dims)
-
-    async def _embed(self, texts: list[str]) -> list[list[float]]:
-        assert self.embeddings is not None
-        return await self.embeddings.aembed_documents(texts)
-
     async def acount_waiting(self, namespace_prefix: Sequence[str] = ()) -> int:
         """How many items under the prefix are saved but wait for their vectors (not ranked yet)."""
         if self.backfill is None or not self.waiting.maybe_waiting:
@@ -454,7 +393,7 @@ class AsyncSqliteStore(BaseStore):
             )
             for r in rows
         ]
-        prepared = await self._prepare_writes(puts, may_wait=False)
+        prepared = await self.put_vectors.prepare(puts, self._now(), may_wait=False)
         async with self._lock:
             self._follow(await sqlite_writes.write_items(self.writer, prepared, self._now(), vectors_only=True))
             await tables.write_meta(self.writer, "dims", str(self.dims))
@@ -482,19 +421,3 @@ class AsyncSqliteStore(BaseStore):
     async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 (LangGraph API)
         """Stop the sweeper; True when it is no longer running."""
         return await self._sweeper.stop(timeout)
-
-
-def _embeddings(index: IndexConfig) -> Embeddings:
-    # A provider string ("fastembed:...", "./file.py:fn") goes through Aegra's builder rather than
-    # LangChain's init_embeddings, which knows neither fastembed nor user files.
-    embed = index["embed"]
-    if isinstance(embed, str):
-        return build_embeddings(embed, int(index["dims"]))
-    return ensure_embeddings(embed)
-
-
-def _item_write(op: PutOp, now: datetime) -> ItemWrite:
-    ttl = op.ttl
-    expires_at = None if ttl is None else (now + timedelta(minutes=ttl)).timestamp()
-    value = None if op.value is None else dict(op.value)
-    return ItemWrite(op.namespace, op.key, value, op.index, expires_at, ttl)

@@ -217,13 +217,8 @@ def _wire(item: SearchItem) -> schemas.StoreSearchItem: ...
 def _wire(item: Item) -> schemas.StoreItem: ...
 def _wire(item: Item) -> schemas.StoreItem:
     """The wire shape of a store item; a `SearchItem` keeps its score."""
-    fields: dict[str, Any] = {
-        "namespace": list(item.namespace),
-        "key": item.key,
-        "value": item.value,
-        "created_at": item.created_at,
-        "updated_at": item.updated_at,
-    }
+    # Positional (the fields' order in schemas.py): a page's items are built here one by one.
+    namespace = list(item.namespace)
     if isinstance(item, SearchItem):
-        return schemas.StoreSearchItem(**fields, score=item.score)
-    return schemas.StoreItem(**fields)
+        return schemas.StoreSearchItem(namespace, item.key, item.value, item.created_at, item.updated_at, item.score)
+    return schemas.StoreItem(namespace, item.key, item.value, item.created_at, item.updated_at)
