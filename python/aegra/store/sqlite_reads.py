@@ -118,7 +118,9 @@ class StoreReads:
         if listing.prefix:  # counted again: a remembered count may have led the inline read astray
             sql, params = tables.prefix_probe(listing.prefix)
             async with conn.execute(sql, [*params, WALK_FROM_ITEMS]) as cursor:
-                counts = self._remember(listing.prefix, await cursor.fetchone())
+                row = await cursor.fetchone()
+            assert row is not None  # the probe aggregates: always one row
+            counts = self._remember(listing.prefix, row)
         async with conn.execute(*_page(listing, counts, _by_range(counts, listing))) as cursor:
             return list(await cursor.fetchall())
 
