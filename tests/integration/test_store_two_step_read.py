@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from langgraph.store.base import PutOp
 
-from aegra import vec
 from aegra.store import sqlite_tables
 from aegra.store.sqlite_store import AsyncSqliteStore
 from aegra.vec._backend import available
+from tests.support.vector_memory import brute_force_keys
 
 DIMS = 24
 ITEMS = 3000
@@ -36,16 +36,10 @@ def namespace(i: int) -> tuple[str, ...]:
 
 
 def brute_force(query: np.ndarray, prefix: tuple[str, ...], filter_: dict[str, str] | None, k: int) -> list:
-    ids = np.array(
-        [
-            i
-            for i in range(ITEMS)
-            if namespace(i)[: len(prefix)] == prefix and (filter_ is None or f"k{i % 4}" == filter_["kind"])
-        ]
-    )
-    with vec._backend.using("rust" if "rust" in available() else "python"):
-        found = vec.exact_top_k(query, k, ids, TABLE[ids], "cosine")
-    return [(f"k{i}", score) for i, score in found]
+    def passes(i: int) -> bool:
+        return namespace(i)[: len(prefix)] == prefix and (filter_ is None or f"k{i % 4}" == filter_["kind"])
+
+    return brute_force_keys(query, k, np.array([i for i in range(ITEMS) if passes(i)]), TABLE)
 
 
 @pytest.mark.parametrize("backend", available())

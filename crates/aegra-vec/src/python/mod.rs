@@ -207,7 +207,6 @@ fn exact_top_k(
     Ok(py.detach(|| guard(|| exact::top_k(&query, k, &owners, &data, metric)))?)
 }
 
-/// Reads a float32 array once (benchmarks: the memory-bandwidth floor of a scan).
 /// The positions of `value` in a byte array, ascending, as little-endian int64 bytes.
 #[pyfunction]
 fn positions_of<'py>(
@@ -216,14 +215,24 @@ fn positions_of<'py>(
     value: u8,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let found = positions::positions_of(slice_of(&data)?, value);
-    PyBytes::new_with(py, found.len() * 8, |out| {
-        for (chunk, position) in out.chunks_exact_mut(8).zip(&found) {
-            chunk.copy_from_slice(&position.to_le_bytes());
+    le_bytes(py, &found, i64::to_le_bytes)
+}
+
+/// 8-byte values as one `bytes` of their little-endian forms.
+pub(crate) fn le_bytes<'py, T: Copy>(
+    py: Python<'py>,
+    values: &[T],
+    to_bytes: fn(T) -> [u8; 8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, values.len() * 8, |out| {
+        for (chunk, value) in out.chunks_exact_mut(8).zip(values) {
+            chunk.copy_from_slice(&to_bytes(*value));
         }
         Ok(())
     })
 }
 
+/// Reads a float32 array once (benchmarks: the memory-bandwidth floor of a scan).
 #[pyfunction]
 fn _read_all(data: PyBuffer<f32>) -> PyResult<f32> {
     Ok(kernels::read_all(slice_of(&data)?))
