@@ -7,7 +7,10 @@
 1. Fill: the items go in through `AsyncSqliteStore.abatch` (batches of 2,000, a lookup "embedder"
    handing back precomputed vectors): clustered random unit vectors (100 centers), namespaces
    ("tenant", t, "user", u) with 100 tenants (one is the 1% prefix) and 1,000 users, values
-   `{"text", "kind"}` where `kind` = "kind3" is a 10% filter independent of the tenant.
+   `{"text", "kind"}` where `kind` = "kind3" is a 10% filter independent of the tenant (but set
+   by the user: kind3 <=> user // 100 == 3, so its items are whole namespaces, which a layout of
+   the index by namespace would make contiguous; the arena today interleaves namespaces by load
+   chunk of 16k items, ~16-slot runs).
 2. Open, in a fresh child process per vector core (nothing else in memory): the time `setup()`
    takes (the server's `/ok` waits for it), the time until the index is loaded in the background,
    RSS before opening, after the load and at its peak (`ru_maxrss`), against the bytes of the

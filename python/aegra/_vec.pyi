@@ -26,6 +26,7 @@ __all__ = [
     "length_batches",
     "normalize_into",
     "pack_vectors",
+    "positions_of",
     "tokenize_path",
 ]
 
@@ -75,6 +76,9 @@ def exact_top_k(
 ) -> list[tuple[int, float]]:
     """The k best rows over the given vectors (vector i owned by owners[i]), scored with the
     canonical float32 kernel; best first, ties by row id."""
+
+def positions_of(data: _U8, value: int) -> bytes:
+    """The positions of `value` in a byte array, ascending, as little-endian int64 bytes."""
 
 def _panic_for_tests(message: str) -> None:
     """Panics inside Rust on purpose; raises `RuntimeError`."""

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from langgraph.store.base import PutOp
 
-from aegra import vec
 from aegra.store import sqlite_tables
 from aegra.store.sqlite_store import AsyncSqliteStore
 from aegra.store.vector_cache import VectorCache
 from aegra.vec._backend import available
+from tests.support.vector_memory import brute_force_keys
 
 DIMS = 16
 ITEMS = 4000  # past 8 x the first depth (320 for k = 10): the bounded path runs before SQL's list
@@ -40,11 +40,7 @@ FILTERS = [{"kind": "k3"}, {"rare": True}, {"kind": "missing"}]
 
 def brute_force(query: np.ndarray, filter_: dict[str, object], k: int) -> list[tuple[str, float]]:
     ids = np.array([i for i in range(ITEMS) if all(value(i)[key] == want for key, want in filter_.items())])
-    if not len(ids):
-        return []
-    with vec._backend.using("rust" if "rust" in available() else "python"):
-        found = vec.exact_top_k(query, k, ids, TABLE[ids], "cosine")
-    return [(f"k{i}", score) for i, score in found]
+    return brute_force_keys(query, k, ids, TABLE)
 
 
 @pytest.mark.parametrize("backend", available())

@@ -92,3 +92,13 @@ class MemoryIndex:
         ]
         owners, matrix = self.vectors_of(np.array(sorted(eligible), dtype=np.int64))
         return vec.exact_top_k(query, k, owners, matrix, metric or self.index.metric)
+
+
+def brute_force_keys(query: np.ndarray, k: int, ids: np.ndarray, table: np.ndarray) -> list[tuple[str, float]]:
+    """The top `k` of the items `ids` (item `i` keyed `k{i}`, its vector `table[i]`), every vector
+    scored exactly: what a store's semantic search must answer."""
+    if not len(ids):
+        return []
+    with vec._backend.using("rust" if "rust" in vec._backend.available() else "python"):
+        found = vec.exact_top_k(query, k, ids, table[ids], "cosine")
+    return [(f"k{i}", score) for i, score in found]

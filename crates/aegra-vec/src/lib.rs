@@ -14,6 +14,7 @@ pub mod index;
 pub mod kernels;
 pub mod packing;
 pub mod paths;
+pub mod positions;
 #[doc(hidden)]
 pub mod testdata;
 pub mod topk;

@@ -13,7 +13,8 @@ Where things are:
 - `namespaces.py`, `filters.py` the namespace and filter rules of LangGraph's InMemoryStore;
 - `vector_cache.py`   semantic search on the vector core (`aegra.vec`, Rust or its numpy twin): the
                       index of int8 codes, loaded in the background, exact scores from the file's
-                      float32 vectors (docs/store.md says why);
+                      float32 vectors (docs/store.md says why); `vector_loading.py` its load
+                      from the file's code records (`sqlite_codes.py`);
 - `backfill.py`       the background embedder of the items saved while the embedder was
                       unavailable (`sqlite_backfill.py`: the SQLite store's side of it);
 - `embeddings.py`     `fastembed:` / `openai:` / user-function embedders; `factory.py` opens the

@@ -33,6 +33,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from aegra import vec
 from aegra.store import filters
 
 MAX_VALUES = 255  # codes 1..255 in a byte; a field with more is not indexed
@@ -183,6 +184,12 @@ class ValuePostings:
             built = [self._fields.get(field) for field, _ in wanted]
             if any(f is None for f in built):
                 return None
+            first = built[0]
+            if len(built) == 1 and first is not None:
+                # One field (the common case): the vector core's `positions_of`, where numpy's
+                # flatnonzero took 1.9 ms at 1M items for a field whose values are scattered.
+                code = first.values.get(wanted[0][1])
+                return np.empty(0, dtype=np.int64) if code is None else vec.positions_of(first.codes, code)
             mask: np.ndarray | None = None
             for f, (_, value) in zip(built, wanted, strict=True):
                 assert f is not None

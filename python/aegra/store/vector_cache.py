@@ -18,8 +18,6 @@ it can (`rank_filtered`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import logging
 import sqlite3
 import threading
@@ -32,9 +30,10 @@ import aiosqlite
 import numpy as np
 
 from aegra import vec
-from aegra.store import filters, sqlite_codes, sqlite_writes
+from aegra.store import filters, sqlite_writes
 from aegra.store import sqlite_tables as tables
 from aegra.store.value_postings import MAX_VALUES, ValuePostings, equalities
+from aegra.store.vector_loading import IndexLoading
 
 logger = logging.getLogger(__name__)
 
@@ -43,28 +42,21 @@ logger = logging.getLogger(__name__)
 DEEPEN_START = 256
 DEEPEN_FACTOR = 32
 DEEPEN_LIMIT = 8
-BACKFILL_CHUNK = 8192
 # A search whose scan is known to read at most this many bytes of codes runs on the event loop:
 # its first pass takes ~0.2 ms a MB, less than the hop to a worker thread and back costs a small
 # prefix's search (~0.2 ms of its ~2.5 ms of CPU at 1M items).
 INLINE_CODE_BYTES = 4 << 20
+# A search reads the vectors of its best-bounded FIRST_READ_FACTOR x k candidates first (`_exact`).
+FIRST_READ_FACTOR = 2
 SELECTIONS_KEPT = 1024  # prefixes whose last scan size is remembered (`_selected`)
 FOLLOW_ROOM_MIN = 4096  # the least room `follow` reserves ahead (a few hundred kB of codes)
-
-
-def release_free_memory() -> None:
-    """Give the memory the load freed back to the system. glibc keeps freed blocks of a thread's
-    arena (the loader's chunks: tens of MB) resident; measured, without this the process kept
-    about 90 MB more after loading a million vectors. Best effort, glibc only."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class IndexUnavailable(RuntimeError):
     """The vector index could not be loaded from the file (the error is logged at startup)."""
 
 
-class VectorCache:
+class VectorCache(IndexLoading):
     def __init__(self, path: str | Path, dims: int, *, busy_timeout_ms: int = 5000, backend: Any = None) -> None:
         self.path = str(path)
         self.dims = dims
@@ -106,118 +98,6 @@ class VectorCache:
             await asyncio.gather(self._task, return_exceptions=True)
         await self.values_built()
         self.close()
-
-    async def _load(self) -> None:
-        start = time.perf_counter()
-        try:
-            count = await asyncio.to_thread(self._load_from_file)
-            self.load_seconds = time.perf_counter() - start
-            logger.info(
-                "store index: %d vectors loaded in %.2f s (%.0f MB, %s)",
-                count,
-                self.load_seconds,
-                self.index.memory_bytes() / 2**20,
-                self.index.backend,
-            )
-        except Exception as exc:
-            self._failure = exc
-            logger.exception("store index: loading %s failed", self.path)
-        finally:
-            self._written_during_load = None
-            self._loaded.set()
-            release_free_memory()
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        return conn
-
-    def _load_from_file(self) -> int:
-        conn = self._connect()
-        try:
-            if not sqlite_codes.codes_complete(conn, self.dims):
-                if sqlite_codes.vectors_without_codes(conn, self.dims, 0, 1):
-                    self._backfill_codes(conn)
-                else:
-                    self._mark_codes_complete(conn)
-            conn.execute("BEGIN")  # one snapshot for the namespaces and every code record
-            labels, item_ids, spaces = sqlite_codes.namespaces_by_item(conn)
-            names = [list(label) for label in labels]  # converted once for every chunk
-            with self._mutations:
-                self.index.reserve(sqlite_codes.code_count(conn))
-            count = 0
-            for ids, records in sqlite_codes.code_chunks(conn, vec.code_record_size(self.dims), item_ids):
-                count += self._load_chunk(names, item_ids, spaces, ids, records)
-            conn.execute("COMMIT")
-            return count
-        finally:
-            conn.close()
-
-    def _load_chunk(
-        self,
-        names: list[list[str]],
-        item_ids: np.ndarray,
-        spaces: np.ndarray,
-        ids: np.ndarray,
-        records: bytes,
-    ) -> int:
-        """Add a chunk of code records, but none of a row written since the load began: the index
-        already has that row's newer state (or its deletion) from `follow`."""
-        position = np.minimum(np.searchsorted(item_ids, ids), max(len(item_ids) - 1, 0))
-        keep = item_ids[position] == ids if len(item_ids) else np.zeros(len(ids), dtype=bool)
-        with self._mutations:
-            written = self._written_during_load
-            if written:
-                keep &= ~np.isin(ids, np.fromiter(written, dtype=np.int64, count=len(written)))
-            if not keep.any():
-                return 0
-            size = vec.code_record_size(self.dims)
-            everything = bool(keep.all())
-            kept = records if everything else np.frombuffer(records, dtype=np.uint8).reshape(-1, size)[keep].reshape(-1)
-            used, local = np.unique(spaces[position[keep]], return_inverse=True)
-            self.index.load(ids[keep], local.astype(np.uint32), [names[i] for i in used], kept)
-        return int(keep.sum())
-
-    def _mark_codes_complete(self, conn: sqlite3.Connection) -> None:
-        """Record that every vector has its code (a new file): it spares the next load the check.
-        Only that, so a write lock held elsewhere (busy past the timeout) does not fail the load."""
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            logger.info("store index: codes not marked complete (file busy: %s); the next load checks again", exc)
-            return
-        try:
-            sqlite_codes.mark_codes_complete(conn, self.dims)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-    def _backfill_codes(self, conn: sqlite3.Connection) -> None:
-        """Give every vector its code record (a file written before the codes existed), a chunk per
-        write transaction so that puts go on meanwhile."""
-        after, total = 0, 0
-        while True:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = sqlite_codes.vectors_without_codes(conn, self.dims, after, BACKFILL_CHUNK)
-                if rows:
-                    matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(len(rows), self.dims)
-                    records = self.index.encode(matrix)
-                    size = vec.code_record_size(self.dims)
-                    coded = [(r[1], r[2], records[i * size : (i + 1) * size]) for i, r in enumerate(rows)]
-                    sqlite_codes.add_codes(conn, coded)
-                    after, total = rows[-1][0], total + len(rows)
-                else:
-                    sqlite_codes.mark_codes_complete(conn, self.dims)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            if not rows:
-                break
-        if total:
-            logger.info("store index: wrote the code records of %d vectors (a file from an older version)", total)
 
     # -- following the file ------------------------------------------------------------------------
 
@@ -309,30 +189,56 @@ class VectorCache:
         return self._read_conn
 
     def _exact(
-        self, query: np.ndarray, k: int, rows: np.ndarray
+        self, query: np.ndarray, k: int, rows: np.ndarray, highs: np.ndarray | None = None
     ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
-        """The exact top `k` of `rows` (their vectors read from the file, scored), and their rows."""
+        """The exact top `k` of `rows` (their vectors read from the file, scored), and their rows.
+        With `highs` (an upper bound of each row's score, `rows` best bound first), the vectors are
+        read in two steps (`_ranked_in_two_reads`)."""
         if not len(rows):
             return [], {}
         with self._reading:
             conn = self._reader()
             conn.execute("BEGIN")  # one snapshot: the vectors scored and the rows answered agree
             try:
-                owners, matrix = tables.candidate_vectors(conn, rows, self.dims)
-                ranked = self.index.exact(query, k, owners, matrix)
+                if highs is None or len(rows) <= FIRST_READ_FACTOR * k or not np.isfinite(highs[0]):
+                    owners, matrix = tables.candidate_vectors(conn, np.sort(rows), self.dims)
+                    ranked = self.index.exact(query, k, owners, matrix)
+                else:
+                    ranked = self._ranked_in_two_reads(conn, query, k, rows, highs)
                 return ranked, tables.items_by_id(conn, [item_id for item_id, _ in ranked])
             finally:
                 conn.execute("COMMIT")
 
+    def _ranked_in_two_reads(
+        self, conn: sqlite3.Connection, query: np.ndarray, k: int, rows: np.ndarray, highs: np.ndarray
+    ) -> list[tuple[int, float]]:
+        """The exact top `k` of `rows` (best bound first), reading the vectors of the best-bounded
+        few first, then only those of the rest whose bound reaches the k-th best score found: an
+        unread row scores at most its bound, below that score, so it cannot be in the top `k`.
+        Reading a vector costs ~10-15 us (two B-tree descents in a file much larger than any
+        cache); at 1M items about half of a 1% prefix's ~57 candidate rows and two thirds of a 10%
+        filter's ~100 are ruled out so."""
+        first = FIRST_READ_FACTOR * k
+        owners, matrix = tables.candidate_vectors(conn, np.sort(rows[:first]), self.dims)
+        ranked = self.index.exact(query, k, owners, matrix)
+        reach = ranked[k - 1][1] if len(ranked) >= k else -np.inf
+        rest = rows[first:][highs[first:] >= reach]
+        if not len(rest):
+            return ranked
+        more_owners, more = tables.candidate_vectors(conn, np.sort(rest), self.dims)
+        return self.index.exact(
+            query, k, np.concatenate([owners, more_owners]), np.concatenate([matrix, more]) if len(more) else matrix
+        )
+
     def _search(
         self, query: np.ndarray, k: int, prefix: Sequence[str], candidate_ids: np.ndarray | None
     ) -> tuple[list[tuple[int, float]], dict[int, tables.Row]]:
-        rows, stats = self.index.candidates(query, k, prefix, candidate_ids)
+        rows, highs, stats = self.index.bounded_candidates(query, k, prefix, candidate_ids)
         if candidate_ids is None:
             if len(self._selected) >= SELECTIONS_KEPT:
                 self._selected.clear()
             self._selected[tuple(prefix)] = int(stats["selected"])
-        return self._exact(query, k, rows)
+        return self._exact(query, k, rows, highs)
 
     def _inline(self, prefix: Sequence[str], candidate_ids: np.ndarray | None) -> bool:
         """Whether a search is small enough to run on the event loop: its scan (the vectors under

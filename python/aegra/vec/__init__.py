@@ -8,7 +8,8 @@ for it. Both must return the same results; callers never import `aegra._vec` dir
 - embedder batching: `plan_texts` (texts of a batch of puts, each distinct text once),
   `length_batches`, `embed_in_batches` / `aembed_in_batches`, `dedupe_texts`;
 - BLOBs for sqlite-vec: `pack_vectors`, `pack_vector`, `normalize`, `unpack_vector`, `unpack_matrix`;
-- KNN: `VectorIndex` (int8 codes in memory, `encode_codes` records), `exact_top_k`.
+- KNN: `VectorIndex` (int8 codes in memory, `encode_codes` records), `exact_top_k`;
+- the value index's selections: `positions_of` (where a byte array holds a value).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from aegra.vec.packing import (
     unpack_vector,
 )
 from aegra.vec.paths import get_text_at_path, tokenize_path
+from aegra.vec.positions import positions_of
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -70,6 +72,7 @@ __all__ = [
     "pack_vector",
     "pack_vectors",
     "plan_texts",
+    "positions_of",
     "tokenize_path",
     "unpack_matrix",
     "unpack_vector",

@@ -18,11 +18,11 @@ impl VectorIndex {
     }
 
     pub(super) fn remove_row(&mut self, row_id: i64) -> bool {
-        let Some(row) = self.rows.get(&row_id).copied() else {
+        let Some(row) = self.rows.get(row_id) else {
             return false;
         };
         let mut slots = self.slots_of(row_id, row);
-        self.rows.remove(&row_id);
+        self.rows.remove(row_id);
         self.more.remove(&row_id);
         // Highest slot first, so a swap never moves one of this row's own remaining vectors.
         slots.sort_unstable_by(|a, b| b.cmp(a));
@@ -111,7 +111,7 @@ impl VectorIndex {
     fn move_owner_slot(&mut self, owner: i64, from: usize, to: usize) {
         let row = self
             .rows
-            .get_mut(&owner)
+            .get_mut(owner)
             .expect("every vector's owner is a live row");
         if row.first as usize == from {
             row.first = to as u32;
@@ -179,7 +179,7 @@ impl VectorIndex {
                     if seen.insert(owner, true).is_none() {
                         let row = self
                             .rows
-                            .get_mut(&owner)
+                            .get_mut(owner)
                             .expect("every vector's owner is a live row");
                         row.first = slot as u32;
                     } else {
@@ -220,7 +220,7 @@ impl VectorIndex {
             marked[word] |= bit;
         };
         for row_id in candidates {
-            let Some(&row) = self.rows.get(row_id) else {
+            let Some(row) = self.rows.get(*row_id) else {
                 continue;
             };
             let matches = *block_matches[row.block()]

@@ -14,7 +14,7 @@
 //! - `arena.rs`: the one buffer of codes, carved into extents;
 //! - `blocks.rs`: which extents a namespace owns, inserting, removing, compacting;
 //! - `first_pass.rs`: the scan of the codes and its bounds;
-//! - `metric.rs`: the scores; `row_ids.rs`: the row map's hasher.
+//! - `metric.rs`: the scores; `row_ids.rs`: the row table (id -> vectors) and its hasher.
 
 use std::collections::BTreeMap;
 use std::mem::size_of;
@@ -32,7 +32,7 @@ mod row_ids;
 
 use arena::{Arena, Extent};
 pub use metric::Metric;
-use row_ids::RowMap;
+use row_ids::{RowMap, RowTable};
 
 /// One namespace: its extents of the arena (each using a prefix of its slots) and its vector count.
 struct Block {
@@ -44,7 +44,7 @@ struct Block {
 /// Where a row's vectors are: its block and its first slot; the slots of its other vectors (rows
 /// with several embedded fields) are in `VectorIndex::more`. 16 bytes a row in the map, where a
 /// `Vec` of slots cost about 70 with its allocation - a tenth of the codes at 384 dims.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 struct Row {
     /// The block's index; the top bit says whether `more` holds further slots.
     block: u32,
@@ -54,6 +54,12 @@ struct Row {
 const MORE: u32 = 1 << 31;
 
 impl Row {
+    /// No row (the row table's empty places): no block has index `!MORE` (`block_for`).
+    const VACANT: Self = Self {
+        block: u32::MAX,
+        first: u32::MAX,
+    };
+
     fn block(self) -> usize {
         (self.block & !MORE) as usize
     }
@@ -94,7 +100,7 @@ pub struct VectorIndex {
     arena: Arena,
     blocks: Vec<Block>,
     by_namespace: BTreeMap<Vec<String>, usize>,
-    rows: RowMap<Row>,
+    rows: RowTable<Row>,
     more: RowMap<Vec<u32>>,
     /// Never shrinks: sizes the first pass's threshold (see `first_pass.rs`).
     max_vectors_per_row: usize,
@@ -112,7 +118,7 @@ impl VectorIndex {
             arena: Arena::new(dims),
             blocks: Vec::new(),
             by_namespace: BTreeMap::new(),
-            rows: RowMap::default(),
+            rows: RowTable::new(Row::VACANT),
             more: RowMap::default(),
             max_vectors_per_row: 1,
             all_runs: OnceLock::new(),
@@ -137,7 +143,7 @@ impl VectorIndex {
     }
 
     pub fn contains(&self, row_id: i64) -> bool {
-        self.rows.contains_key(&row_id)
+        self.rows.contains(row_id)
     }
 
     /// Heap bytes held by codes, bounds, owners, norms and the row map (allocated capacity).
@@ -155,7 +161,7 @@ impl VectorIndex {
         self.arena.heap_bytes()
             + blocks
             + more
-            + self.rows.capacity() * (size_of::<(i64, Row)>() + 1)
+            + self.rows.heap_bytes()
             + self.more.capacity() * (size_of::<(i64, Vec<u32>)>() + 1)
     }
 

@@ -7,7 +7,7 @@ use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::{guard, slice_of, Fault};
+use super::{guard, le_bytes, slice_of, Fault};
 use crate::errors::VecError;
 use crate::index::{Metric, SearchStats, VectorIndex};
 
@@ -195,20 +195,6 @@ impl PyVectorIndex {
             })
         })?)
     }
-}
-
-/// 8-byte values as one `bytes` of their little-endian forms.
-fn le_bytes<'py, T: Copy>(
-    py: Python<'py>,
-    values: &[T],
-    to_bytes: fn(T) -> [u8; 8],
-) -> PyResult<Bound<'py, PyBytes>> {
-    PyBytes::new_with(py, values.len() * 8, |out| {
-        for (chunk, value) in out.chunks_exact_mut(8).zip(values) {
-            chunk.copy_from_slice(&to_bytes(*value));
-        }
-        Ok(())
-    })
 }
 
 fn stats_dict(stats: &SearchStats) -> SearchStatsDict {

@@ -16,7 +16,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use crate::build_info as info;
 use crate::errors::{check_dims_positive, wrong_dims, VecError};
 use crate::index::Metric;
-use crate::{batching, codes, exact, kernels, packing};
+use crate::{batching, codes, exact, kernels, packing, positions};
 
 mod index;
 mod paths;
@@ -207,6 +207,31 @@ fn exact_top_k(
     Ok(py.detach(|| guard(|| exact::top_k(&query, k, &owners, &data, metric)))?)
 }
 
+/// The positions of `value` in a byte array, ascending, as little-endian int64 bytes.
+#[pyfunction]
+fn positions_of<'py>(
+    py: Python<'py>,
+    data: PyBuffer<u8>,
+    value: u8,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let found = positions::positions_of(slice_of(&data)?, value);
+    le_bytes(py, &found, i64::to_le_bytes)
+}
+
+/// 8-byte values as one `bytes` of their little-endian forms.
+pub(crate) fn le_bytes<'py, T: Copy>(
+    py: Python<'py>,
+    values: &[T],
+    to_bytes: fn(T) -> [u8; 8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, values.len() * 8, |out| {
+        for (chunk, value) in out.chunks_exact_mut(8).zip(values) {
+            chunk.copy_from_slice(&to_bytes(*value));
+        }
+        Ok(())
+    })
+}
+
 /// Reads a float32 array once (benchmarks: the memory-bandwidth floor of a scan).
 #[pyfunction]
 fn _read_all(data: PyBuffer<f32>) -> PyResult<f32> {
@@ -231,6 +256,7 @@ fn _vec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(normalize_into, m)?)?;
     m.add_function(wrap_pyfunction!(encode_codes, m)?)?;
     m.add_function(wrap_pyfunction!(exact_top_k, m)?)?;
+    m.add_function(wrap_pyfunction!(positions_of, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(_read_all, m)?)?;
     m.add_class::<index::PyVectorIndex>()?;

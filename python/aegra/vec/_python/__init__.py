@@ -10,6 +10,7 @@ from aegra.vec._python.batching import dedupe_texts, length_batches
 from aegra.vec._python.codes import encode_codes
 from aegra.vec._python.index import VectorIndex, exact_top_k
 from aegra.vec._python.packing import normalize_into, pack_vectors
+from aegra.vec._python.positions import positions_of
 
 __all__ = [
     "VectorIndex",
@@ -20,5 +21,6 @@ __all__ = [
     "length_batches",
     "normalize_into",
     "pack_vectors",
+    "positions_of",
     "tokenize_path",
 ]
