@@ -11,8 +11,10 @@ import asyncpg
 
 from aegra.db.notifications import RUNS, Listener
 
+# This test's database only: the cluster is shared with the other tests' servers.
 LISTENING = (
-    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
 )
 
 
