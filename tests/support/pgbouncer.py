@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.support.postgres import _as_db_user, free_port
+from tests.support.postgres import as_db_user, free_port
 
 PGBOUNCER = "/usr/sbin/pgbouncer"  # Debian's package (scripts/test.sh installs it)
 
@@ -52,7 +52,7 @@ def pgbouncer(cluster_url: str) -> Iterator[str]:
     config = folder / "pgbouncer.ini"
     config.write_text(CONFIG.format(host=target.hostname, port=target.port, user=target.username, listen_port=port,
                                     folder=folder))  # fmt: skip
-    process = subprocess.Popen(_as_db_user([PGBOUNCER, str(config)]), stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(as_db_user([PGBOUNCER, str(config)]), stdout=subprocess.DEVNULL,
                                stderr=subprocess.STDOUT)  # fmt: skip
     try:
         _wait_for_port(port, process, folder)

@@ -47,7 +47,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _as_db_user(args: list[str]) -> list[str]:
+def as_db_user(args: list[str]) -> list[str]:
+    """`args` run as the `postgres` system user when we are root (PostgreSQL and PgBouncer refuse root)."""
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
@@ -64,11 +65,11 @@ class Cluster:
         argv = [str(self.pg_bin / "pg_ctl"), "-D", str(self.data), "-o", self.options, "-w", "start"]
         if self.log is not None:
             argv[-2:-2] = ["-l", str(self.log)]
-        subprocess.run(_as_db_user(argv), check=True, capture_output=True)
+        subprocess.run(as_db_user(argv), check=True, capture_output=True)
 
     def stop(self) -> None:
         subprocess.run(
-            _as_db_user([str(self.pg_bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]),
+            as_db_user([str(self.pg_bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]),
             capture_output=True,
         )
 
@@ -87,7 +88,7 @@ def throwaway_cluster(pg_bin: Path | None = None) -> Iterator[Cluster]:
     user = "postgres" if os.geteuid() == 0 else os.environ.get("USER", "postgres")
     port = free_port()
     subprocess.run(
-        _as_db_user([str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "--no-sync", "-E", "UTF8"]),
+        as_db_user([str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "--no-sync", "-E", "UTF8"]),
         check=True,
         capture_output=True,
     )
