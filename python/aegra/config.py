@@ -312,19 +312,25 @@ def database_from_env(env: Mapping[str, str], cwd: Path) -> DatabaseSettings:
         raise ConfigError(f"DATABASE_URL must be a URL like sqlite:///./aegra.db or postgresql://..., got {url!r}")
     if scheme in ("sqlite", "sqlite+aiosqlite"):
         return DatabaseSettings(backend="sqlite", sqlite_path=_sqlite_path(rest, cwd), **common)
-    if scheme in POSTGRES_SCHEMES:
+    postgres_url = _as_postgres_url(url)
+    if postgres_url is not None:
         direct = env.get("DATABASE_DIRECT_URL", "").strip() or None
-        if direct is not None:
-            direct_scheme, sep, direct_rest = direct.partition("://")
-            if not sep or direct_scheme.lower() not in POSTGRES_SCHEMES:
-                raise ConfigError(f"DATABASE_DIRECT_URL must be a postgresql:// URL, got {redact_password(direct)!r}")
-            direct = f"postgresql://{direct_rest}"
-        return DatabaseSettings(backend="postgres", postgres_url=f"postgresql://{rest}", direct_url=direct,
+        direct_url = _as_postgres_url(direct) if direct else None
+        if direct and direct_url is None:
+            raise ConfigError(f"DATABASE_DIRECT_URL must be a postgresql:// URL, got {redact_password(direct)!r}")
+        return DatabaseSettings(backend="postgres", postgres_url=postgres_url, direct_url=direct_url,
                                 prepared_statements=_bool(env, "DB_PREPARED_STATEMENTS"), **common)  # fmt: skip
     raise ConfigError(f"DATABASE_URL: unsupported scheme {scheme!r} (use sqlite:/// or postgresql://)")
 
 
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg")
+
+
+def _as_postgres_url(url: str) -> str | None:
+    """The URL as `postgresql://...` (what both drivers take) if its scheme is one of
+    PostgreSQL's, else None."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql://{rest}" if sep and scheme.lower() in POSTGRES_SCHEMES else None
 
 
 def _sqlite_path(rest: str, cwd: Path) -> Path:
