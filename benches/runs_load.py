@@ -33,16 +33,28 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cpu_seconds(pid: int | None) -> float:
-    """utime+stime of a process and its children (Granian workers are children)."""
+    """utime+stime of a process and its live children (Granian workers, PostgreSQL backends), plus
+    what its reaped children used (cutime+cstime): a backend that exits during a measurement still
+    counts, and one that exits between listing and reading is skipped rather than failing."""
     if pid is None:
         return 0.0
-    total = 0.0
-    pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     tick = 100.0
-    for each in pids:
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick
+    parent = _stat(pid)
+    assert parent is not None, f"process {pid} is gone"
+    total = sum(int(parent[i]) for i in (11, 12, 13, 14)) / tick
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        fields = _stat(int(child))
+        if fields is not None:
+            total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name, or None if the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
 
 
 async def wait_load(http: httpx.AsyncClient, assistant: str, clients: int, seconds: float,
