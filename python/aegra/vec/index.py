@@ -107,6 +107,13 @@ class VectorIndex:
         """Room for `vectors` more vectors, allocated at once (before a load in chunks)."""
         self._impl.reserve(int(vectors))
 
+    def huge_pages(self, collapse: bool = False) -> bool:
+        """Ask for huge pages on the codes (`reserve` leaves them on 4 KB pages, which a load writes
+        at a steadier cost); `collapse`: move the pages written so far now (seconds of kernel time
+        at worst: call it off the event loop). True when done; the numpy twin leaves its arrays as
+        numpy allocated them (False)."""
+        return bool(self._impl.huge_pages(bool(collapse)))
+
     def encode(self, vectors: VectorsLike) -> bytes:
         """The code records of `vectors`, by this index's backend."""
         return bytes(self._module.encode_codes(as_matrix(vectors, self.dims), self.dims))

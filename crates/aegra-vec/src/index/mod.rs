@@ -176,6 +176,12 @@ impl VectorIndex {
         self.rows.reserve(vectors);
     }
 
+    /// The codes' whole 2 MB pages (address, length): after a load (`reserve`, then writes on 4 KB
+    /// pages), for `hugepages::promote`.
+    pub fn huge_page_range(&self) -> Option<(usize, usize)> {
+        self.arena.huge_page_range()
+    }
+
     /// Replaces the vectors of `row_id` with those of its code `records` (none removes the row).
     pub fn upsert(&mut self, row_id: i64, namespace: &[String], records: &[u8]) -> VecResult<()> {
         let parsed = codes::parse(records, self.dims)?;

@@ -89,6 +89,9 @@ class VectorIndex:
         self._reserve(self._count + vectors)
         self._rows.reserve(vectors)
 
+    def huge_pages(self, collapse: bool) -> bool:
+        return False  # numpy advises huge pages on its large arrays itself
+
     def upsert(self, row_id: int, namespace: Sequence[str], records: bytes) -> None:
         parsed = parse_records(records, self._dims)
         self.delete(row_id)
