@@ -116,7 +116,13 @@ class IndexLoading:
             labels, item_ids, spaces = sqlite_codes.namespaces_by_item(conn)
             names = [list(label) for label in labels]  # converted once for every chunk
             with self._mutations:
-                self.index.reserve(sqlite_codes.code_count(conn))
+                codes = sqlite_codes.code_count(conn)
+                if codes == len(item_ids):
+                    # One vector an item (the usual index config): each namespace in one run of the
+                    # arena, so a prefix's scan reads its vectors as one stream.
+                    self.index.reserve_namespaces(names, np.bincount(spaces, minlength=len(names)).tolist())
+                else:
+                    self.index.reserve(codes)
             count = 0
             chunks = sqlite_codes.code_chunks(conn, vec.code_record_size(self.dims), item_ids)
             with contextlib.closing(read_ahead(chunks)) as ahead:

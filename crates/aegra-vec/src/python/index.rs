@@ -91,6 +91,26 @@ impl PyVectorIndex {
         })?)
     }
 
+    /// Room for a load of `counts[i]` vectors in `namespaces[i]`, each namespace in one run.
+    fn reserve_namespaces(
+        &self,
+        py: Python<'_>,
+        namespaces: Vec<Vec<String>>,
+        counts: Vec<usize>,
+    ) -> PyResult<()> {
+        if namespaces.len() != counts.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "reserve_namespaces: one count per namespace",
+            ));
+        }
+        Ok(py.detach(|| {
+            self.write(|index| {
+                index.reserve_namespaces(&namespaces, &counts);
+                Ok(())
+            })
+        })?)
+    }
+
     /// Asks for huge pages on the codes (the scan reads 4 KB pages ~1.6x slower, a TLB miss each);
     /// with `collapse`, the pages already written are moved to huge pages now (after a load, in a
     /// background thread: seconds of kernel time at worst). True when all of them were.
