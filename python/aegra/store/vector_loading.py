@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -36,7 +36,7 @@ def release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def read_ahead(chunks: Iterator[T]) -> Iterator[T]:
+def read_ahead(chunks: Iterator[T]) -> Generator[T, None, None]:
     """`chunks`, each read in a thread of its own while the caller handles the one before: the
     load's SQL (~1 s of CPU at a million vectors) and the index's inserts (~1-2 s, both without
     the GIL) overlap on two cores instead of adding up. One chunk ahead: ~7 MB more at 384 dims.
