@@ -303,3 +303,36 @@ def test_bounded_candidates_come_best_bound_first_and_bound_every_score() -> Non
             assert all(exact[int(row)] <= high for row, high in zip(rows, highs, strict=True))
         else:
             assert np.isinf(highs).all()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_huge_pages_after_a_load_change_no_answer(backend: str) -> None:
+    """A load's arena is written on 4 KB pages and moved to huge pages afterwards (`huge_pages`):
+    every search before and after, and a put after, answer as the brute force does."""
+    dims, n = 384, 12_000  # 4.6 MB of codes: whole 2 MB pages to move
+    rng = np.random.default_rng(11)
+    matrix = rng.standard_normal((n, dims)).astype(np.float32)
+    index = vec.VectorIndex(dims, "cosine", backend=backend)
+    index.reserve(n)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    spaces = (ids % 3).astype(np.uint32)
+    index.load(ids, spaces, [("a",), ("b",), ("c",)], index.encode(matrix))
+    queries = rng.standard_normal((6, dims)).astype(np.float32)
+
+    def answers() -> list[list[tuple[int, float]]]:
+        return [index.search(q, 10, ("b",), vectors=lambda rows: (rows, matrix[rows - 1])) for q in queries]
+
+    def brute(q: np.ndarray) -> list[tuple[int, float]]:
+        chosen = ids[spaces == 1]
+        return [(int(i), s) for i, s in vec.exact_top_k(q, 10, chosen, matrix[chosen - 1], "cosine")]
+
+    before = answers()
+    assert before == [brute(q) for q in queries]
+    done = index.huge_pages(collapse=True)  # True where the kernel moves them at once (Linux 6.1+, THP on)
+    assert done is False if backend == "python" else isinstance(done, bool)
+    assert answers() == before
+    matrix[1] = queries[0]  # a put after: row 2 (namespace "c") becomes the best match, in "b" now
+    index.upsert(2, ("b",), matrix[1])
+    spaces[1] = 1
+    assert answers() == [brute(q) for q in queries]
+    assert answers()[0][0][0] == 2

@@ -9,25 +9,61 @@ const HUGE_PAGE: usize = 2 << 20;
 
 /// Advises the kernel to back `buffer`'s spare and used capacity with huge pages (best effort).
 pub fn advise<T>(buffer: &Vec<T>) {
+    if let Some((address, len)) = huge_range(buffer) {
+        advise_range(address, len);
+    }
+}
+
+/// The whole 2 MB pages inside `buffer`'s capacity: (address, length), None when there are none.
+pub fn huge_range<T>(buffer: &Vec<T>) -> Option<(usize, usize)> {
     let bytes = buffer.capacity() * std::mem::size_of::<T>();
     if bytes < 2 * HUGE_PAGE {
-        return;
+        return None;
     }
     let start = buffer.as_ptr() as usize;
     let first = start.next_multiple_of(HUGE_PAGE);
     let end = (start + bytes) / HUGE_PAGE * HUGE_PAGE;
-    if end > first {
-        advise_range(first, end - first);
+    (end > first).then_some((first, end - first))
+}
+
+/// Advises huge pages on a range of `huge_range`, and with `collapse` backs the pages already
+/// written there with huge pages now (MADV_COLLAPSE, Linux 6.1+), a huge page at a time so that a
+/// failure (no huge page free) leaves the others done. True when every collapse succeeded.
+///
+/// A bulk load writes its arena on 4 KB pages and collapses it afterwards, off the load's path: on
+/// this machine (a VM) a fresh 2 MB page faulted in took 0.05 to 2 s of kernel time for 400 MB,
+/// varying with the host, against ~0.2 s for the same bytes on 4 KB pages.
+pub fn promote(address: usize, len: usize, collapse: bool) -> bool {
+    advise_range(address, len);
+    if !collapse {
+        return true;
     }
+    let mut all = true;
+    for page in (address..address + len).step_by(HUGE_PAGE) {
+        all &= collapse_range(page, HUGE_PAGE);
+    }
+    all
 }
 
 #[cfg(target_os = "linux")]
 fn advise_range(address: usize, len: usize) {
-    // SAFETY: the range lies inside one live allocation of ours; MADV_HUGEPAGE changes how it is
-    // backed, never its contents, and a failure (e.g. THP disabled) is harmless.
+    // SAFETY: MADV_HUGEPAGE changes how a range is backed, never its contents; on a range that is
+    // no longer ours (an arena reallocated since its address was read) it fails or marks another
+    // mapping of this process as eligible for huge pages, which is harmless either way.
     unsafe {
         libc::madvise(address as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
     }
+}
+
+#[cfg(target_os = "linux")]
+fn collapse_range(address: usize, len: usize) -> bool {
+    // SAFETY: as `advise_range`: MADV_COLLAPSE copies the pages' contents into a huge page.
+    unsafe { libc::madvise(address as *mut libc::c_void, len, libc::MADV_COLLAPSE) == 0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn collapse_range(_address: usize, _len: usize) -> bool {
+    false
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -44,5 +80,10 @@ mod tests {
         large.extend(std::iter::repeat(1.0).take(1000));
         advise(&large);
         assert_eq!(large.iter().sum::<f32>(), 1000.0);
+        let (address, len) =
+            huge_range(&large).expect("three huge pages hold at least one whole one");
+        promote(address, len, true);
+        assert_eq!(large.iter().sum::<f32>(), 1000.0);
+        assert!(huge_range(&vec![0u8; 100]).is_none());
     }
 }

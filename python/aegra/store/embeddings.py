@@ -36,6 +36,7 @@ from langchain_core.embeddings import Embeddings
 from langgraph.store.base.embed import EmbeddingsLambda
 
 from aegra.local_models import is_cached, load_text_embedding
+from aegra.store.quick_embed import quick_when_sync
 from aegra.telemetry import metrics, tracing
 from aegra.vec.packing import check_embeddings
 
@@ -85,7 +86,8 @@ def build_embeddings(
     elif target == "openai":
         inner = _openai_embeddings(name, dims)
     else:
-        inner = EmbeddingsLambda(_load_function(target, name, base_dir or Path.cwd(), embed))
+        # A sync function's queries are embedded on the event loop once it proves quick (`quick_embed.py`).
+        inner = quick_when_sync(EmbeddingsLambda(_load_function(target, name, base_dir or Path.cwd(), embed)))
     return CheckedEmbeddings(inner, dims, f"store.index.embed {embed!r}")
 
 

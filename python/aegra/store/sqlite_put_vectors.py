@@ -14,6 +14,7 @@ from langgraph.store.base import IndexConfig, PutOp, ensure_embeddings
 from aegra import vec
 from aegra.store.backfill import Backfill
 from aegra.store.embeddings import EmbeddingUnavailableError, build_embeddings
+from aegra.store.quick_embed import quick_when_sync
 from aegra.store.sqlite_writes import ItemWrite
 
 
@@ -88,7 +89,7 @@ def _embeddings(index: IndexConfig) -> Embeddings:
     embed = index["embed"]
     if isinstance(embed, str):
         return build_embeddings(embed, int(index["dims"]))
-    return ensure_embeddings(embed)
+    return quick_when_sync(ensure_embeddings(embed))  # a sync function's queries: see quick_embed.py
 
 
 def _item_write(op: PutOp, now: datetime) -> ItemWrite:

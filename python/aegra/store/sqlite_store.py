@@ -357,7 +357,10 @@ class AsyncSqliteStore(BaseStore):
         if self.backfill is not None and self.backfill.down:
             return {}
         try:
-            embedded = await asyncio.gather(*(self.embeddings.aembed_query(text) for text in texts))
+            if len(texts) == 1:  # the usual case: no task for `gather` to wrap it in
+                embedded = [await self.embeddings.aembed_query(texts[0])]
+            else:
+                embedded = await asyncio.gather(*(self.embeddings.aembed_query(text) for text in texts))
         except EmbeddingUnavailableError as exc:
             if self.backfill is None:
                 raise

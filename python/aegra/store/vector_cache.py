@@ -133,6 +133,7 @@ class VectorCache(IndexLoading):
         if vectors > self._spare:
             self._spare = vectors + max(FOLLOW_ROOM_MIN, len(self.index) // 4)
             self.index.reserve(self._spare)
+            self.index.huge_pages()  # the new room: huge pages as the puts write it
         self._spare -= vectors
 
     def drop(self, item_ids: Sequence[int]) -> None:

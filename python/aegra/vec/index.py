@@ -107,6 +107,23 @@ class VectorIndex:
         """Room for `vectors` more vectors, allocated at once (before a load in chunks)."""
         self._impl.reserve(int(vectors))
 
+    def reserve_namespaces(self, namespaces: Sequence[Sequence[str]], counts: Sequence[int]) -> None:
+        """`reserve` for a load of `counts[i]` vectors in `namespaces[i]`, each namespace given one
+        run of the arena (the Rust core; a load in chunks otherwise gives a namespace a run per
+        chunk, and a prefix's scan jumps between them). A namespace that gets more vectors than
+        its count takes another run for the rest."""
+        if len(namespaces) != len(counts):
+            raise ValueError("reserve_namespaces: one count per namespace")
+        names = [ns if type(ns) is list else list(_namespace(ns)) for ns in namespaces]
+        self._impl.reserve_namespaces(names, [int(c) for c in counts])
+
+    def huge_pages(self, collapse: bool = False) -> bool:
+        """Ask for huge pages on the codes (`reserve` leaves them on 4 KB pages, which a load writes
+        at a steadier cost); `collapse`: move the pages written so far now (seconds of kernel time
+        at worst: call it off the event loop). True when done; the numpy twin leaves its arrays as
+        numpy allocated them (False)."""
+        return bool(self._impl.huge_pages(bool(collapse)))
+
     def encode(self, vectors: VectorsLike) -> bytes:
         """The code records of `vectors`, by this index's backend."""
         return bytes(self._module.encode_codes(as_matrix(vectors, self.dims), self.dims))

@@ -75,7 +75,9 @@ impl Arena {
             + self.owners.capacity() * 8
     }
 
-    /// Makes room for `more` slots beyond `end` in one allocation (a bulk load).
+    /// Makes room for `more` slots beyond `end` in one allocation (a bulk load), on 4 KB pages: the
+    /// caller asks for huge pages once the load has written them (`huge_page_range`,
+    /// `hugepages::promote`).
     pub fn reserve(&mut self, more: usize) {
         let wanted = self.end + more;
         if wanted > self.owners.capacity() {
@@ -83,12 +85,16 @@ impl Arena {
         }
     }
 
+    /// The codes' whole 2 MB pages (address, length), for `hugepages::promote`.
+    pub fn huge_page_range(&self) -> Option<(usize, usize)> {
+        hugepages::huge_range(&self.codes)
+    }
+
     fn grow_to(&mut self, slots: usize) {
         self.owners.reserve_exact(slots - self.owners.len());
         self.codes
             .reserve_exact(slots * self.code_width - self.codes.len());
         self.bounds.reserve_exact(slots - self.bounds.len());
-        hugepages::advise(&self.codes);
     }
 
     /// A new extent for a namespace that already holds `held` vectors and needs `at_least` more;
@@ -103,6 +109,7 @@ impl Arena {
         if wanted > self.owners.capacity() {
             // 1.25x rather than Vec's 2x: a 400 MB index should not jump to 800 MB for one put.
             self.grow_to(wanted.max(self.owners.capacity() + self.owners.capacity() / 4));
+            hugepages::advise(&self.codes); // a put's growth: faulted in as it is written
         }
         self.owners.resize(wanted, 0);
         self.codes.resize(wanted * self.code_width, 0);

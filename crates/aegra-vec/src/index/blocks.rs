@@ -71,6 +71,14 @@ impl VectorIndex {
         );
     }
 
+    /// Free slots in the block's last extent (where its next vectors go).
+    pub(super) fn room(&self, block_index: usize) -> usize {
+        self.blocks[block_index]
+            .extents
+            .last()
+            .map_or(0, |last| last.cap - last.len)
+    }
+
     /// Ensures the block's last extent has `count` free slots, opening a new one if needed
     /// (of exactly `count` slots when `exact`, for a bulk load).
     pub(super) fn make_room(&mut self, block_index: usize, count: usize, exact: bool) {

@@ -420,3 +420,52 @@ fn the_first_pass_offers_every_selected_vector_once() {
         );
     }
 }
+
+#[test]
+fn a_load_after_reserve_namespaces_lays_each_namespace_in_one_run() {
+    let dims = 8;
+    let spaces = [ns(&["t", "0"]), ns(&["t", "1"]), ns(&["u"])];
+    let mut index = Mirror::new(dims);
+    // Counts as a store's loader gives them, but short for "u": row 5 has two vectors.
+    index.index.reserve_namespaces(&spaces, &[20, 20, 18]);
+    let mut state: u64 = 7;
+    for chunk in (0..60i64).collect::<Vec<_>>().chunks(7) {
+        let (mut ids, mut space_ids, mut data) = (Vec::new(), Vec::new(), Vec::new());
+        for &id in chunk {
+            let space = (id % 3) as u32;
+            let vectors = if id == 5 { 2 } else { 1 };
+            let mut row = Vec::new();
+            for _ in 0..vectors {
+                ids.push(id);
+                space_ids.push(space);
+                row.extend((0..dims).map(|_| next_unit(&mut state)));
+            }
+            data.extend_from_slice(&row);
+            index.rows.insert(id, (spaces[space as usize].clone(), row));
+        }
+        let records = encode(&data, dims).unwrap();
+        index
+            .index
+            .upsert_many(&ids, &space_ids, &spaces, &records)
+            .unwrap();
+    }
+    let runs = |space: &[String]| {
+        let block = index.index.by_namespace[space];
+        index.index.blocks[block].extents.len()
+    };
+    assert_eq!((runs(&spaces[0]), runs(&spaces[1])), (1, 1));
+    assert!(runs(&spaces[2]) > 1); // its count was short: runs for the rest, as without the room
+    assert_eq!(index.index.vector_count(), 61);
+    for q in 0..8 {
+        let query: Vec<f32> = (0..dims).map(|_| next_unit(&mut state)).collect();
+        for prefix in [ns(&[]), ns(&["t"]), ns(&["t", "1"]), ns(&["u"])] {
+            for candidates in [None, Some(&[1i64, 4, 5, 9, 30, 59][..])] {
+                let k = 1 + q % 6;
+                assert_eq!(
+                    index.search(&query, k, &prefix, candidates, Metric::Cosine),
+                    index.brute_force(&query, k, &prefix, candidates, Metric::Cosine),
+                );
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@ use pyo3::types::PyBytes;
 
 use super::{guard, le_bytes, slice_of, Fault};
 use crate::errors::VecError;
+use crate::hugepages;
 use crate::index::{Metric, SearchStats, VectorIndex};
 
 type SearchStatsDict = HashMap<&'static str, f64>;
@@ -88,6 +89,38 @@ impl PyVectorIndex {
                 Ok(())
             })
         })?)
+    }
+
+    /// Room for a load of `counts[i]` vectors in `namespaces[i]`, each namespace in one run.
+    fn reserve_namespaces(
+        &self,
+        py: Python<'_>,
+        namespaces: Vec<Vec<String>>,
+        counts: Vec<usize>,
+    ) -> PyResult<()> {
+        if namespaces.len() != counts.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "reserve_namespaces: one count per namespace",
+            ));
+        }
+        Ok(py.detach(|| {
+            self.write(|index| {
+                index.reserve_namespaces(&namespaces, &counts);
+                Ok(())
+            })
+        })?)
+    }
+
+    /// Asks for huge pages on the codes (the scan reads 4 KB pages ~1.6x slower, a TLB miss each);
+    /// with `collapse`, the pages already written are moved to huge pages now (after a load, in a
+    /// background thread: seconds of kernel time at worst). True when all of them were.
+    fn huge_pages(&self, py: Python<'_>, collapse: bool) -> PyResult<bool> {
+        // The range is read under the lock and advised without it: a write meanwhile is not held
+        // back for seconds, and the advice never changes the contents (`hugepages::promote`).
+        let range = self.read(|index| Ok(index.huge_page_range()))?;
+        Ok(py.detach(|| {
+            range.is_some_and(|(address, len)| hugepages::promote(address, len, collapse))
+        }))
     }
 
     /// Sets the vectors of `row_id` from their code records (none removes the row).

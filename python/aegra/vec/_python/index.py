@@ -89,6 +89,12 @@ class VectorIndex:
         self._reserve(self._count + vectors)
         self._rows.reserve(vectors)
 
+    def reserve_namespaces(self, namespaces: Sequence[Sequence[str]], counts: Sequence[int]) -> None:
+        self.reserve(sum(counts))  # one array per field: no runs to lay out
+
+    def huge_pages(self, collapse: bool) -> bool:
+        return False  # numpy advises huge pages on its large arrays itself
+
     def upsert(self, row_id: int, namespace: Sequence[str], records: bytes) -> None:
         parsed = parse_records(records, self._dims)
         self.delete(row_id)
