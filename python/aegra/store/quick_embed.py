@@ -63,16 +63,15 @@ class QuickCalls:
 
 
 class SyncFunctionEmbeddings(EmbeddingsLambda):
-    """LangGraph's `EmbeddingsLambda` (a function `list[str] -> list[list[float]]` as `Embeddings`),
-    with a sync function's query embedded inline once it has proven quick (`QuickCalls`)."""
+    """LangGraph's `EmbeddingsLambda` of a sync function (`list[str] -> list[list[float]]`, as
+    `quick_when_sync` gives it; an async one is left to LangGraph), with its query embedded inline
+    once it has proven quick (`QuickCalls`)."""
 
     def __init__(self, func: Callable[..., Any]) -> None:
         super().__init__(func)
         self.query_calls = QuickCalls(f"the embedding function {getattr(func, '__name__', func)!r}")
 
     async def aembed_query(self, text: str) -> list[float]:
-        if getattr(self, "func", None) is None:  # an async function: LangGraph's path
-            return await super().aembed_query(text)
         out: list[float] = await self.query_calls.call(self.embed_query, text)
         return out
 
