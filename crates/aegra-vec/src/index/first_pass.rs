@@ -21,6 +21,11 @@ use crate::kernels::int8::{self, Code, GROUP};
 /// front to back, which the hardware prefetcher follows alone).
 const PREFETCH_SLOTS: usize = 4;
 
+/// Rows prefetched ahead in each of the sections read side by side: the hardware prefetcher
+/// follows eight streams, but late. Measured at 1M x 384 (first pass, thread CPU p50): 28.7-29.7
+/// ms without, 24.6-25.6 with 2 to 6 rows ahead, 27.1 with 32; a plain read of the codes 21-22.
+const RUN_PREFETCH_ROWS: usize = 4;
+
 type Runs = Vec<(usize, usize)>;
 
 /// `runs` cut into parts of `size` slots (the last may be shorter).
@@ -436,6 +441,12 @@ impl VectorIndex {
                             let firsts: [usize; GROUP] =
                                 std::array::from_fn(|r| streams[r].skip_in_run(ahead));
                             for i in 0..ahead {
+                                if i + RUN_PREFETCH_ROWS < ahead {
+                                    for &first in &firsts {
+                                        let row = first + i + RUN_PREFETCH_ROWS;
+                                        kernels::prefetch_bytes(self.arena.code(row));
+                                    }
+                                }
                                 let group = std::array::from_fn(|r| firsts[r] + i);
                                 self.score_group(&bounds, &mut pass, &group);
                             }
