@@ -21,6 +21,7 @@ T = TypeVar("T")
 
 # Shared by the reader and the writer; NORMAL in WAL mode loses nothing committed when the process dies.
 _FILE_PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL")
+WRITER_PRAGMAS = _FILE_PRAGMAS  # the writer's (`benches/store_fill_floor.py` opens its files with them)
 
 
 async def connect(path: str | Path, busy_timeout_ms: int) -> aiosqlite.Connection:
@@ -49,7 +50,7 @@ async def connect(path: str | Path, busy_timeout_ms: int) -> aiosqlite.Connectio
 def connect_writer(path: str | Path, busy_timeout_ms: int) -> InlineConnection:
     """The store's writer: statements inline on the event loop; isolation_level None because the
     writes issue BEGIN IMMEDIATE themselves."""
-    return InlineConnection.open(path, busy_timeout_ms=busy_timeout_ms, pragmas=_FILE_PRAGMAS, isolation_level=None)
+    return InlineConnection.open(path, busy_timeout_ms=busy_timeout_ms, pragmas=WRITER_PRAGMAS, isolation_level=None)
 
 
 class OverBudget(Exception):
