@@ -4,7 +4,7 @@
     python benches/store_fill_floor.py --items 20000 --pragma "cache_size = -2000"
 
 No store code runs: plain `sqlite3` on fresh files with the PRAGMAs the SQLite store opens its
-writer with (`aegra.store.sqlite_connections.WRITER_PRAGMAS`, plus any `--pragma` given), batches
+writer with (`aegra.store.sqlite_connections.writer_pragmas`, plus any `--pragma` given), batches
 of 100 items in one `BEGIN IMMEDIATE` transaction each, the same data shapes as
 `store_bench.py --fill-items` (round-robin namespaces `bench.t{i % 10}.u{i % 1000}`, keys `k{i}`,
 384-dim float32 vectors, values `{"text": ..., "n": i}`), every row with `executemany`, the
@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 import numpy as np
 
-from aegra.store.sqlite_connections import WRITER_PRAGMAS
+from aegra.store.sqlite_connections import writer_pragmas
 from aegra.store.sqlite_tables import SCHEMA
 
 DIMS, BATCH = 384, 100
@@ -140,7 +140,7 @@ def main() -> None:
         "--pragma", action="append", default=[], help="another PRAGMA for all, e.g. 'cache_size = -8000'"
     )
     args = parser.parse_args()
-    pragmas = [p.removeprefix("PRAGMA ") for p in WRITER_PRAGMAS] + args.pragma
+    pragmas = [p.removeprefix("PRAGMA ") for p in writer_pragmas()] + args.pragma
     rng = np.random.default_rng(5)
     vectors = rng.standard_normal((args.items, DIMS), dtype=np.float32)
     codes = [bytes(rng.integers(0, 256, CODE_BYTES, dtype=np.uint8)) for _ in range(BATCH)]

@@ -45,6 +45,10 @@ async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[AsyncSqliteStore]
         yield s
 
 
+def wal_size(path: str) -> int:
+    return Path(path).stat().st_size
+
+
 def count(path: Path, sql: str) -> int:
     with sqlite3.connect(path) as conn:
         return int(conn.execute(sql).fetchone()[0])
@@ -64,6 +68,43 @@ async def test_pragmas_and_tables(store: AsyncSqliteStore) -> None:
         tables = {row[0] for row in await cursor.fetchall()}
     assert tables == {"store_items", "store_item_vectors", "store_vector_codes", "store_meta", "store_items_waiting"}
     await store.setup()  # idempotent
+
+
+async def test_the_writer_checkpoints_a_longer_wal_and_keeps_its_file_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's checkpoint policy (`sqlite_connections.writer_pragmas`), scaled down: a
+    checkpoint every 16 pages, the WAL truncated back to 64 kB when a checkpoint resets it after a
+    reader's snapshot let it grow."""
+    from aegra.store import sqlite_connections
+
+    async with AsyncSqliteStore.from_path(tmp_path / "default.db") as store:
+        conn = store.writer._conn  # type: ignore[union-attr]
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == sqlite_connections.WAL_CHECKPOINT_PAGES
+        assert conn.execute("PRAGMA journal_size_limit").fetchone()[0] == sqlite_connections.WAL_SIZE_LIMIT
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL, as before
+
+    monkeypatch.setattr(sqlite_connections, "WAL_CHECKPOINT_PAGES", 16)
+    monkeypatch.setattr(sqlite_connections, "WAL_SIZE_LIMIT", 64 * 1024)
+    path = tmp_path / "bounded.db"
+    wal = f"{path}-wal"
+    filler = "x" * 3000  # about a page an item
+    async with AsyncSqliteStore.from_path(path) as store:
+        for batch in range(20):
+            await store.abatch([PutOp(("w",), f"a{batch}-{i}", {"text": filler}) for i in range(8)])
+            assert wal_size(wal) < 40 * 4096  # 16 pages and the batch that crossed them
+        reader = sqlite3.connect(path)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM store_items").fetchone()  # a snapshot the WAL must keep
+        for batch in range(10):
+            await store.abatch([PutOp(("w",), f"b{batch}-{i}", {"text": filler}) for i in range(8)])
+        assert wal_size(wal) > 64 * 1024
+        reader.execute("COMMIT")
+        reader.close()
+        for batch in range(4):  # the next checkpoints copy it all, and the reset truncates the file
+            await store.abatch([PutOp(("w",), f"c{batch}-{i}", {"text": filler}) for i in range(8)])
+        assert wal_size(wal) <= 64 * 1024 + 40 * 4096
+        assert len(await store.asearch(("w",), limit=1000)) == 20 * 8 + 10 * 8 + 4 * 8
 
 
 async def test_second_setup_on_an_existing_file_keeps_data(tmp_path: Path) -> None:
