@@ -23,10 +23,11 @@ T = TypeVar("T")
 _FILE_PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL")
 # The writer checkpoints the WAL every WAL_CHECKPOINT_PAGES pages (SQLite's default: 1,000). A
 # checkpoint copies the newest copy of each page the WAL holds into the file: a fill's batch of 100
-# items writes ~134 pages, ~45 of them leaves of the `(prefix, key)` index that the next batches
-# write again, so a longer WAL copies them fewer times. Measured (`benches/store_fill_floor.py`
+# items writes ~134 pages, ~50 of them pages of the `(prefix, key)` index spread over the file (of
+# the items' 57, their rows and `store_items_recent` fill ~5) that the next batches write again,
+# so a longer WAL copies them fewer times. Measured (`benches/store_fill_floor.py`
 # contenders alternating per batch in one process, 50k items): 1,000 pages 15.6-17.7 us an item,
-# 4,000 pages 14.1-16.3 (-1.4 to -1.9 us), 8,000 14.8-17.0, 16,000 no better than 1,000. The WAL
+# 4,000 pages 14.1-16.3 (1.3-1.8 us less in each run), 8,000 14.8-17.0, 16,000 16.4-17.1. The WAL
 # file then stays near 16 MB; WAL_SIZE_LIMIT truncates it when a checkpoint resets it after it
 # grew (a long read held its snapshot). Durability is synchronous's: NORMAL loses nothing
 # committed when the process dies; a power loss may lose the commits since the last checkpoint,
