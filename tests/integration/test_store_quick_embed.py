@@ -58,6 +58,28 @@ async def test_queries_go_inline_once_quick_and_answer_as_in_the_thread(tmp_path
         assert all(t == loop_thread for t in threads[PROVEN_CALLS:])  # then inline
 
 
+async def test_batches_of_texts_go_inline_once_quick_apart_from_queries(tmp_path: Path) -> None:
+    embed = LookupEmbedder(PROVEN_CALLS + 8)
+    index = {"dims": DIMS, "embed": embed, "fields": ["text"]}
+    async with AsyncSqliteStore.from_path(tmp_path / "s.db", index=index) as store:  # type: ignore[arg-type]
+        assert isinstance(store.embeddings, SyncFunctionEmbeddings)
+        loop_thread = threading.get_ident()
+        for i in range(PROVEN_CALLS + 8):
+            await store.aput(("docs",), f"k{i}", {"text": f"v {i}"})
+        assert all(t != loop_thread for t in embed.threads[:PROVEN_CALLS])  # proven in the thread first
+        assert all(t == loop_thread for t in embed.threads[PROVEN_CALLS:])  # then inline
+        assert store.embeddings.document_calls.inline and not store.embeddings.query_calls.inline
+        found = await store.asearch(("docs",), query=f"v {PROVEN_CALLS + 3}", limit=1)
+        assert found[0].key == f"k{PROVEN_CALLS + 3}" and found[0].score is not None and found[0].score > 0.999
+        assert embed.threads[-1] != loop_thread  # the query is proven on its own
+        embed.delay = 4 * quick_embed.QUICK_SECONDS
+        await store.aput(("docs",), "slow", {"text": "v 0"})
+        assert embed.threads[-1] == loop_thread and not store.embeddings.document_calls.inline
+        embed.delay = 0.0
+        await store.aput(("docs",), "again", {"text": "v 1"})
+        assert embed.threads[-1] != loop_thread  # back in its thread for good
+
+
 async def test_a_slow_inline_call_sends_the_function_back_to_its_thread(tmp_path: Path) -> None:
     embed = LookupEmbedder(0)
     embeddings = SyncFunctionEmbeddings(embed)

@@ -45,6 +45,10 @@ async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[AsyncSqliteStore]
         yield s
 
 
+def wal_size(path: str) -> int:
+    return Path(path).stat().st_size
+
+
 def count(path: Path, sql: str) -> int:
     with sqlite3.connect(path) as conn:
         return int(conn.execute(sql).fetchone()[0])
@@ -64,6 +68,43 @@ async def test_pragmas_and_tables(store: AsyncSqliteStore) -> None:
         tables = {row[0] for row in await cursor.fetchall()}
     assert tables == {"store_items", "store_item_vectors", "store_vector_codes", "store_meta", "store_items_waiting"}
     await store.setup()  # idempotent
+
+
+async def test_the_writer_checkpoints_a_longer_wal_and_keeps_its_file_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's checkpoint policy (`sqlite_connections.writer_pragmas`), scaled down: a
+    checkpoint every 16 pages, the WAL truncated back to 64 kB when a checkpoint resets it after a
+    reader's snapshot let it grow."""
+    from aegra.store import sqlite_connections
+
+    async with AsyncSqliteStore.from_path(tmp_path / "default.db") as store:
+        conn = store.writer._conn  # type: ignore[union-attr]
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == sqlite_connections.WAL_CHECKPOINT_PAGES
+        assert conn.execute("PRAGMA journal_size_limit").fetchone()[0] == sqlite_connections.WAL_SIZE_LIMIT
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL, as before
+
+    monkeypatch.setattr(sqlite_connections, "WAL_CHECKPOINT_PAGES", 16)
+    monkeypatch.setattr(sqlite_connections, "WAL_SIZE_LIMIT", 64 * 1024)
+    path = tmp_path / "bounded.db"
+    wal = f"{path}-wal"
+    filler = "x" * 3000  # about a page an item
+    async with AsyncSqliteStore.from_path(path) as store:
+        for batch in range(20):
+            await store.abatch([PutOp(("w",), f"a{batch}-{i}", {"text": filler}) for i in range(8)])
+            assert wal_size(wal) < 40 * 4096  # 16 pages and the batch that crossed them
+        reader = sqlite3.connect(path)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM store_items").fetchone()  # a snapshot the WAL must keep
+        for batch in range(10):
+            await store.abatch([PutOp(("w",), f"b{batch}-{i}", {"text": filler}) for i in range(8)])
+        assert wal_size(wal) > 64 * 1024
+        reader.execute("COMMIT")
+        reader.close()
+        for batch in range(4):  # the next checkpoints copy it all, and the reset truncates the file
+            await store.abatch([PutOp(("w",), f"c{batch}-{i}", {"text": filler}) for i in range(8)])
+        assert wal_size(wal) <= 64 * 1024 + 40 * 4096
+        assert len(await store.asearch(("w",), limit=1000)) == 20 * 8 + 10 * 8 + 4 * 8
 
 
 async def test_second_setup_on_an_existing_file_keeps_data(tmp_path: Path) -> None:
@@ -183,6 +224,64 @@ async def test_overwrite_of_the_newest_item_in_a_batch_with_new_items(store: Asy
     assert count(store.path, "SELECT COUNT(*) FROM store_vector_codes") == 2
     best = await store.asearch(("n",), query="ocean waves", limit=1)
     assert best[0].score is not None and best[0].score < 0.99
+
+
+async def test_a_batch_mixing_new_and_overwritten_items_gets_each_its_own_id_and_vectors(
+    store: AsyncSqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New items are inserted with the ids they are given (no RETURNING); the overwritten ones keep
+    theirs, read by key. Statements of 3 rows, so every chunk boundary is crossed."""
+    from aegra.store import sqlite_writes
+
+    monkeypatch.setattr(sqlite_writes, "_ROWS", 3)
+    texts = ["ocean waves", "mountain forest", "desert sand", "city lights", "river stones", "snow peak", "red apple"]
+    await store.abatch([PutOp(("m", "a"), f"k{i}", {"text": texts[i]}) for i in (1, 4)])
+    ids_before = dict(_ids_by_key(store.path))
+    # k1 and k4 exist; the others are new: overwrites at the start, middle and end of the batch.
+    order = [1, 0, 2, 4, 3, 5, 6]
+    spaces = {i: ("m", "a") if i in (1, 4) or i % 2 else ("m", "b") for i in order}
+    await store.abatch([PutOp(spaces[i], f"k{i}", {"text": texts[-1 - i]}) for i in order])
+    ids = dict(_ids_by_key(store.path))
+    assert ids["k1"] == ids_before["k1"] and ids["k4"] == ids_before["k4"]
+    assert len(set(ids.values())) == 7
+    with sqlite3.connect(store.path) as conn:
+        for table in ("store_item_vectors", "store_vector_codes"):
+            owners = {row[0] for row in conn.execute(f"SELECT item_id FROM {table}")}
+            assert owners == set(ids.values())
+    for i in range(7):  # each item's vector is its own text's: it ranks first for that text, exactly
+        best = await store.asearch(("m",), query=texts[-1 - i], limit=1)
+        assert best[0].key == f"k{i}" and best[0].score is not None and best[0].score > 0.999
+
+
+def _ids_by_key(path: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(path) as conn:
+        return [(str(key), int(item_id)) for key, item_id in conn.execute("SELECT key, id FROM store_items")]
+
+
+async def test_namespaces_are_checked_once_and_bad_ones_always_refused(store: AsyncSqliteStore) -> None:
+    await store.aput(("ok", "ns"), "k", {"v": 1})
+    assert ("ok", "ns") in store._checked_namespaces
+    await store.aput(("ok", "ns"), "k2", {"v": 2})
+    for bad in [("a.b",), ("",), ("x", ["list"]), ("x", 3)]:
+        with pytest.raises(InvalidNamespaceError):
+            await store.abatch([PutOp(bad, "k", {"v": 1})])  # type: ignore[arg-type]
+    assert [i.key for i in await store.asearch(("ok",))] == ["k2", "k"]
+
+
+async def test_the_index_follows_puts_in_more_namespaces_than_it_keeps_checked(
+    store: AsyncSqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aegra.store import vector_cache
+
+    monkeypatch.setattr(vector_cache, "NAMESPACES_KEPT", 2)
+    texts = ["ocean waves", "mountain forest", "desert sand", "city lights"]
+    for _ in range(2):
+        await store.abatch([PutOp(("f", f"n{i}"), "k", {"text": text}) for i, text in enumerate(texts)])
+        assert store._cache is not None and len(store._cache._namespace_labels) <= 2
+    for i, text in enumerate(texts):
+        found = await store.asearch(("f", f"n{i}"), query=text)
+        assert [(item.namespace, item.key) for item in found] == [(("f", f"n{i}"), "k")]
+        assert found[0].score is not None and found[0].score > 0.999
 
 
 async def test_listing_past_the_inline_budget_is_answered_by_the_threaded_reader(

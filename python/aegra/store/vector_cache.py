@@ -49,6 +49,7 @@ INLINE_CODE_BYTES = 4 << 20
 # A search reads the vectors of its best-bounded FIRST_READ_FACTOR x k candidates first (`_exact`).
 FIRST_READ_FACTOR = 2
 SELECTIONS_KEPT = 1024  # prefixes whose last scan size is remembered (`_selected`)
+NAMESPACES_KEPT = 65536  # namespaces whose checked labels `follow` keeps (`_labels`)
 FOLLOW_ROOM_MIN = 4096  # the least room `follow` reserves ahead (a few hundred kB of codes)
 
 
@@ -75,6 +76,7 @@ class VectorCache(IndexLoading):
         self.values = ValuePostings()  # the items' values, for filtered searches (`filtered_ids`)
         self._selected: dict[tuple[str, ...], int] = {}  # vectors under a prefix at its last search
         self._value_builds: set[asyncio.Task[None]] = set()
+        self._namespace_labels: dict[tuple[str, ...], list[str]] = {}  # checked (`_labels`)
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -111,19 +113,35 @@ class VectorCache(IndexLoading):
             for item_id in written.deleted:
                 self.index.delete(item_id)
             size = vec.code_record_size(self.dims)
-            coded = [(i, ns, [c for c in codes if len(c) == size]) for i, ns, codes in written.items]
-            for item_id, _, codes in coded:
-                if not codes:
-                    self.index.delete(item_id)
-            coded = [entry for entry in coded if entry[2]]
-            if not coded:
-                return
+            ids: list[int] = []
+            space_ids: list[int] = []
+            records: list[bytes] = []
             spaces: dict[tuple[str, ...], int] = {}
-            ids = [item_id for item_id, _, codes in coded for _ in codes]
-            space_ids = [spaces.setdefault(ns, len(spaces)) for _, ns, codes in coded for _ in codes]
-            records = b"".join(code for _, _, codes in coded for code in codes)
+            for item_id, ns, codes in written.items:
+                coded = [code for code in codes if len(code) == size]
+                if not coded:
+                    self.index.delete(item_id)
+                    continue
+                space = spaces.setdefault(ns, len(spaces))
+                for code in coded:
+                    ids.append(item_id)
+                    space_ids.append(space)
+                    records.append(code)
+            if not ids:
+                return
             self._make_room(len(ids))
-            self.index.load(ids, np.array(space_ids, dtype=np.uint32), list(spaces), records)
+            names = [self._labels(ns) for ns in spaces]
+            self.index.load(ids, np.array(space_ids, dtype=np.uint32), names, b"".join(records))
+
+    def _labels(self, namespace: tuple[str, ...]) -> list[str]:
+        """The namespace as the index takes it, checked once per namespace: a fill's batch of 100
+        items in as many namespaces checked and copied every label again (~1 us an item)."""
+        labels = self._namespace_labels.get(namespace)
+        if labels is None:
+            if len(self._namespace_labels) >= NAMESPACES_KEPT:
+                self._namespace_labels.clear()
+            labels = self._namespace_labels[namespace] = vec.namespace_labels(namespace)
+        return labels
 
     def _make_room(self, vectors: int) -> None:
         """Room for a committed batch's vectors, reserved ahead a quarter of the index at a time:

@@ -71,8 +71,9 @@ def plan_texts(
     plain: dict[str, str | None] = {}
     names: list[tuple[int, str]] = []
     texts: list[str] = []
+    defaults = default_fields or ["$"]
     for position, (value, paths) in enumerate(items):
-        for path in paths if paths is not None else (default_fields or ["$"]):
+        for path in paths if paths is not None else defaults:
             if path not in tokenized:
                 tokenized[path] = path if path == "$" else tokenize_path(path)
                 plain[path] = _plain_key(tokenized[path])
@@ -80,7 +81,11 @@ def plan_texts(
             text = value.get(key) if key is not None and type(value) is dict else None
             # A top-level string field (the common index config) is its own text: the general
             # path walk crosses into the vector core and costs ~5 us an item, most of a fill's planning.
-            found = [text] if type(text) is str else get_text_at_path(value, tokenized[path])
+            if type(text) is str:
+                names.append((position, path))
+                texts.append(text)
+                continue
+            found = get_text_at_path(value, tokenized[path])
             for i, text in enumerate(found):
                 names.append((position, f"{path}.{i}" if len(found) > 1 else path))
                 texts.append(text)
