@@ -70,26 +70,24 @@ async def test_pragmas_and_tables(store: AsyncSqliteStore) -> None:
     await store.setup()  # idempotent
 
 
-async def test_the_writer_checkpoints_a_longer_wal_and_keeps_its_file_bounded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The writer's checkpoint policy (`sqlite_connections.writer_pragmas`), scaled down: a
-    checkpoint every 16 pages, the WAL truncated back to 64 kB when a checkpoint resets it after a
-    reader's snapshot let it grow."""
+async def test_the_writer_keeps_its_wal_file_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's WAL (`sqlite_connections.writer_pragmas`), scaled down: SQLite's checkpoint
+    policy kept (every 1,000 pages; here 16), and the WAL truncated back to its size limit (here
+    64 kB) when a checkpoint resets it after a reader's snapshot let it grow."""
     from aegra.store import sqlite_connections
 
     async with AsyncSqliteStore.from_path(tmp_path / "default.db") as store:
         conn = store.writer._conn  # type: ignore[union-attr]
-        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == sqlite_connections.WAL_CHECKPOINT_PAGES
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # SQLite's default
         assert conn.execute("PRAGMA journal_size_limit").fetchone()[0] == sqlite_connections.WAL_SIZE_LIMIT
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL, as before
 
-    monkeypatch.setattr(sqlite_connections, "WAL_CHECKPOINT_PAGES", 16)
     monkeypatch.setattr(sqlite_connections, "WAL_SIZE_LIMIT", 64 * 1024)
     path = tmp_path / "bounded.db"
     wal = f"{path}-wal"
     filler = "x" * 3000  # about a page an item
     async with AsyncSqliteStore.from_path(path) as store:
+        store.writer._conn.execute("PRAGMA wal_autocheckpoint = 16")  # type: ignore[union-attr]
         for batch in range(20):
             await store.abatch([PutOp(("w",), f"a{batch}-{i}", {"text": filler}) for i in range(8)])
             assert wal_size(wal) < 40 * 4096  # 16 pages and the batch that crossed them

@@ -21,18 +21,12 @@ T = TypeVar("T")
 
 # Shared by the reader and the writer; NORMAL in WAL mode loses nothing committed when the process dies.
 _FILE_PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL")
-# The writer checkpoints the WAL every WAL_CHECKPOINT_PAGES pages (SQLite's default: 1,000). A
-# checkpoint copies the newest copy of each page the WAL holds into the file: a fill's batch of 100
-# items writes ~134 pages, ~50 of them pages of the `(prefix, key)` index spread over the file (of
-# the items' 57, their rows and `store_items_recent` fill ~5) that the next batches write again,
-# so a longer WAL copies them fewer times. Measured (`benches/store_fill_floor.py`
-# contenders alternating per batch in one process, 50k items): 1,000 pages 15.6-17.7 us an item,
-# 4,000 pages 14.1-16.3 (1.3-1.8 us less in each run), 8,000 14.8-17.0, 16,000 16.4-17.1. The WAL
-# file then stays near 16 MB; WAL_SIZE_LIMIT truncates it when a checkpoint resets it after it
-# grew (a long read held its snapshot). Durability is synchronous's: NORMAL loses nothing
-# committed when the process dies; a power loss may lose the commits since the last checkpoint,
-# which it never synced (up to 4,000 pages of them now, 1,000 before).
-WAL_CHECKPOINT_PAGES = 4000
+# The writer keeps SQLite's checkpoint every 1,000 pages. A checkpoint every 4,000 made a fill
+# 1.3-1.8 us an item cheaper (`benches/store_fill_floor.py`, 50k items: a fill's batch rewrites
+# pages of the `(prefix, key)` index, which a longer WAL copies fewer times), but with NORMAL a
+# power loss may lose the commits since the last checkpoint, and that window would grow fourfold:
+# not taken. WAL_SIZE_LIMIT truncates the WAL when a checkpoint resets it after it grew (a long
+# read held its snapshot), instead of leaving the file at its largest.
 WAL_SIZE_LIMIT = 64 << 20
 
 
@@ -40,7 +34,6 @@ def writer_pragmas() -> tuple[str, ...]:
     """The writer's PRAGMAs (`benches/store_fill_floor.py` opens its files with them too)."""
     return (
         *_FILE_PRAGMAS,
-        f"PRAGMA wal_autocheckpoint = {int(WAL_CHECKPOINT_PAGES)}",
         f"PRAGMA journal_size_limit = {int(WAL_SIZE_LIMIT)}",
     )
 
