@@ -148,10 +148,11 @@ async def child(folder: Path, backend: str, n_queries: int) -> dict[str, Any]:
             "rss_added_mb": rss_mb() - before,
             "peak_added_mb": peak_mb() - max(peak_before, before),
         }
-    # The floor's matrix, only now (after the memory figures): the f32 vectors, read from the file
-    # the fill wrote.
-    matrix = np.load(folder / "vectors.npy", mmap_mode="r")
-    matrix = np.ascontiguousarray(matrix)
+    # The floor's matrix, only now (after the memory figures): the f32 vectors of the file the fill
+    # wrote, copied into the process's memory. `ascontiguousarray` of the memory map was the map
+    # itself: the floor read the page cache, which a VM's reclaim (kdamond here) pages out while
+    # it sits idle, and it drifted from 90 to 174 ms between runs of one session.
+    matrix = np.array(np.load(folder / "vectors.npy", mmap_mode="r"))
     native = vec_module._backend.native
     floor = native._read_all if native is not None else (lambda m: m.view(np.int64).sum())
     cases = {"unfiltered": ((), None), "prefix 1%": (PREFIX, None), "filter 10%": ((), FILTER)}

@@ -27,6 +27,7 @@ from pathlib import Path
 
 if os.environ.get("AEGRA_ROLE"):  # the server's worker, not `aegra serve`'s own check of the project
     flag = Path(os.environ["AEGRA_TEST_WARM_FLAG"])
+    Path(f"{flag}.importing").touch()  # the app's lifespan is importing the graphs
     while not flag.exists():
         time.sleep(0.02)
     if flag.read_text() == "fail":
@@ -66,6 +67,13 @@ def first_ok(process: subprocess.Popen[bytes], url: str, log: Path, timeout: flo
     raise AssertionError(f"no /ok while the app loads:\n{log.read_text()}")
 
 
+def wait_for_file(path: Path, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"no {path.name}:\n{log.read_text()}"
+        time.sleep(0.05)
+
+
 async def test_requests_sent_during_the_warm_up_wait_for_the_app_and_succeed(tmp_path: Path, database_url: str) -> None:
     process, url, flag = start_serve(tmp_path / "project", database_url)
     try:
@@ -80,9 +88,13 @@ async def test_requests_sent_during_the_warm_up_wait_for_the_app_and_succeed(tmp
                 "thread": http.post("/threads", json={}),
             }
             tasks = {name: asyncio.ensure_future(request) for name, request in sent.items()}
-            await asyncio.sleep(1.0)
+            # Until the app's lifespan is importing the graphs (which the flag holds).
+            await asyncio.to_thread(wait_for_file, Path(f"{flag}.importing"), tmp_path / "project" / "server.log")
+            await asyncio.sleep(0.2)
             assert not any(task.done() for task in tasks.values()), "nothing is answered before the app is up"
-            assert (await http.get("/ok")).json() == {"ok": True, "services": {"database": "skipped"}}
+            # The graphs' import (held) does not hold the loop: liveness is answered meanwhile.
+            liveness = await http.get("/ok", timeout=5)
+            assert liveness.json() == {"ok": True, "services": {"database": "skipped"}}
             flag.write_text("go")
             answers = {name: await task for name, task in tasks.items()}
             for name, answer in answers.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -78,8 +79,12 @@ async def open_resources(
 ) -> AsyncIterator[Resources]:
     """`loopback_app`: this server's ASGI app, for webhooks addressed to its own routes; `auth`: its
     `Auth` object, which judges cron firings; `keep_broken_graphs`: see `GraphRegistry.load`."""
-    # Import user graphs first: a broken graph file should stop startup before anything opens.
-    graphs = GraphRegistry.load(settings.config, settings.base_dir, keep_broken=keep_broken_graphs)
+    # Import user graphs first: a broken graph file should stop startup before anything opens. In a
+    # thread, as the official server does: a graph module may take seconds to import (its model
+    # clients, torch...), and the loop meanwhile answers liveness (server/warm_start.py).
+    graphs = await asyncio.to_thread(
+        GraphRegistry.load, settings.config, settings.base_dir, keep_broken=keep_broken_graphs
+    )
     async with AsyncExitStack() as stack:
         db = await Database.open(settings.database)
         stack.push_async_callback(db.close)
