@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 import numpy as np
+from langgraph.store.sqlite import SqliteStore
 
 from aegra.store.sqlite_connections import writer_pragmas
 from aegra.store.sqlite_tables import SCHEMA
@@ -43,17 +44,8 @@ from aegra.store.sqlite_tables import SCHEMA
 DIMS, BATCH = 384, 100
 CODE_BYTES = 16 + DIMS
 
-LANGGRAPH_SCHEMA = (
-    """CREATE TABLE store (prefix text NOT NULL, key text NOT NULL, value text NOT NULL,
-        created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-        expires_at TIMESTAMP, ttl_minutes REAL, PRIMARY KEY (prefix, key))""",
-    "CREATE INDEX store_prefix_idx ON store (prefix)",
-    "CREATE INDEX idx_store_expires_at ON store (expires_at) WHERE expires_at IS NOT NULL",
-    """CREATE TABLE store_vectors (prefix text NOT NULL, key text NOT NULL, field_name text NOT NULL,
-        embedding BLOB, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-        PRIMARY KEY (prefix, key, field_name),
-        FOREIGN KEY (prefix, key) REFERENCES store(prefix, key) ON DELETE CASCADE)""",
-)
+# LangGraph's own schema: the migrations its `SqliteStore.setup()` applies, from the installed package.
+LANGGRAPH_SCHEMA = (*SqliteStore.MIGRATIONS, *SqliteStore.VECTOR_MIGRATIONS)
 
 
 def connect(path: Path, schema: tuple[str, ...], pragmas: list[str]) -> sqlite3.Connection:
