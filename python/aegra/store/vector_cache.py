@@ -49,7 +49,6 @@ INLINE_CODE_BYTES = 4 << 20
 # A search reads the vectors of its best-bounded FIRST_READ_FACTOR x k candidates first (`_exact`).
 FIRST_READ_FACTOR = 2
 SELECTIONS_KEPT = 1024  # prefixes whose last scan size is remembered (`_selected`)
-NAMESPACES_KEPT = 65536  # namespaces whose checked labels `follow` keeps (`_labels`)
 FOLLOW_ROOM_MIN = 4096  # the least room `follow` reserves ahead (a few hundred kB of codes)
 
 
@@ -76,7 +75,6 @@ class VectorCache(IndexLoading):
         self.values = ValuePostings()  # the items' values, for filtered searches (`filtered_ids`)
         self._selected: dict[tuple[str, ...], int] = {}  # vectors under a prefix at its last search
         self._value_builds: set[asyncio.Task[None]] = set()
-        self._namespace_labels: dict[tuple[str, ...], list[str]] = {}  # checked (`_labels`)
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -130,18 +128,10 @@ class VectorCache(IndexLoading):
             if not ids:
                 return
             self._make_room(len(ids))
-            names = [self._labels(ns) for ns in spaces]
+            # Lists of labels, which `load` passes on unchecked: a put's namespace was checked by the
+            # store (`_validate_namespace`), a re-index's was read from the file.
+            names = [list(ns) for ns in spaces]
             self.index.load(ids, np.array(space_ids, dtype=np.uint32), names, b"".join(records))
-
-    def _labels(self, namespace: tuple[str, ...]) -> list[str]:
-        """The namespace as the index takes it, checked once per namespace: a fill's batch of 100
-        items in as many namespaces checked and copied every label again (~1 us an item)."""
-        labels = self._namespace_labels.get(namespace)
-        if labels is None:
-            if len(self._namespace_labels) >= NAMESPACES_KEPT:
-                self._namespace_labels.clear()
-            labels = self._namespace_labels[namespace] = vec.namespace_labels(namespace)
-        return labels
 
     def _make_room(self, vectors: int) -> None:
         """Room for a committed batch's vectors, reserved ahead a quarter of the index at a time:

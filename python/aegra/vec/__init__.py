@@ -31,16 +31,7 @@ from aegra.vec.batching import (
     length_batches,
     plan_texts,
 )
-from aegra.vec.index import (
-    METRICS,
-    Metric,
-    VectorIndex,
-    VectorSource,
-    code_record_size,
-    encode_codes,
-    exact_top_k,
-    namespace_labels,
-)
+from aegra.vec.index import METRICS, Metric, VectorIndex, VectorSource, code_record_size, encode_codes, exact_top_k
 from aegra.vec.packing import (
     as_matrix,
     blob_size,
@@ -77,7 +68,6 @@ __all__ = [
     "exact_top_k",
     "get_text_at_path",
     "length_batches",
-    "namespace_labels",
     "normalize",
     "pack_vector",
     "pack_vectors",

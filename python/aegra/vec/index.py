@@ -62,11 +62,6 @@ def _namespace(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(labels)
 
 
-def namespace_labels(labels: Sequence[str]) -> list[str]:
-    """A namespace checked (a sequence of strings) as a list: what `load` passes on unchecked."""
-    return list(_namespace(labels))
-
-
 def _ids(row_ids: Iterable[int] | npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
     ids = np.ascontiguousarray(np.fromiter(row_ids, dtype=np.int64) if not hasattr(row_ids, "dtype") else row_ids)
     if ids.dtype != np.int64:
