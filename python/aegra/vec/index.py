@@ -62,6 +62,12 @@ def _namespace(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(labels)
 
 
+def _label_lists(namespaces: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Namespaces as the core takes them: one given as a list is passed on as it is (its caller
+    converted and checked it once for many calls), any other is checked."""
+    return [ns if type(ns) is list else list(_namespace(ns)) for ns in namespaces]
+
+
 def _ids(row_ids: Iterable[int] | npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
     ids = np.ascontiguousarray(np.fromiter(row_ids, dtype=np.int64) if not hasattr(row_ids, "dtype") else row_ids)
     if ids.dtype != np.int64:
@@ -114,8 +120,7 @@ class VectorIndex:
         its count takes another run for the rest."""
         if len(namespaces) != len(counts):
             raise ValueError("reserve_namespaces: one count per namespace")
-        names = [ns if type(ns) is list else list(_namespace(ns)) for ns in namespaces]
-        self._impl.reserve_namespaces(names, [int(c) for c in counts])
+        self._impl.reserve_namespaces(_label_lists(namespaces), [int(c) for c in counts])
 
     def huge_pages(self, collapse: bool = False) -> bool:
         """Ask for huge pages on the codes (`reserve` leaves them on 4 KB pages, which a load writes
@@ -160,8 +165,7 @@ class VectorIndex:
         it is (the store's loader converts its namespaces once, not once per chunk: checking every
         label of every chunk cost 0.25 s of a million-vector load)."""
         spaces = np.ascontiguousarray(namespace_ids, dtype=np.uint32).reshape(-1)
-        names = [ns if type(ns) is list else list(_namespace(ns)) for ns in namespaces]
-        self._impl.upsert_many(_ids(row_ids), spaces, names, records)
+        self._impl.upsert_many(_ids(row_ids), spaces, _label_lists(namespaces), records)
 
     def delete(self, row_id: int) -> bool:
         """Removes a row; False when it was not there."""
